@@ -1,0 +1,37 @@
+# ComputeFlow: `make run` builds the demo lakehouse end to end; `make test` runs the test suite.
+# Both create the virtual environment themselves (Python 3.11+, dependencies pinned in requirements.lock).
+
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+export COMPUTEFLOW_HOME ?= $(CURDIR)/data
+
+.PHONY: install run test lint ui bench clean
+
+$(BIN)/.installed: pyproject.toml requirements.lock
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --disable-pip-version-check -c requirements.lock -e ".[dev]"
+	touch $@
+
+install: $(BIN)/.installed
+
+run: install
+	$(BIN)/computeflow demo
+	$(BIN)/computeflow refresh
+
+test: install
+	$(BIN)/ruff check .
+	$(BIN)/pytest -q
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+ui: install
+	$(BIN)/computeflow ui
+
+bench: install
+	$(BIN)/python tests/benchmarks/bench_make_run.py
+
+clean:
+	rm -rf $(COMPUTEFLOW_HOME)

@@ -1,0 +1,1 @@
+"""Core tables: deduplicated, conformed facts built from the ingest layer."""

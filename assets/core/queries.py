@@ -1,0 +1,98 @@
+"""SQL that builds the core tables from ingest-layer lake files."""
+
+from __future__ import annotations
+
+from assets.ingest.compile import output_columns
+from assets.ingest.spec import SourceSpec
+from warehouse.lake import Location, sql_ident, sql_str
+
+HISTORY_ATTRIBUTES = ("name", "name_zh", "publisher", "modality", "tasks", "languages", "license", "version",
+                      "size_bytes", "rows", "hours", "downloads", "homepage")
+
+
+def _listing(lake: Location, files: list[str]) -> str:
+    return "[" + ", ".join(sql_str(lake.duckdb_path(f)) for f in files) + "]"
+
+
+def union_sources(lake: Location, specs: list[SourceSpec], kind: str, partition: str = "*") -> str | None:
+    """Ingest rows of every source of a kind, each deduplicated on its spec's keys (latest file wins)."""
+    columns = ", ".join(sql_ident(c) for c in output_columns(kind))
+    parts = []
+    for spec in specs:
+        if spec.kind != kind:
+            continue
+        files = lake.glob(f"ingest/{spec.name}/partition={partition}/*.parquet")
+        if not files:
+            continue
+        part = f"SELECT {columns} FROM read_parquet({_listing(lake, files)}, union_by_name = true)"
+        if spec.dedup_keys:
+            keys = ", ".join(sql_ident(k) for k in spec.dedup_keys)
+            part += (f" QUALIFY row_number() OVER (PARTITION BY {keys} "
+                     f"ORDER BY partition_key DESC, source_file DESC, source_row DESC) = 1")
+        parts.append(f"({part})")
+    return " UNION ALL ".join(parts) if parts else None
+
+
+def compute_usage_query(union: str) -> str:
+    """core.compute_usage rows of one day, with a stable charge_line_id, in a deterministic order."""
+    return (
+        f"SELECT md5(concat_ws('|', source_name, source_file, CAST(source_row AS VARCHAR))) AS charge_line_id, * "
+        f"FROM ({union}) ORDER BY charge_period_start, source_name, source_file, source_row"
+    )
+
+
+def transfers_query(union: str) -> str:
+    """core.data_transfers in start order."""
+    return f"SELECT * FROM ({union}) ORDER BY start_time, transfer_id, source_name"
+
+
+def vouchers_query(union: str) -> str:
+    """core.vouchers ordered by id."""
+    return f"SELECT * FROM ({union}) ORDER BY voucher_id, source_name"
+
+
+def catalog_history_query(union: str) -> str:
+    """core.dataset_catalog as a type-2 history over catalog snapshots.
+
+    A dataset gets a new version when any tracked attribute changes between consecutive snapshots of its
+    catalog; an unchanged dataset adds nothing; a dataset missing from a later snapshot has its version
+    closed on that snapshot's date and is marked removed (it reopens if it comes back).
+    """
+    attrs = ", ".join(f"CAST({sql_ident(a)} AS VARCHAR)" for a in HISTORY_ATTRIBUTES)
+    return f"""
+    WITH rows AS (
+        SELECT *, CAST(partition_key AS DATE) AS snapshot_date, md5(concat_ws('|', {attrs})) AS __hash
+        FROM ({union})
+        QUALIFY row_number() OVER (PARTITION BY source_name, dataset_id, partition_key ORDER BY source_row) = 1
+    ),
+    snaps AS (
+        SELECT source_name, snapshot_date,
+               row_number() OVER (PARTITION BY source_name ORDER BY snapshot_date) AS snap_idx,
+               count(*) OVER (PARTITION BY source_name) AS snap_count
+        FROM (SELECT DISTINCT source_name, snapshot_date FROM rows)
+    ),
+    indexed AS (
+        SELECT r.*, s.snap_idx, s.snap_count FROM rows r JOIN snaps s USING (source_name, snapshot_date)
+    ),
+    marked AS (
+        SELECT *, (lag(__hash) OVER w IS DISTINCT FROM __hash OR lag(snap_idx) OVER w <> snap_idx - 1) AS __new
+        FROM indexed WINDOW w AS (PARTITION BY source_name, dataset_id ORDER BY snap_idx)
+    ),
+    runs AS (
+        SELECT *, sum(CAST(__new AS INTEGER)) OVER (PARTITION BY source_name, dataset_id ORDER BY snap_idx) AS __run
+        FROM marked
+    ),
+    versions AS (
+        SELECT *, max(snap_idx) OVER (PARTITION BY source_name, dataset_id, __run) AS __last_idx,
+               max(snap_idx) OVER (PARTITION BY source_name, dataset_id) AS __dataset_last
+        FROM runs QUALIFY __new
+    )
+    SELECT v.* EXCLUDE (__hash, __new, __run, __last_idx, __dataset_last, snap_idx, snap_count),
+           v.snapshot_date AS valid_from,
+           s.snapshot_date AS valid_to,
+           s.snapshot_date IS NULL AS is_current,
+           (v.__last_idx = v.__dataset_last AND v.__last_idx < v.snap_count) AS is_removed
+    FROM versions v
+    LEFT JOIN snaps s ON s.source_name = v.source_name AND s.snap_idx = v.__last_idx + 1
+    ORDER BY source_name, dataset_id, valid_from
+    """

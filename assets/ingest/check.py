@@ -1,0 +1,77 @@
+"""Deep checks of a source spec beyond its schema: expressions compile, chip aliases resolve."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+from assets.ingest.compile import DERIVED
+from assets.ingest.expressions import ExpressionError, referenced_names
+from assets.ingest.spec import SourceSpec, SpecError, load_spec
+from assets.ingest.targets import TARGETS
+from pipelines.settings import CONTRACTS_DIR
+
+
+def known_chip_models() -> set[str]:
+    """chip_model values of the shipped chip table."""
+    with open(CONTRACTS_DIR / "reference" / "chip_specs.csv", encoding="utf-8") as handle:
+        return {row["chip_model"] for row in csv.DictReader(handle)}
+
+
+def spec_problems(spec: SourceSpec, path: Path) -> list[str]:
+    """Every problem of a parsed spec, one line each naming the file and key."""
+    target = TARGETS[spec.kind]
+    problems = []
+    for column, cmap in spec.columns.items():
+        if column not in target.inputs:
+            problems.append(f"{path}: columns.{column}: not a column of the {spec.kind} table "
+                            f"(known: {', '.join(target.inputs)})")
+        if cmap.expr is not None:
+            try:
+                referenced_names(cmap.expr)
+            except ExpressionError as exc:
+                problems.append(f"{path}: columns.{column}.expr: {exc}")
+    for required in target.required:
+        if required not in spec.columns:
+            problems.append(f"{path}: columns.{required}: required mapping is missing")
+    chips = known_chip_models()
+    for alias, model in spec.chip_aliases.items():
+        if model not in chips:
+            problems.append(f"{path}: chip_aliases.{alias}: unknown chip_model {model!r} "
+                            f"(known: {', '.join(sorted(chips))})")
+    if spec.pricing and spec.pricing.fallback_chip and spec.pricing.fallback_chip not in chips:
+        problems.append(f"{path}: pricing.fallback_chip: unknown chip_model {spec.pricing.fallback_chip!r}")
+    names = set(target.inputs) | set(DERIVED[spec.kind])
+    for i, rule in enumerate(spec.rules):
+        try:
+            referenced_names(rule.when)
+        except ExpressionError as exc:
+            problems.append(f"{path}: rules[{i}].when: {exc}")
+    for key in spec.dedup_keys:
+        if key not in names and key not in ("partition_key", "source_file"):
+            problems.append(f"{path}: dedup_keys: {key!r} is not a column of the {spec.kind} table")
+    return problems
+
+
+def check_spec_file(path: Path) -> list[str]:
+    """All problems of a spec file (schema errors first); empty when the spec is usable."""
+    try:
+        spec = load_spec(path)
+    except SpecError as exc:
+        return str(exc).splitlines()
+    return spec_problems(spec, path)
+
+
+def load_checked_specs(directory: Path) -> list[SourceSpec]:
+    """Load every spec of a directory and run the deep checks; any problem in any file raises SpecError."""
+    problems: list[str] = []
+    specs: list[SourceSpec] = []
+    for path in sorted(directory.glob("*.yaml")):
+        found = check_spec_file(path)
+        if found:
+            problems += found
+        else:
+            specs.append(load_spec(path))
+    if problems:
+        raise SpecError("\n".join(problems))
+    return specs

@@ -1,0 +1,64 @@
+"""Dagster assets built from source specs: one asset per source, daily-partitioned when its files are."""
+
+
+import dagster as dg
+from dagster import AssetExecutionContext
+
+from assets.ingest.engine import UNPARTITIONED, Ingestor, landed_files
+from assets.ingest.spec import SourceSpec
+from assets.partitions import DAILY
+from assets.reference.tables import INGEST_REFERENCE
+from pipelines.resources import Lakehouse
+
+WRITE_POOL = "lakehouse_write"
+
+
+def ingest_key(spec: SourceSpec) -> dg.AssetKey:
+    """Asset key of a source's ingest asset."""
+    return dg.AssetKey(["ingest", spec.name])
+
+
+def build_ingest_asset(spec: SourceSpec) -> dg.AssetsDefinition:
+    """The ingest asset of one source spec."""
+    partitioned = spec.landing.partition is not None
+
+    @dg.asset(
+        key=ingest_key(spec),
+        group_name=f"ingest_{spec.kind}",
+        description=spec.description or f"{spec.kind} files of source {spec.name}",
+        partitions_def=DAILY if partitioned else None,
+        backfill_policy=dg.BackfillPolicy.single_run() if partitioned else None,
+        deps=[dg.AssetKey(["ref", name]) for name in INGEST_REFERENCE],
+        kinds={"duckdb", "parquet"},
+        tags={"computeflow/kind": spec.kind},
+        metadata={"landing_glob": spec.landing.glob, "format": spec.format.type, "provider_id": spec.provider_id},
+        pool=WRITE_POOL,
+    )
+    def _ingest(context: AssetExecutionContext, lakehouse: Lakehouse) -> dg.MaterializeResult:
+        keys = context.partition_keys if partitioned else [UNPARTITIONED]
+        grouped = landed_files(spec, lakehouse.landing)
+        totals = {"files": 0, "rows_read": 0, "rows_loaded": 0, "rows_quarantined": 0, "files_reloaded": 0}
+        errors: list[str] = []
+        with lakehouse.connect() as con:
+            ingestor = Ingestor(con, spec, lakehouse.landing, lakehouse.lake, context.run_id,
+                                lakehouse.reference_fingerprint())
+            for key in keys:
+                result = ingestor.run(key, grouped.get(key, []))
+                errors += result.errors
+                for row in result.rows:
+                    totals["files"] += 1
+                    totals["rows_read"] += row.rows_read
+                    totals["rows_loaded"] += row.rows_loaded
+                    totals["rows_quarantined"] += row.rows_quarantined
+                    totals["files_reloaded"] += int(row.run_id == context.run_id)
+        context.log.info(f"{spec.name}: {totals}")
+        if errors:
+            raise dg.Failure(description=f"source {spec.name}: " + "\n".join(errors), metadata=totals)
+        return dg.MaterializeResult(metadata=totals)
+
+    return _ingest
+
+
+def build_ingest_assets(specs: list[SourceSpec]) -> list[dg.AssetsDefinition]:
+    """Ingest assets for every spec."""
+    return [build_ingest_asset(s) for s in specs]

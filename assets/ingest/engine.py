@@ -1,0 +1,256 @@
+"""Ingest one partition of one source: landed files -> lake Parquet + audit quarantine + ledger."""
+
+from __future__ import annotations
+
+import glob
+import hashlib
+import os
+from collections import defaultdict
+from dataclasses import dataclass, field
+
+import duckdb
+
+from assets.ingest.compile import compile_source, raw_fields_of
+from assets.ingest.ledger import LedgerRow, file_checksum, read_ledger, write_ledger
+from assets.ingest.readers import RawRelation, SourceFileError, drop_scratch, make_scratch, open_raw
+from assets.ingest.spec import SourceSpec
+from warehouse.lake import Location, first_row, sql_str
+
+ENGINE_VERSION = "1"
+UNPARTITIONED = "all"
+MONEY_COLUMN = {"usage": "billed_cost", "transfers": "cost", "vouchers": "face_value"}
+
+
+@dataclass
+class PartitionResult:
+    """Ledger rows of a partition and the errors that must fail the run."""
+
+    rows: list[LedgerRow] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+    changed: bool = False
+
+
+def landed_files(spec: SourceSpec, landing: Location) -> dict[str, list[str]]:
+    """Landed files of a source grouped by partition key (the day in the path, or 'all')."""
+    grouped: dict[str, list[str]] = defaultdict(list)
+    for path in landing.glob(spec.landing.glob):
+        relative = landing.relative(path)
+        key = spec.landing.partition.day_of(relative) if spec.landing.partition else UNPARTITIONED
+        if key is not None:
+            grouped[key].append(path)
+    return dict(grouped)
+
+
+def file_id(source_file: str) -> str:
+    """Stable short id of a landed file, used to name its outputs."""
+    return hashlib.sha1(source_file.encode("utf-8")).hexdigest()[:16]
+
+
+def lake_file(spec: SourceSpec, key: str, source_file: str) -> str:
+    """Lake path of the rows loaded from one landed file."""
+    return f"ingest/{spec.name}/partition={key}/{file_id(source_file)}.parquet"
+
+
+def quarantine_file(spec: SourceSpec, key: str, source_file: str) -> str:
+    """Lake path of the rows of one landed file held in quarantine."""
+    return f"audit/quarantine/{spec.name}/partition={key}/{file_id(source_file)}.parquet"
+
+
+def spec_fingerprint(spec: SourceSpec, reference_fingerprint: str) -> str:
+    """What must be unchanged for a processed file to be skipped: spec, reference data, engine."""
+    text = spec.model_dump_json() + reference_fingerprint + ENGINE_VERSION
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+class Ingestor:
+    """Loads the files of one source partition with one DuckDB connection holding the ref views."""
+
+    def __init__(self, con: duckdb.DuckDBPyConnection, spec: SourceSpec, landing: Location, lake: Location,
+                 run_id: str, reference_fingerprint: str) -> None:
+        self.con = con
+        self.spec = spec
+        self.landing = landing
+        self.lake = lake
+        self.run_id = run_id
+        self.fingerprint = spec_fingerprint(spec, reference_fingerprint)
+        self.scratch_base = lake.path(".scratch") if lake.is_local else None
+
+    def run(self, key: str, paths: list[str]) -> PartitionResult:
+        """Ingest a partition; files already loaded with the same fingerprint are not loaded again."""
+        result = PartitionResult()
+        previous = {r.source_file: r for r in read_ledger(self.con, self.lake, self.spec.name, key)}
+        current = {self.landing.relative(p): p for p in paths}
+        for gone in set(previous) - set(current):
+            self.lake.remove(lake_file(self.spec, key, gone))
+            self.lake.remove(quarantine_file(self.spec, key, gone))
+            result.changed = True
+        for source_file, path in sorted(current.items()):
+            checksum = file_checksum(self.landing, path)
+            old = previous.get(source_file)
+            if old and old.checksum == checksum and old.fingerprint == self.fingerprint and (
+                old.output_file is None or self.lake.exists(old.output_file)
+            ):
+                row = old
+            else:
+                row = self._ingest_file(key, source_file, path, checksum)
+                result.changed = True
+            result.rows.append(row)
+            if row.status == "failed" or row.status == "rejected":
+                result.errors.append(row.detail or f"{source_file}: {row.status}")
+        if result.changed:
+            write_ledger(self.con, self.lake, self.spec.name, key, result.rows)
+        return result
+
+    def _ingest_file(self, key: str, source_file: str, path: str, checksum: str) -> LedgerRow:
+        row = LedgerRow(
+            source_name=self.spec.name, kind=self.spec.kind, partition_key=key, source_file=source_file,
+            file_bytes=int(self.landing.fs.size(path)), checksum=checksum, fingerprint=self.fingerprint,
+            run_id=self.run_id,
+        )
+        if self.scratch_base:
+            os.makedirs(self.scratch_base, exist_ok=True)
+        scratch = make_scratch(self.scratch_base or "/tmp")
+        try:
+            local = path if self.landing.is_local else self._fetch(path, scratch)
+            self._load(row, key, local, scratch)
+        except SourceFileError as exc:
+            row.status, row.detail = "failed", str(exc)
+            self.lake.remove(lake_file(self.spec, key, source_file))
+            self.lake.remove(quarantine_file(self.spec, key, source_file))
+        finally:
+            drop_scratch(scratch)
+        return row
+
+    def _fetch(self, path: str, scratch: str) -> str:
+        local = os.path.join(scratch, "landed" + os.path.splitext(path)[1])
+        self.landing.fs.get_file(path, local)
+        return local
+
+    def _open(self, local: str, scratch: str, display: str) -> RawRelation:
+        wanted = sorted(raw_fields_of(self.spec))
+        raw = open_raw(self.con, local, self.spec.format, wanted, scratch, display)
+        if self.spec.format.type in ("csv", "parquet"):
+            missing = [f for f in wanted if f not in raw.fields]
+            if missing:
+                raise SourceFileError(
+                    f"{display}: missing column(s) {', '.join(missing)}; the file has: {', '.join(raw.fields)}"
+                )
+        return raw
+
+    def _load(self, row: LedgerRow, key: str, local: str, scratch: str) -> None:
+        display = row.source_file
+        raw = self._open(local, scratch, display)
+        if self.spec.format.type in ("csv", "parquet"):
+            known = raw_fields_of(self.spec) | set(self.spec.ignore_columns)
+            unmapped = [f for f in raw.fields if f not in known]
+            row.new_columns = ", ".join(unmapped) or None
+        query = compile_source(self.spec, raw.select_sql, raw.fields, row.source_file, key)
+        out = os.path.join(scratch, "out")
+        try:
+            self.con.execute(
+                f"COPY ({query}) TO {sql_str(out)} (FORMAT parquet, COMPRESSION zstd, PARTITION_BY (__status), "
+                f"WRITE_PARTITION_COLUMNS false)"
+            )
+        except duckdb.Error as exc:
+            raise SourceFileError(f"{display}: {str(exc).splitlines()[0]}") from None
+        ok = glob.glob(os.path.join(out, "__status=ok", "*.parquet"))
+        bad = glob.glob(os.path.join(out, "__status=quarantine", "*.parquet"))
+        rejects = self._rejects(raw)
+        if rejects:
+            ok = self._renumber(ok, rejects, os.path.join(scratch, "ok.parquet"))
+            bad = self._renumber(bad, rejects, os.path.join(scratch, "bad.parquet"))
+        self._account(row, ok, bad, rejects)
+        self._write_quarantine(row, key, bad, rejects)
+        target = lake_file(self.spec, key, row.source_file)
+        bad_ratio = (row.rows_quarantined - row.rows_skipped) / row.rows_read if row.rows_read else 0.0
+        if bad_ratio > self.spec.max_quarantine_ratio:
+            row.status = "rejected"
+            row.rows_held, row.rows_loaded, row.money_loaded = row.rows_loaded, 0, None
+            row.detail = (
+                f"{display}: {row.rows_quarantined - row.rows_skipped} of {row.rows_read} rows "
+                f"({bad_ratio:.1%}) broke the contract, above the limit of {self.spec.max_quarantine_ratio:.1%} "
+                f"for source {self.spec.name}; the file was not loaded (see audit.quarantine)"
+            )
+            self.lake.remove(target)
+            return
+        if row.rows_read == 0:
+            row.status = "empty"
+        if not ok:
+            self.lake.remove(target)
+            return
+        self._publish(ok, target)
+        row.output_file = target
+
+    def _rejects(self, raw: RawRelation) -> list[tuple[int, str, str]]:
+        if not raw.rejects_sql:
+            return []
+        return [(int(r), str(raw_line), str(detail)) for r, raw_line, detail in
+                self.con.execute(raw.rejects_sql + " ORDER BY 1").fetchall()]
+
+    def _renumber(self, files: list[str], rejects: list[tuple[int, str, str]], target: str) -> list[str]:
+        """Shift row numbers of parsed rows past the structurally rejected rows that precede them."""
+        if not files:
+            return files
+        gaps = ", ".join(f"({r - i}, {i})" for i, (r, _, _) in enumerate(rejects, start=1))
+        listing = ", ".join(sql_str(f) for f in files)
+        self.con.execute(
+            f"COPY (WITH g AS (SELECT good_before, max(n) AS n FROM (VALUES {gaps}) v(good_before, n) "
+            f"GROUP BY good_before) SELECT o.* REPLACE (o.source_row + coalesce(g.n, 0) AS source_row) "
+            f"FROM read_parquet([{listing}]) o ASOF LEFT JOIN g ON o.source_row > g.good_before "
+            f"ORDER BY o.source_row) TO {sql_str(target)} (FORMAT parquet, COMPRESSION zstd)"
+        )
+        return [target]
+
+    def _account(self, row: LedgerRow, ok: list[str], bad: list[str], rejects: list) -> None:
+        money = MONEY_COLUMN.get(self.spec.kind)
+        if ok:
+            listing = ", ".join(sql_str(f) for f in ok)
+            total = f"sum({money})" if money else "NULL"
+            loaded, amount = first_row(self.con, f"SELECT count(*), {total} FROM read_parquet([{listing}])")
+        else:
+            loaded, amount = 0, None
+        quarantined = skipped = 0
+        if bad:
+            listing = ", ".join(sql_str(f) for f in bad)
+            quarantined, skipped = first_row(
+                self.con,
+                f"SELECT count(*), count(*) FILTER (WHERE starts_with(__rule, 'skip:')) FROM read_parquet([{listing}])",
+            )
+        row.rows_loaded, row.money_loaded = int(loaded), amount
+        row.rows_quarantined = int(quarantined) + len(rejects)
+        row.rows_skipped = int(skipped)
+        row.rows_read = row.rows_loaded + row.rows_quarantined
+
+    def _write_quarantine(self, row: LedgerRow, key: str, bad: list[str], rejects: list) -> None:
+        target = quarantine_file(self.spec, key, row.source_file)
+        if not bad and not rejects:
+            self.lake.remove(target)
+            return
+        head = (f"SELECT {sql_str(self.spec.name)} AS source_name, {sql_str(key)} AS partition_key, "
+                f"{sql_str(row.source_file)} AS source_file")
+        parts = []
+        if bad:
+            listing = ", ".join(sql_str(f) for f in bad)
+            parts.append(
+                f"{head}, source_row, __rule AS rule, CAST(NULL AS VARCHAR) AS detail, __raw AS raw_content "
+                f"FROM read_parquet([{listing}])"
+            )
+        if rejects:
+            values = ", ".join(f"({r}, {sql_str(d)}, {sql_str(line)})" for r, line, d in rejects)
+            parts.append(
+                f"{head}, CAST(r AS BIGINT) AS source_row, 'unparsable_record' AS rule, d AS detail, "
+                f"line AS raw_content FROM (VALUES {values}) v(r, d, line)"
+            )
+        query = (f"SELECT *, {sql_str(self.run_id)} AS run_id FROM ({' UNION ALL '.join(parts)}) "
+                 f"ORDER BY source_row")
+        self.lake.write_query(self.con, query, target)
+
+    def _publish(self, ok: list[str], target: str) -> None:
+        """Move the loaded rows into the lake atomically (rename when local, upload otherwise)."""
+        if len(ok) == 1 and self.lake.is_local:
+            final = self.lake.path(target)
+            os.makedirs(os.path.dirname(final), exist_ok=True)
+            os.replace(ok[0], final)
+            return
+        listing = ", ".join(sql_str(f) for f in ok)
+        self.lake.write_query(self.con, f"SELECT * FROM read_parquet([{listing}])", target)

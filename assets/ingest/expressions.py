@@ -1,0 +1,184 @@
+"""A small, safe expression language for source specs, compiled to DuckDB SQL.
+
+Specs never carry SQL. An expression is parsed as a Python expression and only these forms are allowed:
+names (and col("any name") for names that are not identifiers), numbers, strings, None, True/False,
++ - * / % (arithmetic on numbers), comparisons, `and`/`or`/`not`, `x in (...)`, `a if cond else b`,
+and calls to the functions in FUNCTIONS. Names are resolved by the caller, so an expression can only
+read columns it is given; every identifier and literal is quoted, so nothing can be injected.
+"""
+
+from __future__ import annotations
+
+import ast
+from collections.abc import Callable
+
+from warehouse.lake import sql_str
+
+FUNCTIONS: dict[str, tuple[str, int, int]] = {
+    # name: (SQL function, min args, max args)
+    "coalesce": ("coalesce", 1, 16),
+    "concat": ("concat", 1, 16),
+    "lower": ("lower", 1, 1),
+    "upper": ("upper", 1, 1),
+    "trim": ("trim", 1, 1),
+    "replace": ("replace", 3, 3),
+    "round": ("round", 1, 2),
+    "abs": ("abs", 1, 1),
+    "least": ("least", 2, 16),
+    "greatest": ("greatest", 2, 16),
+    "nullif": ("nullif", 2, 2),
+    "substr": ("substr", 2, 3),
+    "split_part": ("split_part", 3, 3),
+    "regexp_extract": ("regexp_extract", 2, 3),
+    "length": ("length", 1, 1),
+    "number": ("TRY_CAST", 1, 1),
+    "hours_between": ("", 2, 2),
+    "add_seconds": ("", 2, 2),
+}
+
+_BINOPS = {ast.Add: "+", ast.Sub: "-", ast.Mult: "*", ast.Div: "/", ast.Mod: "%"}
+_CMPOPS = {ast.Eq: "=", ast.NotEq: "<>", ast.Lt: "<", ast.LtE: "<=", ast.Gt: ">", ast.GtE: ">="}
+
+
+class ExpressionError(ValueError):
+    """An expression that is not allowed or does not parse."""
+
+
+def referenced_names(expression: str) -> set[str]:
+    """Names an expression reads (including col("...") references)."""
+    names: set[str] = set()
+    compile_expression(expression, lambda n: (names.add(n), "NULL")[1])
+    return names
+
+
+def numeric_operands(expression: str) -> set[str]:
+    """Names used directly as numbers (arithmetic operands, number()): their text must parse as a number."""
+    tree = ast.parse(expression.strip(), mode="eval")
+    found: set[str] = set()
+
+    def name_of(node: ast.AST) -> str | None:
+        if isinstance(node, ast.Name):
+            return node.id
+        if (isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "col"
+                and node.args and isinstance(node.args[0], ast.Constant)):
+            return str(node.args[0].value)
+        return None
+
+    for node in ast.walk(tree):
+        operands: list[ast.AST] = []
+        if isinstance(node, ast.BinOp):
+            operands = [node.left, node.right]
+        elif isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub):
+            operands = [node.operand]
+        elif isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "number":
+            operands = list(node.args)
+        found |= {n for n in map(name_of, operands) if n is not None}
+    return found
+
+
+def compile_expression(expression: str, resolve: Callable[[str], str]) -> str:
+    """Compile an expression to SQL; `resolve` turns a name into the SQL that reads it."""
+    try:
+        tree = ast.parse(expression.strip(), mode="eval")
+    except SyntaxError as exc:
+        raise ExpressionError(f"cannot parse expression {expression!r}: {exc.msg}") from None
+    return _Compiler(resolve, expression).visit(tree.body)
+
+
+def _number(sql: str) -> str:
+    return f"TRY_CAST({sql} AS DOUBLE)"
+
+
+class _Compiler:
+    def __init__(self, resolve: Callable[[str], str], source: str) -> None:
+        self.resolve = resolve
+        self.source = source
+
+    def fail(self, node: ast.AST, why: str) -> ExpressionError:
+        return ExpressionError(f"{why} in expression {self.source!r}")
+
+    def visit(self, node: ast.AST) -> str:
+        method = getattr(self, f"visit_{type(node).__name__}", None)
+        if method is None:
+            raise self.fail(node, f"{type(node).__name__} is not allowed")
+        return method(node)
+
+    def visit_Name(self, node: ast.Name) -> str:
+        return self.resolve(node.id)
+
+    def visit_Constant(self, node: ast.Constant) -> str:
+        value = node.value
+        if value is None:
+            return "NULL"
+        if isinstance(value, bool):
+            return "TRUE" if value else "FALSE"
+        if isinstance(value, int | float):
+            return repr(value)
+        if isinstance(value, str):
+            return sql_str(value)
+        raise self.fail(node, f"constant {value!r} is not allowed")
+
+    def visit_UnaryOp(self, node: ast.UnaryOp) -> str:
+        if isinstance(node.op, ast.USub):
+            return f"(-{_number(self.visit(node.operand))})"
+        if isinstance(node.op, ast.Not):
+            return f"(NOT {self.visit(node.operand)})"
+        raise self.fail(node, "unary operator not allowed")
+
+    def visit_BinOp(self, node: ast.BinOp) -> str:
+        op = _BINOPS.get(type(node.op))
+        if op is None:
+            raise self.fail(node, "operator not allowed")
+        return f"({_number(self.visit(node.left))} {op} {_number(self.visit(node.right))})"
+
+    def visit_BoolOp(self, node: ast.BoolOp) -> str:
+        joiner = " AND " if isinstance(node.op, ast.And) else " OR "
+        return "(" + joiner.join(self.visit(v) for v in node.values) + ")"
+
+    def visit_Compare(self, node: ast.Compare) -> str:
+        parts, left = [], node.left
+        for op, right in zip(node.ops, node.comparators, strict=True):
+            lhs = self.visit(left)
+            if isinstance(op, ast.In | ast.NotIn):
+                if not isinstance(right, ast.Tuple | ast.List):
+                    raise self.fail(node, "`in` needs a literal list")
+                items = ", ".join(self.visit(e) for e in right.elts)
+                parts.append(f"({lhs} {'NOT ' if isinstance(op, ast.NotIn) else ''}IN ({items}))")
+            elif isinstance(op, ast.Is | ast.IsNot):
+                if not (isinstance(right, ast.Constant) and right.value is None):
+                    raise self.fail(node, "`is` compares with None only")
+                parts.append(f"({lhs} IS {'NOT ' if isinstance(op, ast.IsNot) else ''}NULL)")
+            else:
+                sql_op = _CMPOPS.get(type(op))
+                if sql_op is None:
+                    raise self.fail(node, "comparison not allowed")
+                parts.append(f"({lhs} {sql_op} {self.visit(right)})")
+            left = right
+        return "(" + " AND ".join(parts) + ")"
+
+    def visit_IfExp(self, node: ast.IfExp) -> str:
+        return f"(CASE WHEN {self.visit(node.test)} THEN {self.visit(node.body)} ELSE {self.visit(node.orelse)} END)"
+
+    def visit_Call(self, node: ast.Call) -> str:
+        if not isinstance(node.func, ast.Name) or node.keywords:
+            raise self.fail(node, "only plain calls of known functions are allowed")
+        name = node.func.id
+        if name == "col":
+            if len(node.args) != 1 or not isinstance(node.args[0], ast.Constant) or not isinstance(
+                node.args[0].value, str
+            ):
+                raise self.fail(node, 'col() takes one string, as in col("计费时长(卡时)")')
+            return self.resolve(node.args[0].value)
+        if name not in FUNCTIONS:
+            raise self.fail(node, f"unknown function {name}()")
+        sql_name, lo, hi = FUNCTIONS[name]
+        if not lo <= len(node.args) <= hi:
+            raise self.fail(node, f"{name}() takes {lo}..{hi} arguments")
+        args = [self.visit(a) for a in node.args]
+        if name == "number":
+            return _number(args[0])
+        if name == "hours_between":
+            return f"(epoch(TRY_CAST({args[1]} AS TIMESTAMPTZ)) - epoch(TRY_CAST({args[0]} AS TIMESTAMPTZ))) / 3600.0"
+        if name == "add_seconds":
+            return f"(TRY_CAST({args[0]} AS TIMESTAMPTZ) + to_seconds({_number(args[1])}))"
+        return f"{sql_name}({', '.join(args)})"

@@ -1,0 +1,240 @@
+"""Turn a landed file into a DuckDB relation of raw text fields, one row per record, numbered.
+
+Every reader yields the columns `__row` (1-based record number in the file), one VARCHAR per raw field,
+and `__raw` (the record as it was, for quarantine). CSV structural failures are kept in a DuckDB rejects
+table and read back with `rejects_sql`.
+"""
+
+from __future__ import annotations
+
+import codecs
+import gzip
+import json
+import os
+import re
+import shutil
+import uuid
+from dataclasses import dataclass
+
+import duckdb
+
+from assets.ingest.spec import FormatSpec
+from warehouse.lake import sql_ident, sql_str
+
+CHUNK = 8 << 20
+
+
+class SourceFileError(ValueError):
+    """A landed file that cannot be read at all; the message names the file and what is wrong."""
+
+
+@dataclass
+class RawRelation:
+    """SQL reading one landed file as raw text fields."""
+
+    select_sql: str
+    fields: list[str]
+    rejects_sql: str | None = None
+
+
+def _is_gzip(path: str, fmt: FormatSpec) -> bool:
+    if fmt.compression == "gzip":
+        return True
+    if fmt.compression == "none":
+        return False
+    return path.endswith(".gz")
+
+
+def _open_bytes(path: str, gz: bool):
+    return gzip.open(path, "rb") if gz else open(path, "rb")  # noqa: SIM115
+
+
+def transcode_to_utf8(path: str, fmt: FormatSpec, scratch: str, display: str) -> tuple[str, bool]:
+    """Return a UTF-8 file DuckDB can read (streaming transcode when needed) and whether it is gzip."""
+    gz = _is_gzip(path, fmt)
+    if gz:
+        with open(path, "rb") as handle:
+            if handle.read(2) != b"\x1f\x8b":
+                raise SourceFileError(f"{display}: declared gzip but is not a gzip file (bad magic bytes)")
+    if fmt.encoding in ("utf-8", "utf-8-sig") and fmt.type != "json":
+        return path, gz
+    target = os.path.join(scratch, f"{uuid.uuid4().hex}.txt")
+    decoder = codecs.getincrementaldecoder(fmt.encoding)(errors="strict")
+    offset = 0
+    try:
+        with _open_bytes(path, gz) as src, open(target, "w", encoding="utf-8", newline="") as dst:
+            while chunk := src.read(CHUNK):
+                dst.write(decoder.decode(chunk))
+                offset += len(chunk)
+            dst.write(decoder.decode(b"", final=True))
+    except UnicodeDecodeError as exc:
+        raise SourceFileError(
+            f"{display}: not valid {fmt.encoding} at byte {offset + exc.start}: {exc.reason}"
+        ) from None
+    except (OSError, EOFError, gzip.BadGzipFile) as exc:
+        raise SourceFileError(f"{display}: cannot decompress: {exc}") from None
+    return target, False
+
+
+def _csv_options(fmt: FormatSpec, gz: bool, rejects: str) -> str:
+    opts = [
+        "all_varchar = true",
+        f"header = {str(fmt.header).lower()}",
+        f"delim = {sql_str(fmt.delimiter)}",
+        f"quote = {sql_str(fmt.quote)}",
+        f"skip = {fmt.skip_rows}",
+        "store_rejects = true",
+        f"rejects_table = {sql_str(rejects + '_errors')}",
+        f"rejects_scan = {sql_str(rejects + '_scans')}",
+        "null_padding = false",
+        f"compression = {sql_str('gzip' if gz else 'none')}",
+    ]
+    return ", ".join(opts)
+
+
+def read_csv_relation(con: duckdb.DuckDBPyConnection, path: str, fmt: FormatSpec, gz: bool) -> RawRelation:
+    """A CSV file with a header: fields are its header names."""
+    rejects = f"rej_{uuid.uuid4().hex[:12]}"
+    scan = f"read_csv({sql_str(path)}, {_csv_options(fmt, gz, rejects)})"
+    try:
+        fields = [row[0] for row in con.execute(f"DESCRIBE SELECT * FROM {scan}").fetchall()]
+    except duckdb.Error as exc:
+        raise SourceFileError(f"cannot read as CSV: {str(exc).splitlines()[0]}") from None
+    struct = ", ".join(f"{sql_str(f)}: {sql_ident(f)}" for f in fields)
+    header_lines = (1 if fmt.header else 0) + fmt.skip_rows
+    select = (
+        f"SELECT row_number() OVER () AS __row, *, CAST(to_json({{{struct}}}) AS VARCHAR) AS __raw, FALSE AS __broken "
+        f"FROM {scan}"
+    )
+    rejects_sql = (
+        f"SELECT line - {header_lines} AS __row, trim(any_value(csv_line), chr(13) || chr(10)) AS __raw, "
+        f"min(error_type || ': ' || error_message) AS __detail FROM {rejects}_errors GROUP BY line"
+    )
+    return RawRelation(select, fields, rejects_sql)
+
+
+def read_lines_relation(path: str, gz: bool) -> str:
+    """Numbered non-blank lines of a text file, as `__row, __line`."""
+    scan = (
+        f"read_csv({sql_str(path)}, columns = {{'__line': 'VARCHAR'}}, header = false, delim = E'\\x1f', "
+        f"quote = '', escape = '', auto_detect = false, compression = {sql_str('gzip' if gz else 'none')})"
+    )
+    return (
+        f"SELECT * FROM (SELECT row_number() OVER () AS __row, __line FROM {scan}) "
+        f"WHERE __line IS NOT NULL AND trim(__line) <> ''"
+    )
+
+
+def _json_path(key: str) -> str:
+    return sql_str('$."' + key.replace('"', '\\"') + '"')
+
+
+def read_jsonl_relation(path: str, gz: bool, fields: list[str]) -> RawRelation:
+    """JSON lines: each referenced field is extracted as text; non-JSON lines are rejected."""
+    lines = read_lines_relation(path, gz)
+    extracted = ", ".join(
+        f"CASE WHEN __ok THEN json_extract_string(__line, {_json_path(f)}) END AS {sql_ident(f)}" for f in fields
+    )
+    select = (
+        f"SELECT __row, {extracted}{', ' if extracted else ''}__line AS __raw, NOT __ok AS __broken "
+        f"FROM (SELECT *, coalesce(json_valid(__line) AND starts_with(ltrim(__line), '{{'), false) AS __ok "
+        f"FROM ({lines}))"
+    )
+    return RawRelation(select, fields)
+
+
+KV_LINE = r"^\s*([^\s=]+=(\"[^\"]*\"|\S*)\s*)+$"
+
+
+def read_kv_relation(path: str, gz: bool, fields: list[str]) -> RawRelation:
+    """key=value log lines: each referenced key is extracted; lines that are not key=value are rejected."""
+    lines = read_lines_relation(path, gz)
+    parts = []
+    for f in fields:
+        pattern = r"(?:^|\s)" + re.escape(f) + r"=(\"[^\"]*\"|\S*)"
+        value = f"regexp_extract(__line, {sql_str(pattern)}, 1)"
+        parts.append(f"nullif(trim({value}, '\"'), '') AS {sql_ident(f)}")
+    extracted = ", ".join(parts)
+    select = (
+        f"SELECT __row, {extracted}{', ' if extracted else ''}__line AS __raw, "
+        f"NOT regexp_matches(__line, {sql_str(KV_LINE)}) AS __broken FROM ({lines})"
+    )
+    return RawRelation(select, fields)
+
+
+def json_document_to_lines(path: str, fmt: FormatSpec, scratch: str, display: str) -> str:
+    """Flatten a JSON document's records into a JSON-lines scratch file, one record per line."""
+    gz = _is_gzip(path, fmt)
+    try:
+        with _open_bytes(path, gz) as handle:
+            document = json.loads(handle.read().decode(fmt.encoding))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise SourceFileError(f"{display}: not a valid {fmt.encoding} JSON document: {exc}") from None
+    records = document
+    for key in (fmt.records_path or "").split(".") if fmt.records_path else []:
+        if not isinstance(records, dict) or key not in records:
+            raise SourceFileError(f"{display}: records_path {fmt.records_path!r}: key {key!r} not found")
+        records = records[key]
+    if fmt.records_are_values:
+        if not isinstance(records, dict):
+            raise SourceFileError(f"{display}: records_are_values needs an object, got {type(records).__name__}")
+        items = []
+        for key, value in records.items():
+            record = dict(value) if isinstance(value, dict) else {"value": value}
+            if fmt.record_key_field:
+                record[fmt.record_key_field] = key
+            items.append(record)
+        records = items
+    if not isinstance(records, list):
+        raise SourceFileError(f"{display}: expected a list of records, got {type(records).__name__}")
+    target = os.path.join(scratch, f"{uuid.uuid4().hex}.jsonl")
+    with open(target, "w", encoding="utf-8") as out:
+        for record in records:
+            out.write(json.dumps(record, ensure_ascii=False) + "\n")
+    return target
+
+
+def read_parquet_relation(con: duckdb.DuckDBPyConnection, path: str) -> RawRelation:
+    """A Parquet file: every column cast to text, rows numbered from the file's own row order."""
+    scan = f"read_parquet({sql_str(path)}, file_row_number = true)"
+    try:
+        fields = [r[0] for r in con.execute(f"DESCRIBE SELECT * FROM {scan}").fetchall() if r[0] != "file_row_number"]
+    except duckdb.Error as exc:
+        raise SourceFileError(f"cannot read as Parquet: {str(exc).splitlines()[0]}") from None
+    casts = ", ".join(f"CAST({sql_ident(f)} AS VARCHAR) AS {sql_ident(f)}" for f in fields)
+    struct = ", ".join(f"{sql_str(f)}: {sql_ident(f)}" for f in fields)
+    select = f"SELECT file_row_number + 1 AS __row, {casts}, CAST(to_json({{{struct}}}) AS VARCHAR) AS __raw, FALSE AS __broken FROM {scan}"
+    return RawRelation(select, fields)
+
+
+def open_raw(
+    con: duckdb.DuckDBPyConnection, path: str, fmt: FormatSpec, fields: list[str], scratch: str, display: str
+) -> RawRelation:
+    """Open any supported format as a RawRelation; `fields` are the raw names the spec reads."""
+    try:
+        if fmt.type == "parquet":
+            return read_parquet_relation(con, path)
+        if fmt.type == "json":
+            return read_jsonl_relation(json_document_to_lines(path, fmt, scratch, display), False, fields)
+        local, gz = transcode_to_utf8(path, fmt, scratch, display)
+        if fmt.type == "csv":
+            return read_csv_relation(con, local, fmt, gz)
+        if fmt.type == "jsonl":
+            return read_jsonl_relation(local, gz, fields)
+        return read_kv_relation(local, gz, fields)
+    except SourceFileError as exc:
+        message = str(exc)
+        raise SourceFileError(message if message.startswith(display) else f"{display}: {message}") from None
+
+
+def make_scratch(base: str) -> str:
+    """A fresh scratch directory."""
+    path = os.path.join(base, f"scratch-{uuid.uuid4().hex[:12]}")
+    os.makedirs(path)
+    return path
+
+
+def drop_scratch(path: str) -> None:
+    """Remove a scratch directory."""
+    shutil.rmtree(path, ignore_errors=True)
+

@@ -1,0 +1,220 @@
+"""Source specs: one YAML file per source in data_contracts/sources, validated strictly on load."""
+
+from __future__ import annotations
+
+import re
+from datetime import date
+from pathlib import Path
+from typing import Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+Kind = Literal["usage", "transfers", "catalog", "vouchers"]
+FormatType = Literal["csv", "jsonl", "json", "parquet", "kv"]
+Encoding = Literal["utf-8", "utf-8-sig", "gbk", "gb18030", "latin-1"]
+Compression = Literal["auto", "none", "gzip"]
+
+
+class SpecError(ValueError):
+    """A source spec that cannot be used; the message names the file and the key."""
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class PartitionSpec(_Strict):
+    """How the day partition of a landed file is read from its path."""
+
+    regex: str = Field(description="regular expression with one group capturing the date in the path")
+    format: str = Field("%Y-%m-%d", description="strptime format of the captured date")
+
+    @field_validator("regex")
+    @classmethod
+    def _one_group(cls, value: str) -> str:
+        if re.compile(value).groups != 1:
+            raise ValueError("partition regex must have exactly one capturing group")
+        return value
+
+    def day_of(self, path: str) -> str | None:
+        """ISO day of a landed file, or None when the path does not carry one."""
+        from datetime import datetime
+
+        match = re.search(self.regex, path)
+        if not match:
+            return None
+        return datetime.strptime(match.group(1), self.format).date().isoformat()
+
+
+class LandingSpec(_Strict):
+    """Where the source's files land, relative to the landing URL."""
+
+    glob: str
+    partition: PartitionSpec | None = None
+
+    @field_validator("glob")
+    @classmethod
+    def _inside_root(cls, value: str) -> str:
+        if value.startswith("/") or ".." in Path(value).parts or "://" in value:
+            raise ValueError("landing glob must be relative to the landing URL, without '..'")
+        return value
+
+
+class FormatSpec(_Strict):
+    """How the bytes of a landed file are read."""
+
+    type: FormatType
+    encoding: Encoding = "utf-8"
+    compression: Compression = "auto"
+    delimiter: str = ","
+    header: bool = True
+    quote: str = '"'
+    skip_rows: int = 0
+    records_path: str | None = Field(None, description="json: dotted path to the list (or object) of records")
+    records_are_values: bool = Field(False, description="json: records are the values of an object keyed by id")
+    record_key_field: str | None = Field(None, description="json: field that receives the key of each record")
+
+    @model_validator(mode="after")
+    def _fits_type(self) -> FormatSpec:
+        if self.type != "json" and (self.records_path or self.records_are_values or self.record_key_field):
+            raise ValueError("records_path / records_are_values / record_key_field apply to type json only")
+        if len(self.delimiter) != 1:
+            raise ValueError("delimiter must be one character")
+        return self
+
+
+ColumnType = Literal["string", "integer", "decimal", "double", "timestamp", "date", "boolean"]
+
+
+class ColumnMap(_Strict):
+    """How one canonical column is computed from a raw record."""
+
+    column: str | None = None
+    expr: str | None = None
+    const: str | int | float | bool | None = None
+    format: str | list[str] | None = Field(None, description="strptime format(s) for timestamps and dates")
+    timezone: str | None = None
+    epoch: Literal["s", "ms", "us"] | None = None
+    origin: str | None = Field(None, description="ISO timestamp that relative epoch values count from")
+    map: dict[str, str | None] | None = None
+    default: str | int | float | bool | None = None
+    thousands: str | None = None
+
+    @model_validator(mode="after")
+    def _one_source(self) -> ColumnMap:
+        given = [k for k in ("column", "expr", "const") if getattr(self, k) is not None]
+        if len(given) != 1:
+            raise ValueError(f"give exactly one of column, expr, const (got {given or 'none'})")
+        if self.timezone:
+            _check_zone(self.timezone)
+        return self
+
+
+class RuleSpec(_Strict):
+    """A row-level rule: rows where `when` holds are quarantined (or skipped) under this name."""
+
+    name: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
+    when: str
+    action: Literal["quarantine", "skip"] = "quarantine"
+    reason: str | None = None
+
+
+class PricingSpec(_Strict):
+    """Prices rows that carry no cost from ref.rate_cards."""
+
+    rate_card_provider: str
+    service: str = "gpu_compute"
+    fallback_chip: str | None = Field(None, description="chip_model priced when a row names none")
+
+
+class SourceSpec(_Strict):
+    """A declarative source: landing files, their format and the mapping to a canonical table."""
+
+    name: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
+    kind: Kind
+    description: str = ""
+    provider_id: str | None = None
+    provenance: str | None = None
+    landing: LandingSpec
+    format: FormatSpec
+    timezone: str = "UTC"
+    currency: str = "CNY"
+    columns: dict[str, ColumnMap]
+    chip_aliases: dict[str, str] = Field(default_factory=dict)
+    rules: list[RuleSpec] = Field(default_factory=list)
+    dedup_keys: list[str] = Field(default_factory=list)
+    ignore_columns: list[str] = Field(default_factory=list, description="columns the file has and the spec does not use")
+    pricing: PricingSpec | None = None
+    max_quarantine_ratio: float = Field(0.05, ge=0, le=1)
+
+    @field_validator("columns", mode="before")
+    @classmethod
+    def _shorthand(cls, value: Any) -> Any:
+        if isinstance(value, dict):
+            return {k: ({"column": v} if isinstance(v, str) else v) for k, v in value.items()}
+        return value
+
+    @field_validator("timezone")
+    @classmethod
+    def _zone(cls, value: str) -> str:
+        return _check_zone(value)
+
+    @model_validator(mode="after")
+    def _kind_fields(self) -> SourceSpec:
+        if self.kind == "usage" and not self.provider_id:
+            raise ValueError("usage sources need provider_id")
+        return self
+
+
+def _check_zone(value: str) -> str:
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise ValueError(f"unknown time zone {value!r}") from exc
+    return value
+
+
+def _format_errors(path: Path, exc: ValidationError) -> str:
+    lines = []
+    for err in exc.errors():
+        key = ".".join(str(p) for p in err["loc"]) or "(top level)"
+        msg = "unknown key" if err["type"] == "extra_forbidden" else err["msg"]
+        lines.append(f"{path}: {key}: {msg}")
+    return "\n".join(lines)
+
+
+def load_spec(path: Path) -> SourceSpec:
+    """Parse and validate one spec file; raise SpecError naming the file and each bad key."""
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError) as exc:
+        raise SpecError(f"{path}: cannot read spec: {exc}") from exc
+    if not isinstance(raw, dict):
+        raise SpecError(f"{path}: a spec is a mapping of keys, got {type(raw).__name__}")
+    try:
+        spec = SourceSpec.model_validate(raw)
+    except ValidationError as exc:
+        raise SpecError(_format_errors(path, exc)) from None
+    if spec.name != path.stem:
+        raise SpecError(f"{path}: name: {spec.name!r} must match the file name {path.stem!r}")
+    return spec
+
+
+def load_specs(directory: Path) -> list[SourceSpec]:
+    """Load every *.yaml spec in a directory; all errors of all files are reported together."""
+    specs, errors = [], []
+    for path in sorted(directory.glob("*.yaml")):
+        try:
+            specs.append(load_spec(path))
+        except SpecError as exc:
+            errors.append(str(exc))
+    if errors:
+        raise SpecError("\n".join(errors))
+    return specs
+
+
+def parse_day(value: str) -> date:
+    """An ISO day string as a date."""
+    return date.fromisoformat(value)

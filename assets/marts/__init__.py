@@ -1,0 +1,1 @@
+"""Marts: analyst-facing aggregates, each one SQL file in warehouse/sql/marts."""

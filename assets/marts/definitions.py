@@ -1,0 +1,57 @@
+"""Mart assets: run a mart's SQL over lake views of its input tables and write marts/<name>/data.parquet."""
+
+
+from dataclasses import dataclass
+
+import dagster as dg
+
+from assets.ingest.definitions import WRITE_POOL
+from pipelines.resources import Lakehouse
+from pipelines.settings import REPO_ROOT
+from warehouse.lake import parquet_rows
+from warehouse.views import create_lake_views
+
+MART_SQL_DIR = REPO_ROOT / "warehouse" / "sql" / "marts"
+
+
+@dataclass(frozen=True)
+class Mart:
+    """A mart: its SQL file and the published tables it reads."""
+
+    name: str
+    inputs: tuple[str, ...]
+    description: str
+
+    @property
+    def sql(self) -> str:
+        """The mart's query."""
+        return (MART_SQL_DIR / f"{self.name}.sql").read_text(encoding="utf-8")
+
+
+MARTS = (
+    Mart("chip_mix", ("core.compute_usage",),
+         "Daily GPU-hours and PFLOP-hours by site, provider and chip vendor, with the domestic share."),
+)
+
+
+def _asset_key(table: str) -> dg.AssetKey:
+    return dg.AssetKey(table.split("."))
+
+
+def build_mart(mart: Mart) -> dg.AssetsDefinition:
+    """The asset of one mart."""
+
+    @dg.asset(key=dg.AssetKey(["marts", mart.name]), group_name="marts", deps=[_asset_key(t) for t in mart.inputs],
+              kinds={"duckdb", "parquet"}, description=mart.description, pool=WRITE_POOL)
+    def _mart(lakehouse: Lakehouse) -> dg.MaterializeResult:
+        lake = lakehouse.lake
+        relative = f"marts/{mart.name}/data.parquet"
+        with lakehouse.connect() as con:
+            create_lake_views(con, lake, list(mart.inputs))
+            lake.write_query(con, mart.sql, relative)
+            return dg.MaterializeResult(metadata={"rows": parquet_rows(con, lake, relative)})
+
+    return _mart
+
+
+MART_ASSETS = [build_mart(m) for m in MARTS]

@@ -1,0 +1,155 @@
+"""Reference tables: strict loads of small CSV files into ref/*.parquet, and the views ingest joins."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import duckdb
+
+from pipelines.settings import CONTRACTS_DIR
+from warehouse.lake import Location, first_row, scalar, sql_ident, sql_str
+
+
+class ReferenceError(ValueError):
+    """A reference file that breaks its contract; the message names file, row and column."""
+
+
+@dataclass(frozen=True)
+class RefTable:
+    """A reference table: where its CSV comes from, its typed columns and its key."""
+
+    name: str
+    columns: dict[str, str]
+    key: tuple[str, ...]
+    landing_file: str | None = None
+    shipped_file: str | None = None
+    renames: tuple[tuple[str, str], ...] = ()
+
+
+REF_TABLES: dict[str, RefTable] = {
+    t.name: t
+    for t in (
+        RefTable(
+            "chips",
+            {"chip_model": "VARCHAR", "vendor": "VARCHAR", "domestic": "BOOLEAN", "dense_tflops": "DOUBLE",
+             "memory_gb": "DOUBLE", "source": "VARCHAR"},
+            ("chip_model",),
+            shipped_file="reference/chip_specs.csv",
+            renames=(("dense_bf16_or_fp16_tflops", "dense_tflops"),),
+        ),
+        RefTable("chip_aliases", {"alias": "VARCHAR", "chip_model": "VARCHAR"}, ("alias",),
+                 shipped_file="reference/chip_aliases.csv"),
+        RefTable(
+            "sites",
+            {"site_id": "VARCHAR", "site_name": "VARCHAR", "site_name_zh": "VARCHAR", "district": "VARCHAR",
+             "wing": "VARCHAR", "latitude": "DOUBLE", "longitude": "DOUBLE", "cooling": "VARCHAR"},
+            ("site_id",), landing_file="reference/sites.csv",
+        ),
+        RefTable(
+            "providers",
+            {"provider_id": "VARCHAR", "provider_name": "VARCHAR", "provider_name_zh": "VARCHAR",
+             "provider_type": "VARCHAR", "billing_currency": "VARCHAR", "feed_format": "VARCHAR"},
+            ("provider_id",), landing_file="reference/providers.csv",
+        ),
+        RefTable(
+            "tenants",
+            {"tenant_id": "VARCHAR", "tenant_name": "VARCHAR", "tenant_name_en": "VARCHAR", "district": "VARCHAR",
+             "stage": "VARCHAR", "founded_date": "DATE", "joined_date": "DATE", "affiliated_provider_id": "VARCHAR"},
+            ("tenant_id",), landing_file="reference/tenants.csv",
+        ),
+        RefTable(
+            "rate_cards",
+            {"provider_id": "VARCHAR", "service": "VARCHAR", "chip_model": "VARCHAR", "unit": "VARCHAR",
+             "list_price": "DOUBLE", "contracted_price": "DOUBLE", "currency": "VARCHAR", "valid_from": "DATE",
+             "valid_to": "DATE"},
+            ("provider_id", "service", "chip_model", "valid_from"), landing_file="reference/rate_cards.csv",
+        ),
+        RefTable(
+            "fx_rates",
+            {"currency": "VARCHAR", "rate_to_cny": "DOUBLE", "valid_from": "DATE", "valid_to": "DATE"},
+            ("currency", "valid_from"), landing_file="reference/fx_rates.csv",
+        ),
+        RefTable(
+            "capacity_plan",
+            {"site_id": "VARCHAR", "chip_model": "VARCHAR", "effective_date": "DATE", "cards": "INTEGER",
+             "status": "VARCHAR", "note": "VARCHAR"},
+            ("site_id", "chip_model", "effective_date"), landing_file="reference/capacity_plan.csv",
+        ),
+    )
+}
+
+INGEST_REFERENCE = ("chips", "chip_aliases", "rate_cards", "fx_rates", "providers")
+
+
+def _empty_select(table: RefTable) -> str:
+    return "SELECT " + ", ".join(f"CAST(NULL AS {t}) AS {sql_ident(c)}" for c, t in table.columns.items())
+
+
+def load_reference_table(con: duckdb.DuckDBPyConnection, table: RefTable, landing: Location,
+                         lake: Location) -> int:
+    """Validate one reference CSV strictly and write ref/<name>.parquet; returns the row count."""
+    if table.shipped_file:
+        path, display = str(CONTRACTS_DIR / table.shipped_file), f"data_contracts/{table.shipped_file}"
+    else:
+        assert table.landing_file is not None
+        if not landing.exists(table.landing_file):
+            raise ReferenceError(f"{table.landing_file}: reference file is missing from the landing zone")
+        path, display = landing.duckdb_path(landing.path(table.landing_file)), table.landing_file
+    scan = f"read_csv({sql_str(path)}, all_varchar = true, header = true)"
+    try:
+        header = [r[0] for r in con.execute(f"DESCRIBE SELECT * FROM {scan}").fetchall()]
+    except duckdb.Error as exc:
+        raise ReferenceError(f"{display}: cannot read: {str(exc).splitlines()[0]}") from None
+    renames = dict(table.renames)
+    present = {renames.get(h, h): h for h in header}
+    missing = [c for c in table.columns if c not in present]
+    if missing:
+        raise ReferenceError(f"{display}: missing column(s) {', '.join(missing)}; the file has {', '.join(header)}")
+    typed = ", ".join(
+        f"TRY_CAST(nullif(trim({sql_ident(present[c])}), '') AS {t}) AS {sql_ident(c)}"
+        for c, t in table.columns.items()
+    )
+    raw = ", ".join(f"nullif(trim({sql_ident(present[c])}), '') AS {sql_ident('raw_' + c)}" for c in table.columns)
+    con.execute(f"CREATE OR REPLACE TEMP TABLE __ref AS SELECT row_number() OVER () AS __row, {typed}, {raw} "
+                f"FROM {scan}")
+    for column, sql_type in table.columns.items():
+        bad = first_row(
+            con,
+            f"SELECT __row, {sql_ident('raw_' + column)} FROM __ref WHERE {sql_ident('raw_' + column)} IS NOT NULL "
+            f"AND {sql_ident(column)} IS NULL ORDER BY __row LIMIT 1",
+        )
+        if bad:
+            raise ReferenceError(f"{display}: row {bad[0]}: column {column}: {bad[1]!r} is not a valid {sql_type}")
+    keys = ", ".join(sql_ident(k) for k in table.key)
+    dup = first_row(con, f"SELECT {keys}, count(*) FROM __ref GROUP BY ALL HAVING count(*) > 1 LIMIT 1")
+    if dup:
+        raise ReferenceError(f"{display}: duplicate key {dict(zip(table.key, dup, strict=False))}")
+    for key in table.key[:1]:
+        empty = scalar(con, f"SELECT min(__row) FROM __ref WHERE {sql_ident(key)} IS NULL")
+        if empty is not None:
+            raise ReferenceError(f"{display}: row {empty}: key column {key} is empty")
+    columns = ", ".join(sql_ident(c) for c in table.columns)
+    lake.write_query(con, f"SELECT {columns} FROM __ref ORDER BY {keys}", f"ref/{table.name}.parquet")
+    count = scalar(con, "SELECT count(*) FROM __ref")
+    con.execute("DROP TABLE __ref")
+    return int(count)
+
+
+def ref_source(lake: Location, name: str) -> str:
+    """A FROM-clause source for a reference table in the lake (typed and empty when not yet loaded)."""
+    relative = f"ref/{name}.parquet"
+    if lake.exists(relative):
+        return f"read_parquet({sql_str(lake.duckdb_path(lake.path(relative)))})"
+    return f"({_empty_select(REF_TABLES[name])} LIMIT 0)"
+
+
+def create_ref_views(con: duckdb.DuckDBPyConnection, lake: Location) -> None:
+    """Temp views ref_<name> over the lake's reference tables, plus ref_chip_lookup (normalised alias keys)."""
+    for name in REF_TABLES:
+        con.execute(f"CREATE OR REPLACE TEMP VIEW ref_{name} AS SELECT * FROM {ref_source(lake, name)}")
+    con.execute(
+        "CREATE OR REPLACE TEMP VIEW ref_chip_lookup AS "
+        "SELECT DISTINCT upper(regexp_replace(name, '[ _-]', '', 'g')) AS key, chip_model FROM ("
+        "SELECT chip_model AS name, chip_model FROM ref_chips "
+        "UNION ALL SELECT alias AS name, chip_model FROM ref_chip_aliases)"
+    )

@@ -1,0 +1,1 @@
+"""ComputeFlow Dagster code location, resources and command line."""

@@ -1,0 +1,183 @@
+"""The computeflow command line."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from datetime import date
+from pathlib import Path
+
+import click
+import duckdb
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from pipelines.settings import Settings
+
+console = Console(stderr=True)
+
+
+def _progress() -> Progress:
+    return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                    console=console, disable=not console.is_terminal, transient=False)
+
+
+@click.group()
+def main() -> None:
+    """ComputeFlow: the lakehouse for AI-compute usage, datasets, transfers and subsidies."""
+
+
+@main.command()
+@click.option("--days", default=120, show_default=True, help="Days of activity to generate.")
+@click.option("--scale", default=1.0, show_default=True, help="Multiply usage volume (100 gives 10M+ rows).")
+@click.option("--seed", default=42, show_default=True, help="Random seed; same seed, same files.")
+@click.option("--start", default="2025-08-01", show_default=True, help="First day (YYYY-MM-DD).")
+def demo(days: int, scale: float, seed: int, start: str) -> None:
+    """Write deterministic demo landing files for every source."""
+    from pipelines.demo import generate_demo
+
+    settings = Settings.from_env()
+    with _progress() as progress:
+        task = progress.add_task("writing landing files", total=None)
+
+        def on_file(path: str, rows: int) -> None:
+            progress.update(task, advance=1, description=f"wrote {path} ({rows:,} rows)")
+
+        manifest = generate_demo(settings.landing_url, days=days, scale=scale, seed=seed,
+                                 start=date.fromisoformat(start), on_file=on_file)
+    totals = manifest["totals"]
+    console.print(f"demo landing data in {settings.landing_url}: {len(manifest['files'])} files")
+    for source, rows in sorted(totals.items()):
+        console.print(f"  {source:<16} {rows:>12,} rows")
+
+
+@main.command()
+@click.option("--select", "selection", default=None, help="Dagster asset selection, e.g. 'key:core/*+'.")
+@click.option("--partition", default=None, help="One day partition (YYYY-MM-DD) instead of every landed day.")
+def refresh(selection: str | None, partition: str | None) -> None:
+    """Materialize assets through Dagster (every landed day by default) and publish the warehouse."""
+    from pipelines.definitions import build_definitions
+    from pipelines.instance import local_instance
+    from pipelines.refresh import refresh as run_refresh
+
+    settings = Settings.from_env()
+    instance = local_instance(settings)
+    defs = build_definitions(settings)
+    with _progress() as progress:
+        task = progress.add_task("refreshing", total=None)
+
+        def on_step(step: str, done: int, total: int) -> None:
+            progress.update(task, total=total, completed=done, description=f"done {step}")
+
+        outcome = run_refresh(defs, instance, selection, partition, on_step)
+    span = f"{outcome.partition_range[0]} .. {outcome.partition_range[1]}" if outcome.partition_range else "none"
+    console.print(f"run {outcome.run_id}: {outcome.steps} assets, days {span}")
+    if not outcome.success:
+        for failure in outcome.failures:
+            console.print(f"[red]FAILED[/red] {failure}")
+        sys.exit(1)
+    _print_status(settings)
+
+
+def _print_status(settings: Settings) -> None:
+    from pipelines.status import headline_figures, table_counts
+
+    path = settings.warehouse_path
+    if not path.exists():
+        console.print(f"no warehouse yet at {path}")
+        return
+    with duckdb.connect(str(path), read_only=True) as con:
+        table = Table(title=f"warehouse {path}")
+        table.add_column("table")
+        table.add_column("rows", justify="right")
+        for name, rows in table_counts(con):
+            table.add_row(name, f"{rows:,}")
+        Console().print(table)
+        for label, value in headline_figures(con):
+            Console().print(f"{label}: {value}")
+    Console().print(f"Dagster instance: {settings.dagster_home} (open it with: computeflow ui)")
+
+
+@main.command()
+def status() -> None:
+    """Print the warehouse path, rows per table and headline figures."""
+    _print_status(Settings.from_env())
+
+
+@main.command()
+@click.argument("query")
+@click.option("--format", "fmt", type=click.Choice(["table", "csv", "json"]), default="table", show_default=True)
+def sql(query: str, fmt: str) -> None:
+    """Query the published warehouse read-only."""
+    path = Settings.from_env().warehouse_path
+    if not path.exists():
+        raise click.ClickException(f"no warehouse at {path}: run `computeflow refresh` first")
+    with duckdb.connect(str(path), read_only=True) as con:
+        con.execute("SET TimeZone = 'UTC'")
+        try:
+            cursor = con.execute(query)
+        except duckdb.Error as exc:
+            raise click.ClickException(str(exc)) from None
+        columns = [d[0] for d in cursor.description or []]
+        rows = cursor.fetchall()
+    if fmt == "json":
+        click.echo(json.dumps([dict(zip(columns, r, strict=True)) for r in rows], default=str, ensure_ascii=False))
+    elif fmt == "csv":
+        import csv
+
+        writer = csv.writer(sys.stdout)
+        writer.writerow(columns)
+        writer.writerows(rows)
+    else:
+        table = Table(*columns)
+        for r in rows:
+            table.add_row(*["" if v is None else str(v) for v in r])
+        Console().print(table)
+
+
+@main.group()
+def sources() -> None:
+    """Source specs: list them, check one."""
+
+
+@sources.command("list")
+def sources_list() -> None:
+    """List the source specs of this deployment."""
+    from assets.ingest.spec import load_specs
+
+    settings = Settings.from_env()
+    table = Table("name", "kind", "provider", "format", "landing glob", title=str(settings.sources_dir))
+    for spec in load_specs(settings.sources_dir):
+        table.add_row(spec.name, spec.kind, spec.provider_id or "", spec.format.type, spec.landing.glob)
+    Console().print(table)
+
+
+@sources.command("check")
+@click.argument("spec_file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+def sources_check(spec_file: Path) -> None:
+    """Validate one spec file; print every mistake with the file and key."""
+    from assets.ingest.check import check_spec_file
+
+    problems = check_spec_file(spec_file)
+    if problems:
+        for problem in problems:
+            console.print(problem, markup=False)
+        sys.exit(1)
+    console.print(f"{spec_file}: ok")
+
+
+@main.command()
+@click.option("--port", default=3000, show_default=True)
+def ui(port: int) -> None:
+    """Open the Dagster UI on the local instance."""
+    from pipelines.instance import prepare_instance
+
+    prepare_instance(Settings.from_env())
+    cmd = [sys.executable, "-m", "dagster", "dev", "-m", "pipelines.definitions", "-p", str(port)]
+    os.execvp(cmd[0], cmd)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,76 @@
+"""Orchestration: reference tables, vouchers, catalogue, transfers and usage feeds, day by day."""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from collections.abc import Callable
+from typing import Any
+
+from .behaviour import Behaviour
+from .catalog import SNAPSHOT_EVERY_DAYS, build_catalog
+from .ecosystem import capacity_plan_frame, providers_frame, sites_frame, tenants_frame
+from .jobs import JobGenerator, UsageContext
+from .pricing import fx_rates_frame, rate_cards_frame
+from .profiles import FEED_PROFILES
+from .transfers import plan_transfers
+from .usage import FEEDS, render_feed
+from .vouchers import voucher_ledger
+from .writers import Landing
+
+DEFAULT_START = dt.date(2025, 8, 1)
+_REFERENCE_FILES = 6
+
+
+def count_demo_files(days: int) -> int:
+    """Number of data files `generate_demo` writes for `days` days (the manifest not included)."""
+    return _REFERENCE_FILES + 1 + math.ceil(days / SNAPSHOT_EVERY_DAYS) + days * (1 + len(FEED_PROFILES))
+
+
+def _write_reference(landing: Landing, start: dt.date, days: int) -> None:
+    landing.write_csv("reference/tenants.csv", tenants_frame(), "tenants")
+    landing.write_csv("reference/sites.csv", sites_frame(), "sites", float_precision=4)
+    landing.write_csv("reference/providers.csv", providers_frame(), "providers")
+    landing.write_csv("reference/rate_cards.csv", rate_cards_frame(), "rate_cards", float_precision=2)
+    landing.write_csv("reference/fx_rates.csv", fx_rates_frame(start, days), "fx_rates", float_precision=4)
+    landing.write_csv("reference/capacity_plan.csv", capacity_plan_frame(), "capacity_plan")
+
+
+def generate_demo(landing_url: str, *, days: int = 120, scale: float = 1.0, seed: int = 42,
+                  start: dt.date = DEFAULT_START,
+                  on_file: Callable[[str, int], None] | None = None) -> dict[str, Any]:
+    """Write a deterministic demo landing zone under `landing_url` and return its manifest.
+
+    Same arguments give byte-identical files. `on_file(relative_path, rows)` is called after each file
+    (the manifest last, with its number of listed files).
+    """
+    if days < 1:
+        raise ValueError("days must be at least 1")
+    if not scale > 0:
+        raise ValueError("scale must be positive")
+    landing = Landing(landing_url, on_file)
+    _write_reference(landing, start, days)
+    landing.write_csv("vouchers/voucher_ledger.csv", voucher_ledger(seed, start), "vouchers")
+
+    snapshots = build_catalog(seed, start, days)
+    dataset_ids = sorted({ds for snap in snapshots for ds in snap.ids})
+    behaviour = Behaviour(seed, start)
+    plan = plan_transfers(seed, scale, start, days, behaviour, snapshots, dataset_ids)
+    ctx = UsageContext(seed, scale, start, days, behaviour, plan.placements)
+    generators = [(profile, JobGenerator(ctx, profile)) for profile in FEED_PROFILES]
+    snapshot_on = {snap.day: snap for snap in snapshots}
+
+    for day in range(days):
+        date = start + dt.timedelta(days=day)
+        if day in snapshot_on:
+            snap = snapshot_on[day]
+            landing.write(f"catalog/opendatalab/snapshot_{date:%Y-%m-%d}.json", snap.to_json_bytes(),
+                          "opendatalab", len(snap.datasets))
+        landing.write_csv(f"transfers/elastic_net/transfers_{date:%Y-%m-%d}.csv", plan.for_day(day), "elastic_net")
+        for profile, generator in generators:
+            feed_file = render_feed(FEEDS[profile.provider_id], profile, generator.lines(day), seed, day, date,
+                                    dataset_ids)
+            landing.write(feed_file.path, feed_file.data, profile.provider_id, feed_file.rows, feed_file.bad_rows)
+
+    header = {"seed": seed, "days": days, "scale": scale, "start": start.isoformat()}
+    return landing.write_manifest(header)

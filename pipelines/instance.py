@@ -1,0 +1,35 @@
+"""The local Dagster instance under COMPUTEFLOW_HOME (runs, event logs, schedules, concurrency pools)."""
+
+from __future__ import annotations
+
+import os
+
+import dagster as dg
+
+from pipelines.settings import Settings
+
+DAGSTER_YAML = """\
+# Local Dagster instance of ComputeFlow (created by the computeflow command).
+concurrency:
+  pools:
+    default_limit: 1
+telemetry:
+  enabled: false
+"""
+
+
+def prepare_instance(settings: Settings) -> str:
+    """Create the instance directory with its dagster.yaml and export DAGSTER_HOME; returns the directory."""
+    home = settings.dagster_home
+    home.mkdir(parents=True, exist_ok=True)
+    config = home / "dagster.yaml"
+    if not config.exists():
+        config.write_text(DAGSTER_YAML, encoding="utf-8")
+    os.environ["DAGSTER_HOME"] = str(home)
+    return str(home)
+
+
+def local_instance(settings: Settings) -> dg.DagsterInstance:
+    """The deployment's persistent Dagster instance."""
+    prepare_instance(settings)
+    return dg.DagsterInstance.get()

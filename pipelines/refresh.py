@@ -1,0 +1,101 @@
+"""Materialize the lakehouse through Dagster on the local instance, with progress shown as steps finish."""
+
+from __future__ import annotations
+
+import threading
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import dagster as dg
+from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
+
+from assets.ingest.engine import landed_files
+from pipelines.resources import Lakehouse
+
+REFRESH_TAG = "computeflow/refresh"
+QUIET = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
+
+
+@dataclass
+class RefreshOutcome:
+    """What a refresh did."""
+
+    success: bool
+    run_id: str
+    partition_range: tuple[str, str] | None
+    steps: int
+    failures: list[str]
+
+
+def landed_partition_range(defs: dg.Definitions) -> tuple[str, str] | None:
+    """First and last day that any daily-partitioned source has landed files for."""
+    lakehouse: Lakehouse = defs.resources["lakehouse"]
+    days = {
+        day
+        for spec in lakehouse.specs() if spec.landing.partition is not None
+        for day in landed_files(spec, lakehouse.landing)
+    }
+    return (min(days), max(days)) if days else None
+
+
+def _selected_keys(defs: dg.Definitions, selection: str | None) -> list[dg.AssetKey]:
+    graph = defs.resolve_asset_graph()
+    if not selection:
+        return sorted(graph.materializable_asset_keys)
+    return sorted(dg.AssetSelection.from_string(selection).resolve(graph))
+
+
+def refresh(
+    defs: dg.Definitions,
+    instance: dg.DagsterInstance,
+    selection: str | None = None,
+    partition: str | None = None,
+    on_step: Callable[[str, int, int], None] | None = None,
+) -> RefreshOutcome:
+    """Run one Dagster run over the selected assets and the landed day range (or one partition)."""
+    keys = _selected_keys(defs, selection)
+    tags = {REFRESH_TAG: uuid.uuid4().hex}
+    span = (partition, partition) if partition else landed_partition_range(defs)
+    if span:
+        tags[ASSET_PARTITION_RANGE_START_TAG], tags[ASSET_PARTITION_RANGE_END_TAG] = span
+    assets = list(defs.assets or [])
+    done = threading.Event()
+    watcher = None
+    if on_step:
+        watcher = threading.Thread(target=_watch, args=(instance, tags[REFRESH_TAG], len(keys), on_step, done),
+                                   daemon=True)
+        watcher.start()
+    try:
+        result = dg.materialize(assets, instance=instance, resources=defs.resources, selection=keys, tags=tags,
+                                raise_on_error=False, run_config=QUIET)
+    finally:
+        done.set()
+        if watcher:
+            watcher.join()
+    failures = [
+        f"{event.step_key}: {event.step_failure_data.error.message.strip() if event.step_failure_data.error else ''}"
+        for event in result.get_step_failure_events()
+    ]
+    return RefreshOutcome(result.success, result.run_id, span, len(keys), failures)
+
+
+def _watch(instance: dg.DagsterInstance, refresh_id: str, total: int, on_step: Callable[[str, int, int], None],
+           done: threading.Event) -> None:
+    """Report finished steps of the refresh run as they land in the instance's event log."""
+    seen: set[str] = set()
+    run_id = None
+    while True:
+        finished = done.wait(0.5)
+        if run_id is None:
+            runs = instance.get_run_records(dg.RunsFilter(tags={REFRESH_TAG: refresh_id}), limit=1)
+            run_id = runs[0].dagster_run.run_id if runs else None
+        if run_id is not None:
+            for kind in (dg.DagsterEventType.STEP_SUCCESS, dg.DagsterEventType.STEP_FAILURE):
+                for record in instance.get_records_for_run(run_id, of_type=kind).records:
+                    step = record.event_log_entry.step_key or "?"
+                    if step not in seen:
+                        seen.add(step)
+                        on_step(step, len(seen), total)
+        if finished:
+            return

@@ -1,0 +1,40 @@
+"""Where ComputeFlow keeps its data: every location is an fsspec URL read from the environment."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+CONTRACTS_DIR = REPO_ROOT / "data_contracts"
+DEFAULT_PARTITION_START = "2025-01-01"
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Resolved locations of one ComputeFlow deployment."""
+
+    home: Path
+    landing_url: str
+    lake_url: str
+    warehouse_path: Path
+    dashboards_path: Path
+    dagster_home: Path
+    sources_dir: Path
+    partition_start: str
+
+    @classmethod
+    def from_env(cls) -> Settings:
+        """Read COMPUTEFLOW_* variables; everything defaults under COMPUTEFLOW_HOME (./data)."""
+        home = Path(os.environ.get("COMPUTEFLOW_HOME", "data")).resolve()
+        return cls(
+            home=home,
+            landing_url=os.environ.get("COMPUTEFLOW_LANDING_URL", str(home / "landing")),
+            lake_url=os.environ.get("COMPUTEFLOW_LAKE_URL", str(home / "lake")),
+            warehouse_path=Path(os.environ.get("COMPUTEFLOW_WAREHOUSE", home / "warehouse.duckdb")),
+            dashboards_path=home / "dashboards",
+            dagster_home=Path(os.environ.get("DAGSTER_HOME", home / "dagster")),
+            sources_dir=Path(os.environ.get("COMPUTEFLOW_SOURCES_DIR", CONTRACTS_DIR / "sources")),
+            partition_start=os.environ.get("COMPUTEFLOW_PARTITION_START", DEFAULT_PARTITION_START),
+        )

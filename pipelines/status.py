@@ -1,0 +1,43 @@
+"""Row counts and headline figures of a published warehouse."""
+
+from __future__ import annotations
+
+import duckdb
+
+from warehouse.lake import scalar
+
+HEADLINES = (
+    ("Charge lines", "SELECT count(*) FROM core.compute_usage", "{:,}"),
+    ("GPU-hours", "SELECT sum(gpu_hours) FROM core.compute_usage", "{:,.0f}"),
+    ("PFLOP-hours", "SELECT sum(pflop_hours) FROM core.compute_usage", "{:,.0f}"),
+    ("Effective cost (CNY)", "SELECT sum(effective_cost_cny) FROM core.compute_usage", "{:,.2f}"),
+    ("Domestic-chip share of GPU-hours",
+     "SELECT sum(gpu_hours) FILTER (WHERE is_domestic_chip) / sum(gpu_hours) FROM core.compute_usage", "{:.1%}"),
+    ("Tenants with usage", "SELECT count(DISTINCT tenant_id) FROM core.compute_usage", "{:,}"),
+    ("Datasets (current)", "SELECT count(*) FROM core.dataset_catalog WHERE is_current", "{:,}"),
+    ("Bytes transferred (TB)", "SELECT sum(bytes) / 1e12 FROM core.data_transfers WHERE status = 'completed'",
+     "{:,.1f}"),
+    ("Voucher face value (CNY)", "SELECT sum(face_value_cny) FROM core.vouchers", "{:,.2f}"),
+    ("Rows quarantined", "SELECT count(*) FROM audit.quarantine", "{:,}"),
+)
+
+
+def table_counts(con: duckdb.DuckDBPyConnection) -> list[tuple[str, int]]:
+    """(schema.table, rows) for every table in the warehouse."""
+    names = con.execute(
+        "SELECT schema_name || '.' || table_name FROM duckdb_tables() ORDER BY 1"
+    ).fetchall()
+    return [(n, int(scalar(con, f"SELECT count(*) FROM {n}"))) for (n,) in names]
+
+
+def headline_figures(con: duckdb.DuckDBPyConnection) -> list[tuple[str, str]]:
+    """Headline figures, formatted; a figure whose table is missing is reported as such."""
+    figures = []
+    for label, query, fmt in HEADLINES:
+        try:
+            value = scalar(con, query)
+        except duckdb.CatalogException:
+            figures.append((label, "n/a (table not published)"))
+            continue
+        figures.append((label, "n/a" if value is None else fmt.format(value)))
+    return figures

@@ -1,0 +1,66 @@
+"""The spec expression language compiles to SQL that DuckDB runs, and refuses everything else."""
+
+import duckdb
+import pytest
+
+from assets.ingest.expressions import ExpressionError, compile_expression, numeric_operands, referenced_names
+from warehouse.lake import sql_ident
+
+
+def evaluate(expression: str, **row: str | None) -> object:
+    con = duckdb.connect()
+    columns = ", ".join(f"CAST(? AS VARCHAR) AS {sql_ident(k)}" for k in row) or "1 AS dummy"
+    sql = compile_expression(expression, sql_ident)
+    return con.execute(f"SELECT {sql} FROM (SELECT {columns})", list(row.values())).fetchone()[0]
+
+
+def test_arithmetic_on_text_fields_converts_units() -> None:
+    assert evaluate("amount_fen / 100", amount_fen="12345") == pytest.approx(123.45)
+    assert evaluate("gpu_milli / 1000 * num_gpu", gpu_milli="250", num_gpu="1") == pytest.approx(0.25)
+
+
+def test_names_that_are_not_identifiers_use_col() -> None:
+    assert evaluate('col("计费时长(卡时)") * 2', **{"计费时长(卡时)": "1.5"}) == pytest.approx(3.0)
+
+
+def test_conditionals_membership_and_functions() -> None:
+    assert evaluate('"gpu" if kind in ("a", "b") else "cpu"', kind="a") == "gpu"
+    assert evaluate('concat(upper(a), "-", b)', a="x", b="y") == "X-y"
+    assert evaluate("coalesce(a, b)", a=None, b="z") == "z"
+    assert evaluate("a is None", a=None) is True
+
+
+def test_unparsable_numbers_become_null_not_errors() -> None:
+    assert evaluate("a / 100", a="N/A") is None
+
+
+def test_referenced_and_numeric_names() -> None:
+    assert referenced_names('concat(a, col("b c"))') == {"a", "b c"}
+    assert numeric_operands('x / 3600 + number(col("y z")) if s == "k" else 0') == {"x", "y z"}
+
+
+@pytest.mark.parametrize(
+    "expression",
+    [
+        "__import__('os').system('id')",
+        "a.__class__",
+        "a[0]",
+        "lambda: 1",
+        "open('/etc/passwd')",
+        "a; DROP TABLE x",
+        "[x for x in a]",
+        "col(a)",
+    ],
+)
+def test_anything_else_is_refused(expression: str) -> None:
+    with pytest.raises(ExpressionError):
+        compile_expression(expression, sql_ident)
+
+
+def test_string_literals_cannot_break_out_of_quotes() -> None:
+    assert evaluate("concat(a, \"'); DROP TABLE t; --\")", a="x") == "x'); DROP TABLE t; --"
+
+
+def test_identifiers_cannot_break_out_of_quotes() -> None:
+    name = 'a" FROM (SELECT 1) --'
+    assert evaluate(f"col({name!r})", **{name: "v"}) == "v"

@@ -1,0 +1,61 @@
+"""The published warehouse: every table's lake files and typed empty shape."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from assets.ingest.compile import DERIVED, output_columns
+from assets.ingest.ledger import LEDGER_SCHEMA
+from assets.ingest.targets import TARGETS
+from assets.reference.tables import REF_TABLES
+from warehouse.lake import sql_ident
+
+_ARROW_SQL = {"string": "VARCHAR", "int64": "BIGINT", "decimal128(18, 4)": "DECIMAL(18,4)"}
+LINEAGE = {"source_name": "VARCHAR", "source_file": "VARCHAR", "source_row": "BIGINT", "partition_key": "VARCHAR"}
+
+
+@dataclass(frozen=True)
+class TableDef:
+    """A published table: the lake glob it is read from and its columns when the lake has none yet."""
+
+    name: str
+    glob: str
+    columns: dict[str, str]
+
+    def empty_select(self) -> str:
+        """A typed SELECT with no rows, for tables whose lake files do not exist yet."""
+        return "SELECT " + ", ".join(f"CAST(NULL AS {t}) AS {sql_ident(c)}" for c, t in self.columns.items())
+
+
+def kind_columns(kind: str) -> dict[str, str]:
+    """Columns and SQL types of the lake files that ingest writes for a kind."""
+    types = {**TARGETS[kind].inputs, **DERIVED[kind], **LINEAGE, "raw_chip": "VARCHAR"}
+    return {c: types[c] for c in output_columns(kind)}
+
+
+QUARANTINE_COLUMNS = {
+    "source_name": "VARCHAR", "partition_key": "VARCHAR", "source_file": "VARCHAR", "source_row": "BIGINT",
+    "rule": "VARCHAR", "detail": "VARCHAR", "raw_content": "VARCHAR", "run_id": "VARCHAR",
+}
+
+CATALOG_HISTORY = {"valid_from": "DATE", "valid_to": "DATE", "is_current": "BOOLEAN", "is_removed": "BOOLEAN"}
+
+
+def _tables() -> dict[str, TableDef]:
+    tables = [
+        TableDef("core.compute_usage", "core/compute_usage/day=*/data.parquet",
+                 {"charge_line_id": "VARCHAR", **kind_columns("usage")}),
+        TableDef("core.data_transfers", "core/data_transfers/data.parquet", kind_columns("transfers")),
+        TableDef("core.dataset_catalog", "core/dataset_catalog/data.parquet",
+                 {**kind_columns("catalog"), "snapshot_date": "DATE", **CATALOG_HISTORY}),
+        TableDef("core.vouchers", "core/vouchers/data.parquet", kind_columns("vouchers")),
+        TableDef("audit.ingest_ledger", "audit/ingest_ledger/*/partition=*/ledger.parquet",
+                 {f.name: _ARROW_SQL[str(f.type)] for f in LEDGER_SCHEMA}),
+        TableDef("audit.quarantine", "audit/quarantine/*/partition=*/*.parquet", QUARANTINE_COLUMNS),
+        TableDef("marts.chip_mix", "marts/chip_mix/data.parquet", {}),
+    ]
+    tables += [TableDef(f"ref.{t.name}", f"ref/{t.name}.parquet", t.columns) for t in REF_TABLES.values()]
+    return {t.name: t for t in tables}
+
+
+TABLES: dict[str, TableDef] = _tables()

@@ -1,0 +1,121 @@
+"""Lake path handling: fsspec URLs, atomic Parquet writes from DuckDB, and scans of lake files."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import uuid
+from collections.abc import Iterable
+from pathlib import Path
+
+import duckdb
+import fsspec
+from fsspec.implementations.local import LocalFileSystem
+
+
+def sql_str(value: str) -> str:
+    """Quote a value as a SQL string literal."""
+    return "'" + str(value).replace("'", "''") + "'"
+
+
+def sql_ident(name: str) -> str:
+    """Quote a name as a SQL identifier."""
+    return '"' + str(name).replace('"', '""') + '"'
+
+
+class Location:
+    """A root URL (local path, file://, s3://, memory://) with helpers to address files under it."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url.rstrip("/")
+        self.fs, self.root = fsspec.core.url_to_fs(self.url)
+        self.is_local = isinstance(self.fs, LocalFileSystem)
+
+    def path(self, relative: str) -> str:
+        """Filesystem path (without protocol) of a file under the root."""
+        return f"{self.root}/{relative.lstrip('/')}"
+
+    def relative(self, path: str) -> str:
+        """Path of a file relative to the root."""
+        return path[len(self.root) :].lstrip("/") if path.startswith(self.root) else path
+
+    def duckdb_path(self, path: str) -> str:
+        """The name DuckDB reads a file by: a local path, or a URL served by the registered fsspec fs."""
+        return path if self.is_local else self.fs.unstrip_protocol(path)
+
+    def glob(self, pattern: str) -> list[str]:
+        """Sorted paths of the files matching a glob relative to the root."""
+        return sorted(p for p in self.fs.glob(self.path(pattern)) if not self.fs.isdir(p))
+
+    def exists(self, relative: str) -> bool:
+        """Whether a file exists under the root."""
+        return self.fs.exists(self.path(relative))
+
+    def remove(self, relative: str) -> None:
+        """Delete a file if it exists."""
+        path = self.path(relative)
+        if self.fs.exists(path):
+            self.fs.rm(path)
+
+    def attach(self, con: duckdb.DuckDBPyConnection) -> None:
+        """Let DuckDB read this location's files through fsspec when it is not local."""
+        if not self.is_local and not con.filesystem_is_registered(self.fs.protocol[0]
+                                                                  if isinstance(self.fs.protocol, tuple)
+                                                                  else self.fs.protocol):
+            con.register_filesystem(self.fs)
+
+    def write_query(self, con: duckdb.DuckDBPyConnection, query: str, relative: str) -> None:
+        """Write the result of a query as one Parquet file, atomically: a reader sees old or new, never half."""
+        final = self.path(relative)
+        if self.is_local:
+            directory = os.path.dirname(final)
+            os.makedirs(directory, exist_ok=True)
+            tmp = os.path.join(directory, f".tmp-{uuid.uuid4().hex}.parquet")
+            try:
+                copy_to_parquet(con, query, tmp)
+                os.replace(tmp, final)
+            finally:
+                if os.path.exists(tmp):
+                    os.remove(tmp)
+            return
+        with tempfile.TemporaryDirectory(prefix="computeflow-") as tmpdir:
+            tmp = os.path.join(tmpdir, "data.parquet")
+            copy_to_parquet(con, query, tmp)
+            self.fs.makedirs(os.path.dirname(final), exist_ok=True)
+            self.fs.put_file(tmp, final)
+
+
+def copy_to_parquet(con: duckdb.DuckDBPyConnection, query: str, local_path: str) -> None:
+    """COPY a query to a local Parquet file (zstd, order preserved)."""
+    con.execute(f"COPY ({query}) TO {sql_str(local_path)} (FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE 122880)")
+
+
+def parquet_scan(location: Location, paths: Iterable[str], empty_select: str) -> str:
+    """A FROM-clause source over lake files, or a typed empty select when there are none."""
+    files = [location.duckdb_path(p) for p in paths]
+    if not files:
+        return f"({empty_select} LIMIT 0)"
+    listing = ", ".join(sql_str(f) for f in files)
+    return f"read_parquet([{listing}], union_by_name = true)"
+
+
+def local_scratch(base: Path | None = None) -> str:
+    """A fresh scratch directory for temporary files (transcoded inputs, DuckDB spill)."""
+    return tempfile.mkdtemp(prefix="computeflow-", dir=str(base) if base else None)
+
+
+def first_row(con: duckdb.DuckDBPyConnection, query: str) -> tuple | None:
+    """The first row of a query, with the result fully consumed (the connection is free afterwards)."""
+    rows = con.execute(query).fetchall()
+    return rows[0] if rows else None
+
+
+def scalar(con: duckdb.DuckDBPyConnection, query: str) -> object:
+    """The single value of a one-row, one-column query."""
+    row = first_row(con, query)
+    return row[0] if row else None
+
+
+def parquet_rows(con: duckdb.DuckDBPyConnection, location: Location, relative: str) -> int:
+    """Rows in one Parquet file of a location."""
+    return int(scalar(con, f"SELECT count(*) FROM read_parquet({sql_str(location.duckdb_path(location.path(relative)))})"))

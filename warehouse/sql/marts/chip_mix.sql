@@ -1,0 +1,29 @@
+-- marts.chip_mix: daily GPU-hours and PFLOP-hours by site, provider and chip vendor, with the domestic share.
+-- Grain: usage_date (Asia/Shanghai) x site_id x provider_id x chip_vendor. Usage charges only (no credits).
+WITH daily AS (
+    SELECT
+        charge_date AS usage_date,
+        site_id,
+        provider_id,
+        any_value(provider_name) AS provider_name,
+        chip_vendor,
+        bool_or(is_domestic_chip) AS is_domestic_chip,
+        count(*) AS charge_lines,
+        sum(gpu_hours) AS gpu_hours,
+        sum(pflop_hours) AS pflop_hours,
+        sum(effective_cost_cny) AS effective_cost_cny
+    FROM core_compute_usage
+    WHERE charge_category = 'Usage' AND chip_vendor IS NOT NULL
+    GROUP BY charge_date, site_id, provider_id, chip_vendor
+)
+SELECT
+    *,
+    sum(gpu_hours) FILTER (WHERE is_domestic_chip) OVER site_day
+        / nullif(sum(gpu_hours) OVER site_day, 0) AS site_domestic_share_gpu_hours,
+    sum(pflop_hours) FILTER (WHERE is_domestic_chip) OVER site_day
+        / nullif(sum(pflop_hours) OVER site_day, 0) AS site_domestic_share_pflop_hours,
+    sum(gpu_hours) FILTER (WHERE is_domestic_chip) OVER all_day
+        / nullif(sum(gpu_hours) OVER all_day, 0) AS day_domestic_share_gpu_hours
+FROM daily
+WINDOW site_day AS (PARTITION BY usage_date, site_id), all_day AS (PARTITION BY usage_date)
+ORDER BY usage_date, site_id, provider_id, chip_vendor
