@@ -40,7 +40,7 @@ def build_ingest_asset(spec: SourceSpec) -> dg.AssetsDefinition:
         totals = {"files": 0, "rows_read": 0, "rows_loaded": 0, "rows_quarantined": 0, "files_reloaded": 0}
         errors: list[str] = []
         with lakehouse.connect() as con:
-            ingestor = Ingestor(con, spec, lakehouse.landing, lakehouse.lake, context.run_id,
+            ingestor = Ingestor(con, spec, lakehouse.landing, lakehouse.lake, context.run.run_id,
                                 lakehouse.reference_fingerprint())
             for key in keys:
                 result = ingestor.run(key, grouped.get(key, []))
@@ -50,7 +50,7 @@ def build_ingest_asset(spec: SourceSpec) -> dg.AssetsDefinition:
                     totals["rows_read"] += row.rows_read
                     totals["rows_loaded"] += row.rows_loaded
                     totals["rows_quarantined"] += row.rows_quarantined
-                    totals["files_reloaded"] += int(row.run_id == context.run_id)
+                    totals["files_reloaded"] += int(row.run_id == context.run.run_id)
         context.log.info(f"{spec.name}: {totals}")
         if errors:
             raise dg.Failure(description=f"source {spec.name}: " + "\n".join(errors), metadata=totals)

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+import os
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from .behaviour import Behaviour
@@ -12,14 +14,15 @@ from .catalog import SNAPSHOT_EVERY_DAYS, build_catalog
 from .ecosystem import capacity_plan_frame, providers_frame, sites_frame, tenants_frame
 from .jobs import JobGenerator, UsageContext
 from .pricing import fx_rates_frame, rate_cards_frame
-from .profiles import FEED_PROFILES
+from .profiles import FEED_PROFILES, FeedProfile
 from .transfers import plan_transfers
-from .usage import FEEDS, render_feed
+from .usage import FEEDS, FeedFile, render_feed
 from .vouchers import voucher_ledger
 from .writers import Landing
 
 DEFAULT_START = dt.date(2025, 8, 1)
 _REFERENCE_FILES = 6
+_WORKERS = max(1, min(4, os.cpu_count() or 1))
 
 
 def count_demo_files(days: int) -> int:
@@ -34,6 +37,14 @@ def _write_reference(landing: Landing, start: dt.date, days: int) -> None:
     landing.write_csv("reference/rate_cards.csv", rate_cards_frame(), "rate_cards", float_precision=2)
     landing.write_csv("reference/fx_rates.csv", fx_rates_frame(start, days), "fx_rates", float_precision=4)
     landing.write_csv("reference/capacity_plan.csv", capacity_plan_frame(), "capacity_plan")
+
+
+def _feed_day(landing: Landing, profile: FeedProfile, generator: JobGenerator, day: int, date: dt.date, seed: int,
+              dataset_ids: list[str]) -> FeedFile:
+    """Render and store one provider-day file (runs in a worker thread)."""
+    feed_file = render_feed(FEEDS[profile.provider_id], profile, generator.lines(day), seed, day, date, dataset_ids)
+    landing.put(feed_file.path, feed_file.data)
+    return feed_file
 
 
 def generate_demo(landing_url: str, *, days: int = 120, scale: float = 1.0, seed: int = 42,
@@ -60,17 +71,22 @@ def generate_demo(landing_url: str, *, days: int = 120, scale: float = 1.0, seed
     generators = [(profile, JobGenerator(ctx, profile)) for profile in FEED_PROFILES]
     snapshot_on = {snap.day: snap for snap in snapshots}
 
-    for day in range(days):
-        date = start + dt.timedelta(days=day)
-        if day in snapshot_on:
-            snap = snapshot_on[day]
-            landing.write(f"catalog/opendatalab/snapshot_{date:%Y-%m-%d}.json", snap.to_json_bytes(),
-                          "opendatalab", len(snap.datasets))
-        landing.write_csv(f"transfers/elastic_net/transfers_{date:%Y-%m-%d}.csv", plan.for_day(day), "elastic_net")
-        for profile, generator in generators:
-            feed_file = render_feed(FEEDS[profile.provider_id], profile, generator.lines(day), seed, day, date,
-                                    dataset_ids)
-            landing.write(feed_file.path, feed_file.data, profile.provider_id, feed_file.rows, feed_file.bad_rows)
+    with ThreadPoolExecutor(max_workers=_WORKERS) as pool:
+        for day in range(days):
+            date = start + dt.timedelta(days=day)
+            # One task per provider and day: a generator is never used by two tasks at once, and files
+            # are recorded in a fixed order, so the output does not depend on thread scheduling.
+            futures = [pool.submit(_feed_day, landing, profile, generator, day, date, seed, dataset_ids)
+                       for profile, generator in generators]
+            if day in snapshot_on:
+                snap = snapshot_on[day]
+                landing.write(f"catalog/opendatalab/snapshot_{date:%Y-%m-%d}.json", snap.to_json_bytes(),
+                              "opendatalab", len(snap.datasets))
+            landing.write_csv(f"transfers/elastic_net/transfers_{date:%Y-%m-%d}.csv", plan.for_day(day),
+                              "elastic_net")
+            for (profile, _), future in zip(generators, futures, strict=True):
+                feed_file = future.result()
+                landing.record(feed_file.path, profile.provider_id, feed_file.rows, feed_file.bad_rows)
 
     header = {"seed": seed, "days": days, "scale": scale, "start": start.isoformat()}
     return landing.write_manifest(header)

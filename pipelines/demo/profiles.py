@@ -44,7 +44,7 @@ TELECOM = FeedProfile(
     "telecom_sh", ("lingang", "songjiang"), (0.7, 0.3),
     (Chip("H800-SXM5", "H800", 0.4), Chip("A100-SXM4-80GB", "A100", 0.45), Chip("H20-96G", "H20", 0.15),
      Chip("昇腾910B2", "Ascend910B", 0.5, True), Chip("Ascend 910B", "Ascend910B", 0.5, True)),
-    (0.2, 0.45), _CARDS, _CARD_WEIGHTS, rows_per_day=265.0, migrant_chips=("H800-SXM5", "A100-SXM4-80GB"),
+    (0.2, 0.55), _CARDS, _CARD_WEIGHTS, rows_per_day=265.0, migrant_chips=("H800-SXM5", "A100-SXM4-80GB"),
 )
 UNICOM = FeedProfile(
     "unicom_sh", ("lingang", "songjiang"), (0.6, 0.4),

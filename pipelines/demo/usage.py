@@ -58,12 +58,14 @@ def _job_id(prefix: str) -> pl.Expr:
     return pl.concat_str([pl.lit(prefix), pl.col("job_key").cast(pl.String)])
 
 
-def _bad_number(value: pl.Expr, negative: pl.Expr, garbage: tuple[str, str] = ("N/A", "abc")) -> pl.Expr:
+def _bad_number(value: pl.Expr, negative: pl.Expr | None = None,
+                garbage: tuple[str, str] = ("N/A", "abc")) -> pl.Expr:
     """Numeric text with the row's defect applied: garbage when unparsable, `negative` when negative."""
     junk = pl.when(pl.col("job_key") % 2 == 0).then(pl.lit(garbage[0])).otherwise(pl.lit(garbage[1]))
-    return (pl.when(DEFECT == UNPARSABLE).then(junk)
-            .when(DEFECT == NEGATIVE_QUANTITY).then(negative)
-            .otherwise(value))
+    expr = pl.when(DEFECT == UNPARSABLE).then(junk)
+    if negative is not None:
+        expr = expr.when(DEFECT == NEGATIVE_QUANTITY).then(negative)
+    return expr.otherwise(value)
 
 
 def _tenant(missing: str | None = "") -> pl.Expr:
@@ -113,7 +115,7 @@ def _telecom(f: pl.DataFrame, date: dt.date) -> bytes:
                        pl.col("node").cast(pl.String).str.zfill(5)]).alias("资源编号"),
         _by_site(SITE_ZH).alias("计算中心"),
         pl.col("chip_alias").alias("芯片型号"),
-        _bad_number(pl.col("cards").cast(pl.String), (-pl.col("cards")).cast(pl.String)).alias("卡数"),
+        _bad_number(pl.col("cards").cast(pl.String)).alias("卡数"),
         local_time(pl.col("seg_start")).alias("开始时间"),
         local_time(pl.col("seg_end")).alias("结束时间"),
         fixed(pl.when(DEFECT == NEGATIVE_QUANTITY).then(-pl.col("card_hours_e4"))
@@ -279,7 +281,7 @@ def _mobile(f: pl.DataFrame, date: dt.date) -> bytes:
         pl.lit(" status="), _status("done", "failed", "running"),
         pl.concat_str([pl.lit(" dataset="), pl.col("dataset_id")]),
     ], ignore_nulls=True)
-    return gzip.compress(_text_lines(f.select(line.alias("line"))).encode("utf-8"), compresslevel=6, mtime=0)
+    return gzip.compress(_text_lines(f.select(line.alias("line"))).encode("utf-8"), compresslevel=3, mtime=0)
 
 
 FEEDS: dict[str, Feed] = {

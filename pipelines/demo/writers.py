@@ -30,9 +30,8 @@ class Landing:
         self.files: list[dict[str, Any]] = []
         self._dirs: set[str] = set()
 
-    def write(self, rel: str, data: bytes, source: str, rows: int, bad_rows: dict[str, int] | None = None,
-              record: bool = True) -> None:
-        """Write one file (bytes as given), record it and report it to `on_file`."""
+    def put(self, rel: str, data: bytes) -> None:
+        """Store one file's bytes (safe to call from worker threads; nothing is recorded)."""
         path = posixpath.join(self.root, rel)
         parent = posixpath.dirname(path)
         if parent not in self._dirs:
@@ -40,10 +39,17 @@ class Landing:
             self._dirs.add(parent)
         with self.fs.open(path, "wb") as f:
             f.write(data)
-        if record:
-            self.files.append({"path": rel, "source": source, "rows": rows, "bad_rows": bad_rows or no_defects()})
+
+    def record(self, rel: str, source: str, rows: int, bad_rows: dict[str, int] | None = None) -> None:
+        """Add a stored file to the manifest and report it to `on_file`."""
+        self.files.append({"path": rel, "source": source, "rows": rows, "bad_rows": bad_rows or no_defects()})
         if self.on_file is not None:
             self.on_file(rel, rows)
+
+    def write(self, rel: str, data: bytes, source: str, rows: int, bad_rows: dict[str, int] | None = None) -> None:
+        """Store and record one file."""
+        self.put(rel, data)
+        self.record(rel, source, rows, bad_rows)
 
     def write_csv(self, rel: str, frame: pl.DataFrame, source: str, **options: Any) -> None:
         """Write a plain UTF-8 CSV (LF line ends, header row)."""
@@ -59,6 +65,7 @@ class Landing:
     def write_manifest(self, header: dict[str, Any]) -> dict[str, Any]:
         """Write `_demo_manifest.json` at the landing root and return it."""
         doc = self.manifest(header)
-        data = (json.dumps(doc, ensure_ascii=False, indent=2) + "\n").encode("utf-8")
-        self.write(MANIFEST_NAME, data, "manifest", len(self.files), record=False)
+        self.put(MANIFEST_NAME, (json.dumps(doc, ensure_ascii=False, indent=2) + "\n").encode("utf-8"))
+        if self.on_file is not None:
+            self.on_file(MANIFEST_NAME, len(doc["files"]))
         return doc

@@ -1,5 +1,6 @@
 -- marts.chip_mix: daily GPU-hours and PFLOP-hours by site, provider and chip vendor, with the domestic share.
 -- Grain: usage_date (Asia/Shanghai) x site_id x provider_id x chip_vendor. Usage charges only (no credits).
+-- Sums of hours are rounded to 6 decimals so that a re-run gives identical values whatever the summation order.
 WITH daily AS (
     SELECT
         charge_date AS usage_date,
@@ -9,8 +10,8 @@ WITH daily AS (
         chip_vendor,
         bool_or(is_domestic_chip) AS is_domestic_chip,
         count(*) AS charge_lines,
-        sum(gpu_hours) AS gpu_hours,
-        sum(pflop_hours) AS pflop_hours,
+        round(sum(gpu_hours), 6) AS gpu_hours,
+        round(sum(pflop_hours), 6) AS pflop_hours,
         sum(effective_cost_cny) AS effective_cost_cny
     FROM core_compute_usage
     WHERE charge_category = 'Usage' AND chip_vendor IS NOT NULL
@@ -18,12 +19,12 @@ WITH daily AS (
 )
 SELECT
     *,
-    sum(gpu_hours) FILTER (WHERE is_domestic_chip) OVER site_day
-        / nullif(sum(gpu_hours) OVER site_day, 0) AS site_domestic_share_gpu_hours,
-    sum(pflop_hours) FILTER (WHERE is_domestic_chip) OVER site_day
-        / nullif(sum(pflop_hours) OVER site_day, 0) AS site_domestic_share_pflop_hours,
-    sum(gpu_hours) FILTER (WHERE is_domestic_chip) OVER all_day
-        / nullif(sum(gpu_hours) OVER all_day, 0) AS day_domestic_share_gpu_hours
+    round(coalesce(sum(gpu_hours) FILTER (WHERE is_domestic_chip) OVER site_day, 0)
+        / nullif(sum(gpu_hours) OVER site_day, 0), 6) AS site_domestic_share_gpu_hours,
+    round(coalesce(sum(pflop_hours) FILTER (WHERE is_domestic_chip) OVER site_day, 0)
+        / nullif(sum(pflop_hours) OVER site_day, 0), 6) AS site_domestic_share_pflop_hours,
+    round(coalesce(sum(gpu_hours) FILTER (WHERE is_domestic_chip) OVER all_day, 0)
+        / nullif(sum(gpu_hours) OVER all_day, 0), 6) AS day_domestic_share_gpu_hours
 FROM daily
 WINDOW site_day AS (PARTITION BY usage_date, site_id), all_day AS (PARTITION BY usage_date)
 ORDER BY usage_date, site_id, provider_id, chip_vendor

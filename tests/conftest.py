@@ -1,0 +1,87 @@
+"""Shared fixtures: a real demo lakehouse built through Dagster in a temporary COMPUTEFLOW_HOME."""
+
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass, replace
+from datetime import date
+from pathlib import Path
+
+import dagster as dg
+import duckdb
+import pytest
+
+from pipelines.definitions import build_definitions
+from pipelines.demo import generate_demo
+from pipelines.refresh import RefreshOutcome, refresh
+from pipelines.settings import CONTRACTS_DIR, Settings
+
+DEMO_DAYS = 12
+DEMO_SCALE = 0.3
+
+
+def settings_for(home: Path, sources_dir: Path | None = None) -> Settings:
+    """Settings of a deployment rooted at `home`."""
+    return Settings(
+        home=home,
+        landing_url=str(home / "landing"),
+        lake_url=str(home / "lake"),
+        warehouse_path=home / "warehouse.duckdb",
+        dashboards_path=home / "dashboards",
+        dagster_home=home / "dagster",
+        sources_dir=sources_dir or CONTRACTS_DIR / "sources",
+        partition_start="2025-01-01",
+    )
+
+
+@dataclass
+class Deployment:
+    """A lakehouse under test: its settings, Dagster instance and the demo manifest."""
+
+    settings: Settings
+    instance: dg.DagsterInstance
+    manifest: dict
+
+    def refresh(self, selection: str | None = None, partition: str | None = None) -> RefreshOutcome:
+        """Materialize through Dagster, as `computeflow refresh` does."""
+        outcome = refresh(build_definitions(self.settings), self.instance, selection, partition)
+        return outcome
+
+    def query(self, sql: str) -> list[tuple]:
+        """Run a query on the published warehouse, read-only."""
+        with duckdb.connect(str(self.settings.warehouse_path), read_only=True) as con:
+            con.execute("SET TimeZone = 'UTC'")
+            return con.execute(sql).fetchall()
+
+
+def make_deployment(home: Path, days: int = DEMO_DAYS, scale: float = DEMO_SCALE, **overrides) -> Deployment:
+    """Generate demo landing files under `home` and return a deployment with a temporary Dagster instance."""
+    settings = replace(settings_for(home), **overrides)
+    manifest = generate_demo(settings.landing_url, days=days, scale=scale, seed=7, start=date(2025, 8, 1))
+    settings.dagster_home.mkdir(parents=True, exist_ok=True)
+    instance = dg.DagsterInstance.local_temp(str(settings.dagster_home))
+    return Deployment(settings, instance, manifest)
+
+
+@pytest.fixture(scope="session")
+def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]:
+    """A demo lakehouse refreshed once; tests must not modify it."""
+    deployment = make_deployment(tmp_path_factory.mktemp("demo"))
+    outcome = deployment.refresh()
+    assert outcome.success, outcome.failures
+    yield deployment
+    deployment.instance.dispose()
+
+
+@pytest.fixture
+def fresh(tmp_path: Path) -> Iterator[Deployment]:
+    """A small demo lakehouse of its own, not yet refreshed, for tests that change things."""
+    deployment = make_deployment(tmp_path / "home", days=3, scale=0.2)
+    yield deployment
+    deployment.instance.dispose()
+
+
+@pytest.fixture(autouse=True)
+def _no_ambient_home(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Tests never touch ./data: anything reading the environment gets a throwaway home."""
+    if "COMPUTEFLOW_HOME" not in os.environ:
+        monkeypatch.setenv("COMPUTEFLOW_HOME", "/nonexistent/computeflow-test-home")
