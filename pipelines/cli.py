@@ -20,8 +20,15 @@ console = Console(stderr=True)
 
 
 def _progress() -> Progress:
-    return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                    console=console, disable=not console.is_terminal, transient=False)
+    return Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console,
+        disable=not console.is_terminal,
+        transient=False,
+    )
 
 
 @click.group()
@@ -45,8 +52,14 @@ def demo(days: int, scale: float, seed: int, start: str) -> None:
         def on_file(path: str, rows: int) -> None:
             progress.update(task, advance=1, description=f"wrote {path} ({rows:,} rows)")
 
-        manifest = generate_demo(settings.landing_url, days=days, scale=scale, seed=seed,
-                                 start=date.fromisoformat(start), on_file=on_file)
+        manifest = generate_demo(
+            settings.landing_url,
+            days=days,
+            scale=scale,
+            seed=seed,
+            start=date.fromisoformat(start),
+            on_file=on_file,
+        )
     totals = manifest["totals"]
     console.print(f"demo landing data in {settings.landing_url}: {len(manifest['files'])} files")
     for source, rows in sorted(totals.items()):
@@ -72,7 +85,9 @@ def refresh(selection: str | None, partition: str | None) -> None:
             progress.update(task, total=total, completed=done, description=f"done {step}")
 
         outcome = run_refresh(defs, instance, selection, partition, on_step)
-    span = f"{outcome.partition_range[0]} .. {outcome.partition_range[1]}" if outcome.partition_range else "none"
+    span = (
+        f"{outcome.partition_range[0]} .. {outcome.partition_range[1]}" if outcome.partition_range else "none"
+    )
     console.print(f"run {outcome.run_id}: {outcome.steps} assets, days {span}")
     if not outcome.success:
         for failure in outcome.failures:
@@ -108,7 +123,9 @@ def status() -> None:
 
 @main.command()
 @click.argument("query")
-@click.option("--format", "fmt", type=click.Choice(["table", "csv", "json"]), default="table", show_default=True)
+@click.option(
+    "--format", "fmt", type=click.Choice(["table", "csv", "json"]), default="table", show_default=True
+)
 def sql(query: str, fmt: str) -> None:
     """Query the published warehouse read-only."""
     path = Settings.from_env().warehouse_path
@@ -123,7 +140,9 @@ def sql(query: str, fmt: str) -> None:
         columns = [d[0] for d in cursor.description or []]
         rows = cursor.fetchall()
     if fmt == "json":
-        click.echo(json.dumps([dict(zip(columns, r, strict=True)) for r in rows], default=str, ensure_ascii=False))
+        click.echo(
+            json.dumps([dict(zip(columns, r, strict=True)) for r in rows], default=str, ensure_ascii=False)
+        )
     elif fmt == "csv":
         import csv
 

@@ -7,14 +7,13 @@ import warnings
 import dagster as dg
 
 from assets.core.definitions import build_core_assets
-from assets.ingest.definitions import build_ingest_assets
 from assets.ingest.check import load_checked_specs
+from assets.ingest.definitions import build_ingest_assets
 from assets.marts.definitions import MART_ASSETS
 from assets.publish import build_publish_asset
 from assets.reference.definitions import REFERENCE_ASSETS
 from pipelines.resources import Lakehouse
 from pipelines.settings import Settings
-
 
 warnings.filterwarnings("ignore", category=dg.BetaWarning)
 
@@ -28,8 +27,13 @@ def build_definitions(settings: Settings | None = None) -> dg.Definitions:
     return dg.Definitions(
         assets=[*tables, publish],
         resources={"lakehouse": Lakehouse.from_settings(settings)},
-        jobs=[dg.define_asset_job("refresh_all", selection=dg.AssetSelection.all(),
-                                  description="Ingest new files, rebuild core tables and marts, publish.")],
+        jobs=[
+            dg.define_asset_job(
+                "refresh_all",
+                selection=dg.AssetSelection.all(),
+                description="Ingest new files, rebuild core tables and marts, publish.",
+            )
+        ],
     )
 
 

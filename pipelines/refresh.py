@@ -33,7 +33,8 @@ def landed_partition_range(defs: dg.Definitions) -> tuple[str, str] | None:
     lakehouse: Lakehouse = defs.resources["lakehouse"]
     days = {
         day
-        for spec in lakehouse.specs() if spec.landing.partition is not None
+        for spec in lakehouse.specs()
+        if spec.landing.partition is not None
         for day in landed_files(spec, lakehouse.landing)
     }
     return (min(days), max(days)) if days else None
@@ -63,12 +64,20 @@ def refresh(
     done = threading.Event()
     watcher = None
     if on_step:
-        watcher = threading.Thread(target=_watch, args=(instance, tags[REFRESH_TAG], len(keys), on_step, done),
-                                   daemon=True)
+        watcher = threading.Thread(
+            target=_watch, args=(instance, tags[REFRESH_TAG], len(keys), on_step, done), daemon=True
+        )
         watcher.start()
     try:
-        result = dg.materialize(assets, instance=instance, resources=defs.resources, selection=keys, tags=tags,
-                                raise_on_error=False, run_config=QUIET)
+        result = dg.materialize(
+            assets,
+            instance=instance,
+            resources=defs.resources,
+            selection=keys,
+            tags=tags,
+            raise_on_error=False,
+            run_config=QUIET,
+        )
     finally:
         done.set()
         if watcher:
@@ -80,8 +89,13 @@ def refresh(
     return RefreshOutcome(result.success, result.run_id, span, len(keys), failures)
 
 
-def _watch(instance: dg.DagsterInstance, refresh_id: str, total: int, on_step: Callable[[str, int, int], None],
-           done: threading.Event) -> None:
+def _watch(
+    instance: dg.DagsterInstance,
+    refresh_id: str,
+    total: int,
+    on_step: Callable[[str, int, int], None],
+    done: threading.Event,
+) -> None:
     """Report finished steps of the refresh run as they land in the instance's event log."""
     seen: set[str] = set()
     run_id = None

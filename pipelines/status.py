@@ -11,12 +11,18 @@ HEADLINES = (
     ("GPU-hours", "SELECT sum(gpu_hours) FROM core.compute_usage", "{:,.0f}"),
     ("PFLOP-hours", "SELECT sum(pflop_hours) FROM core.compute_usage", "{:,.0f}"),
     ("Effective cost (CNY)", "SELECT sum(effective_cost_cny) FROM core.compute_usage", "{:,.2f}"),
-    ("Domestic-chip share of GPU-hours",
-     "SELECT sum(gpu_hours) FILTER (WHERE is_domestic_chip) / sum(gpu_hours) FROM core.compute_usage", "{:.1%}"),
+    (
+        "Domestic-chip share of GPU-hours",
+        "SELECT sum(gpu_hours) FILTER (WHERE is_domestic_chip) / sum(gpu_hours) FROM core.compute_usage",
+        "{:.1%}",
+    ),
     ("Tenants with usage", "SELECT count(DISTINCT tenant_id) FROM core.compute_usage", "{:,}"),
     ("Datasets (current)", "SELECT count(*) FROM core.dataset_catalog WHERE is_current", "{:,}"),
-    ("Bytes transferred (TB)", "SELECT sum(bytes) / 1e12 FROM core.data_transfers WHERE status = 'completed'",
-     "{:,.1f}"),
+    (
+        "Bytes transferred (TB)",
+        "SELECT sum(bytes) / 1e12 FROM core.data_transfers WHERE status = 'completed'",
+        "{:,.1f}",
+    ),
     ("Voucher face value (CNY)", "SELECT sum(face_value_cny) FROM core.vouchers", "{:,.2f}"),
     ("Rows quarantined", "SELECT count(*) FROM audit.quarantine", "{:,}"),
 )
@@ -24,9 +30,7 @@ HEADLINES = (
 
 def table_counts(con: duckdb.DuckDBPyConnection) -> list[tuple[str, int]]:
     """(schema.table, rows) for every table in the warehouse."""
-    names = con.execute(
-        "SELECT schema_name || '.' || table_name FROM duckdb_tables() ORDER BY 1"
-    ).fetchall()
+    names = con.execute("SELECT schema_name || '.' || table_name FROM duckdb_tables() ORDER BY 1").fetchall()
     return [(n, int(scalar(con, f"SELECT count(*) FROM {n}"))) for (n,) in names]
 
 

@@ -18,20 +18,26 @@ def usage_rows_generated(manifest: dict) -> int:
 
 
 def test_usage_rows_equal_generated_minus_quarantined(demo: Deployment) -> None:
-    (quarantined,) = demo.query(
-        "SELECT sum(rows_quarantined) FROM audit.ingest_ledger WHERE kind = 'usage'"
-    )[0]
+    (quarantined,) = demo.query("SELECT sum(rows_quarantined) FROM audit.ingest_ledger WHERE kind = 'usage'")[
+        0
+    ]
     (loaded,) = demo.query("SELECT count(*) FROM core.compute_usage")[0]
     assert quarantined > 0, "the demo injects bad rows; none were quarantined"
     assert loaded == usage_rows_generated(demo.manifest) - quarantined
 
 
 def test_every_landed_file_reconciles(demo: Deployment) -> None:
-    ledger = {r[0]: r[1:] for r in demo.query(
-        "SELECT source_file, rows_read, rows_loaded, rows_quarantined, rows_held, status FROM audit.ingest_ledger"
-    )}
-    spec_files = [f for f in demo.manifest["files"] if f["source"] in USAGE_SOURCES | {"opendatalab", "elastic_net",
-                                                                                         "voucher_ledger"}]
+    ledger = {
+        r[0]: r[1:]
+        for r in demo.query(
+            "SELECT source_file, rows_read, rows_loaded, rows_quarantined, rows_held, status FROM audit.ingest_ledger"
+        )
+    }
+    spec_files = [
+        f
+        for f in demo.manifest["files"]
+        if f["source"] in USAGE_SOURCES | {"opendatalab", "elastic_net", "voucher_ledger"}
+    ]
     assert spec_files
     for entry in spec_files:
         read, loaded, quarantined, held, status = ledger[entry["path"]]
@@ -45,9 +51,12 @@ def test_quarantine_reasons_match_injected_defects(demo: Deployment) -> None:
     for entry in demo.manifest["files"]:
         for kind, n in entry.get("bad_rows", {}).items():
             expected[kind] += n
-    found = Counter({r[0]: r[1] for r in demo.query(
-        "SELECT split_part(rule, ':', 1), count(*) FROM audit.quarantine GROUP BY 1"
-    )})
+    found = Counter(
+        {
+            r[0]: r[1]
+            for r in demo.query("SELECT split_part(rule, ':', 1), count(*) FROM audit.quarantine GROUP BY 1")
+        }
+    )
     assert found["unparsable"] == expected["unparsable"]
     assert found["missing_required"] == expected["missing_required"]
     assert found["negative_quantity"] == expected["negative_quantity"]
@@ -119,9 +128,19 @@ def test_chip_mix_domestic_share(demo: Deployment) -> None:
 def test_all_design_tables_are_published(demo: Deployment) -> None:
     tables = {r[0] for r in demo.query("SELECT schema_name || '.' || table_name FROM duckdb_tables()")}
     assert {
-        "core.compute_usage", "core.dataset_catalog", "core.data_transfers", "core.vouchers",
-        "ref.chips", "ref.providers", "ref.sites", "ref.tenants", "ref.rate_cards", "ref.capacity_plan",
-        "audit.ingest_ledger", "audit.quarantine", "marts.chip_mix",
+        "core.compute_usage",
+        "core.dataset_catalog",
+        "core.data_transfers",
+        "core.vouchers",
+        "ref.chips",
+        "ref.providers",
+        "ref.sites",
+        "ref.tenants",
+        "ref.rate_cards",
+        "ref.capacity_plan",
+        "audit.ingest_ledger",
+        "audit.quarantine",
+        "marts.chip_mix",
     } <= tables
     for table in ("core.dataset_catalog", "core.data_transfers", "core.vouchers", "ref.capacity_plan"):
         assert demo.query(f"SELECT count(*) FROM {table}")[0][0] > 0, table
@@ -152,16 +171,26 @@ def test_refresh_twice_changes_nothing(fresh: Deployment) -> None:
 def snapshot(path: Path) -> dict[str, tuple]:
     """Row count and an order-independent content hash of every table."""
     with duckdb.connect(str(path), read_only=True) as con:
-        names = [r[0] for r in con.execute(
-            "SELECT schema_name || '.' || table_name FROM duckdb_tables() ORDER BY 1").fetchall()]
-        return {n: con.execute(
-            f"SELECT count(*), md5(string_agg(md5(CAST(t AS VARCHAR)), ',' ORDER BY md5(CAST(t AS VARCHAR)))) "
-            f"FROM {n} t").fetchall()[0] for n in names}
+        names = [
+            r[0]
+            for r in con.execute(
+                "SELECT schema_name || '.' || table_name FROM duckdb_tables() ORDER BY 1"
+            ).fetchall()
+        ]
+        return {
+            n: con.execute(
+                f"SELECT count(*), md5(string_agg(md5(CAST(t AS VARCHAR)), ',' ORDER BY md5(CAST(t AS VARCHAR)))) "
+                f"FROM {n} t"
+            ).fetchall()[0]
+            for n in names
+        }
 
 
 def test_cli_sql_reads_the_published_warehouse(demo: Deployment, monkeypatch) -> None:
     monkeypatch.setenv("COMPUTEFLOW_HOME", str(demo.settings.home))
-    result = CliRunner().invoke(main, ["sql", "select count(*) as n from core.compute_usage", "--format", "json"])
+    result = CliRunner().invoke(
+        main, ["sql", "select count(*) as n from core.compute_usage", "--format", "json"]
+    )
     assert result.exit_code == 0, result.output
     assert json.loads(result.output) == [{"n": demo.query("SELECT count(*) FROM core.compute_usage")[0][0]}]
     result = CliRunner().invoke(main, ["sql", "create table x (a int)"])

@@ -58,7 +58,7 @@ def test_anything_else_is_refused(expression: str) -> None:
 
 
 def test_string_literals_cannot_break_out_of_quotes() -> None:
-    assert evaluate("concat(a, \"'); DROP TABLE t; --\")", a="x") == "x'); DROP TABLE t; --"
+    assert evaluate('concat(a, "\'); DROP TABLE t; --")', a="x") == "x'); DROP TABLE t; --"
 
 
 def test_identifiers_cannot_break_out_of_quotes() -> None:

@@ -40,7 +40,10 @@ def test_every_shipped_spec_is_valid() -> None:
 def test_good_spec_loads(tmp_path: Path) -> None:
     spec = load_spec(write(tmp_path, GOOD))
     assert spec.columns["tenant_id"].column == "tenant"
-    assert spec.landing.partition and spec.landing.partition.day_of("providers/acme/x_2025-08-01.csv") == "2025-08-01"
+    assert (
+        spec.landing.partition
+        and spec.landing.partition.day_of("providers/acme/x_2025-08-01.csv") == "2025-08-01"
+    )
 
 
 @pytest.mark.parametrize(
@@ -83,6 +86,10 @@ def test_name_must_match_file(tmp_path: Path) -> None:
 
 def test_a_bad_spec_fails_the_whole_directory_load(tmp_path: Path) -> None:
     write(tmp_path, GOOD)
-    write(tmp_path, GOOD.replace("name: acme", "name: broken").replace("kind: usage", "kind: nope"), name="broken")
-    with pytest.raises(SpecError, match="broken.yaml"):
+    write(
+        tmp_path,
+        GOOD.replace("name: acme", "name: broken").replace("kind: usage", "kind: nope"),
+        name="broken",
+    )
+    with pytest.raises(SpecError, match=r"broken\.yaml"):
         load_checked_specs(tmp_path)

@@ -11,7 +11,12 @@ from assets.reference.tables import REF_TABLES
 from warehouse.lake import sql_ident
 
 _ARROW_SQL = {"string": "VARCHAR", "int64": "BIGINT", "decimal128(18, 4)": "DECIMAL(18,4)"}
-LINEAGE = {"source_name": "VARCHAR", "source_file": "VARCHAR", "source_row": "BIGINT", "partition_key": "VARCHAR"}
+LINEAGE = {
+    "source_name": "VARCHAR",
+    "source_file": "VARCHAR",
+    "source_row": "BIGINT",
+    "partition_key": "VARCHAR",
+}
 
 
 @dataclass(frozen=True)
@@ -34,8 +39,14 @@ def kind_columns(kind: str) -> dict[str, str]:
 
 
 QUARANTINE_COLUMNS = {
-    "source_name": "VARCHAR", "partition_key": "VARCHAR", "source_file": "VARCHAR", "source_row": "BIGINT",
-    "rule": "VARCHAR", "detail": "VARCHAR", "raw_content": "VARCHAR", "run_id": "VARCHAR",
+    "source_name": "VARCHAR",
+    "partition_key": "VARCHAR",
+    "source_file": "VARCHAR",
+    "source_row": "BIGINT",
+    "rule": "VARCHAR",
+    "detail": "VARCHAR",
+    "raw_content": "VARCHAR",
+    "run_id": "VARCHAR",
 }
 
 CATALOG_HISTORY = {"valid_from": "DATE", "valid_to": "DATE", "is_current": "BOOLEAN", "is_removed": "BOOLEAN"}
@@ -43,14 +54,23 @@ CATALOG_HISTORY = {"valid_from": "DATE", "valid_to": "DATE", "is_current": "BOOL
 
 def _tables() -> dict[str, TableDef]:
     tables = [
-        TableDef("core.compute_usage", "core/compute_usage/day=*/data.parquet",
-                 {"charge_line_id": "VARCHAR", **kind_columns("usage")}),
+        TableDef(
+            "core.compute_usage",
+            "core/compute_usage/day=*/data.parquet",
+            {"charge_line_id": "VARCHAR", **kind_columns("usage")},
+        ),
         TableDef("core.data_transfers", "core/data_transfers/data.parquet", kind_columns("transfers")),
-        TableDef("core.dataset_catalog", "core/dataset_catalog/data.parquet",
-                 {**kind_columns("catalog"), "snapshot_date": "DATE", **CATALOG_HISTORY}),
+        TableDef(
+            "core.dataset_catalog",
+            "core/dataset_catalog/data.parquet",
+            {**kind_columns("catalog"), "snapshot_date": "DATE", **CATALOG_HISTORY},
+        ),
         TableDef("core.vouchers", "core/vouchers/data.parquet", kind_columns("vouchers")),
-        TableDef("audit.ingest_ledger", "audit/ingest_ledger/*/partition=*/ledger.parquet",
-                 {f.name: _ARROW_SQL[str(f.type)] for f in LEDGER_SCHEMA}),
+        TableDef(
+            "audit.ingest_ledger",
+            "audit/ingest_ledger/*/partition=*/ledger.parquet",
+            {f.name: _ARROW_SQL[str(f.type)] for f in LEDGER_SCHEMA},
+        ),
         TableDef("audit.quarantine", "audit/quarantine/*/partition=*/*.parquet", QUARANTINE_COLUMNS),
         TableDef("marts.chip_mix", "marts/chip_mix/data.parquet", {}),
     ]

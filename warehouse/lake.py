@@ -59,9 +59,9 @@ class Location:
 
     def attach(self, con: duckdb.DuckDBPyConnection) -> None:
         """Let DuckDB read this location's files through fsspec when it is not local."""
-        if not self.is_local and not con.filesystem_is_registered(self.fs.protocol[0]
-                                                                  if isinstance(self.fs.protocol, tuple)
-                                                                  else self.fs.protocol):
+        if not self.is_local and not con.filesystem_is_registered(
+            self.fs.protocol[0] if isinstance(self.fs.protocol, tuple) else self.fs.protocol
+        ):
             con.register_filesystem(self.fs)
 
     def write_query(self, con: duckdb.DuckDBPyConnection, query: str, relative: str) -> None:
@@ -87,7 +87,9 @@ class Location:
 
 def copy_to_parquet(con: duckdb.DuckDBPyConnection, query: str, local_path: str) -> None:
     """COPY a query to a local Parquet file (zstd, order preserved)."""
-    con.execute(f"COPY ({query}) TO {sql_str(local_path)} (FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE 122880)")
+    con.execute(
+        f"COPY ({query}) TO {sql_str(local_path)} (FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE 122880)"
+    )
 
 
 def parquet_scan(location: Location, paths: Iterable[str], empty_select: str) -> str:
@@ -118,4 +120,9 @@ def scalar(con: duckdb.DuckDBPyConnection, query: str) -> object:
 
 def parquet_rows(con: duckdb.DuckDBPyConnection, location: Location, relative: str) -> int:
     """Rows in one Parquet file of a location."""
-    return int(scalar(con, f"SELECT count(*) FROM read_parquet({sql_str(location.duckdb_path(location.path(relative)))})"))
+    return int(
+        scalar(
+            con,
+            f"SELECT count(*) FROM read_parquet({sql_str(location.duckdb_path(location.path(relative)))})",
+        )
+    )

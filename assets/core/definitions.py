@@ -1,6 +1,5 @@
 """Core-table assets: compute usage (daily), transfers, dataset catalog history and vouchers."""
 
-
 from collections.abc import Callable
 
 import dagster as dg
@@ -51,12 +50,19 @@ def build_compute_usage(specs: list[SourceSpec]) -> dg.AssetsDefinition:
     return compute_usage
 
 
-def _build_whole(name: str, kind: str, query: Callable[[str], str], specs: list[SourceSpec],
-                 description: str) -> dg.AssetsDefinition:
+def _build_whole(
+    name: str, kind: str, query: Callable[[str], str], specs: list[SourceSpec], description: str
+) -> dg.AssetsDefinition:
     sources = [s for s in specs if s.kind == kind]
 
-    @dg.asset(key=dg.AssetKey(["core", name]), group_name="core", deps=[ingest_key(s) for s in sources],
-              kinds={"duckdb", "parquet"}, description=description, pool=WRITE_POOL)
+    @dg.asset(
+        key=dg.AssetKey(["core", name]),
+        group_name="core",
+        deps=[ingest_key(s) for s in sources],
+        kinds={"duckdb", "parquet"},
+        description=description,
+        pool=WRITE_POOL,
+    )
     def _core(lakehouse: Lakehouse) -> dg.MaterializeResult:
         lake = lakehouse.lake
         relative = f"core/{name}/data.parquet"
@@ -75,9 +81,19 @@ def build_core_assets(specs: list[SourceSpec]) -> list[dg.AssetsDefinition]:
     """Every core-table asset."""
     return [
         build_compute_usage(specs),
-        _build_whole("data_transfers", "transfers", transfers_query, specs,
-                     "One dataset transfer per row, with duration, throughput and cost."),
-        _build_whole("dataset_catalog", "catalog", catalog_history_query, specs,
-                     "Dataset versions with history (valid_from / valid_to) across catalog snapshots."),
+        _build_whole(
+            "data_transfers",
+            "transfers",
+            transfers_query,
+            specs,
+            "One dataset transfer per row, with duration, throughput and cost.",
+        ),
+        _build_whole(
+            "dataset_catalog",
+            "catalog",
+            catalog_history_query,
+            specs,
+            "Dataset versions with history (valid_from / valid_to) across catalog snapshots.",
+        ),
         _build_whole("vouchers", "vouchers", vouchers_query, specs, "One compute subsidy voucher per row."),
     ]

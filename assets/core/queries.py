@@ -6,8 +6,21 @@ from assets.ingest.compile import output_columns
 from assets.ingest.spec import SourceSpec
 from warehouse.lake import Location, sql_ident, sql_str
 
-HISTORY_ATTRIBUTES = ("name", "name_zh", "publisher", "modality", "tasks", "languages", "license", "version",
-                      "size_bytes", "rows", "hours", "downloads", "homepage")
+HISTORY_ATTRIBUTES = (
+    "name",
+    "name_zh",
+    "publisher",
+    "modality",
+    "tasks",
+    "languages",
+    "license",
+    "version",
+    "size_bytes",
+    "rows",
+    "hours",
+    "downloads",
+    "homepage",
+)
 
 
 def _listing(lake: Location, files: list[str]) -> str:
@@ -27,8 +40,10 @@ def union_sources(lake: Location, specs: list[SourceSpec], kind: str, partition:
         part = f"SELECT {columns} FROM read_parquet({_listing(lake, files)}, union_by_name = true)"
         if spec.dedup_keys:
             keys = ", ".join(sql_ident(k) for k in spec.dedup_keys)
-            part += (f" QUALIFY row_number() OVER (PARTITION BY {keys} "
-                     f"ORDER BY partition_key DESC, source_file DESC, source_row DESC) = 1")
+            part += (
+                f" QUALIFY row_number() OVER (PARTITION BY {keys} "
+                f"ORDER BY partition_key DESC, source_file DESC, source_row DESC) = 1"
+            )
         parts.append(f"({part})")
     return " UNION ALL ".join(parts) if parts else None
 

@@ -24,8 +24,10 @@ def spec_problems(spec: SourceSpec, path: Path) -> list[str]:
     problems = []
     for column, cmap in spec.columns.items():
         if column not in target.inputs:
-            problems.append(f"{path}: columns.{column}: not a column of the {spec.kind} table "
-                            f"(known: {', '.join(target.inputs)})")
+            problems.append(
+                f"{path}: columns.{column}: not a column of the {spec.kind} table "
+                f"(known: {', '.join(target.inputs)})"
+            )
         if cmap.expr is not None:
             try:
                 referenced_names(cmap.expr)
@@ -37,8 +39,10 @@ def spec_problems(spec: SourceSpec, path: Path) -> list[str]:
     chips = known_chip_models()
     for alias, model in spec.chip_aliases.items():
         if model not in chips:
-            problems.append(f"{path}: chip_aliases.{alias}: unknown chip_model {model!r} "
-                            f"(known: {', '.join(sorted(chips))})")
+            problems.append(
+                f"{path}: chip_aliases.{alias}: unknown chip_model {model!r} "
+                f"(known: {', '.join(sorted(chips))})"
+            )
     if spec.pricing and spec.pricing.fallback_chip and spec.pricing.fallback_chip not in chips:
         problems.append(f"{path}: pricing.fallback_chip: unknown chip_model {spec.pricing.fallback_chip!r}")
     names = set(target.inputs) | set(DERIVED[spec.kind])

@@ -24,7 +24,9 @@ def raw_fields_of(spec: SourceSpec) -> set[str]:
         elif cmap.expr is not None:
             names |= referenced_names(cmap.expr)
     for rule in spec.rules:
-        names |= {n for n in referenced_names(rule.when) if n not in target.inputs and n not in DERIVED[spec.kind]}
+        names |= {
+            n for n in referenced_names(rule.when) if n not in target.inputs and n not in DERIVED[spec.kind]
+        }
     return names
 
 
@@ -86,8 +88,11 @@ def convert(sql: str, sql_type: str, cmap: ColumnMap, tz: str) -> str:
 
 def _map_values(text: str, mapping: dict[str, str | None]) -> str:
     default = mapping.get("*")
-    cases = " ".join(f"WHEN {sql_str(k)} THEN {sql_str(v) if v is not None else 'NULL'}"
-                     for k, v in mapping.items() if k != "*")
+    cases = " ".join(
+        f"WHEN {sql_str(k)} THEN {sql_str(v) if v is not None else 'NULL'}"
+        for k, v in mapping.items()
+        if k != "*"
+    )
     fallback = sql_str(default) if default is not None else "NULL"
     return f"(CASE {text} {cases} ELSE {fallback} END)"
 
@@ -149,7 +154,10 @@ class _Builder:
             for name in sorted(numeric_operands(cmap.expr)):
                 raw_text = _text(self.raw(name), cmap.thousands)
                 checks.append(
-                    (f"unparsable:{col}", f"{raw_text} IS NOT NULL AND TRY_CAST({raw_text} AS DOUBLE) IS NULL")
+                    (
+                        f"unparsable:{col}",
+                        f"{raw_text} IS NOT NULL AND TRY_CAST({raw_text} AS DOUBLE) IS NULL",
+                    )
                 )
         value = convert(source, sql_type, cmap, self.spec.timezone)
         source_text = _text(source, cmap.thousands)
@@ -161,13 +169,25 @@ class _Builder:
 
 DERIVED: dict[str, dict[str, str]] = {
     "usage": {
-        "chip_model": "VARCHAR", "chip_vendor": "VARCHAR", "is_domestic_chip": "BOOLEAN",
-        "pflop_hours": "DOUBLE", "billed_cost_cny": MONEY, "effective_cost_cny": MONEY,
-        "list_cost_cny": MONEY, "contracted_cost_cny": MONEY, "charge_date": "DATE",
-        "provider_id": "VARCHAR", "priced_from_rate_card": "BOOLEAN", "fx_rate_to_cny": "DOUBLE",
+        "chip_model": "VARCHAR",
+        "chip_vendor": "VARCHAR",
+        "is_domestic_chip": "BOOLEAN",
+        "pflop_hours": "DOUBLE",
+        "billed_cost_cny": MONEY,
+        "effective_cost_cny": MONEY,
+        "list_cost_cny": MONEY,
+        "contracted_cost_cny": MONEY,
+        "charge_date": "DATE",
+        "provider_id": "VARCHAR",
+        "priced_from_rate_card": "BOOLEAN",
+        "fx_rate_to_cny": "DOUBLE",
     },
-    "transfers": {"duration_seconds": "DOUBLE", "throughput_mbps": "DOUBLE", "cost_cny": MONEY,
-                  "transfer_date": "DATE"},
+    "transfers": {
+        "duration_seconds": "DOUBLE",
+        "throughput_mbps": "DOUBLE",
+        "cost_cny": MONEY,
+        "transfer_date": "DATE",
+    },
     "catalog": {},
     "vouchers": {"face_value_cny": MONEY},
 }
@@ -176,14 +196,22 @@ DERIVED: dict[str, dict[str, str]] = {
 def _usage_enrich(spec: SourceSpec) -> tuple[str, list[tuple[str, str]]]:
     pricing = spec.pricing
     aliases = " UNION ALL ".join(
-        f"SELECT {sql_str(_chip_key_py(a))} AS key, {sql_str(m)} AS chip_model" for a, m in spec.chip_aliases.items()
+        f"SELECT {sql_str(_chip_key_py(a))} AS key, {sql_str(m)} AS chip_model"
+        for a, m in spec.chip_aliases.items()
     )
-    lookup = "ref_chip_lookup" if not aliases else (
-        f"(SELECT key, chip_model FROM ref_chip_lookup WHERE key NOT IN (SELECT key FROM ({aliases})) "
-        f"UNION ALL {aliases})"
+    lookup = (
+        "ref_chip_lookup"
+        if not aliases
+        else (
+            f"(SELECT key, chip_model FROM ref_chip_lookup WHERE key NOT IN (SELECT key FROM ({aliases})) "
+            f"UNION ALL {aliases})"
+        )
     )
-    chip_expr = "coalesce(t.chip, " + (sql_str(pricing.fallback_chip) if pricing and pricing.fallback_chip
-                                         else "NULL") + ")"
+    chip_expr = (
+        "coalesce(t.chip, "
+        + (sql_str(pricing.fallback_chip) if pricing and pricing.fallback_chip else "NULL")
+        + ")"
+    )
     rate_join = ""
     rate_cols = "NULL::DOUBLE AS __list_price, NULL::DOUBLE AS __contracted_price"
     if pricing:
@@ -198,7 +226,8 @@ def _usage_enrich(spec: SourceSpec) -> tuple[str, list[tuple[str, str]]]:
             "AS __contracted_price"
         )
     keyed = (
-        f"SELECT t.*, c.chip_model, ch.vendor AS chip_vendor, ch.domestic AS is_domestic_chip, ch.dense_tflops AS __tflops, "
+        "SELECT t.*, c.chip_model, ch.vendor AS chip_vendor, ch.domestic AS is_domestic_chip, "
+        "ch.dense_tflops AS __tflops, "
         f"CAST(timezone({sql_str(LOCAL_TZ)}, t.charge_period_start) AS DATE) AS __charge_date, "
         f"(epoch(t.charge_period_end) - epoch(t.charge_period_start)) / 3600.0 AS __hours, "
         f"upper(t.billing_currency) AS __currency "
@@ -215,7 +244,12 @@ def _usage_enrich(spec: SourceSpec) -> tuple[str, list[tuple[str, str]]]:
     billed = f"coalesce(p.billed_cost, {contracted})"
     effective = f"coalesce(p.effective_cost, {billed})"
     listed = f"coalesce(p.list_cost, round({gpu_hours} * p.__list_price, 4), {contracted})"
-    money = {"billed_cost": billed, "effective_cost": effective, "list_cost": listed, "contracted_cost": contracted}
+    money = {
+        "billed_cost": billed,
+        "effective_cost": effective,
+        "list_cost": listed,
+        "contracted_cost": contracted,
+    }
     replace = [f"CAST({expr} AS {MONEY}) AS {name}" for name, expr in money.items()]
     replace += [
         f"{gpu_hours} AS gpu_hours",
@@ -232,11 +266,24 @@ def _usage_enrich(spec: SourceSpec) -> tuple[str, list[tuple[str, str]]]:
         *[f"CAST({expr} * p.fx_rate_to_cny AS {MONEY}) AS {name}_cny" for name, expr in money.items()],
         "p.__charge_date AS charge_date",
         f"{sql_str(spec.provider_id or '')} AS provider_id",
-        f"(p.billed_cost IS NULL AND p.__list_price IS NOT NULL) AS priced_from_rate_card",
+        "(p.billed_cost IS NULL AND p.__list_price IS NOT NULL) AS priced_from_rate_card",
     ]
-    overridden = ", ".join(["billed_cost", "effective_cost", "list_cost", "contracted_cost", "gpu_hours",
-                            "gpu_count", "consumed_quantity", "pricing_quantity", "sub_account_id",
-                            "provider_name", "invoice_issuer_name", "publisher_name"])
+    overridden = ", ".join(
+        [
+            "billed_cost",
+            "effective_cost",
+            "list_cost",
+            "contracted_cost",
+            "gpu_hours",
+            "gpu_count",
+            "consumed_quantity",
+            "pricing_quantity",
+            "sub_account_id",
+            "provider_name",
+            "invoice_issuer_name",
+            "publisher_name",
+        ]
+    )
     enriched = (
         f"SELECT p.* EXCLUDE ({overridden}), {', '.join(replace)}, {', '.join(derived)} FROM ({priced}) p "
         f"LEFT JOIN ref_providers pr ON pr.provider_id = {sql_str(spec.provider_id or '')}"
@@ -287,20 +334,26 @@ def output_columns(kind: str) -> list[str]:
     return [*inputs, *extra, *DERIVED[kind], "source_name", "source_file", "source_row", "partition_key"]
 
 
-def compile_source(spec: SourceSpec, raw_sql: str, fields: list[str], source_file: str, partition_key: str) -> str:
+def compile_source(
+    spec: SourceSpec, raw_sql: str, fields: list[str], source_file: str, partition_key: str
+) -> str:
     """The full query over one raw relation: canonical columns, `__rule`, `__raw` and `__status`."""
     b = _Builder(spec, fields)
     target = b.target
     typed_cols, parse_checks = b.typed_columns()
-    rule_fields = sorted({n for r in spec.rules for n in referenced_names(r.when)} & set(fields)
-                         - set(target.inputs) - set(DERIVED[spec.kind]))
+    rule_fields = sorted(
+        {n for r in spec.rules for n in referenced_names(r.when)}
+        & set(fields) - set(target.inputs) - set(DERIVED[spec.kind])
+    )
     carried = [f"{sql_ident(f)} AS {sql_ident('__r_' + f)}" for f in rule_fields]
     parse_flags = [f"({cond}) AS {sql_ident('__p' + str(i))}" for i, (_, cond) in enumerate(parse_checks)]
-    typed = (
-        f"SELECT __row, __raw, __broken, {', '.join(typed_cols + carried + parse_flags)} FROM ({raw_sql})"
-    )
-    enrich_fn = {"usage": lambda: _usage_enrich(spec), "transfers": _transfers_enrich,
-                 "vouchers": _vouchers_enrich, "catalog": lambda: ("SELECT * FROM typed", [])}[spec.kind]
+    typed = f"SELECT __row, __raw, __broken, {', '.join(typed_cols + carried + parse_flags)} FROM ({raw_sql})"
+    enrich_fn = {
+        "usage": lambda: _usage_enrich(spec),
+        "transfers": _transfers_enrich,
+        "vouchers": _vouchers_enrich,
+        "catalog": lambda: ("SELECT * FROM typed", []),
+    }[spec.kind]
     enriched, kind_rules = enrich_fn()
 
     def resolve(name: str) -> str:
@@ -310,19 +363,30 @@ def compile_source(spec: SourceSpec, raw_sql: str, fields: list[str], source_fil
             return sql_ident("__r_" + name)
         raise KeyError(name)
 
-    skip_rules = [(f"skip:{r.name}", compile_expression(r.when, resolve)) for r in spec.rules if r.action == "skip"]
-    own_rules = [(r.name, compile_expression(r.when, resolve)) for r in spec.rules if r.action == "quarantine"]
+    skip_rules = [
+        (f"skip:{r.name}", compile_expression(r.when, resolve)) for r in spec.rules if r.action == "skip"
+    ]
+    own_rules = [
+        (r.name, compile_expression(r.when, resolve)) for r in spec.rules if r.action == "quarantine"
+    ]
     rules: list[tuple[str, str]] = [("unparsable_record", "__broken"), *skip_rules]
     rules += [(f"missing_required:{c}", f"{sql_ident(c)} IS NULL") for c in target.required]
     rules += [(name, sql_ident(f"__p{i}")) for i, (name, _) in enumerate(parse_checks)]
-    rules += [(f"negative_quantity:{c}", f"{sql_ident(c)} < 0") for c in target.numeric_checks]
     if target.interval:
         start, end = target.interval
         rules.append(("end_before_start", f"{sql_ident(end)} < {sql_ident(start)}"))
+    rules += [(f"negative_quantity:{c}", f"{sql_ident(c)} < 0") for c in target.numeric_checks]
     rules += kind_rules + own_rules
-    judge = "CASE " + " ".join(f"WHEN coalesce({cond}, false) THEN {sql_str(name)}" for name, cond in rules) + " END"
-    columns = [c for c in output_columns(spec.kind) if c not in ("source_name", "source_file", "source_row",
-                                                                  "partition_key", "raw_chip")]
+    judge = (
+        "CASE "
+        + " ".join(f"WHEN coalesce({cond}, false) THEN {sql_str(name)}" for name, cond in rules)
+        + " END"
+    )
+    columns = [
+        c
+        for c in output_columns(spec.kind)
+        if c not in ("source_name", "source_file", "source_row", "partition_key", "raw_chip")
+    ]
     select_cols = ", ".join(sql_ident(c) for c in columns)
     raw_chip = "chip AS raw_chip, " if spec.kind == "usage" else ""
     return (
@@ -332,4 +396,3 @@ def compile_source(spec: SourceSpec, raw_sql: str, fields: list[str], source_fil
         f"CASE WHEN __rule IS NOT NULL THEN __raw END AS __raw, "
         f"CASE WHEN __rule IS NULL THEN 'ok' ELSE 'quarantine' END AS __status FROM judged"
     )
-

@@ -1,6 +1,5 @@
 """Dagster assets built from source specs: one asset per source, daily-partitioned when its files are."""
 
-
 import dagster as dg
 from dagster import AssetExecutionContext
 
@@ -31,7 +30,11 @@ def build_ingest_asset(spec: SourceSpec) -> dg.AssetsDefinition:
         deps=[dg.AssetKey(["ref", name]) for name in INGEST_REFERENCE],
         kinds={"duckdb", "parquet"},
         tags={"computeflow/kind": spec.kind},
-        metadata={"landing_glob": spec.landing.glob, "format": spec.format.type, "provider_id": spec.provider_id},
+        metadata={
+            "landing_glob": spec.landing.glob,
+            "format": spec.format.type,
+            "provider_id": spec.provider_id,
+        },
         pool=WRITE_POOL,
     )
     def _ingest(context: AssetExecutionContext, lakehouse: Lakehouse) -> dg.MaterializeResult:
@@ -40,8 +43,14 @@ def build_ingest_asset(spec: SourceSpec) -> dg.AssetsDefinition:
         totals = {"files": 0, "rows_read": 0, "rows_loaded": 0, "rows_quarantined": 0, "files_reloaded": 0}
         errors: list[str] = []
         with lakehouse.connect() as con:
-            ingestor = Ingestor(con, spec, lakehouse.landing, lakehouse.lake, context.run.run_id,
-                                lakehouse.reference_fingerprint())
+            ingestor = Ingestor(
+                con,
+                spec,
+                lakehouse.landing,
+                lakehouse.lake,
+                context.run.run_id,
+                lakehouse.reference_fingerprint(),
+            )
             for key in keys:
                 result = ingestor.run(key, grouped.get(key, []))
                 errors += result.errors

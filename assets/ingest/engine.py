@@ -65,8 +65,15 @@ def spec_fingerprint(spec: SourceSpec, reference_fingerprint: str) -> str:
 class Ingestor:
     """Loads the files of one source partition with one DuckDB connection holding the ref views."""
 
-    def __init__(self, con: duckdb.DuckDBPyConnection, spec: SourceSpec, landing: Location, lake: Location,
-                 run_id: str, reference_fingerprint: str) -> None:
+    def __init__(
+        self,
+        con: duckdb.DuckDBPyConnection,
+        spec: SourceSpec,
+        landing: Location,
+        lake: Location,
+        run_id: str,
+        reference_fingerprint: str,
+    ) -> None:
         self.con = con
         self.spec = spec
         self.landing = landing
@@ -87,8 +94,11 @@ class Ingestor:
         for source_file, path in sorted(current.items()):
             checksum = file_checksum(self.landing, path)
             old = previous.get(source_file)
-            if old and old.checksum == checksum and old.fingerprint == self.fingerprint and (
-                old.output_file is None or self.lake.exists(old.output_file)
+            if (
+                old
+                and old.checksum == checksum
+                and old.fingerprint == self.fingerprint
+                and (old.output_file is None or self.lake.exists(old.output_file))
             ):
                 row = old
             else:
@@ -103,8 +113,13 @@ class Ingestor:
 
     def _ingest_file(self, key: str, source_file: str, path: str, checksum: str) -> LedgerRow:
         row = LedgerRow(
-            source_name=self.spec.name, kind=self.spec.kind, partition_key=key, source_file=source_file,
-            file_bytes=int(self.landing.fs.size(path)), checksum=checksum, fingerprint=self.fingerprint,
+            source_name=self.spec.name,
+            kind=self.spec.kind,
+            partition_key=key,
+            source_file=source_file,
+            file_bytes=int(self.landing.fs.size(path)),
+            checksum=checksum,
+            fingerprint=self.fingerprint,
             run_id=self.run_id,
         )
         if self.scratch_base:
@@ -184,8 +199,10 @@ class Ingestor:
     def _rejects(self, raw: RawRelation) -> list[tuple[int, str, str]]:
         if not raw.rejects_sql:
             return []
-        return [(int(r), str(raw_line), str(detail)) for r, raw_line, detail in
-                self.con.execute(raw.rejects_sql + " ORDER BY 1").fetchall()]
+        return [
+            (int(r), str(raw_line), str(detail))
+            for r, raw_line, detail in self.con.execute(raw.rejects_sql + " ORDER BY 1").fetchall()
+        ]
 
     def _renumber(self, files: list[str], rejects: list[tuple[int, str, str]], target: str) -> list[str]:
         """Shift row numbers of parsed rows past the structurally rejected rows that precede them."""
@@ -226,8 +243,10 @@ class Ingestor:
         if not bad and not rejects:
             self.lake.remove(target)
             return
-        head = (f"SELECT {sql_str(self.spec.name)} AS source_name, {sql_str(key)} AS partition_key, "
-                f"{sql_str(row.source_file)} AS source_file")
+        head = (
+            f"SELECT {sql_str(self.spec.name)} AS source_name, {sql_str(key)} AS partition_key, "
+            f"{sql_str(row.source_file)} AS source_file"
+        )
         parts = []
         if bad:
             listing = ", ".join(sql_str(f) for f in bad)
@@ -241,8 +260,10 @@ class Ingestor:
                 f"{head}, CAST(r AS BIGINT) AS source_row, 'unparsable_record' AS rule, d AS detail, "
                 f"line AS raw_content FROM (VALUES {values}) v(r, d, line)"
             )
-        query = (f"SELECT *, {sql_str(self.run_id)} AS run_id FROM ({' UNION ALL '.join(parts)}) "
-                 f"ORDER BY source_row")
+        query = (
+            f"SELECT *, {sql_str(self.run_id)} AS run_id FROM ({' UNION ALL '.join(parts)}) "
+            f"ORDER BY source_row"
+        )
         self.lake.write_query(self.con, query, target)
 
     def _publish(self, ok: list[str], target: str) -> None:

@@ -59,8 +59,13 @@ def numeric_operands(expression: str) -> set[str]:
     def name_of(node: ast.AST) -> str | None:
         if isinstance(node, ast.Name):
             return node.id
-        if (isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "col"
-                and node.args and isinstance(node.args[0], ast.Constant)):
+        if (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Name)
+            and node.func.id == "col"
+            and node.args
+            and isinstance(node.args[0], ast.Constant)
+        ):
             return str(node.args[0].value)
         return None
 
@@ -164,8 +169,10 @@ class _Compiler:
             raise self.fail(node, "only plain calls of known functions are allowed")
         name = node.func.id
         if name == "col":
-            if len(node.args) != 1 or not isinstance(node.args[0], ast.Constant) or not isinstance(
-                node.args[0].value, str
+            if (
+                len(node.args) != 1
+                or not isinstance(node.args[0], ast.Constant)
+                or not isinstance(node.args[0].value, str)
             ):
                 raise self.fail(node, 'col() takes one string, as in col("计费时长(卡时)")')
             return self.resolve(node.args[0].value)

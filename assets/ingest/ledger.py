@@ -8,7 +8,7 @@ from dataclasses import asdict, dataclass, fields
 import duckdb
 import pyarrow as pa
 
-from warehouse.lake import Location
+from warehouse.lake import Location, sql_str
 
 LEDGER_SCHEMA = pa.schema(
     [
@@ -72,19 +72,22 @@ def ledger_path(source_name: str, partition_key: str) -> str:
     return f"audit/ingest_ledger/{source_name}/partition={partition_key}/ledger.parquet"
 
 
-def read_ledger(con: duckdb.DuckDBPyConnection, lake: Location, source_name: str, key: str) -> list[LedgerRow]:
+def read_ledger(
+    con: duckdb.DuckDBPyConnection, lake: Location, source_name: str, key: str
+) -> list[LedgerRow]:
     """The ledger rows already recorded for a source partition (empty when none)."""
     relative = ledger_path(source_name, key)
     if not lake.exists(relative):
         return []
     lake.attach(con)
-    table = con.execute(f"SELECT * FROM read_parquet('{lake.duckdb_path(lake.path(relative))}')").to_arrow_table()
+    table = con.sql(f"SELECT * FROM read_parquet({sql_str(lake.duckdb_path(lake.path(relative)))})").to_arrow_table()
     names = [f.name for f in fields(LedgerRow)]
     return [LedgerRow(**{n: row.get(n) for n in names}) for row in table.to_pylist()]
 
 
-def write_ledger(con: duckdb.DuckDBPyConnection, lake: Location, source_name: str, key: str,
-                 rows: list[LedgerRow]) -> None:
+def write_ledger(
+    con: duckdb.DuckDBPyConnection, lake: Location, source_name: str, key: str, rows: list[LedgerRow]
+) -> None:
     """Write the ledger of a source partition atomically (rows sorted by file)."""
     ordered = sorted(rows, key=lambda r: r.source_file)
     table = pa.Table.from_pylist([asdict(r) for r in ordered], schema=LEDGER_SCHEMA)

@@ -46,7 +46,7 @@ def _is_gzip(path: str, fmt: FormatSpec) -> bool:
 
 
 def _open_bytes(path: str, gz: bool):
-    return gzip.open(path, "rb") if gz else open(path, "rb")  # noqa: SIM115
+    return gzip.open(path, "rb") if gz else open(path, "rb")
 
 
 def transcode_to_utf8(path: str, fmt: FormatSpec, scratch: str, display: str) -> tuple[str, bool]:
@@ -133,7 +133,8 @@ def read_jsonl_relation(path: str, gz: bool, fields: list[str]) -> RawRelation:
     """JSON lines: each referenced field is extracted as text; non-JSON lines are rejected."""
     lines = read_lines_relation(path, gz)
     extracted = ", ".join(
-        f"CASE WHEN __ok THEN json_extract_string(__line, {_json_path(f)}) END AS {sql_ident(f)}" for f in fields
+        f"CASE WHEN __ok THEN json_extract_string(__line, {_json_path(f)}) END AS {sql_ident(f)}"
+        for f in fields
     )
     select = (
         f"SELECT __row, {extracted}{', ' if extracted else ''}__line AS __raw, NOT __ok AS __broken "
@@ -177,7 +178,9 @@ def json_document_to_lines(path: str, fmt: FormatSpec, scratch: str, display: st
         records = records[key]
     if fmt.records_are_values:
         if not isinstance(records, dict):
-            raise SourceFileError(f"{display}: records_are_values needs an object, got {type(records).__name__}")
+            raise SourceFileError(
+                f"{display}: records_are_values needs an object, got {type(records).__name__}"
+            )
         items = []
         for key, value in records.items():
             record = dict(value) if isinstance(value, dict) else {"value": value}
@@ -198,12 +201,19 @@ def read_parquet_relation(con: duckdb.DuckDBPyConnection, path: str) -> RawRelat
     """A Parquet file: every column cast to text, rows numbered from the file's own row order."""
     scan = f"read_parquet({sql_str(path)}, file_row_number = true)"
     try:
-        fields = [r[0] for r in con.execute(f"DESCRIBE SELECT * FROM {scan}").fetchall() if r[0] != "file_row_number"]
+        fields = [
+            r[0]
+            for r in con.execute(f"DESCRIBE SELECT * FROM {scan}").fetchall()
+            if r[0] != "file_row_number"
+        ]
     except duckdb.Error as exc:
         raise SourceFileError(f"cannot read as Parquet: {str(exc).splitlines()[0]}") from None
     casts = ", ".join(f"CAST({sql_ident(f)} AS VARCHAR) AS {sql_ident(f)}" for f in fields)
     struct = ", ".join(f"{sql_str(f)}: {sql_ident(f)}" for f in fields)
-    select = f"SELECT file_row_number + 1 AS __row, {casts}, CAST(to_json({{{struct}}}) AS VARCHAR) AS __raw, FALSE AS __broken FROM {scan}"
+    select = (
+        f"SELECT file_row_number + 1 AS __row, {casts}, CAST(to_json({{{struct}}}) AS VARCHAR) AS __raw, "
+        f"FALSE AS __broken FROM {scan}"
+    )
     return RawRelation(select, fields)
 
 
@@ -237,4 +247,3 @@ def make_scratch(base: str) -> str:
 def drop_scratch(path: str) -> None:
     """Remove a scratch directory."""
     shutil.rmtree(path, ignore_errors=True)
-

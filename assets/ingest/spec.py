@@ -73,7 +73,9 @@ class FormatSpec(_Strict):
     quote: str = '"'
     skip_rows: int = 0
     records_path: str | None = Field(None, description="json: dotted path to the list (or object) of records")
-    records_are_values: bool = Field(False, description="json: records are the values of an object keyed by id")
+    records_are_values: bool = Field(
+        False, description="json: records are the values of an object keyed by id"
+    )
     record_key_field: str | None = Field(None, description="json: field that receives the key of each record")
 
     @model_validator(mode="after")
@@ -145,7 +147,9 @@ class SourceSpec(_Strict):
     chip_aliases: dict[str, str] = Field(default_factory=dict)
     rules: list[RuleSpec] = Field(default_factory=list)
     dedup_keys: list[str] = Field(default_factory=list)
-    ignore_columns: list[str] = Field(default_factory=list, description="columns the file has and the spec does not use")
+    ignore_columns: list[str] = Field(
+        default_factory=list, description="columns the file has and the spec does not use"
+    )
     pricing: PricingSpec | None = None
     max_quarantine_ratio: float = Field(0.05, ge=0, le=1)
 

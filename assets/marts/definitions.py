@@ -1,6 +1,5 @@
 """Mart assets: run a mart's SQL over lake views of its input tables and write marts/<name>/data.parquet."""
 
-
 from dataclasses import dataclass
 
 import dagster as dg
@@ -29,8 +28,11 @@ class Mart:
 
 
 MARTS = (
-    Mart("chip_mix", ("core.compute_usage",),
-         "Daily GPU-hours and PFLOP-hours by site, provider and chip vendor, with the domestic share."),
+    Mart(
+        "chip_mix",
+        ("core.compute_usage",),
+        "Daily GPU-hours and PFLOP-hours by site, provider and chip vendor, with the domestic share.",
+    ),
 )
 
 
@@ -41,8 +43,14 @@ def _asset_key(table: str) -> dg.AssetKey:
 def build_mart(mart: Mart) -> dg.AssetsDefinition:
     """The asset of one mart."""
 
-    @dg.asset(key=dg.AssetKey(["marts", mart.name]), group_name="marts", deps=[_asset_key(t) for t in mart.inputs],
-              kinds={"duckdb", "parquet"}, description=mart.description, pool=WRITE_POOL)
+    @dg.asset(
+        key=dg.AssetKey(["marts", mart.name]),
+        group_name="marts",
+        deps=[_asset_key(t) for t in mart.inputs],
+        kinds={"duckdb", "parquet"},
+        description=mart.description,
+        pool=WRITE_POOL,
+    )
     def _mart(lakehouse: Lakehouse) -> dg.MaterializeResult:
         lake = lakehouse.lake
         relative = f"marts/{mart.name}/data.parquet"

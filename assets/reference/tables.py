@@ -31,49 +31,101 @@ REF_TABLES: dict[str, RefTable] = {
     for t in (
         RefTable(
             "chips",
-            {"chip_model": "VARCHAR", "vendor": "VARCHAR", "domestic": "BOOLEAN", "dense_tflops": "DOUBLE",
-             "memory_gb": "DOUBLE", "source": "VARCHAR"},
+            {
+                "chip_model": "VARCHAR",
+                "vendor": "VARCHAR",
+                "domestic": "BOOLEAN",
+                "dense_tflops": "DOUBLE",
+                "memory_gb": "DOUBLE",
+                "source": "VARCHAR",
+            },
             ("chip_model",),
             shipped_file="reference/chip_specs.csv",
             renames=(("dense_bf16_or_fp16_tflops", "dense_tflops"),),
         ),
-        RefTable("chip_aliases", {"alias": "VARCHAR", "chip_model": "VARCHAR"}, ("alias",),
-                 shipped_file="reference/chip_aliases.csv"),
+        RefTable(
+            "chip_aliases",
+            {"alias": "VARCHAR", "chip_model": "VARCHAR"},
+            ("alias",),
+            shipped_file="reference/chip_aliases.csv",
+        ),
         RefTable(
             "sites",
-            {"site_id": "VARCHAR", "site_name": "VARCHAR", "site_name_zh": "VARCHAR", "district": "VARCHAR",
-             "wing": "VARCHAR", "latitude": "DOUBLE", "longitude": "DOUBLE", "cooling": "VARCHAR"},
-            ("site_id",), landing_file="reference/sites.csv",
+            {
+                "site_id": "VARCHAR",
+                "site_name": "VARCHAR",
+                "site_name_zh": "VARCHAR",
+                "district": "VARCHAR",
+                "wing": "VARCHAR",
+                "latitude": "DOUBLE",
+                "longitude": "DOUBLE",
+                "cooling": "VARCHAR",
+            },
+            ("site_id",),
+            landing_file="reference/sites.csv",
         ),
         RefTable(
             "providers",
-            {"provider_id": "VARCHAR", "provider_name": "VARCHAR", "provider_name_zh": "VARCHAR",
-             "provider_type": "VARCHAR", "billing_currency": "VARCHAR", "feed_format": "VARCHAR"},
-            ("provider_id",), landing_file="reference/providers.csv",
+            {
+                "provider_id": "VARCHAR",
+                "provider_name": "VARCHAR",
+                "provider_name_zh": "VARCHAR",
+                "provider_type": "VARCHAR",
+                "billing_currency": "VARCHAR",
+                "feed_format": "VARCHAR",
+            },
+            ("provider_id",),
+            landing_file="reference/providers.csv",
         ),
         RefTable(
             "tenants",
-            {"tenant_id": "VARCHAR", "tenant_name": "VARCHAR", "tenant_name_en": "VARCHAR", "district": "VARCHAR",
-             "stage": "VARCHAR", "founded_date": "DATE", "joined_date": "DATE", "affiliated_provider_id": "VARCHAR"},
-            ("tenant_id",), landing_file="reference/tenants.csv",
+            {
+                "tenant_id": "VARCHAR",
+                "tenant_name": "VARCHAR",
+                "tenant_name_en": "VARCHAR",
+                "district": "VARCHAR",
+                "stage": "VARCHAR",
+                "founded_date": "DATE",
+                "joined_date": "DATE",
+                "affiliated_provider_id": "VARCHAR",
+            },
+            ("tenant_id",),
+            landing_file="reference/tenants.csv",
         ),
         RefTable(
             "rate_cards",
-            {"provider_id": "VARCHAR", "service": "VARCHAR", "chip_model": "VARCHAR", "unit": "VARCHAR",
-             "list_price": "DOUBLE", "contracted_price": "DOUBLE", "currency": "VARCHAR", "valid_from": "DATE",
-             "valid_to": "DATE"},
-            ("provider_id", "service", "chip_model", "valid_from"), landing_file="reference/rate_cards.csv",
+            {
+                "provider_id": "VARCHAR",
+                "service": "VARCHAR",
+                "chip_model": "VARCHAR",
+                "unit": "VARCHAR",
+                "list_price": "DOUBLE",
+                "contracted_price": "DOUBLE",
+                "currency": "VARCHAR",
+                "valid_from": "DATE",
+                "valid_to": "DATE",
+            },
+            ("provider_id", "service", "chip_model", "valid_from"),
+            landing_file="reference/rate_cards.csv",
         ),
         RefTable(
             "fx_rates",
             {"currency": "VARCHAR", "rate_to_cny": "DOUBLE", "valid_from": "DATE", "valid_to": "DATE"},
-            ("currency", "valid_from"), landing_file="reference/fx_rates.csv",
+            ("currency", "valid_from"),
+            landing_file="reference/fx_rates.csv",
         ),
         RefTable(
             "capacity_plan",
-            {"site_id": "VARCHAR", "chip_model": "VARCHAR", "effective_date": "DATE", "cards": "INTEGER",
-             "status": "VARCHAR", "note": "VARCHAR"},
-            ("site_id", "chip_model", "effective_date"), landing_file="reference/capacity_plan.csv",
+            {
+                "site_id": "VARCHAR",
+                "chip_model": "VARCHAR",
+                "effective_date": "DATE",
+                "cards": "INTEGER",
+                "status": "VARCHAR",
+                "note": "VARCHAR",
+            },
+            ("site_id", "chip_model", "effective_date"),
+            landing_file="reference/capacity_plan.csv",
         ),
     )
 }
@@ -85,8 +137,9 @@ def _empty_select(table: RefTable) -> str:
     return "SELECT " + ", ".join(f"CAST(NULL AS {t}) AS {sql_ident(c)}" for c, t in table.columns.items())
 
 
-def load_reference_table(con: duckdb.DuckDBPyConnection, table: RefTable, landing: Location,
-                         lake: Location) -> int:
+def load_reference_table(
+    con: duckdb.DuckDBPyConnection, table: RefTable, landing: Location, lake: Location
+) -> int:
     """Validate one reference CSV strictly and write ref/<name>.parquet; returns the row count."""
     if table.shipped_file:
         path, display = str(CONTRACTS_DIR / table.shipped_file), f"data_contracts/{table.shipped_file}"
@@ -104,14 +157,20 @@ def load_reference_table(con: duckdb.DuckDBPyConnection, table: RefTable, landin
     present = {renames.get(h, h): h for h in header}
     missing = [c for c in table.columns if c not in present]
     if missing:
-        raise ReferenceError(f"{display}: missing column(s) {', '.join(missing)}; the file has {', '.join(header)}")
+        raise ReferenceError(
+            f"{display}: missing column(s) {', '.join(missing)}; the file has {', '.join(header)}"
+        )
     typed = ", ".join(
         f"TRY_CAST(nullif(trim({sql_ident(present[c])}), '') AS {t}) AS {sql_ident(c)}"
         for c, t in table.columns.items()
     )
-    raw = ", ".join(f"nullif(trim({sql_ident(present[c])}), '') AS {sql_ident('raw_' + c)}" for c in table.columns)
-    con.execute(f"CREATE OR REPLACE TEMP TABLE __ref AS SELECT row_number() OVER () AS __row, {typed}, {raw} "
-                f"FROM {scan}")
+    raw = ", ".join(
+        f"nullif(trim({sql_ident(present[c])}), '') AS {sql_ident('raw_' + c)}" for c in table.columns
+    )
+    con.execute(
+        f"CREATE OR REPLACE TEMP TABLE __ref AS SELECT row_number() OVER () AS __row, {typed}, {raw} "
+        f"FROM {scan}"
+    )
     for column, sql_type in table.columns.items():
         bad = first_row(
             con,
@@ -119,7 +178,9 @@ def load_reference_table(con: duckdb.DuckDBPyConnection, table: RefTable, landin
             f"AND {sql_ident(column)} IS NULL ORDER BY __row LIMIT 1",
         )
         if bad:
-            raise ReferenceError(f"{display}: row {bad[0]}: column {column}: {bad[1]!r} is not a valid {sql_type}")
+            raise ReferenceError(
+                f"{display}: row {bad[0]}: column {column}: {bad[1]!r} is not a valid {sql_type}"
+            )
     keys = ", ".join(sql_ident(k) for k in table.key)
     dup = first_row(con, f"SELECT {keys}, count(*) FROM __ref GROUP BY ALL HAVING count(*) > 1 LIMIT 1")
     if dup:

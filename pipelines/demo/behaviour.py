@@ -65,7 +65,7 @@ class Behaviour:
 
     def membership(self, day: int) -> np.ndarray:
         """Tenant x provider share of demand on `day` (rows sum to 1 for active tenants)."""
-        activity, membership, _, joined_day = self._base
+        _, membership, _, joined_day = self._base
         m = membership.copy()
         m[MIGRANTS, FEED_IDS.index(MIGRANT_FROM if day < MIGRATION_DAY else MIGRANT_TO)] = 1.0
         m[joined_day > day] = 0.0

@@ -53,7 +53,7 @@ def voucher_ledger(seed: int, start: dt.date) -> pl.DataFrame:
     frame = pl.DataFrame(rows)
     cash = frame["is_cash"].to_numpy()
     raw = frame["raw"].to_numpy()
-    noncash_total = int(round(rng.uniform(31_000_000, 34_000_000))) * 100
+    noncash_total = round(rng.uniform(31_000_000, 34_000_000)) * 100
     face = np.zeros(frame.height, dtype=np.int64)
     face[cash] = _to_total(raw[cash], CASH_TOTAL_FEN)
     face[~cash] = _to_total(raw[~cash], noncash_total)

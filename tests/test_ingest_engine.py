@@ -1,0 +1,187 @@
+"""The ingest engine on hand-made provider files: every format, every defect, exact row numbers."""
+
+import gzip
+import json
+from pathlib import Path
+
+import duckdb
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from assets.ingest.engine import Ingestor, landed_files
+from assets.ingest.spec import SourceSpec
+from assets.reference.tables import REF_TABLES, create_ref_views, load_reference_table
+from warehouse.lake import Location
+
+
+@pytest.fixture
+def lake(tmp_path: Path) -> Location:
+    location = Location(str(tmp_path / "lake"))
+    con = duckdb.connect()
+    con.execute("SET TimeZone = 'UTC'")
+    for name in ("chips", "chip_aliases"):
+        load_reference_table(con, REF_TABLES[name], Location(str(tmp_path / "landing")), location)
+    return location
+
+
+def spec_of(**fields) -> SourceSpec:
+    base = {
+        "name": "acme",
+        "kind": "usage",
+        "provider_id": "acme",
+        "landing": {"glob": "acme/*", "partition": {"regex": r"(\d{4}-\d{2}-\d{2})"}},
+        "columns": {"tenant_id": "tenant", "charge_period_start": "start", "charge_period_end": "end", "chip": "chip",
+                    "gpu_count": "cards", "billed_cost": "cost"},
+        "max_quarantine_ratio": 1.0,
+        "format": {"type": "csv"},
+    }
+    base.update(fields)
+    return SourceSpec.model_validate(base)
+
+
+def ingest(tmp_path: Path, lake: Location, spec: SourceSpec, name: str, content: bytes, run_id: str = "r1"):
+    landing = Location(str(tmp_path / "landing"))
+    path = tmp_path / "landing" / "acme" / name
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(content)
+    con = duckdb.connect()
+    con.execute("SET TimeZone = 'UTC'")
+    create_ref_views(con, lake)
+    files = landed_files(spec, landing)
+    (key,) = files
+    result = Ingestor(con, spec, landing, lake, run_id, "ref").run(key, files[key])
+    loaded = con.execute(f"SELECT * FROM read_parquet('{lake.root}/ingest/acme/*/*.parquet') ORDER BY source_row") \
+        if list(Path(lake.root).glob("ingest/acme/*/*.parquet")) else None
+    rows = loaded.fetchall() if loaded else []
+    cols = [d[0] for d in loaded.description] if loaded else []
+    quarantine = sorted(
+        (r[0], r[1]) for r in con.execute(
+            f"SELECT source_row, rule FROM read_parquet('{lake.root}/audit/quarantine/acme/*/*.parquet')"
+        ).fetchall()
+    ) if list(Path(lake.root).glob("audit/quarantine/acme/*/*.parquet")) else []
+    return result, [dict(zip(cols, r, strict=True)) for r in rows], quarantine
+
+
+CSV_HEADER = "tenant,start,end,chip,cards,cost\n"
+
+
+def test_csv_defects_are_quarantined_with_their_rule_and_row(tmp_path: Path, lake: Location) -> None:
+    body = (
+        CSV_HEADER
+        + "T1,2025-08-01 08:00:00,2025-08-01 10:00:00,910B,8,100.5\n"      # 1 ok
+        + "T2,2025-08-01 08:00:00,2025-08-01 10:00:00,A100,N/A,10\n"       # 2 unparsable cards
+        + ",2025-08-01 08:00:00,2025-08-01 10:00:00,A100,1,10\n"          # 3 missing tenant
+        + "T4,2025-08-01 08:00:00,2025-08-01 10:00:00,A100,-2,10\n"       # 4 negative
+        + "T5,2025-08-01 08:00:00\n"                                       # 5 too few columns
+        + "T6,2025-08-01 10:00:00,2025-08-01 08:00:00,A100,1,10\n"        # 6 end before start
+        + "T7,2025-08-01 08:00:00,2025-08-01 10:00:00,Z9000,1,10\n"       # 7 unknown chip
+        + "T8,2025-08-01 08:00:00,2025-08-01 09:00:00,V100M32,2,7\n"      # 8 ok (alias)
+    )
+    result, rows, quarantine = ingest(tmp_path, lake, spec_of(timezone="Asia/Shanghai"), "2025-08-01.csv",
+                                      body.encode())
+    (ledger,) = result.rows
+    assert (ledger.rows_read, ledger.rows_loaded, ledger.rows_quarantined) == (8, 2, 6)
+    assert quarantine == [
+        (2, "unparsable:gpu_count"), (3, "missing_required:tenant_id"), (4, "negative_quantity:gpu_count"),
+        (5, "unparsable_record"), (6, "end_before_start"), (7, "unknown_chip"),
+    ]
+    assert [r["source_row"] for r in rows] == [1, 8]
+    assert rows[1]["chip_model"] == "V100" and rows[1]["gpu_hours"] == pytest.approx(2.0)
+    assert rows[0]["charge_period_start"].isoformat() == "2025-08-01T00:00:00+00:00"
+    assert rows[0]["pflop_hours"] == pytest.approx(16 * 354 / 1000)
+
+
+def test_gbk_with_chinese_headers(tmp_path: Path, lake: Location) -> None:
+    body = "租户,开始,结束,芯片,卡数,金额\nT1,2025-08-01 08:00:00,2025-08-01 09:00:00,昇腾910B2,8,96.00\n"
+    spec = spec_of(format={"type": "csv", "encoding": "gbk"},
+                   columns={"tenant_id": "租户", "charge_period_start": "开始", "charge_period_end": "结束",
+                            "chip": "芯片", "gpu_count": "卡数", "billed_cost": "金额"})
+    _, rows, _ = ingest(tmp_path, lake, spec, "2025-08-01.csv", body.encode("gbk"))
+    assert rows[0]["chip_model"] == "Ascend910B" and rows[0]["billed_cost"] == 96
+
+
+def test_wrong_encoding_is_a_clear_file_error(tmp_path: Path, lake: Location) -> None:
+    body = "租户,开始\nT1,x\n".encode("utf-8")[:-5] + b"\xff\xfe\n"
+    spec = spec_of(format={"type": "csv", "encoding": "gbk"})
+    result, rows, _ = ingest(tmp_path, lake, spec, "2025-08-01.csv", body)
+    assert rows == [] and result.rows[0].status == "failed"
+    assert "acme/2025-08-01.csv" in result.errors[0] and "not valid gbk" in result.errors[0]
+
+
+def test_missing_column_names_the_file_and_the_column(tmp_path: Path, lake: Location) -> None:
+    result, _, _ = ingest(tmp_path, lake, spec_of(), "2025-08-01.csv", b"tenant,start,end,chip,cards\nT,a,b,c,1\n")
+    assert "missing column(s) cost" in result.errors[0] and "2025-08-01.csv" in result.errors[0]
+
+
+def test_jsonl_with_a_broken_line_and_epoch_times(tmp_path: Path, lake: Location) -> None:
+    lines = [
+        {"tenant": "T1", "start": 1754006400, "end": 1754010000, "chip": "H800", "cards": 4, "fen": 12345},
+        "this is not json",
+        {"tenant": "T2", "start": 1754006400, "end": 1754010000, "chip": "H800", "cards": 1, "fen": 100},
+    ]
+    body = "\n".join(x if isinstance(x, str) else json.dumps(x) for x in lines) + "\n\n"
+    spec = spec_of(format={"type": "jsonl"}, columns={
+        "tenant_id": "tenant", "chip": "chip", "gpu_count": "cards",
+        "charge_period_start": {"column": "start", "epoch": "s"}, "charge_period_end": {"column": "end", "epoch": "s"},
+        "billed_cost": {"expr": "fen / 100"}})
+    result, rows, quarantine = ingest(tmp_path, lake, spec, "2025-08-01.jsonl", body.encode())
+    assert quarantine == [(2, "unparsable_record")]
+    assert [r["source_row"] for r in rows] == [1, 3]
+    assert float(rows[0]["billed_cost"]) == 123.45 and rows[0]["gpu_hours"] == pytest.approx(4.0)
+    assert result.rows[0].rows_read == 3
+
+
+def test_gzip_key_value_lines(tmp_path: Path, lake: Location) -> None:
+    text = (
+        "tenant=T1 start=2025-08-01T08:00:00+08:00 end=2025-08-01T09:00:00+08:00 chip=910B cards=8 cost=50\n"
+        "garbage line without pairs\n"
+        "tenant=T2 start=2025-08-01T08:00:00Z end=2025-08-01T09:00:00Z chip=910B cards=1 cost=5\n"
+    )
+    spec = spec_of(format={"type": "kv", "compression": "gzip"})
+    _, rows, quarantine = ingest(tmp_path, lake, spec, "2025-08-01.log.gz", gzip.compress(text.encode()))
+    assert quarantine == [(2, "unparsable_record")]
+    assert rows[0]["charge_period_start"].isoformat() == "2025-08-01T00:00:00+00:00"
+    assert rows[1]["charge_period_start"].isoformat() == "2025-08-01T08:00:00+00:00"
+
+
+def test_not_really_gzip(tmp_path: Path, lake: Location) -> None:
+    spec = spec_of(format={"type": "kv", "compression": "gzip"})
+    result, _, _ = ingest(tmp_path, lake, spec, "2025-08-01.log.gz", b"tenant=T1 cards=1\n")
+    assert "not a gzip file" in result.errors[0]
+
+
+def test_parquet_rows_are_numbered_from_the_file(tmp_path: Path, lake: Location) -> None:
+    table = pa.table({
+        "tenant": ["T1", None, "T3"],
+        "start": pa.array([1754006400_000_000] * 3, pa.timestamp("us", tz="UTC")),
+        "end": pa.array([1754010000_000_000] * 3, pa.timestamp("us", tz="UTC")),
+        "chip": ["L40S", "L40S", "L40S"], "cards": pa.array([1, 2, 3], pa.int32()), "cost": [1.5, 2.5, 3.5],
+    })
+    sink = pa.BufferOutputStream()
+    pq.write_table(table, sink)
+    _, rows, quarantine = ingest(tmp_path, lake, spec_of(format={"type": "parquet"}), "2025-08-01.parquet",
+                                 sink.getvalue().to_pybytes())
+    assert quarantine == [(2, "missing_required:tenant_id")]
+    assert [(r["source_row"], r["gpu_count"]) for r in rows] == [(1, 1.0), (3, 3.0)]
+
+
+def test_threshold_holds_back_a_mostly_broken_file(tmp_path: Path, lake: Location) -> None:
+    body = CSV_HEADER + "T1,2025-08-01 08:00:00,2025-08-01 09:00:00,A100,1,1\n" + ",x,y,A100,1,1\n" * 3
+    result, rows, quarantine = ingest(tmp_path, lake, spec_of(max_quarantine_ratio=0.05), "2025-08-01.csv",
+                                      body.encode())
+    (ledger,) = result.rows
+    assert ledger.status == "rejected" and rows == [] and len(quarantine) == 3
+    assert (ledger.rows_read, ledger.rows_loaded, ledger.rows_quarantined, ledger.rows_held) == (4, 0, 3, 1)
+    assert "75.0%" in result.errors[0] and "above the limit of 5.0%" in result.errors[0]
+
+
+def test_an_unchanged_file_is_not_loaded_twice(tmp_path: Path, lake: Location) -> None:
+    body = (CSV_HEADER + "T1,2025-08-01 08:00:00,2025-08-01 09:00:00,A100,1,1\n").encode()
+    first, _, _ = ingest(tmp_path, lake, spec_of(), "2025-08-01.csv", body, run_id="r1")
+    output = next(Path(lake.root).glob("ingest/acme/*/*.parquet"))
+    stamp = output.stat().st_mtime_ns
+    second, _, _ = ingest(tmp_path, lake, spec_of(), "2025-08-01.csv", body, run_id="r2")
+    assert not second.changed and second.rows[0].run_id == "r1" and output.stat().st_mtime_ns == stamp
+    third, rows, _ = ingest(tmp_path, lake, spec_of(), "2025-08-01.csv", body + body[len(CSV_HEADER):], run_id="r3")
+    assert third.changed and third.rows[0].run_id == "r3" and len(rows) == 2
