@@ -42,11 +42,27 @@ def _telecom(data: bytes) -> list[dict]:
     out = []
     for r in rows:
         hours = r["计费时长(卡时)"]
-        defect = ("unparsable" if not _is_int(r["卡数"]) else "missing_required" if not r["租户编号"]
-                  else "negative_quantity" if hours.startswith("-") else None)
-        out.append({"tenant": r["租户编号"] or None, "chip": r["芯片型号"], "dataset": r["数据集编号"] or None,
-                    "defect": defect, "cost": float(r["应付金额(元)"]), "gpu_hours": float(hours),
-                    "day": r["账单日期"], "status": r["作业状态"]})
+        defect = (
+            "unparsable"
+            if not _is_int(r["卡数"])
+            else "missing_required"
+            if not r["租户编号"]
+            else "negative_quantity"
+            if hours.startswith("-")
+            else None
+        )
+        out.append(
+            {
+                "tenant": r["租户编号"] or None,
+                "chip": r["芯片型号"],
+                "dataset": r["数据集编号"] or None,
+                "defect": defect,
+                "cost": float(r["应付金额(元)"]),
+                "gpu_hours": float(hours),
+                "day": r["账单日期"],
+                "status": r["作业状态"],
+            }
+        )
     return out
 
 
@@ -55,13 +71,29 @@ def _infinigence(data: bytes) -> list[dict]:
     for line in data.decode("utf-8").splitlines():
         r = json.loads(line)
         cards = r["num_cards"]
-        defect = ("unparsable" if isinstance(cards, str) else "missing_required" if r["tenant_id"] is None
-                  else "negative_quantity" if cards < 0 else None)
+        defect = (
+            "unparsable"
+            if isinstance(cards, str)
+            else "missing_required"
+            if r["tenant_id"] is None
+            else "negative_quantity"
+            if cards < 0
+            else None
+        )
         hours = abs(cards) * (r["end_ts"] - r["start_ts"]) / 3600 if not isinstance(cards, str) else 0.0
         day = dt.datetime.fromtimestamp(r["start_ts"] + 8 * 3600, dt.UTC).date().isoformat()
-        out.append({"tenant": r["tenant_id"], "chip": r["accelerator"], "dataset": r["dataset_id"],
-                    "defect": defect, "cost": r["amount_fen"] / 100, "gpu_hours": hours, "day": day,
-                    "status": r["status"]})
+        out.append(
+            {
+                "tenant": r["tenant_id"],
+                "chip": r["accelerator"],
+                "dataset": r["dataset_id"],
+                "defect": defect,
+                "cost": r["amount_fen"] / 100,
+                "gpu_hours": hours,
+                "day": day,
+                "status": r["status"],
+            }
+        )
     return out
 
 
@@ -69,12 +101,26 @@ def _volcano(data: bytes) -> list[dict]:
     table = pq.read_table(io.BytesIO(data))
     out = []
     for r in table.to_pylist():
-        defect = ("missing_required" if r["account_id"] is None
-                  else "negative_quantity" if r["usage_seconds"] < 0 else None)
-        out.append({"tenant": r["account_id"], "chip": r["gpu_type"], "dataset": r["dataset_tag"],
-                    "defect": defect, "cost": r["billed_amount"],
-                    "gpu_hours": r["gpu_count"] * r["usage_seconds"] / 3600,
-                    "day": r["hour_start"].date().isoformat(), "status": None, "raw": r})
+        defect = (
+            "missing_required"
+            if r["account_id"] is None
+            else "negative_quantity"
+            if r["usage_seconds"] < 0
+            else None
+        )
+        out.append(
+            {
+                "tenant": r["account_id"],
+                "chip": r["gpu_type"],
+                "dataset": r["dataset_tag"],
+                "defect": defect,
+                "cost": r["billed_amount"],
+                "gpu_hours": r["gpu_count"] * r["usage_seconds"] / 3600,
+                "day": r["hour_start"].date().isoformat(),
+                "status": None,
+                "raw": r,
+            }
+        )
     return out
 
 
@@ -84,11 +130,28 @@ def _unicom(data: bytes) -> list[dict]:
     for r in rows:
         qty = r["ConsumedQuantity"]
         parsable = re.fullmatch(r"-?\d+\.\d+", qty) is not None
-        defect = ("unparsable" if not parsable else "missing_required" if not r["SubAccountId"]
-                  else "negative_quantity" if qty.startswith("-") else None)
-        out.append({"tenant": r["SubAccountId"] or None, "chip": r["x_ChipModel"], "dataset": r["x_DatasetId"] or None,
-                    "defect": defect, "cost": float(r["BilledCost"]), "gpu_hours": float(qty) if parsable else 0.0,
-                    "day": r["ChargePeriodStart"][:10], "status": r["x_JobStatus"], "category": r["ChargeCategory"]})
+        defect = (
+            "unparsable"
+            if not parsable
+            else "missing_required"
+            if not r["SubAccountId"]
+            else "negative_quantity"
+            if qty.startswith("-")
+            else None
+        )
+        out.append(
+            {
+                "tenant": r["SubAccountId"] or None,
+                "chip": r["x_ChipModel"],
+                "dataset": r["x_DatasetId"] or None,
+                "defect": defect,
+                "cost": float(r["BilledCost"]),
+                "gpu_hours": float(qty) if parsable else 0.0,
+                "day": r["ChargePeriodStart"][:10],
+                "status": r["x_JobStatus"],
+                "category": r["ChargeCategory"],
+            }
+        )
     return out
 
 
@@ -96,16 +159,38 @@ def _mobile(data: bytes) -> list[dict]:
     out = []
     for line in gzip.decompress(data).decode("utf-8").splitlines():
         r = dict(pair.split("=", 1) for pair in line.split(" "))
-        defect = ("unparsable" if not _is_int(r["cards"]) else "missing_required" if "tenant" not in r
-                  else "negative_quantity" if int(r["cards"]) < 0 else None)
-        out.append({"tenant": r.get("tenant"), "chip": r["chip"], "dataset": r.get("dataset"), "defect": defect,
-                    "cost": float(r["amount_cny"]), "gpu_hours": int(r["gpu_seconds"]) / 3600,
-                    "day": r["ts_start"][:10], "status": r["status"], "raw": r})
+        defect = (
+            "unparsable"
+            if not _is_int(r["cards"])
+            else "missing_required"
+            if "tenant" not in r
+            else "negative_quantity"
+            if int(r["cards"]) < 0
+            else None
+        )
+        out.append(
+            {
+                "tenant": r.get("tenant"),
+                "chip": r["chip"],
+                "dataset": r.get("dataset"),
+                "defect": defect,
+                "cost": float(r["amount_cny"]),
+                "gpu_hours": int(r["gpu_seconds"]) / 3600,
+                "day": r["ts_start"][:10],
+                "status": r["status"],
+                "raw": r,
+            }
+        )
     return out
 
 
-PARSERS = {"telecom_sh": _telecom, "infinigence": _infinigence, "volcano_engine": _volcano,
-           "unicom_sh": _unicom, "mobile_sh": _mobile}
+PARSERS = {
+    "telecom_sh": _telecom,
+    "infinigence": _infinigence,
+    "volcano_engine": _volcano,
+    "unicom_sh": _unicom,
+    "mobile_sh": _mobile,
+}
 
 
 def _read_all(root: Path) -> dict[str, bytes]:
@@ -151,6 +236,15 @@ def test_same_arguments_give_identical_bytes_on_any_filesystem(tmp_path: Path) -
     assert other["totals"] != first["totals"]
 
 
+def test_a_shorter_run_reproduces_the_first_days_of_a_longer_one(tmp_path: Path) -> None:
+    short = generate_demo(str(tmp_path / "short"), days=4, scale=0.3)
+    generate_demo(str(tmp_path / "long"), days=8, scale=0.3)
+    early = [f["path"] for f in short["files"] if re.search(r"2025-?08-?0[12]", f["path"])]
+    assert len(early) == 2 * (1 + len(USAGE_SOURCES)) + 1  # incl. the first catalogue snapshot
+    for rel in early:
+        assert (tmp_path / "short" / rel).read_bytes() == (tmp_path / "long" / rel).read_bytes(), rel
+
+
 def test_manifest_lists_every_file_with_true_row_and_defect_counts(ten_days) -> None:
     root, manifest, seen = ten_days
     assert manifest["seed"] == 42 and manifest["days"] == 10 and manifest["start"] == "2025-08-01"
@@ -185,11 +279,17 @@ def test_telecom_bill_is_gbk_with_chinese_headers_and_crlf(ten_days) -> None:
     text = data.decode("gbk")
     header = text.split("\r\n", 1)[0]
     assert header.startswith("账单日期,租户编号,作业编号,资源编号,计算中心,芯片型号,卡数,开始时间,结束时间")
-    assert header.endswith("计费时长(卡时),单价(元/卡时),原价金额(元),优惠金额(元),应付金额(元),数据集编号,作业状态")
+    assert header.endswith(
+        "计费时长(卡时),单价(元/卡时),原价金额(元),优惠金额(元),应付金额(元),数据集编号,作业状态"
+    )
     assert text.count("\r\n") == text.count("\n") == 1 + len(_telecom(data))
-    row = next(r for r in csv.DictReader(io.StringIO(text, newline="")) if _is_int(r["卡数"]) and r["租户编号"])
+    row = next(
+        r for r in csv.DictReader(io.StringIO(text, newline="")) if _is_int(r["卡数"]) and r["租户编号"]
+    )
     hours = Decimal(row["计费时长(卡时)"])
-    seconds = (dt.datetime.fromisoformat(row["结束时间"]) - dt.datetime.fromisoformat(row["开始时间"])).seconds
+    seconds = (
+        dt.datetime.fromisoformat(row["结束时间"]) - dt.datetime.fromisoformat(row["开始时间"])
+    ).seconds
     assert abs(hours - Decimal(int(row["卡数"]) * seconds) / 3600) < Decimal("0.0001")
     assert Decimal(row["原价金额(元)"]) - Decimal(row["优惠金额(元)"]) == Decimal(row["应付金额(元)"])
     assert row["计算中心"] in {"临港智算中心", "松江智算中心"}
@@ -219,16 +319,33 @@ def test_other_feed_shapes(ten_days) -> None:
         raw = r["raw"]
         assert raw["hour_start"].date() == dt.date(2025, 8, 3) and raw["hour_start"].minute == 0
         assert 1 <= abs(raw["usage_seconds"]) <= 3600 and 0 <= raw["discount_rate"] <= 0.3
-        expected = raw["gpu_count"] * abs(raw["usage_seconds"]) / 3600 * raw["list_price_per_gpu_hour"] * (
-            1 - raw["discount_rate"])
+        expected = (
+            raw["gpu_count"]
+            * abs(raw["usage_seconds"])
+            / 3600
+            * raw["list_price_per_gpu_hour"]
+            * (1 - raw["discount_rate"])
+        )
         assert raw["billed_amount"] == pytest.approx(expected, abs=1e-4)
     for r in _mobile((root / "providers/mobile_sh/usage_20250805.log.gz").read_bytes()):
         assert r["raw"]["ts_start"].endswith("+08:00") and r["status"] in {"done", "failed", "running"}
         assert "dataset" not in r["raw"] or r["raw"]["dataset"].startswith("DS-")
     lines = (root / "providers/infinigence/jobs_2025-08-05.jsonl").read_text(encoding="utf-8").splitlines()
     first = json.loads(lines[0])
-    assert list(first) == ["job_id", "tenant_id", "cluster", "site", "accelerator", "num_cards", "start_ts",
-                           "end_ts", "status", "amount_fen", "list_amount_fen", "dataset_id"]
+    assert list(first) == [
+        "job_id",
+        "tenant_id",
+        "cluster",
+        "site",
+        "accelerator",
+        "num_cards",
+        "start_ts",
+        "end_ts",
+        "status",
+        "amount_fen",
+        "list_amount_fen",
+        "dataset_id",
+    ]
     assert {json.loads(line)["cluster"] for line in lines} <= {"qingpu-hetero-1", "lingang-hetero-2"}
 
 
@@ -253,15 +370,22 @@ def test_usage_datasets_exist_in_the_catalog(ten_days) -> None:
     used = {r["dataset"] for r in rows if r["dataset"]}
     assert used and used <= ids
     assert 0.6 <= sum(r["dataset"] is not None for r in rows) / len(rows) <= 0.8
-    transfers = pl.concat([pl.read_csv(root / f["path"], infer_schema=False) for f in manifest["files"]
-                           if f["source"] == "elastic_net"])
+    transfers = pl.concat(
+        [
+            pl.read_csv(root / f["path"], infer_schema=False)
+            for f in manifest["files"]
+            if f["source"] == "elastic_net"
+        ]
+    )
     assert set(transfers["dataset_id"]) <= ids
 
 
 def test_catalog_evolves_between_snapshots(fifty_days) -> None:
     root, _ = fifty_days
-    a, b = (json.loads((root / f"catalog/opendatalab/snapshot_{d}.json").read_text(encoding="utf-8"))["datasets"]
-            for d in ("2025-08-01", "2025-08-31"))
+    a, b = (
+        json.loads((root / f"catalog/opendatalab/snapshot_{d}.json").read_text(encoding="utf-8"))["datasets"]
+        for d in ("2025-08-01", "2025-08-31")
+    )
     ids_a, ids_b = {d["id"] for d in a}, {d["id"] for d in b}
     assert 1 <= len(ids_b - ids_a) <= 0.04 * len(ids_a)
     assert 1 <= len(ids_a - ids_b) <= 0.03 * len(ids_a)
@@ -284,8 +408,11 @@ def test_vouchers_total_over_100_million_with_70_million_cash(tmp_path: Path) ->
         assert Decimal(r["face_value_cny"]) <= Decimal(r["annual_cap_cny"])
         span = dt.date.fromisoformat(r["valid_to"]) - dt.date.fromisoformat(r["valid_from"])
         assert dt.timedelta(0) < span <= dt.timedelta(days=366)
-    expected = {("compute", "city"): Decimal("0.30"), ("model", "city"): Decimal("0.50"),
-                ("corpus", "city"): Decimal("0.30")}
+    expected = {
+        ("compute", "city"): Decimal("0.30"),
+        ("model", "city"): Decimal("0.50"),
+        ("corpus", "city"): Decimal("0.30"),
+    }
     coverage: dict[str, Decimal] = {}
     for r in rows:
         ratio = Decimal(r["coverage_ratio"])
@@ -299,7 +426,9 @@ def test_vouchers_total_over_100_million_with_70_million_cash(tmp_path: Path) ->
 def test_facts_transfer_of_10_tb_in_two_boosted_hours(ten_days) -> None:
     root, manifest, _ = ten_days
     day = pl.read_csv(root / "transfers/elastic_net/transfers_2025-08-10.csv", infer_schema=False)
-    row = day.filter((pl.col("tenant_id") == "T001") & (pl.col("bytes") == "10000000000000")).row(0, named=True)
+    row = day.filter((pl.col("tenant_id") == "T001") & (pl.col("bytes") == "10000000000000")).row(
+        0, named=True
+    )
     assert (row["source_site"], row["destination_site"], row["status"]) == ("xuhui", "lingang", "completed")
     start, end = (dt.datetime.fromisoformat(row[k]) for k in ("start_time", "end_time"))
     seconds = (end - start).total_seconds()
@@ -310,13 +439,20 @@ def test_facts_transfer_of_10_tb_in_two_boosted_hours(ten_days) -> None:
     boost = rates.filter(pl.col("service") == "network_boost")["contracted_price"][0]
     assert Decimal(row["billed_hours"]) == Decimal("2.00")
     assert Decimal(row["cost_cny"]) == Decimal("2.00") * Decimal(str(boost))
-    transfers = pl.concat([pl.read_csv(root / f["path"], infer_schema=False) for f in manifest["files"]
-                           if f["source"] == "elastic_net"])
+    transfers = pl.concat(
+        [
+            pl.read_csv(root / f["path"], infer_schema=False)
+            for f in manifest["files"]
+            if f["source"] == "elastic_net"
+        ]
+    )
     assert 5 * 0.5 * 10 <= transfers.height <= 20 * 10
     unboosted = transfers.filter(pl.col("boost_bandwidth_mbps").is_null())
     base = rates.filter(pl.col("service") == "network_base")["contracted_price"][0]
-    assert all(Decimal(c) == Decimal(h) * Decimal(str(base))
-               for c, h in zip(unboosted["cost_cny"], unboosted["billed_hours"], strict=True))
+    assert all(
+        Decimal(c) == Decimal(h) * Decimal(str(base))
+        for c, h in zip(unboosted["cost_cny"], unboosted["billed_hours"], strict=True)
+    )
     assert set(transfers["status"]) <= {"completed", "failed"}
 
 
@@ -334,7 +470,9 @@ def test_scale_doubles_usage_rows(tmp_path: Path) -> None:
 def test_migrants_pay_about_60_percent_less_per_gpu_hour_on_operator_compute(fifty_days) -> None:
     root, manifest = fifty_days
     switch = (START + dt.timedelta(days=45)).isoformat()
-    volcano = [r for r in _usage(root, manifest, "volcano_engine") if r["tenant"] in MIGRANTS and not r["defect"]]
+    volcano = [
+        r for r in _usage(root, manifest, "volcano_engine") if r["tenant"] in MIGRANTS and not r["defect"]
+    ]
     telecom = [r for r in _usage(root, manifest, "telecom_sh") if r["tenant"] in MIGRANTS and not r["defect"]]
     assert volcano and telecom
     assert all(r["day"] >= switch for r in telecom)
@@ -346,7 +484,9 @@ def test_migrants_pay_about_60_percent_less_per_gpu_hour_on_operator_compute(fif
 
 def test_story_statuses_and_domestic_share(fifty_days) -> None:
     root, manifest = fifty_days
-    specs = {r["chip_model"]: r["domestic"] == "true" for r in csv.DictReader((REF / "chip_specs.csv").open())}
+    specs = {
+        r["chip_model"]: r["domestic"] == "true" for r in csv.DictReader((REF / "chip_specs.csv").open())
+    }
     alias = {r["alias"]: r["chip_model"] for r in csv.DictReader((REF / "chip_aliases.csv").open())}
     rows = [r for s in ("infinigence", "unicom_sh", "mobile_sh") for r in _usage(root, manifest, s)]
     early = [specs[alias.get(r["chip"], r["chip"])] for r in rows if r["day"] < "2025-08-11"]
@@ -355,13 +495,19 @@ def test_story_statuses_and_domestic_share(fifty_days) -> None:
     telecom = _usage(root, manifest, "telecom_sh")
     failed = sum(r["status"] == "失败" for r in telecom) / len(telecom)
     assert 0.02 <= failed <= 0.09
-    running_days = {r["day"] for s in ("telecom_sh", "mobile_sh") for r in _usage(root, manifest, s)
-                    if r["status"] in ("运行中", "running")}
+    running_days = {
+        r["day"]
+        for s in ("telecom_sh", "mobile_sh")
+        for r in _usage(root, manifest, s)
+        if r["status"] in ("运行中", "running")
+    }
     assert running_days and min(running_days) >= (START + dt.timedelta(days=47)).isoformat()
     tenants = pl.read_csv(root / "reference/tenants.csv")
     assert tenants.height == 100 and tenants["tenant_id"][0] == "T001" and tenants["tenant_id"][-1] == "T100"
     assert tenants["affiliated_provider_id"].drop_nulls().len() == 3
     capacity = pl.read_csv(root / "reference/capacity_plan.csv", try_parse_dates=True)
     final = capacity.filter(pl.col("effective_date") == dt.date(2028, 12, 31))["cards"].sum()
-    lingang_12 = capacity.filter((pl.col("site_id") == "lingang") & (pl.col("effective_date") == dt.date(2025, 6, 30)))
+    lingang_12 = capacity.filter(
+        (pl.col("site_id") == "lingang") & (pl.col("effective_date") == dt.date(2025, 6, 30))
+    )
     assert final == 300_000 and lingang_12["cards"].sum() == 60_000

@@ -31,8 +31,14 @@ def spec_of(**fields) -> SourceSpec:
         "kind": "usage",
         "provider_id": "acme",
         "landing": {"glob": "acme/*", "partition": {"regex": r"(\d{4}-\d{2}-\d{2})"}},
-        "columns": {"tenant_id": "tenant", "charge_period_start": "start", "charge_period_end": "end", "chip": "chip",
-                    "gpu_count": "cards", "billed_cost": "cost"},
+        "columns": {
+            "tenant_id": "tenant",
+            "charge_period_start": "start",
+            "charge_period_end": "end",
+            "chip": "chip",
+            "gpu_count": "cards",
+            "billed_cost": "cost",
+        },
         "max_quarantine_ratio": 1.0,
         "format": {"type": "csv"},
     }
@@ -51,15 +57,23 @@ def ingest(tmp_path: Path, lake: Location, spec: SourceSpec, name: str, content:
     files = landed_files(spec, landing)
     (key,) = files
     result = Ingestor(con, spec, landing, lake, run_id, "ref").run(key, files[key])
-    loaded = con.execute(f"SELECT * FROM read_parquet('{lake.root}/ingest/acme/*/*.parquet') ORDER BY source_row") \
-        if list(Path(lake.root).glob("ingest/acme/*/*.parquet")) else None
+    loaded = (
+        con.execute(f"SELECT * FROM read_parquet('{lake.root}/ingest/acme/*/*.parquet') ORDER BY source_row")
+        if list(Path(lake.root).glob("ingest/acme/*/*.parquet"))
+        else None
+    )
     rows = loaded.fetchall() if loaded else []
     cols = [d[0] for d in loaded.description] if loaded else []
-    quarantine = sorted(
-        (r[0], r[1]) for r in con.execute(
-            f"SELECT source_row, rule FROM read_parquet('{lake.root}/audit/quarantine/acme/*/*.parquet')"
-        ).fetchall()
-    ) if list(Path(lake.root).glob("audit/quarantine/acme/*/*.parquet")) else []
+    quarantine = (
+        sorted(
+            (r[0], r[1])
+            for r in con.execute(
+                f"SELECT source_row, rule FROM read_parquet('{lake.root}/audit/quarantine/acme/*/*.parquet')"
+            ).fetchall()
+        )
+        if list(Path(lake.root).glob("audit/quarantine/acme/*/*.parquet"))
+        else []
+    )
     return result, [dict(zip(cols, r, strict=True)) for r in rows], quarantine
 
 
@@ -69,22 +83,27 @@ CSV_HEADER = "tenant,start,end,chip,cards,cost\n"
 def test_csv_defects_are_quarantined_with_their_rule_and_row(tmp_path: Path, lake: Location) -> None:
     body = (
         CSV_HEADER
-        + "T1,2025-08-01 08:00:00,2025-08-01 10:00:00,910B,8,100.5\n"      # 1 ok
-        + "T2,2025-08-01 08:00:00,2025-08-01 10:00:00,A100,N/A,10\n"       # 2 unparsable cards
-        + ",2025-08-01 08:00:00,2025-08-01 10:00:00,A100,1,10\n"          # 3 missing tenant
-        + "T4,2025-08-01 08:00:00,2025-08-01 10:00:00,A100,-2,10\n"       # 4 negative
-        + "T5,2025-08-01 08:00:00\n"                                       # 5 too few columns
-        + "T6,2025-08-01 10:00:00,2025-08-01 08:00:00,A100,1,10\n"        # 6 end before start
-        + "T7,2025-08-01 08:00:00,2025-08-01 10:00:00,Z9000,1,10\n"       # 7 unknown chip
-        + "T8,2025-08-01 08:00:00,2025-08-01 09:00:00,V100M32,2,7\n"      # 8 ok (alias)
+        + "T1,2025-08-01 08:00:00,2025-08-01 10:00:00,910B,8,100.5\n"  # 1 ok
+        + "T2,2025-08-01 08:00:00,2025-08-01 10:00:00,A100,N/A,10\n"  # 2 unparsable cards
+        + ",2025-08-01 08:00:00,2025-08-01 10:00:00,A100,1,10\n"  # 3 missing tenant
+        + "T4,2025-08-01 08:00:00,2025-08-01 10:00:00,A100,-2,10\n"  # 4 negative
+        + "T5,2025-08-01 08:00:00\n"  # 5 too few columns
+        + "T6,2025-08-01 10:00:00,2025-08-01 08:00:00,A100,1,10\n"  # 6 end before start
+        + "T7,2025-08-01 08:00:00,2025-08-01 10:00:00,Z9000,1,10\n"  # 7 unknown chip
+        + "T8,2025-08-01 08:00:00,2025-08-01 09:00:00,V100M32,2,7\n"  # 8 ok (alias)
     )
-    result, rows, quarantine = ingest(tmp_path, lake, spec_of(timezone="Asia/Shanghai"), "2025-08-01.csv",
-                                      body.encode())
+    result, rows, quarantine = ingest(
+        tmp_path, lake, spec_of(timezone="Asia/Shanghai"), "2025-08-01.csv", body.encode()
+    )
     (ledger,) = result.rows
     assert (ledger.rows_read, ledger.rows_loaded, ledger.rows_quarantined) == (8, 2, 6)
     assert quarantine == [
-        (2, "unparsable:gpu_count"), (3, "missing_required:tenant_id"), (4, "negative_quantity:gpu_count"),
-        (5, "unparsable_record"), (6, "end_before_start"), (7, "unknown_chip"),
+        (2, "unparsable:gpu_count"),
+        (3, "missing_required:tenant_id"),
+        (4, "negative_quantity:gpu_count"),
+        (5, "unparsable_record"),
+        (6, "end_before_start"),
+        (7, "unknown_chip"),
     ]
     assert [r["source_row"] for r in rows] == [1, 8]
     assert rows[1]["chip_model"] == "V100" and rows[1]["gpu_hours"] == pytest.approx(2.0)
@@ -94,15 +113,23 @@ def test_csv_defects_are_quarantined_with_their_rule_and_row(tmp_path: Path, lak
 
 def test_gbk_with_chinese_headers(tmp_path: Path, lake: Location) -> None:
     body = "租户,开始,结束,芯片,卡数,金额\nT1,2025-08-01 08:00:00,2025-08-01 09:00:00,昇腾910B2,8,96.00\n"
-    spec = spec_of(format={"type": "csv", "encoding": "gbk"},
-                   columns={"tenant_id": "租户", "charge_period_start": "开始", "charge_period_end": "结束",
-                            "chip": "芯片", "gpu_count": "卡数", "billed_cost": "金额"})
+    spec = spec_of(
+        format={"type": "csv", "encoding": "gbk"},
+        columns={
+            "tenant_id": "租户",
+            "charge_period_start": "开始",
+            "charge_period_end": "结束",
+            "chip": "芯片",
+            "gpu_count": "卡数",
+            "billed_cost": "金额",
+        },
+    )
     _, rows, _ = ingest(tmp_path, lake, spec, "2025-08-01.csv", body.encode("gbk"))
     assert rows[0]["chip_model"] == "Ascend910B" and rows[0]["billed_cost"] == 96
 
 
 def test_wrong_encoding_is_a_clear_file_error(tmp_path: Path, lake: Location) -> None:
-    body = "租户,开始\nT1,x\n".encode("utf-8")[:-5] + b"\xff\xfe\n"
+    body = "租户,开始\nT1,x\n".encode()[:-5] + b"\xff\xfe\n"
     spec = spec_of(format={"type": "csv", "encoding": "gbk"})
     result, rows, _ = ingest(tmp_path, lake, spec, "2025-08-01.csv", body)
     assert rows == [] and result.rows[0].status == "failed"
@@ -110,7 +137,9 @@ def test_wrong_encoding_is_a_clear_file_error(tmp_path: Path, lake: Location) ->
 
 
 def test_missing_column_names_the_file_and_the_column(tmp_path: Path, lake: Location) -> None:
-    result, _, _ = ingest(tmp_path, lake, spec_of(), "2025-08-01.csv", b"tenant,start,end,chip,cards\nT,a,b,c,1\n")
+    result, _, _ = ingest(
+        tmp_path, lake, spec_of(), "2025-08-01.csv", b"tenant,start,end,chip,cards\nT,a,b,c,1\n"
+    )
     assert "missing column(s) cost" in result.errors[0] and "2025-08-01.csv" in result.errors[0]
 
 
@@ -121,10 +150,17 @@ def test_jsonl_with_a_broken_line_and_epoch_times(tmp_path: Path, lake: Location
         {"tenant": "T2", "start": 1754006400, "end": 1754010000, "chip": "H800", "cards": 1, "fen": 100},
     ]
     body = "\n".join(x if isinstance(x, str) else json.dumps(x) for x in lines) + "\n\n"
-    spec = spec_of(format={"type": "jsonl"}, columns={
-        "tenant_id": "tenant", "chip": "chip", "gpu_count": "cards",
-        "charge_period_start": {"column": "start", "epoch": "s"}, "charge_period_end": {"column": "end", "epoch": "s"},
-        "billed_cost": {"expr": "fen / 100"}})
+    spec = spec_of(
+        format={"type": "jsonl"},
+        columns={
+            "tenant_id": "tenant",
+            "chip": "chip",
+            "gpu_count": "cards",
+            "charge_period_start": {"column": "start", "epoch": "s"},
+            "charge_period_end": {"column": "end", "epoch": "s"},
+            "billed_cost": {"expr": "fen / 100"},
+        },
+    )
     result, rows, quarantine = ingest(tmp_path, lake, spec, "2025-08-01.jsonl", body.encode())
     assert quarantine == [(2, "unparsable_record")]
     assert [r["source_row"] for r in rows] == [1, 3]
@@ -152,24 +188,34 @@ def test_not_really_gzip(tmp_path: Path, lake: Location) -> None:
 
 
 def test_parquet_rows_are_numbered_from_the_file(tmp_path: Path, lake: Location) -> None:
-    table = pa.table({
-        "tenant": ["T1", None, "T3"],
-        "start": pa.array([1754006400_000_000] * 3, pa.timestamp("us", tz="UTC")),
-        "end": pa.array([1754010000_000_000] * 3, pa.timestamp("us", tz="UTC")),
-        "chip": ["L40S", "L40S", "L40S"], "cards": pa.array([1, 2, 3], pa.int32()), "cost": [1.5, 2.5, 3.5],
-    })
+    table = pa.table(
+        {
+            "tenant": ["T1", None, "T3"],
+            "start": pa.array([1754006400_000_000] * 3, pa.timestamp("us", tz="UTC")),
+            "end": pa.array([1754010000_000_000] * 3, pa.timestamp("us", tz="UTC")),
+            "chip": ["L40S", "L40S", "L40S"],
+            "cards": pa.array([1, 2, 3], pa.int32()),
+            "cost": [1.5, 2.5, 3.5],
+        }
+    )
     sink = pa.BufferOutputStream()
     pq.write_table(table, sink)
-    _, rows, quarantine = ingest(tmp_path, lake, spec_of(format={"type": "parquet"}), "2025-08-01.parquet",
-                                 sink.getvalue().to_pybytes())
+    _, rows, quarantine = ingest(
+        tmp_path,
+        lake,
+        spec_of(format={"type": "parquet"}),
+        "2025-08-01.parquet",
+        sink.getvalue().to_pybytes(),
+    )
     assert quarantine == [(2, "missing_required:tenant_id")]
     assert [(r["source_row"], r["gpu_count"]) for r in rows] == [(1, 1.0), (3, 3.0)]
 
 
 def test_threshold_holds_back_a_mostly_broken_file(tmp_path: Path, lake: Location) -> None:
     body = CSV_HEADER + "T1,2025-08-01 08:00:00,2025-08-01 09:00:00,A100,1,1\n" + ",x,y,A100,1,1\n" * 3
-    result, rows, quarantine = ingest(tmp_path, lake, spec_of(max_quarantine_ratio=0.05), "2025-08-01.csv",
-                                      body.encode())
+    result, rows, quarantine = ingest(
+        tmp_path, lake, spec_of(max_quarantine_ratio=0.05), "2025-08-01.csv", body.encode()
+    )
     (ledger,) = result.rows
     assert ledger.status == "rejected" and rows == [] and len(quarantine) == 3
     assert (ledger.rows_read, ledger.rows_loaded, ledger.rows_quarantined, ledger.rows_held) == (4, 0, 3, 1)
@@ -178,10 +224,12 @@ def test_threshold_holds_back_a_mostly_broken_file(tmp_path: Path, lake: Locatio
 
 def test_an_unchanged_file_is_not_loaded_twice(tmp_path: Path, lake: Location) -> None:
     body = (CSV_HEADER + "T1,2025-08-01 08:00:00,2025-08-01 09:00:00,A100,1,1\n").encode()
-    first, _, _ = ingest(tmp_path, lake, spec_of(), "2025-08-01.csv", body, run_id="r1")
+    ingest(tmp_path, lake, spec_of(), "2025-08-01.csv", body, run_id="r1")
     output = next(Path(lake.root).glob("ingest/acme/*/*.parquet"))
     stamp = output.stat().st_mtime_ns
     second, _, _ = ingest(tmp_path, lake, spec_of(), "2025-08-01.csv", body, run_id="r2")
     assert not second.changed and second.rows[0].run_id == "r1" and output.stat().st_mtime_ns == stamp
-    third, rows, _ = ingest(tmp_path, lake, spec_of(), "2025-08-01.csv", body + body[len(CSV_HEADER):], run_id="r3")
+    third, rows, _ = ingest(
+        tmp_path, lake, spec_of(), "2025-08-01.csv", body + body[len(CSV_HEADER) :], run_id="r3"
+    )
     assert third.changed and third.rows[0].run_id == "r3" and len(rows) == 2

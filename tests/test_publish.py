@@ -28,14 +28,20 @@ def test_reader_in_another_process_does_not_block_and_keeps_its_snapshot(tmp_pat
     write_chips(lake, 3)
     publish(lake, warehouse, ["ref.chips"])
     reader = subprocess.Popen(
-        [sys.executable, "-c", textwrap.dedent(f"""
+        [
+            sys.executable,
+            "-c",
+            textwrap.dedent(f"""
             import duckdb, sys
             con = duckdb.connect({str(warehouse)!r}, read_only=True)
             print(con.execute("select count(*) from ref.chips").fetchall()[0][0], flush=True)
             sys.stdin.readline()
             print(con.execute("select count(*) from ref.chips").fetchall()[0][0], flush=True)
-        """)],
-        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+        """),
+        ],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
     )
     assert reader.stdout is not None and reader.stdin is not None
     assert reader.stdout.readline().strip() == "3"

@@ -21,8 +21,9 @@ def free_port() -> int:
 
 
 def graphql(port: int) -> dict:
-    request = urllib.request.Request(f"http://127.0.0.1:{port}/graphql", data=QUERY.encode(),
-                                     headers={"Content-Type": "application/json"})
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{port}/graphql", data=QUERY.encode(), headers={"Content-Type": "application/json"}
+    )
     with urllib.request.urlopen(request, timeout=10) as response:
         return json.loads(response.read())
 
@@ -32,8 +33,20 @@ def test_webserver_shows_every_layer(tmp_path: Path) -> None:
     env = {**os.environ, "COMPUTEFLOW_HOME": str(tmp_path), "DAGSTER_HOME": str(tmp_path)}
     (tmp_path / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
     server = subprocess.Popen(
-        [sys.executable, "-m", "dagster_webserver", "-m", "pipelines.definitions", "-h", "127.0.0.1", "-p", str(port)],
-        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        [
+            sys.executable,
+            "-m",
+            "dagster_webserver",
+            "-m",
+            "pipelines.definitions",
+            "-h",
+            "127.0.0.1",
+            "-p",
+            str(port),
+        ],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
     try:
         deadline = time.monotonic() + 120
@@ -49,6 +62,12 @@ def test_webserver_shows_every_layer(tmp_path: Path) -> None:
         server.terminate()
         server.wait(timeout=30)
     keys = {"/".join(n["assetKey"]["path"]) for n in nodes}
-    assert {"ingest/telecom_sh", "ingest/unicom_sh", "core/compute_usage", "marts/chip_mix", "warehouse",
-            "ref/chips"} <= keys
+    assert {
+        "ingest/telecom_sh",
+        "ingest/unicom_sh",
+        "core/compute_usage",
+        "marts/chip_mix",
+        "warehouse",
+        "ref/chips",
+    } <= keys
     assert {n["groupName"] for n in nodes} >= {"reference", "ingest_usage", "core", "marts", "warehouse"}

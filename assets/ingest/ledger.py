@@ -80,7 +80,9 @@ def read_ledger(
     if not lake.exists(relative):
         return []
     lake.attach(con)
-    table = con.sql(f"SELECT * FROM read_parquet({sql_str(lake.duckdb_path(lake.path(relative)))})").to_arrow_table()
+    table = con.sql(
+        f"SELECT * FROM read_parquet({sql_str(lake.duckdb_path(lake.path(relative)))})"
+    ).to_arrow_table()
     names = [f.name for f in fields(LedgerRow)]
     return [LedgerRow(**{n: row.get(n) for n in names}) for row in table.to_pylist()]
 

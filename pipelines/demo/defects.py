@@ -5,14 +5,19 @@ from __future__ import annotations
 import numpy as np
 
 OK, UNPARSABLE, MISSING_REQUIRED, NEGATIVE_QUANTITY = 0, 1, 2, 3
-KIND_NAMES = {UNPARSABLE: "unparsable", MISSING_REQUIRED: "missing_required", NEGATIVE_QUANTITY: "negative_quantity"}
+KIND_NAMES = {
+    UNPARSABLE: "unparsable",
+    MISSING_REQUIRED: "missing_required",
+    NEGATIVE_QUANTITY: "negative_quantity",
+}
 ALL_KINDS = (UNPARSABLE, MISSING_REQUIRED, NEGATIVE_QUANTITY)
 BAD_SHARE = 0.002
 MIN_ROWS_FOR_DEFECT = 50
 
 
-def assign_defects(rng: np.random.Generator, n: int, kinds: tuple[int, ...] = ALL_KINDS,
-                   eligible: np.ndarray | None = None) -> np.ndarray:
+def assign_defects(
+    rng: np.random.Generator, n: int, kinds: tuple[int, ...] = ALL_KINDS, eligible: np.ndarray | None = None
+) -> np.ndarray:
     """Defect code per row (OK for clean rows); kinds rotate from a random offset so they stay balanced."""
     codes = np.zeros(n, dtype=np.int8)
     pool = np.arange(n) if eligible is None else np.flatnonzero(eligible)

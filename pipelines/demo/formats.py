@@ -15,12 +15,14 @@ def fixed(units: pl.Expr, decimals: int) -> pl.Expr:
     scale = 10**decimals
     magnitude = units.abs()
     sign = pl.when(units < 0).then(pl.lit("-")).otherwise(pl.lit(""))
-    return pl.concat_str([
-        sign,
-        (magnitude // scale).cast(pl.String),
-        pl.lit("."),
-        (magnitude % scale).cast(pl.String).str.zfill(decimals),
-    ])
+    return pl.concat_str(
+        [
+            sign,
+            (magnitude // scale).cast(pl.String),
+            pl.lit("."),
+            (magnitude % scale).cast(pl.String).str.zfill(decimals),
+        ]
+    )
 
 
 def scaled(values: np.ndarray, decimals: int) -> np.ndarray:

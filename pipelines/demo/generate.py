@@ -9,7 +9,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from .behaviour import Behaviour
+from .behaviour import NOMINAL_DAYS, Behaviour
 from .catalog import SNAPSHOT_EVERY_DAYS, build_catalog
 from .ecosystem import capacity_plan_frame, providers_frame, sites_frame, tenants_frame
 from .jobs import JobGenerator, UsageContext
@@ -39,17 +39,32 @@ def _write_reference(landing: Landing, start: dt.date, days: int) -> None:
     landing.write_csv("reference/capacity_plan.csv", capacity_plan_frame(), "capacity_plan")
 
 
-def _feed_day(landing: Landing, profile: FeedProfile, generator: JobGenerator, day: int, date: dt.date, seed: int,
-              dataset_ids: list[str]) -> FeedFile:
+def _feed_day(
+    landing: Landing,
+    profile: FeedProfile,
+    generator: JobGenerator,
+    day: int,
+    date: dt.date,
+    seed: int,
+    dataset_ids: list[str],
+) -> FeedFile:
     """Render and store one provider-day file (runs in a worker thread)."""
-    feed_file = render_feed(FEEDS[profile.provider_id], profile, generator.lines(day), seed, day, date, dataset_ids)
+    feed_file = render_feed(
+        FEEDS[profile.provider_id], profile, generator.lines(day), seed, day, date, dataset_ids
+    )
     landing.put(feed_file.path, feed_file.data)
     return feed_file
 
 
-def generate_demo(landing_url: str, *, days: int = 120, scale: float = 1.0, seed: int = 42,
-                  start: dt.date = DEFAULT_START,
-                  on_file: Callable[[str, int], None] | None = None) -> dict[str, Any]:
+def generate_demo(
+    landing_url: str,
+    *,
+    days: int = 120,
+    scale: float = 1.0,
+    seed: int = 42,
+    start: dt.date = DEFAULT_START,
+    on_file: Callable[[str, int], None] | None = None,
+) -> dict[str, Any]:
     """Write a deterministic demo landing zone under `landing_url` and return its manifest.
 
     Same arguments give byte-identical files. `on_file(relative_path, rows)` is called after each file
@@ -63,27 +78,36 @@ def generate_demo(landing_url: str, *, days: int = 120, scale: float = 1.0, seed
     _write_reference(landing, start, days)
     landing.write_csv("vouchers/voucher_ledger.csv", voucher_ledger(seed, start), "vouchers")
 
-    snapshots = build_catalog(seed, start, days)
+    # The catalogue (and so the datasets tenants pick) is built for at least the nominal period, so a
+    # shorter run reproduces the first days of a longer one.
+    snapshots = build_catalog(seed, start, max(days, NOMINAL_DAYS))
     dataset_ids = sorted({ds for snap in snapshots for ds in snap.ids})
     behaviour = Behaviour(seed, start)
     plan = plan_transfers(seed, scale, start, days, behaviour, snapshots, dataset_ids)
     ctx = UsageContext(seed, scale, start, days, behaviour, plan.placements)
     generators = [(profile, JobGenerator(ctx, profile)) for profile in FEED_PROFILES]
-    snapshot_on = {snap.day: snap for snap in snapshots}
+    snapshot_on = {snap.day: snap for snap in snapshots if snap.day < days}
 
     with ThreadPoolExecutor(max_workers=_WORKERS) as pool:
         for day in range(days):
             date = start + dt.timedelta(days=day)
             # One task per provider and day: a generator is never used by two tasks at once, and files
             # are recorded in a fixed order, so the output does not depend on thread scheduling.
-            futures = [pool.submit(_feed_day, landing, profile, generator, day, date, seed, dataset_ids)
-                       for profile, generator in generators]
+            futures = [
+                pool.submit(_feed_day, landing, profile, generator, day, date, seed, dataset_ids)
+                for profile, generator in generators
+            ]
             if day in snapshot_on:
                 snap = snapshot_on[day]
-                landing.write(f"catalog/opendatalab/snapshot_{date:%Y-%m-%d}.json", snap.to_json_bytes(),
-                              "opendatalab", len(snap.datasets))
-            landing.write_csv(f"transfers/elastic_net/transfers_{date:%Y-%m-%d}.csv", plan.for_day(day),
-                              "elastic_net")
+                landing.write(
+                    f"catalog/opendatalab/snapshot_{date:%Y-%m-%d}.json",
+                    snap.to_json_bytes(),
+                    "opendatalab",
+                    len(snap.datasets),
+                )
+            landing.write_csv(
+                f"transfers/elastic_net/transfers_{date:%Y-%m-%d}.csv", plan.for_day(day), "elastic_net"
+            )
             for (profile, _), future in zip(generators, futures, strict=True):
                 feed_file = future.result()
                 landing.record(feed_file.path, profile.provider_id, feed_file.rows, feed_file.bad_rows)

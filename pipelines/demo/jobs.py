@@ -23,8 +23,9 @@ DURATION_SIGMA = 1.0
 FAILED_SHARE = 0.05
 DAYS_BACK = math.ceil(MAX_DURATION_S / 86400)  # start days whose jobs can still run on a given day
 # Relative job starts per Shanghai local hour 00..23: quiet nights, busy office hours, evening batch runs.
-_LOCAL_HOUR_WEIGHTS = np.array([2, 1.5, 1, 1, 1, 1, 1.5, 2, 4, 7, 9, 9, 6, 7, 9, 9, 8, 7, 5, 5, 6, 6, 4, 3],
-                               dtype=np.float64)
+_LOCAL_HOUR_WEIGHTS = np.array(
+    [2, 1.5, 1, 1, 1, 1, 1.5, 2, 4, 7, 9, 9, 6, 7, 9, 9, 8, 7, 5, 5, 6, 6, 4, 3], dtype=np.float64
+)
 # Expected job duration (failed jobs stop early), used to turn a row budget into a job count.
 _MEAN_DURATION_S = MEDIAN_DURATION_S * math.exp(DURATION_SIGMA**2 / 2) * (1 - FAILED_SHARE * (1 - 0.375))
 
@@ -68,12 +69,17 @@ class JobGenerator:
         self._nvidia = np.array([i for i, c in enumerate(chips) if not c.domestic])
         self._domestic = np.array([i for i, c in enumerate(chips) if c.domestic], dtype=np.int64)
         self._nvidia_cum = _cumulative(np.array([chips[i].weight for i in self._nvidia]))
-        self._domestic_cum = (_cumulative(np.array([chips[i].weight for i in self._domestic]))
-                              if self._domestic.size else np.ones(1))
+        self._domestic_cum = (
+            _cumulative(np.array([chips[i].weight for i in self._domestic]))
+            if self._domestic.size
+            else np.ones(1)
+        )
         aliases = [c.alias for c in chips]
         self._migrant_chip = np.array([aliases.index(a) for a in profile.migrant_chips], dtype=np.int64)
         per_job = _MEAN_DURATION_S / 3600 + 1 if profile.hourly else 1 + _MEAN_DURATION_S / 86400
-        self._jobs_per_weight = profile.rows_per_day / per_job / ctx.behaviour.mean_weight[profile.provider_id]
+        self._jobs_per_weight = (
+            profile.rows_per_day / per_job / ctx.behaviour.mean_weight[profile.provider_id]
+        )
 
     def day_start(self, day: int) -> int:
         """Epoch second at which provider day `day` starts."""
@@ -97,8 +103,9 @@ class JobGenerator:
         tenant = _pick(np.cumsum(weights) / max(total, 1e-12), rng.random(n))
         hour = _pick(self._hour_cum, rng.random(n))
         start = self.day_start(day) + hour * 3600 + rng.integers(0, 3600, n)
-        duration = np.clip(rng.lognormal(math.log(MEDIAN_DURATION_S), DURATION_SIGMA, n),
-                           MIN_DURATION_S, MAX_DURATION_S)
+        duration = np.clip(
+            rng.lognormal(math.log(MEDIAN_DURATION_S), DURATION_SIGMA, n), MIN_DURATION_S, MAX_DURATION_S
+        )
         failed = rng.random(n) < FAILED_SHARE
         cut = rng.uniform(0.05, 0.7, n)
         duration = np.where(failed, np.maximum(MIN_DURATION_S, duration * cut), duration).astype(np.int64)
@@ -106,8 +113,9 @@ class JobGenerator:
         site = self._site_global[_pick(self._site_cum, rng.random(n))]
         chip = self._chips(rng, n, day, tenant)
         dataset = ctx.placements.pick(rng, tenant, site, day)
-        list_prices, contracted = price_vectors(prof.provider_id, prof.chip_models,
-                                                ctx.start + dt.timedelta(days=day))
+        list_prices, contracted = price_vectors(
+            prof.provider_id, prof.chip_models, ctx.start + dt.timedelta(days=day)
+        )
         list_price = list_prices[chip]
         if prof.provider_id == "volcano_engine":
             discount = ctx.behaviour.volcano_discount[tenant]
@@ -118,10 +126,18 @@ class JobGenerator:
         yyyymmdd = int((ctx.start + dt.timedelta(days=day)).strftime("%Y%m%d"))
         return {
             "job_key": yyyymmdd * 1_000_000 + np.arange(n, dtype=np.int64),
-            "tenant": tenant.astype(np.int16), "site": site.astype(np.int8), "chip": chip.astype(np.int8),
-            "cards": cards.astype(np.int32), "start": start.astype(np.int64), "end": start + duration,
-            "failed": failed, "dataset": dataset, "list_price": list_price, "unit_price": unit_price,
-            "discount": discount, "node": rng.integers(1, 4000, n).astype(np.int32),
+            "tenant": tenant.astype(np.int16),
+            "site": site.astype(np.int8),
+            "chip": chip.astype(np.int8),
+            "cards": cards.astype(np.int32),
+            "start": start.astype(np.int64),
+            "end": start + duration,
+            "failed": failed,
+            "dataset": dataset,
+            "list_price": list_price,
+            "unit_price": unit_price,
+            "discount": discount,
+            "node": rng.integers(1, 4000, n).astype(np.int32),
         }
 
     def _chips(self, rng: np.random.Generator, n: int, day: int, tenant: np.ndarray) -> np.ndarray:
@@ -129,8 +145,11 @@ class JobGenerator:
         share = lo + (hi - lo) * min(max(day, 0), NOMINAL_DAYS) / NOMINAL_DAYS
         domestic = (rng.random(n) < share) & (self._domestic.size > 0)
         u = rng.random(n)
-        chip = np.where(domestic, self._domestic[_pick(self._domestic_cum, u)] if self._domestic.size else 0,
-                        self._nvidia[_pick(self._nvidia_cum, u)])
+        chip = np.where(
+            domestic,
+            self._domestic[_pick(self._domestic_cum, u)] if self._domestic.size else 0,
+            self._nvidia[_pick(self._nvidia_cum, u)],
+        )
         if self._migrant_chip.size:
             migrant = self.ctx.behaviour.is_migrant()[tenant]
             mix = np.where(rng.random(n) < 0.6, self._migrant_chip[0], self._migrant_chip[-1])
@@ -157,9 +176,15 @@ class JobGenerator:
         bucket = window_start + (np.repeat(first, count) + step) * split
         seg_start = np.maximum(np.repeat(seg_from, count), bucket)
         seg_end = np.minimum(np.repeat(seg_to, count), bucket + split)
-        status = np.where(running[row], STATUS_RUNNING, np.where(jobs["failed"][row], STATUS_FAILED, STATUS_DONE))
-        frame = pl.DataFrame({
-            **{k: v[row] for k, v in jobs.items() if k not in ("start", "end", "failed")},
-            "seg_start": seg_start, "seg_end": seg_end, "status": status.astype(np.int8),
-        })
+        status = np.where(
+            running[row], STATUS_RUNNING, np.where(jobs["failed"][row], STATUS_FAILED, STATUS_DONE)
+        )
+        frame = pl.DataFrame(
+            {
+                **{k: v[row] for k, v in jobs.items() if k not in ("start", "end", "failed")},
+                "seg_start": seg_start,
+                "seg_end": seg_end,
+                "status": status.astype(np.int8),
+            }
+        )
         return frame.sort(["seg_start", "job_key"])

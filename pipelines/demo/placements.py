@@ -20,14 +20,17 @@ class Placements:
     datasets: np.ndarray
 
     @classmethod
-    def build(cls, tenant: np.ndarray, site: np.ndarray, ready_day: np.ndarray, dataset: np.ndarray) -> Placements:
+    def build(
+        cls, tenant: np.ndarray, site: np.ndarray, ready_day: np.ndarray, dataset: np.ndarray
+    ) -> Placements:
         """Index placements; `site` indexes SITE_IDS, `dataset` indexes the global dataset id list."""
         keys = _key(tenant, site) + ready_day.astype(np.int64) + _DAY_OFFSET
         order = np.lexsort((dataset, keys))
         return cls(keys[order], dataset[order].astype(np.int32))
 
-    def pick(self, rng: np.random.Generator, tenant: np.ndarray, site: np.ndarray, day: int,
-             share: float = 0.7) -> np.ndarray:
+    def pick(
+        self, rng: np.random.Generator, tenant: np.ndarray, site: np.ndarray, day: int, share: float = 0.7
+    ) -> np.ndarray:
         """For each job, a dataset ready at its site on `day` with probability `share`, else -1."""
         base = _key(tenant, site)
         lo = np.searchsorted(self.keys, base, side="left")

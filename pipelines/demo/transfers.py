@@ -56,8 +56,15 @@ def _site_choice(rng: np.random.Generator, behaviour: Behaviour, tenant: np.ndar
     return site
 
 
-def plan_transfers(seed: int, scale: float, start: dt.date, days: int, behaviour: Behaviour,
-                   snapshots: list[Snapshot], dataset_ids: list[str]) -> TransferPlan:
+def plan_transfers(
+    seed: int,
+    scale: float,
+    start: dt.date,
+    days: int,
+    behaviour: Behaviour,
+    snapshots: list[Snapshot],
+    dataset_ids: list[str],
+) -> TransferPlan:
     """Generate every transfer of the period and index where datasets are ready for jobs."""
     ds_index = {d: i for i, d in enumerate(dataset_ids)}
     usable = usable_ids(snapshots)
@@ -66,7 +73,7 @@ def plan_transfers(seed: int, scale: float, start: dt.date, days: int, behaviour
     for day in range(days):
         snap_k = min(day // SNAPSHOT_EVERY_DAYS, len(snapshots) - 1)
         frames.append(_day_transfers(seed, scale, start, day, behaviour, snapshots[snap_k], usable[snap_k]))
-    rows = pl.concat(frames, how="vertical")
+    rows = pl.concat(frames, how="vertical_relaxed")
     rows = _finish(rows, start, days)
     local_day0 = day_start_epoch(start, 0)
     done = rows.filter(pl.col("status") == "completed")
@@ -75,13 +82,16 @@ def plan_transfers(seed: int, scale: float, start: dt.date, days: int, behaviour
         np.concatenate([pre[0], done["tenant_idx"].to_numpy()]),
         np.concatenate([pre[1], done["dst_idx"].to_numpy()]),
         np.concatenate([pre[2], ready]),
-        np.concatenate([pre[3], np.array([ds_index[d] for d in done["dataset_id"].to_list()], dtype=np.int64)]),
+        np.concatenate(
+            [pre[3], done["dataset_id"].replace_strict(ds_index, return_dtype=pl.Int64).to_numpy()]
+        ),
     )
     return TransferPlan(rows.drop(["end_s", "tenant_idx", "dst_idx"]), placements)
 
 
-def _preplaced(seed: int, behaviour: Behaviour, snap: Snapshot, usable: set[str],
-               ds_index: dict[str, int]) -> tuple[np.ndarray, ...]:
+def _preplaced(
+    seed: int, behaviour: Behaviour, snap: Snapshot, usable: set[str], ds_index: dict[str, int]
+) -> tuple[np.ndarray, ...]:
     """Datasets tenants already hold at their sites before the period starts."""
     rng = rng_for(seed, "elastic_net:preplaced")
     candidates = [d for d in snap.datasets if d["id"] in usable]
@@ -89,8 +99,9 @@ def _preplaced(seed: int, behaviour: Behaviour, snap: Snapshot, usable: set[str]
     ever = behaviour.ever_uses()
     tenants, sites = [], []
     for t in range(N_TENANTS):
-        tenant_sites = sorted({SITE_IDS.index(s) for p, prof in enumerate(FEED_PROFILES) if ever[t, p]
-                               for s in prof.sites})
+        tenant_sites = sorted(
+            {SITE_IDS.index(s) for p, prof in enumerate(FEED_PROFILES) if ever[t, p] for s in prof.sites}
+        )
         for s in tenant_sites:
             tenants += [t] * _PREPLACED_PER_SITE
             sites += [s] * _PREPLACED_PER_SITE
@@ -100,44 +111,69 @@ def _preplaced(seed: int, behaviour: Behaviour, snap: Snapshot, usable: set[str]
     return np.array(tenants), np.array(sites), ready, datasets
 
 
-def _day_transfers(seed: int, scale: float, start: dt.date, day: int, behaviour: Behaviour, snap: Snapshot,
-                   usable: set[str]) -> pl.DataFrame:
+def _day_transfers(
+    seed: int, scale: float, start: dt.date, day: int, behaviour: Behaviour, snap: Snapshot, usable: set[str]
+) -> pl.DataFrame:
     """Transfers requested on UTC day `day`; a failed transfer is retried later and then completes."""
     rng = rng_for(seed, "elastic_net", day)
     weights = behaviour.activity * (behaviour.membership(day + _LOOKAHEAD_DAYS).sum(axis=1) > 0)
     n = int(rng.poisson(TRANSFERS_PER_DAY * scale)) if weights.sum() > 0 else 0
-    tenant = np.minimum(np.searchsorted(np.cumsum(weights) / weights.sum(), rng.random(n), side="right"),
-                        N_TENANTS - 1)
+    tenant = np.minimum(
+        np.searchsorted(np.cumsum(weights) / weights.sum(), rng.random(n), side="right"), N_TENANTS - 1
+    )
     dst = _site_choice(rng, behaviour, tenant, day + _LOOKAHEAD_DAYS)
-    others = np.array([[o for o in range(3) if o != d][:2] if d < 3 else [0, 1] for d in range(len(SITE_IDS))])
+    others = np.array(
+        [[o for o in range(3) if o != d][:2] if d < 3 else [0, 1] for d in range(len(SITE_IDS))]
+    )
     src = np.where(rng.random(n) < 0.85, SITE_IDS.index("xuhui"), others[dst, rng.integers(0, 2, n)])
     candidates = [d for d in snap.datasets if d["id"] in usable]
     popularity = np.sqrt(np.array([d["downloads"] for d in candidates], dtype=np.float64))
     pick = rng.choice(len(candidates), n, p=popularity / popularity.sum())
-    full = np.array([candidates[i]["file_bytes"] for i in pick], dtype=np.int64)
+    full = np.array([d["file_bytes"] for d in candidates], dtype=np.int64)[pick]
     subset = rng.random(n) < 0.3
     size = np.where(subset, (full * rng.uniform(0.05, 0.5, n)).astype(np.int64), full)
     requested = day_start_epoch(start, day, utc_days=True) + rng.integers(0, 86400, n)
     begin = requested + rng.integers(20, 900, n)
     base_seconds = size * 8 / (BASE_MBPS * 1e6)
     boosted = rng.random(n) < np.where(base_seconds > 4 * 3600, 0.9, 0.05)
-    rate = np.where(boosted, BOOST_MBPS * 1e6 * rng.uniform(0.85, 0.98, n), BASE_MBPS * 1e6 * rng.uniform(0.9, 0.98, n))
+    rate = np.where(
+        boosted, BOOST_MBPS * 1e6 * rng.uniform(0.85, 0.98, n), BASE_MBPS * 1e6 * rng.uniform(0.9, 0.98, n)
+    )
     duration = np.ceil(size * 8 / rate).astype(np.int64) + 1
     failed = rng.random(n) < FAILED_SHARE
     failed_end = begin + np.maximum(60, (duration * rng.uniform(0.1, 0.9, n)).astype(np.int64))
     retry_requested = failed_end + rng.integers(60, 1800, n)
     retry_begin = retry_requested + rng.integers(20, 900, n)
     errors = np.array(_ERRORS)[rng.integers(0, len(_ERRORS), n)]
-    dataset = [candidates[i]["id"] for i in pick]
-    common = {"tenant_idx": tenant, "dataset_id": dataset, "src_idx": src, "dst_idx": dst, "bytes": size,
-              "boosted": boosted}
-    first = pl.DataFrame({**common, "req_s": requested, "start_s": begin,
-                          "end_s": np.where(failed, failed_end, begin + duration),
-                          "status": np.where(failed, "failed", "completed"),
-                          "result_code": np.where(failed, errors, "OK")})
-    retry = pl.DataFrame({**common, "req_s": retry_requested, "start_s": retry_begin,
-                          "end_s": retry_begin + duration, "status": "completed", "result_code": "OK"}).filter(
-        pl.Series(failed))
+    dataset = pl.Series([d["id"] for d in candidates], dtype=pl.String).gather(pick)
+    common = {
+        "tenant_idx": tenant,
+        "dataset_id": dataset,
+        "src_idx": src,
+        "dst_idx": dst,
+        "bytes": size,
+        "boosted": boosted,
+    }
+    first = pl.DataFrame(
+        {
+            **common,
+            "req_s": requested,
+            "start_s": begin,
+            "end_s": np.where(failed, failed_end, begin + duration),
+            "status": np.where(failed, "failed", "completed"),
+            "result_code": np.where(failed, errors, "OK"),
+        }
+    )
+    retry = pl.DataFrame(
+        {
+            **common,
+            "req_s": retry_requested,
+            "start_s": retry_begin,
+            "end_s": retry_begin + duration,
+            "status": "completed",
+            "result_code": "OK",
+        }
+    ).filter(pl.Series(failed))
     frames = [first, retry]
     if day == FACTS_DAY:
         frames.append(_facts_transfer(start))
@@ -147,12 +183,21 @@ def _day_transfers(seed: int, scale: float, start: dt.date, day: int, behaviour:
 def _facts_transfer(start: dt.date) -> pl.DataFrame:
     """T001 moves 10 TB from Xuhui to Lingang in 2 boosted hours instead of 800,000 s at 100 Mbps."""
     begin = day_start_epoch(start, FACTS_DAY, utc_days=True) + 2 * 3600
-    return pl.DataFrame({
-        "tenant_idx": [0], "dataset_id": [FACTS_DATASET_ID], "src_idx": [SITE_IDS.index("xuhui")],
-        "dst_idx": [SITE_IDS.index("lingang")], "bytes": [FACTS_BYTES], "boosted": [True],
-        "req_s": [begin - 300], "start_s": [begin], "end_s": [begin + 2 * 3600], "status": ["completed"],
-        "result_code": ["OK"],
-    })
+    return pl.DataFrame(
+        {
+            "tenant_idx": [0],
+            "dataset_id": [FACTS_DATASET_ID],
+            "src_idx": [SITE_IDS.index("xuhui")],
+            "dst_idx": [SITE_IDS.index("lingang")],
+            "bytes": [FACTS_BYTES],
+            "boosted": [True],
+            "req_s": [begin - 300],
+            "start_s": [begin],
+            "end_s": [begin + 2 * 3600],
+            "status": ["completed"],
+            "result_code": ["OK"],
+        }
+    )
 
 
 def _finish(rows: pl.DataFrame, start: dt.date, days: int) -> pl.DataFrame:
@@ -169,9 +214,18 @@ def _finish(rows: pl.DataFrame, start: dt.date, days: int) -> pl.DataFrame:
     hundredths = ((pl.col("end_s") - pl.col("start_s") + 35) // 36).cast(pl.Int64)
     boost = pl.col("boosted")
     return rows.select(
-        "day", "end_s", "tenant_idx", "dst_idx",
-        transfer_id=pl.concat_str([pl.lit("EN-"), yyyymmdd, pl.lit("-"),
-                                   (pl.int_range(pl.len()).over("day") + 1).cast(pl.String).str.zfill(5)]),
+        "day",
+        "end_s",
+        "tenant_idx",
+        "dst_idx",
+        transfer_id=pl.concat_str(
+            [
+                pl.lit("EN-"),
+                yyyymmdd,
+                pl.lit("-"),
+                (pl.int_range(pl.len()).over("day") + 1).cast(pl.String).str.zfill(5),
+            ]
+        ),
         tenant_id=lookup(TENANT_IDS, pl.col("tenant_idx")),
         dataset_id=pl.col("dataset_id"),
         source_site=lookup(SITE_IDS, pl.col("src_idx")),

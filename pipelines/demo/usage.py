@@ -46,8 +46,9 @@ class Feed:
 
 
 def _status(done: str, failed: str, running: str) -> pl.Expr:
-    return pl.col("status").replace_strict({STATUS_DONE: done, STATUS_FAILED: failed, STATUS_RUNNING: running},
-                                           return_dtype=pl.String)
+    return pl.col("status").replace_strict(
+        {STATUS_DONE: done, STATUS_FAILED: failed, STATUS_RUNNING: running}, return_dtype=pl.String
+    )
 
 
 def _by_site(mapping: dict[str, str]) -> pl.Expr:
@@ -58,8 +59,9 @@ def _job_id(prefix: str) -> pl.Expr:
     return pl.concat_str([pl.lit(prefix), pl.col("job_key").cast(pl.String)])
 
 
-def _bad_number(value: pl.Expr, negative: pl.Expr | None = None,
-                garbage: tuple[str, str] = ("N/A", "abc")) -> pl.Expr:
+def _bad_number(
+    value: pl.Expr, negative: pl.Expr | None = None, garbage: tuple[str, str] = ("N/A", "abc")
+) -> pl.Expr:
     """Numeric text with the row's defect applied: garbage when unparsable, `negative` when negative."""
     junk = pl.when(pl.col("job_key") % 2 == 0).then(pl.lit(garbage[0])).otherwise(pl.lit(garbage[1]))
     expr = pl.when(DEFECT == UNPARSABLE).then(junk)
@@ -69,7 +71,11 @@ def _bad_number(value: pl.Expr, negative: pl.Expr | None = None,
 
 
 def _tenant(missing: str | None = "") -> pl.Expr:
-    return pl.when(DEFECT == MISSING_REQUIRED).then(pl.lit(missing, dtype=pl.String)).otherwise(pl.col("tenant_id"))
+    return (
+        pl.when(DEFECT == MISSING_REQUIRED)
+        .then(pl.lit(missing, dtype=pl.String))
+        .otherwise(pl.col("tenant_id"))
+    )
 
 
 def enrich(lines: pl.DataFrame, profile: FeedProfile, dataset_ids: list[str]) -> pl.DataFrame:
@@ -91,8 +97,15 @@ def enrich(lines: pl.DataFrame, profile: FeedProfile, dataset_ids: list[str]) ->
     )
 
 
-def render_feed(feed: Feed, profile: FeedProfile, lines: pl.DataFrame, seed: int, day: int, date: dt.date,
-                dataset_ids: list[str]) -> FeedFile:
+def render_feed(
+    feed: Feed,
+    profile: FeedProfile,
+    lines: pl.DataFrame,
+    seed: int,
+    day: int,
+    date: dt.date,
+    dataset_ids: list[str],
+) -> FeedFile:
     """Enrich, corrupt a few rows deterministically and format one provider-day file."""
     rng = rng_for(seed, f"{profile.provider_id}:defects", day)
     frame = enrich(lines, profile, dataset_ids)
@@ -111,15 +124,20 @@ def _telecom(f: pl.DataFrame, date: dt.date) -> bytes:
         pl.lit(date.isoformat()).alias("账单日期"),
         _tenant("").alias("租户编号"),
         _job_id("TJ").alias("作业编号"),
-        pl.concat_str([pl.lit("CT-"), _by_site(_SITE_CODE), pl.lit("-N"),
-                       pl.col("node").cast(pl.String).str.zfill(5)]).alias("资源编号"),
+        pl.concat_str(
+            [pl.lit("CT-"), _by_site(_SITE_CODE), pl.lit("-N"), pl.col("node").cast(pl.String).str.zfill(5)]
+        ).alias("资源编号"),
         _by_site(SITE_ZH).alias("计算中心"),
         pl.col("chip_alias").alias("芯片型号"),
         _bad_number(pl.col("cards").cast(pl.String)).alias("卡数"),
         local_time(pl.col("seg_start")).alias("开始时间"),
         local_time(pl.col("seg_end")).alias("结束时间"),
-        fixed(pl.when(DEFECT == NEGATIVE_QUANTITY).then(-pl.col("card_hours_e4"))
-              .otherwise(pl.col("card_hours_e4")), 4).alias("计费时长(卡时)"),
+        fixed(
+            pl.when(DEFECT == NEGATIVE_QUANTITY)
+            .then(-pl.col("card_hours_e4"))
+            .otherwise(pl.col("card_hours_e4")),
+            4,
+        ).alias("计费时长(卡时)"),
         fixed((pl.col("list_price") * 100).round().cast(pl.Int64), 2).alias("单价(元/卡时)"),
         fixed(fen, 2).alias("原价金额(元)"),
         fixed(fen - billed_fen, 2).alias("优惠金额(元)"),
@@ -132,26 +150,44 @@ def _telecom(f: pl.DataFrame, date: dt.date) -> bytes:
 
 # --- Infinigence: JSON lines ----------------------------------------------------------------------------
 def _quoted(expr: pl.Expr) -> pl.Expr:
-    return pl.when(expr.is_null()).then(pl.lit("null")).otherwise(pl.concat_str([pl.lit('"'), expr, pl.lit('"')]))
+    return (
+        pl.when(expr.is_null())
+        .then(pl.lit("null"))
+        .otherwise(pl.concat_str([pl.lit('"'), expr, pl.lit('"')]))
+    )
 
 
 def _infinigence(f: pl.DataFrame, date: dt.date) -> bytes:
     cards = pl.col("cards").cast(pl.String)
-    line = pl.concat_str([
-        pl.lit('{"job_id":"'), _job_id("inf-"),
-        pl.lit('","tenant_id":'), _quoted(_tenant(None)),
-        pl.lit(',"cluster":"'), _by_site({"qingpu": "qingpu-hetero-1", "lingang": "lingang-hetero-2"}),
-        pl.lit('","site":"'), pl.col("site_id"),
-        pl.lit('","accelerator":"'), pl.col("chip_alias"),
-        pl.lit('","num_cards":'), _bad_number(cards, pl.concat_str([pl.lit("-"), cards]), ('"N/A"', '"abc"')),
-        pl.lit(',"start_ts":'), pl.col("seg_start").cast(pl.String),
-        pl.lit(',"end_ts":'), pl.col("seg_end").cast(pl.String),
-        pl.lit(',"status":"'), _status("SUCCEEDED", "FAILED", "RUNNING"),
-        pl.lit('","amount_fen":'), pl.col("billed_fen").cast(pl.String),
-        pl.lit(',"list_amount_fen":'), pl.col("list_fen").cast(pl.String),
-        pl.lit(',"dataset_id":'), _quoted(pl.col("dataset_id")),
-        pl.lit("}"),
-    ])
+    line = pl.concat_str(
+        [
+            pl.lit('{"job_id":"'),
+            _job_id("inf-"),
+            pl.lit('","tenant_id":'),
+            _quoted(_tenant(None)),
+            pl.lit(',"cluster":"'),
+            _by_site({"qingpu": "qingpu-hetero-1", "lingang": "lingang-hetero-2"}),
+            pl.lit('","site":"'),
+            pl.col("site_id"),
+            pl.lit('","accelerator":"'),
+            pl.col("chip_alias"),
+            pl.lit('","num_cards":'),
+            _bad_number(cards, pl.concat_str([pl.lit("-"), cards]), ('"N/A"', '"abc"')),
+            pl.lit(',"start_ts":'),
+            pl.col("seg_start").cast(pl.String),
+            pl.lit(',"end_ts":'),
+            pl.col("seg_end").cast(pl.String),
+            pl.lit(',"status":"'),
+            _status("SUCCEEDED", "FAILED", "RUNNING"),
+            pl.lit('","amount_fen":'),
+            pl.col("billed_fen").cast(pl.String),
+            pl.lit(',"list_amount_fen":'),
+            pl.col("list_fen").cast(pl.String),
+            pl.lit(',"dataset_id":'),
+            _quoted(pl.col("dataset_id")),
+            pl.lit("}"),
+        ]
+    )
     return _text_lines(f.select(line.alias("line"))).encode("utf-8")
 
 
@@ -160,19 +196,30 @@ def _text_lines(frame: pl.DataFrame) -> str:
 
 
 # --- Volcano Engine: hourly parquet ---------------------------------------------------------------------
-VOLCANO_SCHEMA = pa.schema([
-    ("hour_start", pa.timestamp("us", tz="UTC")), ("account_id", pa.string()), ("instance_id", pa.string()),
-    ("job_tag", pa.string()), ("region", pa.string()), ("gpu_type", pa.string()), ("gpu_count", pa.int32()),
-    ("usage_seconds", pa.int32()), ("list_price_per_gpu_hour", pa.float64()), ("discount_rate", pa.float64()),
-    ("billed_amount", pa.float64()), ("dataset_tag", pa.string()),
-])
+VOLCANO_SCHEMA = pa.schema(
+    [
+        ("hour_start", pa.timestamp("us", tz="UTC")),
+        ("account_id", pa.string()),
+        ("instance_id", pa.string()),
+        ("job_tag", pa.string()),
+        ("region", pa.string()),
+        ("gpu_type", pa.string()),
+        ("gpu_count", pa.int32()),
+        ("usage_seconds", pa.int32()),
+        ("list_price_per_gpu_hour", pa.float64()),
+        ("discount_rate", pa.float64()),
+        ("billed_amount", pa.float64()),
+        ("dataset_tag", pa.string()),
+    ]
+)
 
 
 def _volcano(f: pl.DataFrame, date: dt.date) -> bytes:
     seconds = pl.col("seg_end") - pl.col("seg_start")
     out = f.select(
         hour_start=pl.from_epoch((pl.col("seg_start") // 3600) * 3600, time_unit="s")
-        .dt.cast_time_unit("us").dt.replace_time_zone("UTC"),
+        .dt.cast_time_unit("us")
+        .dt.replace_time_zone("UTC"),
         account_id=_tenant(None),
         instance_id=pl.concat_str([pl.lit("i-"), pl.col("job_key").cast(pl.String)]),
         job_tag=_job_id("vej-"),
@@ -182,7 +229,9 @@ def _volcano(f: pl.DataFrame, date: dt.date) -> bytes:
         usage_seconds=pl.when(DEFECT == NEGATIVE_QUANTITY).then(-seconds).otherwise(seconds).cast(pl.Int32),
         list_price_per_gpu_hour=pl.col("list_price"),
         discount_rate=pl.col("discount").round(4),
-        billed_amount=(pl.col("cards") * seconds / 3600 * pl.col("list_price") * (1 - pl.col("discount"))).round(4),
+        billed_amount=(
+            pl.col("cards") * seconds / 3600 * pl.col("list_price") * (1 - pl.col("discount"))
+        ).round(4),
         dataset_tag=pl.col("dataset_id"),
     )
     table = out.to_arrow().cast(VOLCANO_SCHEMA)
@@ -199,8 +248,9 @@ def _unicom_credits(f: pl.DataFrame, rng: np.random.Generator) -> pl.DataFrame:
     """About one row in 500 gets a service credit line next to it."""
     credited = rng.random(f.height) < 1 / 500
     credits = f.filter(pl.Series(credited)).with_columns(is_credit=pl.lit(True))
-    return (pl.concat([f.with_columns(is_credit=pl.lit(False)), credits])
-            .sort(["seg_start", "job_key", "is_credit"]))
+    return pl.concat([f.with_columns(is_credit=pl.lit(False)), credits]).sort(
+        ["seg_start", "job_key", "is_credit"]
+    )
 
 
 def _unicom(f: pl.DataFrame, date: dt.date) -> bytes:
@@ -208,7 +258,11 @@ def _unicom(f: pl.DataFrame, date: dt.date) -> bytes:
     month = date.replace(day=1)
     next_month = (month + dt.timedelta(days=32)).replace(day=1)
     zero = pl.lit(0, dtype=pl.Int64)
-    billed = pl.when(credit).then(-(pl.col("billed_e4") / 10).round().cast(pl.Int64)).otherwise(pl.col("billed_e4"))
+    billed = (
+        pl.when(credit)
+        .then(-(pl.col("billed_e4") / 10).round().cast(pl.Int64))
+        .otherwise(pl.col("billed_e4"))
+    )
     quantity = pl.when(credit).then(zero).otherwise(pl.col("card_hours_e4"))
     names = tenants_frame().select("tenant_id", "tenant_name")
     f = f.join(names, on="tenant_id", how="left", maintain_order="left")
@@ -225,8 +279,11 @@ def _unicom(f: pl.DataFrame, date: dt.date) -> bytes:
         ChargeClass=pl.lit(None, dtype=pl.String),
         ChargeDescription=pl.when(credit)
         .then(pl.concat_str([pl.lit("Service credit for job "), _job_id("UJ")]))
-        .otherwise(pl.concat_str([pl.lit("GPU compute "), pl.col("chip_model"), pl.lit(" x"),
-                                  pl.col("cards").cast(pl.String)])),
+        .otherwise(
+            pl.concat_str(
+                [pl.lit("GPU compute "), pl.col("chip_model"), pl.lit(" x"), pl.col("cards").cast(pl.String)]
+            )
+        ),
         ChargeFrequency=pl.when(credit).then(pl.lit("One-Time")).otherwise(pl.lit("Usage-Based")),
         BilledCost=fixed(billed, 4),
         EffectiveCost=fixed(billed, 4),
@@ -242,9 +299,17 @@ def _unicom(f: pl.DataFrame, date: dt.date) -> bytes:
         ServiceCategory=pl.lit("AI and Machine Learning"),
         ServiceName=pl.lit("Unicom AI Compute"),
         RegionId=pl.col("site_id"),
-        ResourceId=pl.concat_str([pl.lit("cu-"), pl.col("site_id"), pl.lit("-n"), pl.col("node").cast(pl.String)]),
-        SkuId=pl.concat_str([pl.lit("gpu."), pl.col("chip_model").replace_strict(_SKU, return_dtype=pl.String),
-                             pl.lit(".x"), pl.col("cards").cast(pl.String)]),
+        ResourceId=pl.concat_str(
+            [pl.lit("cu-"), pl.col("site_id"), pl.lit("-n"), pl.col("node").cast(pl.String)]
+        ),
+        SkuId=pl.concat_str(
+            [
+                pl.lit("gpu."),
+                pl.col("chip_model").replace_strict(_SKU, return_dtype=pl.String),
+                pl.lit(".x"),
+                pl.col("cards").cast(pl.String),
+            ]
+        ),
         SubAccountId=_tenant(""),
         SubAccountName=pl.when(missing).then(pl.lit("")).otherwise(pl.col("tenant_name")),
         x_ChipModel=pl.col("chip_alias"),
@@ -266,29 +331,48 @@ def _utc_midnight_text(local_date: dt.date) -> str:
 def _mobile(f: pl.DataFrame, date: dt.date) -> bytes:
     iso_local = "%Y-%m-%dT%H:%M:%S+08:00"
     cards = pl.col("cards").cast(pl.String)
-    line = pl.concat_str([
-        pl.lit("ts_start="), local_time(pl.col("seg_start"), iso_local),
-        pl.lit(" ts_end="), local_time(pl.col("seg_end"), iso_local),
-        pl.when(DEFECT == MISSING_REQUIRED).then(None).otherwise(pl.concat_str([pl.lit(" tenant="),
-                                                                               pl.col("tenant_id")])),
-        pl.lit(" job="), _job_id("MJ-"),
-        pl.lit(" site="), pl.col("site_id"),
-        pl.lit(" chip="), pl.col("chip_alias"),
-        pl.lit(" cards="), _bad_number(cards, pl.concat_str([pl.lit("-"), cards])),
-        pl.lit(" gpu_seconds="), pl.col("card_seconds").cast(pl.String),
-        pl.lit(" amount_cny="), fixed(pl.col("billed_e4"), 4),
-        pl.lit(" list_cny="), fixed(pl.col("list_e4"), 4),
-        pl.lit(" status="), _status("done", "failed", "running"),
-        pl.concat_str([pl.lit(" dataset="), pl.col("dataset_id")]),
-    ], ignore_nulls=True)
+    line = pl.concat_str(
+        [
+            pl.lit("ts_start="),
+            local_time(pl.col("seg_start"), iso_local),
+            pl.lit(" ts_end="),
+            local_time(pl.col("seg_end"), iso_local),
+            pl.when(DEFECT == MISSING_REQUIRED)
+            .then(None)
+            .otherwise(pl.concat_str([pl.lit(" tenant="), pl.col("tenant_id")])),
+            pl.lit(" job="),
+            _job_id("MJ-"),
+            pl.lit(" site="),
+            pl.col("site_id"),
+            pl.lit(" chip="),
+            pl.col("chip_alias"),
+            pl.lit(" cards="),
+            _bad_number(cards, pl.concat_str([pl.lit("-"), cards])),
+            pl.lit(" gpu_seconds="),
+            pl.col("card_seconds").cast(pl.String),
+            pl.lit(" amount_cny="),
+            fixed(pl.col("billed_e4"), 4),
+            pl.lit(" list_cny="),
+            fixed(pl.col("list_e4"), 4),
+            pl.lit(" status="),
+            _status("done", "failed", "running"),
+            pl.concat_str([pl.lit(" dataset="), pl.col("dataset_id")]),
+        ],
+        ignore_nulls=True,
+    )
     return gzip.compress(_text_lines(f.select(line.alias("line"))).encode("utf-8"), compresslevel=3, mtime=0)
 
 
 FEEDS: dict[str, Feed] = {
     "telecom_sh": Feed(lambda d: f"providers/telecom_sh/bill_{d:%Y%m%d}.csv", _telecom),
     "infinigence": Feed(lambda d: f"providers/infinigence/jobs_{d:%Y-%m-%d}.jsonl", _infinigence),
-    "volcano_engine": Feed(lambda d: f"providers/volcano_engine/dt={d:%Y-%m-%d}/usage_hourly.parquet", _volcano,
-                           kinds=(MISSING_REQUIRED, NEGATIVE_QUANTITY)),
-    "unicom_sh": Feed(lambda d: f"providers/unicom_sh/focus_{d:%Y-%m-%d}.csv", _unicom, expand=_unicom_credits),
+    "volcano_engine": Feed(
+        lambda d: f"providers/volcano_engine/dt={d:%Y-%m-%d}/usage_hourly.parquet",
+        _volcano,
+        kinds=(MISSING_REQUIRED, NEGATIVE_QUANTITY),
+    ),
+    "unicom_sh": Feed(
+        lambda d: f"providers/unicom_sh/focus_{d:%Y-%m-%d}.csv", _unicom, expand=_unicom_credits
+    ),
     "mobile_sh": Feed(lambda d: f"providers/mobile_sh/usage_{d:%Y%m%d}.log.gz", _mobile),
 }

@@ -43,13 +43,22 @@ def voucher_ledger(seed: int, start: dt.date) -> pl.DataFrame:
             cov = coverage if coverage is not None else float(rng.choice(_DISTRICT_COVERAGE))
             issued = start + dt.timedelta(days=int(rng.integers(-200, 90)))
             valid_from = issued + dt.timedelta(days=int(rng.integers(0, 15)))
-            rows.append({
-                "tenant_id": tenants["tenant_id"][int(t)], "programme": programme, "funder": funder,
-                "funder_name": CITY_FUNDER if funder == "city" else DISTRICT_FUNDER[district],
-                "raw": mean * rng.lognormal(0.0, 0.5), "is_cash": is_cash, "coverage_ratio": cov,
-                "issued_date": issued, "valid_from": valid_from, "valid_to": valid_from + dt.timedelta(days=364),
-                "annual_cap_fen": cap * 100, "eligible_categories": eligible,
-            })
+            rows.append(
+                {
+                    "tenant_id": tenants["tenant_id"][int(t)],
+                    "programme": programme,
+                    "funder": funder,
+                    "funder_name": CITY_FUNDER if funder == "city" else DISTRICT_FUNDER[district],
+                    "raw": mean * rng.lognormal(0.0, 0.5),
+                    "is_cash": is_cash,
+                    "coverage_ratio": cov,
+                    "issued_date": issued,
+                    "valid_from": valid_from,
+                    "valid_to": valid_from + dt.timedelta(days=364),
+                    "annual_cap_fen": cap * 100,
+                    "eligible_categories": eligible,
+                }
+            )
     frame = pl.DataFrame(rows)
     cash = frame["is_cash"].to_numpy()
     raw = frame["raw"].to_numpy()
@@ -57,14 +66,21 @@ def voucher_ledger(seed: int, start: dt.date) -> pl.DataFrame:
     face = np.zeros(frame.height, dtype=np.int64)
     face[cash] = _to_total(raw[cash], CASH_TOTAL_FEN)
     face[~cash] = _to_total(raw[~cash], noncash_total)
-    frame = frame.with_columns(face_fen=pl.Series(face)).sort(["issued_date", "tenant_id", "programme", "funder"])
+    frame = frame.with_columns(face_fen=pl.Series(face)).sort(
+        ["issued_date", "tenant_id", "programme", "funder"]
+    )
     return frame.select(
         voucher_id=pl.concat_str([pl.lit("VCH-"), (pl.int_range(pl.len()) + 1).cast(pl.String).str.zfill(5)]),
-        tenant_id="tenant_id", programme="programme", funder="funder", funder_name="funder_name",
+        tenant_id="tenant_id",
+        programme="programme",
+        funder="funder",
+        funder_name="funder_name",
         face_value_cny=fixed(pl.col("face_fen"), 2),
         is_cash=pl.col("is_cash"),
         coverage_ratio=fixed((pl.col("coverage_ratio") * 100).round().cast(pl.Int64), 2),
-        issued_date="issued_date", valid_from="valid_from", valid_to="valid_to",
+        issued_date="issued_date",
+        valid_from="valid_from",
+        valid_to="valid_to",
         annual_cap_cny=fixed(pl.col("annual_cap_fen"), 2),
         eligible_categories="eligible_categories",
     )

@@ -46,7 +46,9 @@ class Landing:
         if self.on_file is not None:
             self.on_file(rel, rows)
 
-    def write(self, rel: str, data: bytes, source: str, rows: int, bad_rows: dict[str, int] | None = None) -> None:
+    def write(
+        self, rel: str, data: bytes, source: str, rows: int, bad_rows: dict[str, int] | None = None
+    ) -> None:
         """Store and record one file."""
         self.put(rel, data)
         self.record(rel, source, rows, bad_rows)

@@ -17,7 +17,7 @@ import duckdb
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from tests.benchmarks.measure import measure  # noqa: E402
+from tests.benchmarks.measure import measure
 
 BIN = Path(sys.executable).parent
 
@@ -38,7 +38,9 @@ def main() -> None:
         print(json.dumps({"step": "make run: demo", **demo}))
         print(json.dumps({"step": "make run: refresh", "core_usage_rows": rows, **refresh}))
         env = {"COMPUTEFLOW_HOME": str(home / "scaled")}
-        scaled = measure([str(BIN / "computeflow"), "demo", "--scale", str(args.scale), "--days", str(args.days)], env)
+        scaled = measure(
+            [str(BIN / "computeflow"), "demo", "--scale", str(args.scale), "--days", str(args.days)], env
+        )
         manifest = json.loads((home / "scaled" / "landing" / "_demo_manifest.json").read_text())
         usage = sum(f["rows"] for f in manifest["files"] if f["path"].startswith("providers/"))
         print(json.dumps({"step": f"demo --scale {args.scale:g}", "usage_rows": usage, **scaled}))

@@ -18,6 +18,11 @@ print(json.dumps({"seconds": time.perf_counter() - start, "returncode": code,
 
 def measure(command: list[str], env: dict[str, str] | None = None) -> dict:
     """Run a command in a fresh probe process; returns seconds, return code and peak RSS (MiB)."""
-    probe = subprocess.run([sys.executable, "-c", _PROBE, *command], capture_output=True, text=True,
-                           env={**os.environ, **(env or {})}, check=True)
+    probe = subprocess.run(
+        [sys.executable, "-c", _PROBE, *command],
+        capture_output=True,
+        text=True,
+        env={**os.environ, **(env or {})},
+        check=True,
+    )
     return json.loads(probe.stdout.strip().splitlines()[-1])
