@@ -43,11 +43,11 @@ def main() -> None:
 @click.option("--start", default="2025-08-01", show_default=True, help="First day (YYYY-MM-DD).")
 def demo(days: int, scale: float, seed: int, start: str) -> None:
     """Write deterministic demo landing files for every source."""
-    from pipelines.demo import generate_demo
+    from pipelines.demo import count_demo_files, generate_demo
 
     settings = Settings.from_env()
     with _progress() as progress:
-        task = progress.add_task("writing landing files", total=None)
+        task = progress.add_task("writing landing files", total=count_demo_files(days) + 1)
 
         def on_file(path: str, rows: int) -> None:
             progress.update(task, advance=1, description=f"wrote {path} ({rows:,} rows)")
