@@ -77,7 +77,7 @@ def refresh(selection: str | None, partition: str | None) -> None:
 
     settings = Settings.from_env()
     instance = local_instance(settings)
-    defs = build_definitions(settings)
+    defs = build_definitions()
     with _progress() as progress:
         task = progress.add_task("refreshing", total=None)
 

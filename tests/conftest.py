@@ -2,6 +2,7 @@
 
 import os
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import date
 from pathlib import Path
@@ -41,10 +42,36 @@ class Deployment:
     instance: dg.DagsterInstance
     manifest: dict
 
+    @contextmanager
+    def environment(self) -> Iterator[None]:
+        """The COMPUTEFLOW_* environment that describes this deployment, restored afterwards."""
+        values = {
+            "COMPUTEFLOW_HOME": str(self.settings.home),
+            "COMPUTEFLOW_LANDING_URL": self.settings.landing_url,
+            "COMPUTEFLOW_LAKE_URL": self.settings.lake_url,
+            "COMPUTEFLOW_WAREHOUSE": str(self.settings.warehouse_path),
+            "COMPUTEFLOW_SOURCES_DIR": str(self.settings.sources_dir),
+        }
+        saved = {k: os.environ.get(k) for k in values}
+        os.environ.update(values)
+        try:
+            yield
+        finally:
+            for key, value in saved.items():
+                if value is None:
+                    os.environ.pop(key, None)
+                else:
+                    os.environ[key] = value
+
+    def definitions(self) -> dg.Definitions:
+        """The code location as this deployment loads it."""
+        with self.environment():
+            return build_definitions()
+
     def refresh(self, selection: str | None = None, partition: str | None = None) -> RefreshOutcome:
         """Materialize through Dagster, as `computeflow refresh` does."""
-        outcome = refresh(build_definitions(self.settings), self.instance, selection, partition)
-        return outcome
+        with self.environment():
+            return refresh(build_definitions(), self.instance, selection, partition)
 
     def query(self, sql: str) -> list[tuple]:
         """Run a query on the published warehouse, read-only."""

@@ -1,0 +1,33 @@
+"""Dagster component type: every source spec in a folder becomes an ingest asset and a landing sensor."""
+
+from pathlib import Path
+
+import dagster as dg
+
+from assets.ingest.check import load_checked_specs
+from assets.ingest.definitions import build_ingest_assets
+from assets.ingest.sensors import build_landing_sensor
+from pipelines.settings import REPO_ROOT, Settings
+
+
+class SourceSpecsComponent(dg.Component, dg.Resolvable, dg.Model):
+    """Turns the YAML source specs of a folder into Dagster definitions, with no Python per source.
+
+    Each spec yields one ingest asset (daily-partitioned when its file paths carry a day); one sensor watches
+    every spec's landing glob and requests exactly the partitions whose files are new or changed. A spec that
+    does not validate fails the load with an error naming the file and the key.
+    """
+
+    sources_dir: str | None = None
+
+    def resolved_dir(self) -> Path:
+        """The spec folder: the attribute (relative to the repository), else COMPUTEFLOW_SOURCES_DIR."""
+        if self.sources_dir:
+            path = Path(self.sources_dir)
+            return path if path.is_absolute() else REPO_ROOT / path
+        return Settings.from_env().sources_dir
+
+    def build_defs(self, context: dg.ComponentLoadContext) -> dg.Definitions:
+        """Ingest assets and the landing sensor of every spec."""
+        specs = load_checked_specs(self.resolved_dir())
+        return dg.Definitions(assets=build_ingest_assets(specs), sensors=[build_landing_sensor(specs)])

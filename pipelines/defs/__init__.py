@@ -1,0 +1,1 @@
+"""Component instances of the code location (see pipelines/components.py)."""

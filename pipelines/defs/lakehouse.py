@@ -1,0 +1,32 @@
+"""Reference, core, mart and warehouse assets, the lakehouse resource and the refresh job."""
+
+import dagster as dg
+
+from assets.core.definitions import build_core_assets
+from assets.ingest.check import load_checked_specs
+from assets.ingest.definitions import ingest_key
+from assets.marts.definitions import MART_ASSETS
+from assets.publish import build_publish_asset
+from assets.reference.definitions import REFERENCE_ASSETS
+from pipelines.resources import Lakehouse
+from pipelines.settings import Settings
+
+
+@dg.definitions
+def lakehouse() -> dg.Definitions:
+    """Everything downstream of ingest, for the deployment the environment describes."""
+    settings = Settings.from_env()
+    specs = load_checked_specs(settings.sources_dir)
+    tables = [*REFERENCE_ASSETS, *build_core_assets(specs), *MART_ASSETS]
+    upstream = [key for a in tables for key in a.keys] + [ingest_key(s) for s in specs]
+    return dg.Definitions(
+        assets=[*tables, build_publish_asset(upstream)],
+        resources={"lakehouse": Lakehouse.from_settings(settings)},
+        jobs=[
+            dg.define_asset_job(
+                "refresh_all",
+                selection=dg.AssetSelection.all(),
+                description="Ingest new files, rebuild core tables and marts, publish the warehouse.",
+            )
+        ],
+    )
