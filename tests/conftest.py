@@ -73,11 +73,11 @@ class Deployment:
         with self.environment():
             return refresh(build_definitions(), self.instance, selection, partition)
 
-    def query(self, sql: str) -> list[tuple]:
+    def query(self, sql: str, params: list | None = None) -> list[tuple]:
         """Run a query on the published warehouse, read-only."""
         with duckdb.connect(str(self.settings.warehouse_path), read_only=True) as con:
             con.execute("SET TimeZone = 'UTC'")
-            return con.execute(sql).fetchall()
+            return con.execute(sql, params or []).fetchall()
 
 
 def make_deployment(home: Path, days: int = DEMO_DAYS, scale: float = DEMO_SCALE, **overrides) -> Deployment:

@@ -8,7 +8,7 @@ from assets.ingest.compile import DERIVED, output_columns
 from assets.ingest.ledger import LEDGER_SCHEMA
 from assets.ingest.targets import TARGETS
 from assets.reference.tables import REF_TABLES
-from warehouse.lake import sql_ident
+from warehouse.lake import Location, sql_ident
 
 _ARROW_SQL = {"string": "VARCHAR", "int64": "BIGINT", "decimal128(18, 4)": "DECIMAL(18,4)"}
 LINEAGE = {
@@ -21,11 +21,15 @@ LINEAGE = {
 
 @dataclass(frozen=True)
 class TableDef:
-    """A published table: the lake glob it is read from and its columns when the lake has none yet."""
+    """A published table: the lake globs it is read from and its columns when the lake has none yet."""
 
     name: str
-    glob: str
+    globs: tuple[str, ...]
     columns: dict[str, str]
+
+    def files(self, lake: Location) -> list[str]:
+        """The table's lake files."""
+        return [f for pattern in self.globs for f in lake.glob(pattern)]
 
     def empty_select(self) -> str:
         """A typed SELECT with no rows, for tables whose lake files do not exist yet."""
@@ -56,25 +60,25 @@ def _tables() -> dict[str, TableDef]:
     tables = [
         TableDef(
             "core.compute_usage",
-            "core/compute_usage/day=*/data.parquet",
+            ("core/compute_usage/day=*/data.parquet", "core/compute_usage_statements/data.parquet"),
             {"charge_line_id": "VARCHAR", **kind_columns("usage")},
         ),
-        TableDef("core.data_transfers", "core/data_transfers/data.parquet", kind_columns("transfers")),
+        TableDef("core.data_transfers", ("core/data_transfers/data.parquet",), kind_columns("transfers")),
         TableDef(
             "core.dataset_catalog",
-            "core/dataset_catalog/data.parquet",
+            ("core/dataset_catalog/data.parquet",),
             {**kind_columns("catalog"), "snapshot_date": "DATE", **CATALOG_HISTORY},
         ),
-        TableDef("core.vouchers", "core/vouchers/data.parquet", kind_columns("vouchers")),
+        TableDef("core.vouchers", ("core/vouchers/data.parquet",), kind_columns("vouchers")),
         TableDef(
             "audit.ingest_ledger",
-            "audit/ingest_ledger/*/partition=*/ledger.parquet",
+            ("audit/ingest_ledger/*/partition=*/ledger.parquet",),
             {f.name: _ARROW_SQL[str(f.type)] for f in LEDGER_SCHEMA},
         ),
-        TableDef("audit.quarantine", "audit/quarantine/*/partition=*/*.parquet", QUARANTINE_COLUMNS),
-        TableDef("marts.chip_mix", "marts/chip_mix/data.parquet", {}),
+        TableDef("audit.quarantine", ("audit/quarantine/*/partition=*/*.parquet",), QUARANTINE_COLUMNS),
+        TableDef("marts.chip_mix", ("marts/chip_mix/data.parquet",), {}),
     ]
-    tables += [TableDef(f"ref.{t.name}", f"ref/{t.name}.parquet", t.columns) for t in REF_TABLES.values()]
+    tables += [TableDef(f"ref.{t.name}", (f"ref/{t.name}.parquet",), t.columns) for t in REF_TABLES.values()]
     return {t.name: t for t in tables}
 
 

@@ -47,7 +47,7 @@ def publish(lake: Location, warehouse_path: Path, names: list[str] | None = None
                 lake.attach(con)
                 for name in names or sorted(TABLES):
                     table = TABLES[name]
-                    if not table.columns and not lake.glob(table.glob):
+                    if not table.columns and not table.files(lake):
                         continue
                     schema = name.split(".")[0]
                     con.execute(f"CREATE SCHEMA IF NOT EXISTS {schema}")

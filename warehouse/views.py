@@ -10,7 +10,7 @@ from warehouse.lake import Location, parquet_scan
 
 def table_source(lake: Location, table: TableDef) -> str:
     """FROM-clause source of a table's lake files (typed empty relation when there are none)."""
-    return parquet_scan(lake, lake.glob(table.glob), table.empty_select())
+    return parquet_scan(lake, table.files(lake), table.empty_select())
 
 
 def create_lake_views(con: duckdb.DuckDBPyConnection, lake: Location, names: list[str]) -> None:

@@ -21,14 +21,14 @@ from warehouse.lake import parquet_rows
 
 def build_compute_usage(specs: list[SourceSpec]) -> dg.AssetsDefinition:
     """core.compute_usage, one Parquet file per day, from every usage source of that day."""
-    usage = [s for s in specs if s.kind == "usage"]
+    usage = [s for s in specs if s.kind == "usage" and s.landing.partition is not None]
 
     @dg.asset(
         key=dg.AssetKey(["core", "compute_usage"]),
         group_name="core",
         partitions_def=DAILY,
         backfill_policy=dg.BackfillPolicy.single_run(),
-        deps=[ingest_key(s) for s in usage if s.landing.partition is not None],
+        deps=[ingest_key(s) for s in usage],
         kinds={"duckdb", "parquet"},
         description="One charge line (job x charge period) per row, FOCUS columns plus chips, GPU- and PFLOP-hours.",
         pool=WRITE_POOL,
@@ -51,9 +51,8 @@ def build_compute_usage(specs: list[SourceSpec]) -> dg.AssetsDefinition:
 
 
 def _build_whole(
-    name: str, kind: str, query: Callable[[str], str], specs: list[SourceSpec], description: str
+    name: str, kind: str, query: Callable[[str], str], sources: list[SourceSpec], description: str
 ) -> dg.AssetsDefinition:
-    sources = [s for s in specs if s.kind == kind]
 
     @dg.asset(
         key=dg.AssetKey(["core", name]),
@@ -79,21 +78,39 @@ def _build_whole(
 
 def build_core_assets(specs: list[SourceSpec]) -> list[dg.AssetsDefinition]:
     """Every core-table asset."""
+
+    def of_kind(kind: str) -> list[SourceSpec]:
+        return [s for s in specs if s.kind == kind]
+
+    statements = [s for s in of_kind("usage") if s.landing.partition is None]
     return [
         build_compute_usage(specs),
+        _build_whole(
+            "compute_usage_statements",
+            "usage",
+            compute_usage_query,
+            statements,
+            "core.compute_usage rows from whole-statement files (monthly bills, traces) whose paths carry no day.",
+        ),
         _build_whole(
             "data_transfers",
             "transfers",
             transfers_query,
-            specs,
+            of_kind("transfers"),
             "One dataset transfer per row, with duration, throughput and cost.",
         ),
         _build_whole(
             "dataset_catalog",
             "catalog",
             catalog_history_query,
-            specs,
+            of_kind("catalog"),
             "Dataset versions with history (valid_from / valid_to) across catalog snapshots.",
         ),
-        _build_whole("vouchers", "vouchers", vouchers_query, specs, "One compute subsidy voucher per row."),
+        _build_whole(
+            "vouchers",
+            "vouchers",
+            vouchers_query,
+            of_kind("vouchers"),
+            "One compute subsidy voucher per row.",
+        ),
     ]

@@ -113,9 +113,11 @@ class _Builder:
         self.raw_alias = {f: f"__f{i}" for i, f in enumerate(fields)}
 
     def raw(self, name: str) -> str:
-        if name not in self.raw_alias:
-            raise KeyError(name)
-        return sql_ident(name)
+        if name in self.raw_alias:
+            return sql_ident(name)
+        if name in self.spec.optional_columns:
+            return "CAST(NULL AS VARCHAR)"
+        raise KeyError(name)
 
     def typed_columns(self) -> tuple[list[str], list[tuple[str, str]]]:
         """Typed canonical columns, and (rule, condition) checks on raw values that failed to parse."""

@@ -145,7 +145,7 @@ class Ingestor:
         wanted = sorted(raw_fields_of(self.spec))
         raw = open_raw(self.con, local, self.spec.format, wanted, scratch, display)
         if self.spec.format.type in ("csv", "parquet"):
-            missing = [f for f in wanted if f not in raw.fields]
+            missing = [f for f in wanted if f not in raw.fields and f not in self.spec.optional_columns]
             if missing:
                 raise SourceFileError(
                     f"{display}: missing column(s) {', '.join(missing)}; the file has: {', '.join(raw.fields)}"

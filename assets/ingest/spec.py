@@ -147,6 +147,9 @@ class SourceSpec(_Strict):
     chip_aliases: dict[str, str] = Field(default_factory=dict)
     rules: list[RuleSpec] = Field(default_factory=list)
     dedup_keys: list[str] = Field(default_factory=list)
+    optional_columns: list[str] = Field(
+        default_factory=list, description="raw columns that some files lack; read as empty when absent"
+    )
     ignore_columns: list[str] = Field(
         default_factory=list, description="columns the file has and the spec does not use"
     )

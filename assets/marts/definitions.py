@@ -36,8 +36,13 @@ MARTS = (
 )
 
 
-def _asset_key(table: str) -> dg.AssetKey:
-    return dg.AssetKey(table.split("."))
+# Published tables assembled from more than one asset.
+TABLE_ASSETS = {"core.compute_usage": (("core", "compute_usage"), ("core", "compute_usage_statements"))}
+
+
+def table_asset_keys(table: str) -> list[dg.AssetKey]:
+    """The assets whose lake files make up a published table."""
+    return [dg.AssetKey(list(k)) for k in TABLE_ASSETS.get(table, (tuple(table.split(".")),))]
 
 
 def build_mart(mart: Mart) -> dg.AssetsDefinition:
@@ -46,7 +51,7 @@ def build_mart(mart: Mart) -> dg.AssetsDefinition:
     @dg.asset(
         key=dg.AssetKey(["marts", mart.name]),
         group_name="marts",
-        deps=[_asset_key(t) for t in mart.inputs],
+        deps=[k for t in mart.inputs for k in table_asset_keys(t)],
         kinds={"duckdb", "parquet"},
         description=mart.description,
         pool=WRITE_POOL,

@@ -90,6 +90,8 @@ PROVIDERS: tuple[Provider, ...] = (
     Provider("sensetime", "SenseTime", "商汤", "cloud", "CNY", "none"),
     Provider("overseas_cloud", "Overseas reference cloud", "海外参考云", "overseas_cloud", "USD", "none"),
     Provider("elastic_net", "Elastic compute network", "弹性算力网络", "network", "CNY", "transfers_csv"),
+    Provider("alibaba_pai", "Alibaba Cloud PAI", "阿里云人工智能平台 PAI", "cloud", "CNY", "pod_trace_csv"),
+    Provider("focus_samples", "FOCUS sample bills", "FOCUS 示例账单", "cloud", "USD", "focus_1.2_csv"),
 )
 
 # Tenant names: (name, English name); the first ten are the firms that migrate to operator compute.

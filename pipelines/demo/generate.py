@@ -15,6 +15,7 @@ from .ecosystem import capacity_plan_frame, providers_frame, sites_frame, tenant
 from .jobs import JobGenerator, UsageContext
 from .pricing import fx_rates_frame, rate_cards_frame
 from .profiles import FEED_PROFILES, FeedProfile
+from .samples import REAL_SAMPLES, write_real_samples
 from .transfers import plan_transfers
 from .usage import FEEDS, FeedFile, render_feed
 from .vouchers import voucher_ledger
@@ -27,7 +28,8 @@ _WORKERS = max(1, min(4, os.cpu_count() or 1))
 
 def count_demo_files(days: int) -> int:
     """Number of data files `generate_demo` writes for `days` days (the manifest not included)."""
-    return _REFERENCE_FILES + 1 + math.ceil(days / SNAPSHOT_EVERY_DAYS) + days * (1 + len(FEED_PROFILES))
+    feeds = days * (1 + len(FEED_PROFILES))
+    return _REFERENCE_FILES + 1 + len(REAL_SAMPLES) + math.ceil(days / SNAPSHOT_EVERY_DAYS) + feeds
 
 
 def _write_reference(landing: Landing, start: dt.date, days: int) -> None:
@@ -77,6 +79,7 @@ def generate_demo(
     landing = Landing(landing_url, on_file)
     _write_reference(landing, start, days)
     landing.write_csv("vouchers/voucher_ledger.csv", voucher_ledger(seed, start), "vouchers")
+    write_real_samples(landing)
 
     # The catalogue (and so the datasets tenants pick) is built for at least the nominal period, so a
     # shorter run reproduces the first days of a longer one.

@@ -41,6 +41,11 @@ _RATE_CARD: tuple[tuple[str, str, str, str, float, float, str, str, str], ...] =
     ("sensetime", "gpu_compute", "Ascend910B", "gpu_hour", 15.00, 13.50, "CNY", "2024-01-01", _OPEN),
     ("overseas_cloud", "gpu_compute", "H100", "gpu_hour", 6.90, 6.21, "USD", "2024-01-01", _OPEN),
     ("overseas_cloud", "gpu_compute", "A100", "gpu_hour", 4.10, 3.69, "USD", "2024-01-01", _OPEN),
+    # Alibaba Cloud PAI pay-as-you-go GPU prices (the real pod trace carries no costs and is priced here).
+    ("alibaba_pai", "gpu_compute", "V100", "gpu_hour", 18.00, 15.30, "CNY", "2023-01-01", _OPEN),
+    ("alibaba_pai", "gpu_compute", "P100", "gpu_hour", 10.00, 8.50, "CNY", "2023-01-01", _OPEN),
+    ("alibaba_pai", "gpu_compute", "T4", "gpu_hour", 8.00, 6.80, "CNY", "2023-01-01", _OPEN),
+    ("alibaba_pai", "gpu_compute", "A10", "gpu_hour", 9.00, 7.65, "CNY", "2023-01-01", _OPEN),
     ("elastic_net", "network_base", "", "hour", 10.00, 10.00, "CNY", "2024-01-01", _OPEN),
     ("elastic_net", "network_boost", "", "hour", 200.00, 200.00, "CNY", "2024-01-01", _OPEN),
 )
@@ -56,8 +61,46 @@ _RATE_COLUMNS = (
     "valid_to",
 )
 
-# Monthly USD/CNY reference rates of 2025; later months drift slowly.
-_USD_2025 = (7.19, 7.17, 7.17, 7.20, 7.19, 7.17, 7.15, 7.14, 7.12, 7.12, 7.10, 7.06)
+# Approximate monthly average USD/CNY rates from January 2023 (the FOCUS sample bills start then) to
+# December 2025; later months drift slowly.
+_USD_MONTHLY = (
+    6.78,
+    6.86,
+    6.91,
+    6.89,
+    6.99,
+    7.16,
+    7.19,
+    7.20,
+    7.30,
+    7.31,
+    7.18,
+    7.12,  # 2023
+    7.18,
+    7.19,
+    7.19,
+    7.24,
+    7.24,
+    7.26,
+    7.27,
+    7.18,
+    7.09,
+    7.10,
+    7.19,
+    7.27,  # 2024
+    7.19,
+    7.17,
+    7.17,
+    7.20,
+    7.19,
+    7.17,
+    7.15,
+    7.14,
+    7.12,
+    7.12,
+    7.10,
+    7.06,  # 2025
+)
 
 
 @cache
@@ -108,13 +151,16 @@ def service_price(provider_id: str, service: str, day: dt.date) -> float:
 
 
 def fx_rates_frame(start: dt.date, days: int) -> pl.DataFrame:
-    """fx_rates.csv: monthly USD rates from January 2025 to the month of the last demo day, and CNY."""
+    """fx_rates.csv: monthly USD rates from January 2023 to the month of the last demo day, and CNY."""
     last = start + dt.timedelta(days=max(days, 1) - 1)
     rows = [{"currency": "CNY", "rate_to_cny": 1.0, "valid_from": dt.date(2000, 1, 1), "valid_to": None}]
-    year, month = min(2025, start.year), 1
+    year, month = min(2023, start.year), 1
     while (year, month) <= max((last.year, last.month), (2025, 12)):
-        index = (year - 2025) * 12 + month - 1
-        rate = _USD_2025[index] if 0 <= index < 12 else round(7.06 - 0.01 * (index - 11), 4)
+        index = (year - 2023) * 12 + month - 1
+        last_known = len(_USD_MONTHLY) - 1
+        rate = (
+            _USD_MONTHLY[index] if 0 <= index <= last_known else round(7.06 - 0.01 * (index - last_known), 4)
+        )
         nxt = dt.date(year + month // 12, month % 12 + 1, 1)
         rows.append(
             {
