@@ -91,19 +91,32 @@ class Ingestor:
             self.lake.remove(lake_file(self.spec, key, gone))
             self.lake.remove(quarantine_file(self.spec, key, gone))
             result.changed = True
+        checksums = {f: file_checksum(self.landing, p) for f, p in sorted(current.items())}
+        first_with: dict[str, str] = {}
+        duplicates: dict[str, str] = {}
+        # Of identical files the one loaded before stays; among new ones the first by path.
+        loaded_before = {f for f, r in previous.items() if r.status == "loaded"}
+        for source_file in sorted(checksums, key=lambda f: (f not in loaded_before, f)):
+            checksum = checksums[source_file]
+            if checksum in first_with:
+                duplicates[source_file] = first_with[checksum]
+            else:
+                first_with[checksum] = source_file
+        superseded = self.spec.landing.superseded([f for f in current if f not in duplicates])
         for source_file, path in sorted(current.items()):
-            checksum = file_checksum(self.landing, path)
+            checksum = checksums[source_file]
             old = previous.get(source_file)
-            if (
-                old
-                and old.checksum == checksum
-                and old.fingerprint == self.fingerprint
-                and (old.output_file is None or self.lake.exists(old.output_file))
-            ):
+            if source_file in duplicates:
+                detail = f"{source_file}: identical to {duplicates[source_file]}, not loaded twice"
+                row = self._set_aside(old, key, source_file, path, checksum, "duplicate", detail)
+            elif source_file in superseded:
+                detail = f"{source_file}: replaced by the re-delivery {superseded[source_file]}"
+                row = self._set_aside(old, key, source_file, path, checksum, "superseded", detail)
+            elif self._still_loaded(old, checksum):
                 row = old
             else:
                 row = self._ingest_file(key, source_file, path, checksum)
-                result.changed = True
+            result.changed |= row is not old
             result.rows.append(row)
             if row.status == "failed" or row.status == "rejected":
                 result.errors.append(row.detail or f"{source_file}: {row.status}")
@@ -135,6 +148,44 @@ class Ingestor:
         finally:
             drop_scratch(scratch)
         return row
+
+    def _still_loaded(self, old: LedgerRow | None, checksum: str) -> bool:
+        """Whether a file's previous load stands: same bytes, same spec and reference data, outputs present."""
+        return (
+            old is not None
+            and old.status not in ("superseded", "duplicate")
+            and old.checksum == checksum
+            and old.fingerprint == self.fingerprint
+            and (old.output_file is None or self.lake.exists(old.output_file))
+        )
+
+    def _set_aside(
+        self,
+        old: LedgerRow | None,
+        key: str,
+        source_file: str,
+        path: str,
+        checksum: str,
+        status: str,
+        detail: str,
+    ) -> LedgerRow:
+        """A file that is not loaded (a duplicate or a superseded delivery): no rows in the lake, a ledger row."""
+        if old is not None and (old.status, old.checksum, old.detail) == (status, checksum, detail):
+            return old
+        self.lake.remove(lake_file(self.spec, key, source_file))
+        self.lake.remove(quarantine_file(self.spec, key, source_file))
+        return LedgerRow(
+            source_name=self.spec.name,
+            kind=self.spec.kind,
+            partition_key=key,
+            source_file=source_file,
+            file_bytes=int(self.landing.fs.size(path)),
+            checksum=checksum,
+            fingerprint=self.fingerprint,
+            run_id=self.run_id,
+            status=status,
+            detail=detail,
+        )
 
     def _fetch(self, path: str, scratch: str) -> str:
         local = os.path.join(scratch, "landed" + os.path.splitext(path)[1])

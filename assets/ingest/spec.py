@@ -53,6 +53,34 @@ class LandingSpec(_Strict):
 
     glob: str
     partition: PartitionSpec | None = None
+    delivery_key: str | None = Field(
+        None,
+        description="regex with one group naming the statement a file delivers; of several files with the same "
+        "key, the one whose path sorts last is a corrected re-delivery and replaces the others",
+    )
+
+    @field_validator("delivery_key")
+    @classmethod
+    def _delivery_group(cls, value: str | None) -> str | None:
+        if value is not None and re.compile(value).groups != 1:
+            raise ValueError("delivery_key must have exactly one capturing group")
+        return value
+
+    def superseded(self, paths: list[str]) -> dict[str, str]:
+        """Files replaced by a later delivery of the same statement, mapped to the file that replaces them."""
+        if not self.delivery_key:
+            return {}
+        latest: dict[str, str] = {}
+        for path in sorted(paths):
+            match = re.search(self.delivery_key, path)
+            if match:
+                latest[match.group(1)] = path
+        replaced = {}
+        for path in paths:
+            match = re.search(self.delivery_key, path)
+            if match and latest[match.group(1)] != path:
+                replaced[path] = latest[match.group(1)]
+        return replaced
 
     @field_validator("glob")
     @classmethod

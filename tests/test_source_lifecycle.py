@@ -1,0 +1,95 @@
+"""Deliveries over time: re-deliveries, corrections and the landing sensor, through real Dagster runs."""
+
+import json
+import shutil
+from pathlib import Path
+
+import dagster as dg
+
+from tests.conftest import Deployment
+from tests.test_end_to_end import snapshot
+
+DAY = "2025-08-02"
+BILL = "providers/telecom_sh/bill_20250802.csv"
+
+
+def telecom_day(deployment: Deployment) -> list[tuple]:
+    return deployment.query(
+        "SELECT source_file, count(*), sum(billed_cost) FROM core.compute_usage "
+        "WHERE source_name = 'telecom_sh' AND partition_key = ? GROUP BY 1",
+        [DAY],
+    )
+
+
+def test_an_identical_redelivery_is_not_loaded_twice(fresh: Deployment) -> None:
+    assert fresh.refresh().success
+    before = snapshot(fresh.settings.warehouse_path)
+    landing = Path(fresh.settings.landing_url)
+    shutil.copy(landing / BILL, landing / "providers/telecom_sh/bill_20250802 (1).csv")
+    (landing / BILL).write_bytes((landing / BILL).read_bytes())  # same bytes, new mtime
+    assert fresh.refresh().success
+    after = snapshot(fresh.settings.warehouse_path)
+    assert {k: v for k, v in after.items() if k != "audit.ingest_ledger"} == {
+        k: v for k, v in before.items() if k != "audit.ingest_ledger"
+    }
+    ((status, detail),) = fresh.query(
+        "SELECT status, detail FROM audit.ingest_ledger WHERE source_file LIKE '%(1).csv'"
+    )
+    assert status == "duplicate" and BILL in detail
+
+
+def test_a_corrected_redelivery_replaces_the_rows_of_the_file_it_corrects(fresh: Deployment) -> None:
+    assert fresh.refresh().success
+    landing = Path(fresh.settings.landing_url)
+    lines = (landing / BILL).read_bytes().decode("gbk").splitlines()
+    header, rows = lines[0], lines[1:]
+    kept = rows[: len(rows) // 2]
+    corrected = landing / "providers/telecom_sh/bill_20250802_v2.csv"
+    corrected.write_bytes(("\r\n".join([header, *kept]) + "\r\n").encode("gbk"))
+    assert fresh.refresh().success
+    ((source_file, count, _),) = telecom_day(fresh)
+    quarantined = fresh.query(
+        "SELECT rows_quarantined FROM audit.ingest_ledger WHERE source_file = ?",
+        [str(corrected.relative_to(landing))],
+    )[0][0]
+    assert source_file.endswith("_v2.csv") and count == len(kept) - quarantined
+    ((status, detail),) = fresh.query(
+        "SELECT status, detail FROM audit.ingest_ledger WHERE source_file = ?", [BILL]
+    )
+    assert status == "superseded" and "_v2.csv" in detail
+    ((ledger_money, core_money),) = fresh.query(
+        "SELECT (SELECT sum(money_loaded) FROM audit.ingest_ledger WHERE kind = 'usage'),"
+        " (SELECT sum(billed_cost) FROM core.compute_usage)"
+    )
+    assert ledger_money == core_money
+
+
+def evaluate(fresh: Deployment, defs: dg.Definitions, cursor: str | None) -> dg.SensorResult:
+    sensor = defs.resolve_sensor_def("landing_files")
+    with (
+        fresh.environment(),
+        dg.build_sensor_context(
+            instance=fresh.instance,
+            cursor=cursor,
+            definitions=defs,
+            resources={"lakehouse": defs.resources["lakehouse"]},
+        ) as context,
+    ):
+        return sensor(context)
+
+
+def test_the_landing_sensor_requests_exactly_the_changed_partitions(fresh: Deployment) -> None:
+    defs = fresh.definitions()
+    first = evaluate(fresh, defs, None)
+    days = {r.tags.get("dagster/asset_partition_range_start") for r in first.run_requests}
+    assert "2025-08-01" in days and first.cursor
+    second = evaluate(fresh, defs, first.cursor)
+    assert not second.run_requests and "no new or changed" in str(second.skip_reason)
+    landing = Path(fresh.settings.landing_url)
+    shutil.copy(landing / BILL, landing / "providers/telecom_sh/bill_20250805.csv")
+    third = evaluate(fresh, defs, second.cursor)
+    (request,) = third.run_requests
+    assert request.asset_selection == [dg.AssetKey(["ingest", "telecom_sh"])]
+    assert request.tags["dagster/asset_partition_range_start"] == "2025-08-05"
+    assert request.tags["dagster/asset_partition_range_end"] == "2025-08-05"
+    assert json.loads(third.cursor)["telecom_sh"]["2025-08-05"]
