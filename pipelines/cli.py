@@ -16,7 +16,7 @@ from rich.table import Table
 
 from pipelines.settings import Settings
 
-console = Console(stderr=True)
+console = Console(stderr=True, soft_wrap=True)
 
 
 def _progress() -> Progress:
@@ -182,9 +182,40 @@ def sources_check(spec_file: Path) -> None:
     problems = check_spec_file(spec_file)
     if problems:
         for problem in problems:
-            console.print(problem, markup=False)
+            click.echo(problem, err=True)
         sys.exit(1)
     console.print(f"{spec_file}: ok")
+
+
+@sources.command("scaffold")
+@click.argument("name")
+@click.option(
+    "--sample", "sample", required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path)
+)
+@click.option("--kind", type=click.Choice(["usage", "transfers", "catalog", "vouchers"]), default="usage")
+@click.option(
+    "--output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Where to write the draft (default: the sources folder, NAME.yaml).",
+)
+@click.option("--force", is_flag=True, help="Overwrite an existing spec.")
+def sources_scaffold(name: str, sample: Path, kind: str, output: Path | None, force: bool) -> None:
+    """Draft a spec for a new source from a sample file, then check it."""
+    from assets.ingest.check import check_spec_file
+    from assets.ingest.scaffold import draft_spec
+
+    target = output or Settings.from_env().sources_dir / f"{name}.yaml"
+    if target.exists() and not force:
+        raise click.ClickException(f"{target} exists; pass --force to overwrite it")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text(draft_spec(name, sample, kind), encoding="utf-8")
+    console.print(f"wrote draft spec {target}")
+    problems = check_spec_file(target)
+    for problem in problems:
+        click.echo(f"  to do: {problem}", err=True)
+    if not problems:
+        console.print("  the draft passes `computeflow sources check`; review the mappings before use")
 
 
 @main.command()
