@@ -58,7 +58,11 @@ def ingest(tmp_path: Path, lake: Location, spec: SourceSpec, name: str, content:
     (key,) = files
     result = Ingestor(con, spec, landing, lake, run_id, "ref").run(key, files[key])
     loaded = (
-        con.execute(f"SELECT * FROM read_parquet('{lake.root}/ingest/acme/*/*.parquet') ORDER BY source_row")
+        con.execute(
+            "SELECT * EXCLUDE (file_row_number) REPLACE (coalesce(source_row, file_row_number + 1) AS source_row) "
+            f"FROM read_parquet('{lake.root}/ingest/acme/*/*.parquet', file_row_number = true) "
+            "WHERE __rule IS NULL ORDER BY source_row"
+        )
         if list(Path(lake.root).glob("ingest/acme/*/*.parquet"))
         else None
     )
@@ -233,3 +237,21 @@ def test_an_unchanged_file_is_not_loaded_twice(tmp_path: Path, lake: Location) -
         tmp_path, lake, spec_of(), "2025-08-01.csv", body + body[len(CSV_HEADER) :], run_id="r3"
     )
     assert third.changed and third.rows[0].run_id == "r3" and len(rows) == 2
+
+
+def test_row_numbers_survive_parallel_parsing_of_a_large_file(tmp_path: Path, lake: Location) -> None:
+    """Rows are numbered by their position in the written file; that must hold when DuckDB parses in parallel."""
+    n = 400_000
+    rows = [
+        f"{'' if i % 9973 == 0 else 'T' + str(i)},2025-08-01 08:00:00,2025-08-01 09:00:00,"
+        f"{'A100' if i % 3 else '910B'},{i % 8 + 1},{i}"
+        for i in range(1, n + 1)
+    ]
+    body = (CSV_HEADER + "\n".join(rows) + "\n").encode()
+    assert len(body) > 16 << 20  # several DuckDB CSV buffers, so several threads
+    result, loaded, quarantine = ingest(tmp_path, lake, spec_of(), "2025-08-01.csv", body)
+    assert result.rows[0].rows_read == n
+    assert all(
+        int(r["billed_cost"]) == r["source_row"] for r in loaded
+    )  # the cost column holds the line number
+    assert [r for r, _ in quarantine] == [i for i in range(1, n + 1) if i % 9973 == 0]

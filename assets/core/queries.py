@@ -29,7 +29,10 @@ def _listing(lake: Location, files: list[str]) -> str:
 
 def union_sources(lake: Location, specs: list[SourceSpec], kind: str, partition: str = "*") -> str | None:
     """Ingest rows of every source of a kind, each deduplicated on its spec's keys (latest file wins)."""
-    columns = ", ".join(sql_ident(c) for c in output_columns(kind))
+    columns = ", ".join(
+        "coalesce(source_row, file_row_number + 1) AS source_row" if c == "source_row" else sql_ident(c)
+        for c in output_columns(kind)
+    )
     parts = []
     for spec in specs:
         if spec.kind != kind:
@@ -37,7 +40,10 @@ def union_sources(lake: Location, specs: list[SourceSpec], kind: str, partition:
         files = lake.glob(f"ingest/{spec.name}/partition={partition}/*.parquet")
         if not files:
             continue
-        part = f"SELECT {columns} FROM read_parquet({_listing(lake, files)}, union_by_name = true)"
+        part = (
+            f"SELECT {columns} FROM read_parquet({_listing(lake, files)}, union_by_name = true, "
+            f"file_row_number = true) WHERE __rule IS NULL"
+        )
         if spec.dedup_keys:
             keys = ", ".join(sql_ident(k) for k in spec.dedup_keys)
             part += (

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from assets.ingest.expressions import compile_expression, numeric_operands, referenced_names
+from assets.ingest.readers import RawRelation
+from assets.ingest.refdata import RefSnapshot
 from assets.ingest.spec import ColumnMap, SourceSpec
 from assets.ingest.targets import MONEY, TARGETS, Target
 from warehouse.lake import sql_ident, sql_str
@@ -114,7 +116,7 @@ class _Builder:
 
     def raw(self, name: str) -> str:
         if name in self.raw_alias:
-            return sql_ident(name)
+            return sql_ident(self.raw_alias[name])
         if name in self.spec.optional_columns:
             return "CAST(NULL AS VARCHAR)"
         raise KeyError(name)
@@ -195,74 +197,51 @@ DERIVED: dict[str, dict[str, str]] = {
 }
 
 
-def _usage_enrich(spec: SourceSpec) -> tuple[str, list[tuple[str, str]]]:
+def _usage_enrich(spec: SourceSpec, ref: RefSnapshot) -> tuple[str, list[tuple[str, str]]]:
+    """Chip normalisation, GPU- and PFLOP-hours, rate-card pricing and CNY amounts of usage rows."""
     pricing = spec.pricing
-    aliases = " UNION ALL ".join(
-        f"SELECT {sql_str(_chip_key_py(a))} AS key, {sql_str(m)} AS chip_model"
-        for a, m in spec.chip_aliases.items()
-    )
-    lookup = (
-        "ref_chip_lookup"
-        if not aliases
-        else (
-            f"(SELECT key, chip_model FROM ref_chip_lookup WHERE key NOT IN (SELECT key FROM ({aliases})) "
-            f"UNION ALL {aliases})"
-        )
-    )
-    chip_expr = (
-        "coalesce(t.chip, "
-        + (sql_str(pricing.fallback_chip) if pricing and pricing.fallback_chip else "NULL")
-        + ")"
-    )
-    rate_join = ""
-    rate_cols = "NULL::DOUBLE AS __list_price, NULL::DOUBLE AS __contracted_price"
-    if pricing:
-        rate_join = (
-            f"ASOF LEFT JOIN (SELECT * FROM ref_rate_cards WHERE provider_id = {sql_str(pricing.rate_card_provider)} "
-            f"AND service = {sql_str(pricing.service)}) rc ON rc.chip_model = k.chip_model "
-            f"AND k.__charge_date >= rc.valid_from"
-        )
-        rate_cols = (
-            "CASE WHEN rc.valid_to IS NULL OR k.__charge_date < rc.valid_to THEN rc.list_price END AS __list_price, "
-            "CASE WHEN rc.valid_to IS NULL OR k.__charge_date < rc.valid_to THEN rc.contracted_price END "
-            "AS __contracted_price"
-        )
+    fallback = sql_str(pricing.fallback_chip) if pricing and pricing.fallback_chip else "NULL"
+    day = f"CAST(timezone({sql_str(LOCAL_TZ)}, t.charge_period_start) AS DATE)"
     keyed = (
-        "SELECT t.*, c.chip_model, ch.vendor AS chip_vendor, ch.domestic AS is_domestic_chip, "
-        "ch.dense_tflops AS __tflops, "
-        f"CAST(timezone({sql_str(LOCAL_TZ)}, t.charge_period_start) AS DATE) AS __charge_date, "
-        f"(epoch(t.charge_period_end) - epoch(t.charge_period_start)) / 3600.0 AS __hours, "
-        f"upper(t.billing_currency) AS __currency "
-        f"FROM typed t LEFT JOIN {lookup} c ON c.key = {_chip_key_sql(chip_expr)} "
-        f"LEFT JOIN ref_chips ch ON ch.chip_model = c.chip_model"
+        f"SELECT t.*, {ref.chip_model_sql(f'coalesce(t.chip, {fallback})', spec.chip_aliases)} AS chip_model, "
+        f"{day} AS __charge_date, "
+        "(epoch(t.charge_period_end) - epoch(t.charge_period_start)) / 3600.0 AS __hours "
+        "FROM typed t"
     )
+    prices = "CAST(NULL AS DOUBLE) AS __list_price, CAST(NULL AS DOUBLE) AS __contracted_price"
+    if pricing:
+        rate = [
+            ref.rate_sql(pricing.rate_card_provider, pricing.service, "k.chip_model", "k.__charge_date", i)
+            for i in (0, 1)
+        ]
+        prices = f"{rate[0]} AS __list_price, {rate[1]} AS __contracted_price"
     priced = (
-        f"SELECT k.*, {rate_cols}, CASE WHEN k.__currency = 'CNY' THEN 1.0 ELSE fx.rate_to_cny END AS fx_rate_to_cny "
-        f"FROM ({keyed}) k {rate_join} "
-        f"ASOF LEFT JOIN ref_fx_rates fx ON fx.currency = k.__currency AND k.__charge_date >= fx.valid_from"
+        f"SELECT k.*, {ref.chip_attribute_sql('k.chip_model', 0)} AS chip_vendor, "
+        f"{ref.chip_attribute_sql('k.chip_model', 1)} AS is_domestic_chip, "
+        f"{ref.chip_attribute_sql('k.chip_model', 2)} AS __tflops, {prices}, "
+        f"{ref.fx_sql('upper(k.billing_currency)', 'k.__charge_date')} AS fx_rate_to_cny FROM ({keyed}) k"
     )
     gpu_hours = "coalesce(p.gpu_hours, p.gpu_count * p.__hours)"
     contracted = f"coalesce(p.contracted_cost, round({gpu_hours} * p.__contracted_price, 4), p.billed_cost)"
     billed = f"coalesce(p.billed_cost, {contracted})"
-    effective = f"coalesce(p.effective_cost, {billed})"
-    listed = f"coalesce(p.list_cost, round({gpu_hours} * p.__list_price, 4), {contracted})"
     money = {
         "billed_cost": billed,
-        "effective_cost": effective,
-        "list_cost": listed,
+        "effective_cost": f"coalesce(p.effective_cost, {billed})",
+        "list_cost": f"coalesce(p.list_cost, round({gpu_hours} * p.__list_price, 4), {contracted})",
         "contracted_cost": contracted,
     }
-    replace = [f"CAST({expr} AS {MONEY}) AS {name}" for name, expr in money.items()]
-    replace += [
-        f"{gpu_hours} AS gpu_hours",
-        "coalesce(p.gpu_count, p.gpu_hours / nullif(p.__hours, 0)) AS gpu_count",
-        f"coalesce(p.consumed_quantity, {gpu_hours}) AS consumed_quantity",
-        f"coalesce(p.pricing_quantity, {gpu_hours}) AS pricing_quantity",
-        "coalesce(p.sub_account_id, p.tenant_id) AS sub_account_id",
-        "coalesce(p.provider_name, pr.provider_name) AS provider_name",
-        "coalesce(p.invoice_issuer_name, pr.provider_name) AS invoice_issuer_name",
-        "coalesce(p.publisher_name, pr.provider_name) AS publisher_name",
-    ]
+    provider = sql_str(ref.provider_name(spec.provider_id)) if ref.provider_name(spec.provider_id) else "NULL"
+    replaced = {
+        **{name: f"CAST({expr} AS {MONEY})" for name, expr in money.items()},
+        "gpu_hours": gpu_hours,
+        "gpu_count": "coalesce(p.gpu_count, p.gpu_hours / nullif(p.__hours, 0))",
+        "consumed_quantity": f"coalesce(p.consumed_quantity, {gpu_hours})",
+        "pricing_quantity": f"coalesce(p.pricing_quantity, {gpu_hours})",
+        "sub_account_id": "coalesce(p.sub_account_id, p.tenant_id)",
+        "provider_name": f"coalesce(p.provider_name, {provider})",
+        "invoice_issuer_name": f"coalesce(p.invoice_issuer_name, {provider})",
+        "publisher_name": f"coalesce(p.publisher_name, {provider})",
+    }
     derived = [
         f"CAST({gpu_hours} * p.__tflops / 1000.0 AS DOUBLE) AS pflop_hours",
         *[f"CAST({expr} * p.fx_rate_to_cny AS {MONEY}) AS {name}_cny" for name, expr in money.items()],
@@ -270,25 +249,9 @@ def _usage_enrich(spec: SourceSpec) -> tuple[str, list[tuple[str, str]]]:
         f"{sql_str(spec.provider_id or '')} AS provider_id",
         "(p.billed_cost IS NULL AND p.__list_price IS NOT NULL) AS priced_from_rate_card",
     ]
-    overridden = ", ".join(
-        [
-            "billed_cost",
-            "effective_cost",
-            "list_cost",
-            "contracted_cost",
-            "gpu_hours",
-            "gpu_count",
-            "consumed_quantity",
-            "pricing_quantity",
-            "sub_account_id",
-            "provider_name",
-            "invoice_issuer_name",
-            "publisher_name",
-        ]
-    )
     enriched = (
-        f"SELECT p.* EXCLUDE ({overridden}), {', '.join(replace)}, {', '.join(derived)} FROM ({priced}) p "
-        f"LEFT JOIN ref_providers pr ON pr.provider_id = {sql_str(spec.provider_id or '')}"
+        f"SELECT p.* REPLACE ({', '.join(f'{expr} AS {name}' for name, expr in replaced.items())}), "
+        f"{', '.join(derived)} FROM ({priced}) p"
     )
     rules = [
         ("unknown_chip", "chip IS NOT NULL AND chip_model IS NULL"),
@@ -299,31 +262,23 @@ def _usage_enrich(spec: SourceSpec) -> tuple[str, list[tuple[str, str]]]:
     return enriched, rules
 
 
-def _chip_key_py(name: str) -> str:
-    return "".join(ch for ch in name.upper() if ch not in " _-")
-
-
-def _chip_key_sql(sql: str) -> str:
-    return f"upper(regexp_replace({sql}, '[ _-]', '', 'g'))"
-
-
-def _transfers_enrich() -> tuple[str, list[tuple[str, str]]]:
+def _transfers_enrich(ref: RefSnapshot) -> tuple[str, list[tuple[str, str]]]:
+    """Duration, throughput and CNY cost of transfers."""
+    day = f"CAST(timezone({sql_str(LOCAL_TZ)}, t.start_time) AS DATE)"
     enriched = (
         "SELECT t.*, epoch(t.end_time) - epoch(t.start_time) AS duration_seconds, "
         "t.bytes * 8 / 1e6 / nullif(epoch(t.end_time) - epoch(t.start_time), 0) AS throughput_mbps, "
-        f"CAST(t.cost * CASE WHEN upper(t.currency) = 'CNY' THEN 1.0 ELSE fx.rate_to_cny END AS {MONEY}) AS cost_cny, "
-        f"CAST(timezone({sql_str(LOCAL_TZ)}, t.start_time) AS DATE) AS transfer_date "
-        "FROM typed t ASOF LEFT JOIN ref_fx_rates fx ON fx.currency = upper(t.currency) "
-        f"AND CAST(timezone({sql_str(LOCAL_TZ)}, t.start_time) AS DATE) >= fx.valid_from"
+        f"CAST(t.cost * {ref.fx_sql('upper(t.currency)', day)} AS {MONEY}) AS cost_cny, "
+        f"{day} AS transfer_date FROM typed t"
     )
     return enriched, [("unknown_currency", "cost IS NOT NULL AND cost_cny IS NULL")]
 
 
-def _vouchers_enrich() -> tuple[str, list[tuple[str, str]]]:
+def _vouchers_enrich(ref: RefSnapshot) -> tuple[str, list[tuple[str, str]]]:
+    """Face value of vouchers in CNY."""
     enriched = (
-        f"SELECT t.*, CAST(t.face_value * CASE WHEN upper(t.currency) = 'CNY' THEN 1.0 ELSE fx.rate_to_cny END "
-        f"AS {MONEY}) AS face_value_cny FROM typed t "
-        "ASOF LEFT JOIN ref_fx_rates fx ON fx.currency = upper(t.currency) AND t.valid_from >= fx.valid_from"
+        f"SELECT t.*, CAST(t.face_value * {ref.fx_sql('upper(t.currency)', 't.valid_from')} AS {MONEY}) "
+        "AS face_value_cny FROM typed t"
     )
     return enriched, [("unknown_currency", "face_value_cny IS NULL")]
 
@@ -336,34 +291,28 @@ def output_columns(kind: str) -> list[str]:
     return [*inputs, *extra, *DERIVED[kind], "source_name", "source_file", "source_row", "partition_key"]
 
 
-def compile_source(
-    spec: SourceSpec, raw_sql: str, fields: list[str], source_file: str, partition_key: str
-) -> str:
-    """The full query over one raw relation: canonical columns, `__rule`, `__raw` and `__status`."""
-    b = _Builder(spec, fields)
+def compile_source(spec: SourceSpec, raw: RawRelation, ref: RefSnapshot, source_file: str, key: str) -> str:
+    """The full query over one raw relation: canonical columns, lineage, `__rule` and (for bad rows) `__raw`.
+
+    The query has no join and no ORDER BY, so DuckDB writes its rows in file order: for readers that number
+    rows by position, `source_row` is left NULL and is the row's position in the written file.
+    """
+    b = _Builder(spec, raw.fields)
     target = b.target
     typed_cols, parse_checks = b.typed_columns()
-    rule_fields = sorted(
-        {n for r in spec.rules for n in referenced_names(r.when)}
-        & set(fields) - set(target.inputs) - set(DERIVED[spec.kind])
-    )
-    carried = [f"{sql_ident(f)} AS {sql_ident('__r_' + f)}" for f in rule_fields]
     parse_flags = [f"({cond}) AS {sql_ident('__p' + str(i))}" for i, (_, cond) in enumerate(parse_checks)]
-    typed = f"SELECT __row, __raw, __broken, {', '.join(typed_cols + carried + parse_flags)} FROM ({raw_sql})"
-    enrich_fn = {
-        "usage": lambda: _usage_enrich(spec),
-        "transfers": _transfers_enrich,
-        "vouchers": _vouchers_enrich,
+    typed = f"SELECT *, {', '.join(typed_cols + parse_flags)} FROM ({raw.select_sql})"
+    enriched, kind_rules = {
+        "usage": lambda: _usage_enrich(spec, ref),
+        "transfers": lambda: _transfers_enrich(ref),
+        "vouchers": lambda: _vouchers_enrich(ref),
         "catalog": lambda: ("SELECT * FROM typed", []),
-    }[spec.kind]
-    enriched, kind_rules = enrich_fn()
+    }[spec.kind]()
 
     def resolve(name: str) -> str:
         if name in target.inputs or name in DERIVED[spec.kind]:
             return sql_ident(name)
-        if name in rule_fields:
-            return sql_ident("__r_" + name)
-        raise KeyError(name)
+        return b.raw(name)
 
     skip_rules = [
         (f"skip:{r.name}", compile_expression(r.when, resolve)) for r in spec.rules if r.action == "skip"
@@ -384,17 +333,12 @@ def compile_source(
         + " ".join(f"WHEN coalesce({cond}, false) THEN {sql_str(name)}" for name, cond in rules)
         + " END"
     )
-    columns = [
-        c
-        for c in output_columns(spec.kind)
-        if c not in ("source_name", "source_file", "source_row", "partition_key", "raw_chip")
-    ]
-    select_cols = ", ".join(sql_ident(c) for c in columns)
+    lineage = ("source_name", "source_file", "source_row", "partition_key", "raw_chip")
+    columns = ", ".join(sql_ident(c) for c in output_columns(spec.kind) if c not in lineage)
     raw_chip = "chip AS raw_chip, " if spec.kind == "usage" else ""
     return (
         f"WITH typed AS ({typed}), enriched AS ({enriched}), judged AS (SELECT *, {judge} AS __rule FROM enriched) "
-        f"SELECT {select_cols}, {raw_chip}{sql_str(spec.name)} AS source_name, {sql_str(source_file)} AS source_file, "
-        f"__row AS source_row, {sql_str(partition_key)} AS partition_key, __rule, "
-        f"CASE WHEN __rule IS NOT NULL THEN __raw END AS __raw, "
-        f"CASE WHEN __rule IS NULL THEN 'ok' ELSE 'quarantine' END AS __status FROM judged"
+        f"SELECT {columns}, {raw_chip}{sql_str(spec.name)} AS source_name, {sql_str(source_file)} AS source_file, "
+        f"CAST(__row AS BIGINT) AS source_row, {sql_str(key)} AS partition_key, __rule, "
+        f"CASE WHEN __rule IS NOT NULL THEN {raw.raw_sql} END AS __raw FROM judged"
     )

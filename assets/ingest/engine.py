@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import glob
 import hashlib
 import os
 from collections import defaultdict
@@ -13,8 +12,9 @@ import duckdb
 from assets.ingest.compile import compile_source, raw_fields_of
 from assets.ingest.ledger import LedgerRow, file_checksum, read_ledger, write_ledger
 from assets.ingest.readers import RawRelation, SourceFileError, drop_scratch, make_scratch, open_raw
+from assets.ingest.refdata import RefSnapshot
 from assets.ingest.spec import SourceSpec
-from warehouse.lake import Location, first_row, sql_str
+from warehouse.lake import Location, copy_to_parquet, first_row, sql_str
 
 ENGINE_VERSION = "1"
 UNPARTITIONED = "all"
@@ -81,6 +81,7 @@ class Ingestor:
         self.run_id = run_id
         self.fingerprint = spec_fingerprint(spec, reference_fingerprint)
         self.scratch_base = lake.path(".scratch") if lake.is_local else None
+        self.ref = RefSnapshot.load(con)
 
     def run(self, key: str, paths: list[str]) -> PartitionResult:
         """Ingest a partition; files already loaded with the same fingerprint are not loaded again."""
@@ -204,29 +205,23 @@ class Ingestor:
         return raw
 
     def _load(self, row: LedgerRow, key: str, local: str, scratch: str) -> None:
+        """One pass over the file: every parsed row, with its verdict, written in file order."""
         display = row.source_file
         raw = self._open(local, scratch, display)
         if self.spec.format.type in ("csv", "parquet"):
             known = raw_fields_of(self.spec) | set(self.spec.ignore_columns)
-            unmapped = [f for f in raw.fields if f not in known]
-            row.new_columns = ", ".join(unmapped) or None
-        query = compile_source(self.spec, raw.select_sql, raw.fields, row.source_file, key)
-        out = os.path.join(scratch, "out")
+            row.new_columns = ", ".join(f for f in raw.fields if f not in known) or None
+        staged = os.path.join(scratch, "staged.parquet")
+        query = compile_source(self.spec, raw, self.ref, row.source_file, key)
         try:
-            self.con.execute(
-                f"COPY ({query}) TO {sql_str(out)} (FORMAT parquet, COMPRESSION zstd, PARTITION_BY (__status), "
-                f"WRITE_PARTITION_COLUMNS false)"
-            )
+            copy_to_parquet(self.con, query, staged)
         except duckdb.Error as exc:
             raise SourceFileError(f"{display}: {str(exc).splitlines()[0]}") from None
-        ok = glob.glob(os.path.join(out, "__status=ok", "*.parquet"))
-        bad = glob.glob(os.path.join(out, "__status=quarantine", "*.parquet"))
         rejects = self._rejects(raw)
         if rejects:
-            ok = self._renumber(ok, rejects, os.path.join(scratch, "ok.parquet"))
-            bad = self._renumber(bad, rejects, os.path.join(scratch, "bad.parquet"))
-        self._account(row, ok, bad, rejects)
-        self._write_quarantine(row, key, bad, rejects)
+            staged = self._renumber(staged, rejects, os.path.join(scratch, "renumbered.parquet"))
+        self._account(row, staged, len(rejects))
+        self._write_quarantine(row, key, staged, rejects)
         target = lake_file(self.spec, key, row.source_file)
         bad_ratio = (row.rows_quarantined - row.rows_skipped) / row.rows_read if row.rows_read else 0.0
         if bad_ratio > self.spec.max_quarantine_ratio:
@@ -241,88 +236,74 @@ class Ingestor:
             return
         if row.rows_read == 0:
             row.status = "empty"
-        if not ok:
+        if row.rows_loaded == 0:
             self.lake.remove(target)
             return
-        self._publish(ok, target)
+        self._publish(staged, target)
         row.output_file = target
 
     def _rejects(self, raw: RawRelation) -> list[tuple[int, str, str]]:
         if not raw.rejects_sql:
             return []
-        return [
-            (int(r), str(raw_line), str(detail))
-            for r, raw_line, detail in self.con.execute(raw.rejects_sql + " ORDER BY 1").fetchall()
-        ]
+        rows = self.con.execute(raw.rejects_sql + " ORDER BY 1").fetchall()
+        return [(int(r), str(line), str(detail)) for r, line, detail in rows]
 
-    def _renumber(self, files: list[str], rejects: list[tuple[int, str, str]], target: str) -> list[str]:
-        """Shift row numbers of parsed rows past the structurally rejected rows that precede them."""
-        if not files:
-            return files
+    def _renumber(self, staged: str, rejects: list[tuple[int, str, str]], target: str) -> str:
+        """Write explicit row numbers, counting the structurally rejected rows that precede each parsed row."""
         gaps = ", ".join(f"({r - i}, {i})" for i, (r, _, _) in enumerate(rejects, start=1))
-        listing = ", ".join(sql_str(f) for f in files)
-        self.con.execute(
-            f"COPY (WITH g AS (SELECT good_before, max(n) AS n FROM (VALUES {gaps}) v(good_before, n) "
-            f"GROUP BY good_before) SELECT o.* REPLACE (o.source_row + coalesce(g.n, 0) AS source_row) "
-            f"FROM read_parquet([{listing}]) o ASOF LEFT JOIN g ON o.source_row > g.good_before "
-            f"ORDER BY o.source_row) TO {sql_str(target)} (FORMAT parquet, COMPRESSION zstd)"
+        copy_to_parquet(
+            self.con,
+            f"WITH g AS (SELECT good_before, max(n) AS n FROM (VALUES {gaps}) v(good_before, n) GROUP BY good_before),"
+            f" o AS (SELECT * EXCLUDE (file_row_number) REPLACE (coalesce(source_row, file_row_number + 1) "
+            f"AS source_row) FROM read_parquet({sql_str(staged)}, file_row_number = true)) "
+            f"SELECT o.* REPLACE (o.source_row + coalesce(g.n, 0) AS source_row) "
+            f"FROM o ASOF LEFT JOIN g ON o.source_row > g.good_before ORDER BY o.source_row",
+            target,
         )
-        return [target]
+        return target
 
-    def _account(self, row: LedgerRow, ok: list[str], bad: list[str], rejects: list) -> None:
+    def _account(self, row: LedgerRow, staged: str, rejected: int) -> None:
         money = MONEY_COLUMN.get(self.spec.kind)
-        if ok:
-            listing = ", ".join(sql_str(f) for f in ok)
-            total = f"sum({money})" if money else "NULL"
-            loaded, amount = first_row(self.con, f"SELECT count(*), {total} FROM read_parquet([{listing}])")
-        else:
-            loaded, amount = 0, None
-        quarantined = skipped = 0
-        if bad:
-            listing = ", ".join(sql_str(f) for f in bad)
-            quarantined, skipped = first_row(
-                self.con,
-                f"SELECT count(*), count(*) FILTER (WHERE starts_with(__rule, 'skip:')) FROM read_parquet([{listing}])",
-            )
+        total = f"sum({money}) FILTER (WHERE __rule IS NULL)" if money else "NULL"
+        loaded, amount, quarantined, skipped = first_row(
+            self.con,
+            f"SELECT count(*) FILTER (WHERE __rule IS NULL), {total}, count(__rule), "
+            f"count(*) FILTER (WHERE starts_with(__rule, 'skip:')) FROM read_parquet({sql_str(staged)})",
+        )
         row.rows_loaded, row.money_loaded = int(loaded), amount
-        row.rows_quarantined = int(quarantined) + len(rejects)
+        row.rows_quarantined = int(quarantined) + rejected
         row.rows_skipped = int(skipped)
         row.rows_read = row.rows_loaded + row.rows_quarantined
 
-    def _write_quarantine(self, row: LedgerRow, key: str, bad: list[str], rejects: list) -> None:
+    def _write_quarantine(self, row: LedgerRow, key: str, staged: str, rejects: list) -> None:
         target = quarantine_file(self.spec, key, row.source_file)
-        if not bad and not rejects:
+        if row.rows_quarantined == 0:
             self.lake.remove(target)
             return
         head = (
             f"SELECT {sql_str(self.spec.name)} AS source_name, {sql_str(key)} AS partition_key, "
             f"{sql_str(row.source_file)} AS source_file"
         )
-        parts = []
-        if bad:
-            listing = ", ".join(sql_str(f) for f in bad)
-            parts.append(
-                f"{head}, source_row, __rule AS rule, CAST(NULL AS VARCHAR) AS detail, __raw AS raw_content "
-                f"FROM read_parquet([{listing}])"
-            )
+        parts = [
+            f"{head}, coalesce(source_row, file_row_number + 1) AS source_row, __rule AS rule, "
+            f"CAST(NULL AS VARCHAR) AS detail, __raw AS raw_content "
+            f"FROM read_parquet({sql_str(staged)}, file_row_number = true) WHERE __rule IS NOT NULL"
+        ]
         if rejects:
             values = ", ".join(f"({r}, {sql_str(d)}, {sql_str(line)})" for r, line, d in rejects)
             parts.append(
                 f"{head}, CAST(r AS BIGINT) AS source_row, 'unparsable_record' AS rule, d AS detail, "
                 f"line AS raw_content FROM (VALUES {values}) v(r, d, line)"
             )
-        query = (
-            f"SELECT *, {sql_str(self.run_id)} AS run_id FROM ({' UNION ALL '.join(parts)}) "
-            f"ORDER BY source_row"
-        )
+        query = f"SELECT *, {sql_str(self.run_id)} AS run_id FROM ({' UNION ALL '.join(parts)}) ORDER BY source_row"
         self.lake.write_query(self.con, query, target)
 
-    def _publish(self, ok: list[str], target: str) -> None:
-        """Move the loaded rows into the lake atomically (rename when local, upload otherwise)."""
-        if len(ok) == 1 and self.lake.is_local:
+    def _publish(self, staged: str, target: str) -> None:
+        """Move the written file into the lake atomically (rename when local, upload otherwise)."""
+        if self.lake.is_local:
             final = self.lake.path(target)
             os.makedirs(os.path.dirname(final), exist_ok=True)
-            os.replace(ok[0], final)
-            return
-        listing = ", ".join(sql_str(f) for f in ok)
-        self.lake.write_query(self.con, f"SELECT * FROM read_parquet([{listing}])", target)
+            os.replace(staged, final)
+        else:
+            self.lake.fs.makedirs(os.path.dirname(self.lake.path(target)), exist_ok=True)
+            self.lake.fs.put_file(staged, self.lake.path(target))

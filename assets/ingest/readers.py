@@ -30,11 +30,27 @@ class SourceFileError(ValueError):
 
 @dataclass
 class RawRelation:
-    """SQL reading one landed file as raw text fields."""
+    """SQL reading one landed file as raw text fields.
+
+    `select_sql` yields `__row` (the record's line number, or NULL when rows are numbered by their position
+    in the written output), one VARCHAR `__f<i>` per entry of `fields`, and `__broken`; `raw_sql` renders a
+    record as it was (evaluated only for rows that go to quarantine).
+    """
 
     select_sql: str
     fields: list[str]
+    raw_sql: str
     rejects_sql: str | None = None
+
+
+def _aliases(fields: list[str]) -> dict[str, str]:
+    return {f: f"__f{i}" for i, f in enumerate(fields)}
+
+
+def _json_of_fields(fields: list[str]) -> str:
+    aliases = _aliases(fields)
+    struct = ", ".join(f"{sql_str(f)}: {sql_ident(aliases[f])}" for f in fields)
+    return f"CAST(to_json({{{struct}}}) AS VARCHAR)"
 
 
 def _is_gzip(path: str, fmt: FormatSpec) -> bool:
@@ -93,24 +109,21 @@ def _csv_options(fmt: FormatSpec, gz: bool, rejects: str) -> str:
 
 
 def read_csv_relation(con: duckdb.DuckDBPyConnection, path: str, fmt: FormatSpec, gz: bool) -> RawRelation:
-    """A CSV file with a header: fields are its header names."""
+    """A CSV file with a header: fields are its header names; rows are numbered by position."""
     rejects = f"rej_{uuid.uuid4().hex[:12]}"
     scan = f"read_csv({sql_str(path)}, {_csv_options(fmt, gz, rejects)})"
     try:
         fields = [row[0] for row in con.execute(f"DESCRIBE SELECT * FROM {scan}").fetchall()]
     except duckdb.Error as exc:
         raise SourceFileError(f"cannot read as CSV: {str(exc).splitlines()[0]}") from None
-    struct = ", ".join(f"{sql_str(f)}: {sql_ident(f)}" for f in fields)
+    renamed = ", ".join(f"{sql_ident(f)} AS {sql_ident(a)}" for f, a in _aliases(fields).items())
     header_lines = (1 if fmt.header else 0) + fmt.skip_rows
-    select = (
-        f"SELECT row_number() OVER () AS __row, *, CAST(to_json({{{struct}}}) AS VARCHAR) AS __raw, FALSE AS __broken "
-        f"FROM {scan}"
-    )
+    select = f"SELECT CAST(NULL AS BIGINT) AS __row, {renamed}, FALSE AS __broken FROM {scan}"
     rejects_sql = (
         f"SELECT line - {header_lines} AS __row, trim(any_value(csv_line), chr(13) || chr(10)) AS __raw, "
         f"min(error_type || ': ' || error_message) AS __detail FROM {rejects}_errors GROUP BY line"
     )
-    return RawRelation(select, fields, rejects_sql)
+    return RawRelation(select, fields, _json_of_fields(fields), rejects_sql)
 
 
 def read_lines_relation(path: str, gz: bool) -> str:
@@ -132,16 +145,16 @@ def _json_path(key: str) -> str:
 def read_jsonl_relation(path: str, gz: bool, fields: list[str]) -> RawRelation:
     """JSON lines: each referenced field is extracted as text; non-JSON lines are rejected."""
     lines = read_lines_relation(path, gz)
-    extracted = ", ".join(
-        f"CASE WHEN __ok THEN json_extract_string(__line, {_json_path(f)}) END AS {sql_ident(f)}"
-        for f in fields
+    extracted = "".join(
+        f"CASE WHEN __ok THEN json_extract_string(__line, {_json_path(f)}) END AS {sql_ident(a)}, "
+        for f, a in _aliases(fields).items()
     )
     select = (
-        f"SELECT __row, {extracted}{', ' if extracted else ''}__line AS __raw, NOT __ok AS __broken "
+        f"SELECT __row, {extracted}__line, NOT __ok AS __broken "
         f"FROM (SELECT *, coalesce(json_valid(__line) AND starts_with(ltrim(__line), '{{'), false) AS __ok "
         f"FROM ({lines}))"
     )
-    return RawRelation(select, fields)
+    return RawRelation(select, fields, "__line")
 
 
 KV_LINE = r"^\s*([^\s=]+=(\"[^\"]*\"|\S*)\s*)+$"
@@ -151,16 +164,15 @@ def read_kv_relation(path: str, gz: bool, fields: list[str]) -> RawRelation:
     """key=value log lines: each referenced key is extracted; lines that are not key=value are rejected."""
     lines = read_lines_relation(path, gz)
     parts = []
-    for f in fields:
+    for f, alias in _aliases(fields).items():
         pattern = r"(?:^|\s)" + re.escape(f) + r"=(\"[^\"]*\"|\S*)"
         value = f"regexp_extract(__line, {sql_str(pattern)}, 1)"
-        parts.append(f"nullif(trim({value}, '\"'), '') AS {sql_ident(f)}")
-    extracted = ", ".join(parts)
+        parts.append(f"nullif(trim({value}, '\"'), '') AS {sql_ident(alias)}, ")
     select = (
-        f"SELECT __row, {extracted}{', ' if extracted else ''}__line AS __raw, "
+        f"SELECT __row, {''.join(parts)}__line, "
         f"NOT regexp_matches(__line, {sql_str(KV_LINE)}) AS __broken FROM ({lines})"
     )
-    return RawRelation(select, fields)
+    return RawRelation(select, fields, "__line")
 
 
 def json_document_to_lines(path: str, fmt: FormatSpec, scratch: str, display: str) -> str:
@@ -198,23 +210,17 @@ def json_document_to_lines(path: str, fmt: FormatSpec, scratch: str, display: st
 
 
 def read_parquet_relation(con: duckdb.DuckDBPyConnection, path: str) -> RawRelation:
-    """A Parquet file: every column cast to text, rows numbered from the file's own row order."""
-    scan = f"read_parquet({sql_str(path)}, file_row_number = true)"
+    """A Parquet file: every column cast to text; rows are numbered by position."""
+    scan = f"read_parquet({sql_str(path)})"
     try:
-        fields = [
-            r[0]
-            for r in con.execute(f"DESCRIBE SELECT * FROM {scan}").fetchall()
-            if r[0] != "file_row_number"
-        ]
+        fields = [r[0] for r in con.execute(f"DESCRIBE SELECT * FROM {scan}").fetchall()]
     except duckdb.Error as exc:
         raise SourceFileError(f"cannot read as Parquet: {str(exc).splitlines()[0]}") from None
-    casts = ", ".join(f"CAST({sql_ident(f)} AS VARCHAR) AS {sql_ident(f)}" for f in fields)
-    struct = ", ".join(f"{sql_str(f)}: {sql_ident(f)}" for f in fields)
-    select = (
-        f"SELECT file_row_number + 1 AS __row, {casts}, CAST(to_json({{{struct}}}) AS VARCHAR) AS __raw, "
-        f"FALSE AS __broken FROM {scan}"
+    casts = ", ".join(
+        f"CAST({sql_ident(f)} AS VARCHAR) AS {sql_ident(a)}" for f, a in _aliases(fields).items()
     )
-    return RawRelation(select, fields)
+    select = f"SELECT CAST(NULL AS BIGINT) AS __row, {casts}, FALSE AS __broken FROM {scan}"
+    return RawRelation(select, fields, _json_of_fields(fields))
 
 
 def open_raw(

@@ -26,10 +26,20 @@ _REFERENCE_FILES = 6
 _WORKERS = max(1, min(4, os.cpu_count() or 1))
 
 
-def count_demo_files(days: int) -> int:
+def count_demo_files(days: int, providers: tuple[str, ...] | None = None) -> int:
     """Number of data files `generate_demo` writes for `days` days (the manifest not included)."""
-    feeds = days * (1 + len(FEED_PROFILES))
+    feeds = days * (1 + len(_profiles(providers)))
     return _REFERENCE_FILES + 1 + len(REAL_SAMPLES) + math.ceil(days / SNAPSHOT_EVERY_DAYS) + feeds
+
+
+def _profiles(providers: tuple[str, ...] | None) -> tuple[FeedProfile, ...]:
+    """The usage feeds to write: all of them, or those of the named providers."""
+    if providers is None:
+        return FEED_PROFILES
+    unknown = set(providers) - {p.provider_id for p in FEED_PROFILES}
+    if unknown:
+        raise ValueError(f"no demo feed for provider(s) {', '.join(sorted(unknown))}")
+    return tuple(p for p in FEED_PROFILES if p.provider_id in providers)
 
 
 def _write_reference(landing: Landing, start: dt.date, days: int) -> None:
@@ -66,6 +76,7 @@ def generate_demo(
     seed: int = 42,
     start: dt.date = DEFAULT_START,
     on_file: Callable[[str, int], None] | None = None,
+    providers: tuple[str, ...] | None = None,
 ) -> dict[str, Any]:
     """Write a deterministic demo landing zone under `landing_url` and return its manifest.
 
@@ -88,7 +99,7 @@ def generate_demo(
     behaviour = Behaviour(seed, start)
     plan = plan_transfers(seed, scale, start, days, behaviour, snapshots, dataset_ids)
     ctx = UsageContext(seed, scale, start, days, behaviour, plan.placements)
-    generators = [(profile, JobGenerator(ctx, profile)) for profile in FEED_PROFILES]
+    generators = [(profile, JobGenerator(ctx, profile)) for profile in _profiles(providers)]
     snapshot_on = {snap.day: snap for snap in snapshots if snap.day < days}
 
     with ThreadPoolExecutor(max_workers=_WORKERS) as pool:

@@ -1,0 +1,124 @@
+"""Reference data inlined into ingest queries as SQL literals.
+
+Ingest must keep rows in file order (row numbers come from positions in the written Parquet), and joins do
+not preserve order; the reference tables ingest needs are small, so they are read once and rendered as MAP
+and CASE literals instead of joined.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+
+import duckdb
+
+from warehouse.lake import sql_str
+
+
+def chip_key(name: str) -> str:
+    """The normalised form under which chip names and aliases are matched (upper case, no spaces, _ or -)."""
+    return "".join(ch for ch in name.upper() if ch not in " _-")
+
+
+def chip_key_sql(sql: str) -> str:
+    """SQL computing chip_key() of an expression."""
+    return f"upper(regexp_replace({sql}, '[ _-]', '', 'g'))"
+
+
+@dataclass(frozen=True)
+class Rate:
+    """One reference-table row with a validity range (inclusive dates; open end when `until` is None)."""
+
+    key: tuple[str, ...]
+    since: date
+    until: date | None
+    values: tuple[float, ...]
+
+
+@dataclass(frozen=True)
+class RefSnapshot:
+    """The reference data ingest reads, captured once per partition run."""
+
+    chip_models: dict[str, str]
+    chips: dict[str, tuple[str, bool, float]]
+    providers: dict[str, str]
+    rate_cards: tuple[Rate, ...]
+    fx_rates: tuple[Rate, ...]
+
+    @classmethod
+    def load(cls, con: duckdb.DuckDBPyConnection) -> RefSnapshot:
+        """Read the ref_* views of a connection."""
+        chip_models = {
+            chip_key(k): m for k, m in con.execute("SELECT key, chip_model FROM ref_chip_lookup").fetchall()
+        }
+        chips = {
+            m: (v, bool(d), float(t))
+            for m, v, d, t in con.execute(
+                "SELECT chip_model, vendor, domestic, dense_tflops FROM ref_chips"
+            ).fetchall()
+        }
+        providers = dict(con.execute("SELECT provider_id, provider_name FROM ref_providers").fetchall())
+        rate_cards = tuple(
+            Rate((p, s, c or ""), since, until, (lp, cp))
+            for p, s, c, since, until, lp, cp in con.execute(
+                "SELECT provider_id, service, chip_model, valid_from, valid_to, list_price, contracted_price "
+                "FROM ref_rate_cards ORDER BY ALL"
+            ).fetchall()
+        )
+        fx_rates = tuple(
+            Rate((c.upper(),), since, until, (r,))
+            for c, since, until, r in con.execute(
+                "SELECT currency, valid_from, valid_to, rate_to_cny FROM ref_fx_rates ORDER BY ALL"
+            ).fetchall()
+        )
+        return cls(chip_models, chips, providers, rate_cards, fx_rates)
+
+    def chip_model_sql(self, name_sql: str, extra_aliases: dict[str, str]) -> str:
+        """SQL resolving a raw chip name (or alias) to chip_model; NULL when unknown."""
+        mapping = {**self.chip_models, **{chip_key(a): m for a, m in extra_aliases.items()}}
+        return f"{_map(mapping)}[{chip_key_sql(name_sql)}]"
+
+    def chip_attribute_sql(self, model_sql: str, index: int) -> str:
+        """SQL reading vendor (0), domestic (1) or dense TFLOPS (2) of a chip_model."""
+        return f"{_map({m: v[index] for m, v in self.chips.items()})}[{model_sql}]"
+
+    def provider_name(self, provider_id: str | None) -> str | None:
+        """Display name of a provider, when known."""
+        return self.providers.get(provider_id or "")
+
+    def rate_sql(self, provider: str, service: str, chip_sql: str, day_sql: str, index: int) -> str:
+        """SQL of a rate-card price (0 list, 1 contracted) valid on a day; NULL when none applies."""
+        rows = [r for r in self.rate_cards if r.key[:2] == (provider, service)]
+        branches = [
+            f"WHEN {chip_sql} = {sql_str(r.key[2])} AND {_within(day_sql, r)} THEN {r.values[index]!r}"
+            for r in rows
+        ]
+        return f"CAST(CASE {' '.join(branches)} END AS DOUBLE)" if branches else "CAST(NULL AS DOUBLE)"
+
+    def fx_sql(self, currency_sql: str, day_sql: str) -> str:
+        """SQL of the rate to CNY of a currency on a day (1 for CNY); NULL when unknown."""
+        branches = [
+            f"WHEN {currency_sql} = {sql_str(r.key[0])} AND {_within(day_sql, r)} THEN {r.values[0]!r}"
+            for r in self.fx_rates
+            if r.key[0] != "CNY"
+        ]
+        return f"CAST(CASE WHEN {currency_sql} = 'CNY' THEN 1.0 {' '.join(branches)} END AS DOUBLE)"
+
+
+def _within(day_sql: str, rate: Rate) -> str:
+    upper = f" AND {day_sql} <= DATE '{rate.until.isoformat()}'" if rate.until else ""
+    return f"{day_sql} >= DATE '{rate.since.isoformat()}'{upper}"
+
+
+def _literal(value: object) -> str:
+    if isinstance(value, bool):
+        return "TRUE" if value else "FALSE"
+    if isinstance(value, int | float):
+        return repr(float(value))
+    return sql_str(str(value))
+
+
+def _map(mapping: dict[str, object]) -> str:
+    if not mapping:
+        return "MAP {}"
+    return "MAP {" + ", ".join(f"{sql_str(k)}: {_literal(v)}" for k, v in sorted(mapping.items())) + "}"
