@@ -40,7 +40,7 @@ class Lakehouse(dg.ConfigurableResource):
             sources_dir=str(settings.sources_dir),
             duckdb=DuckDBResource(
                 database=":memory:",
-                connection_config={"threads": threads, "memory_limit": "4GB"},
+                connection_config={"threads": threads, "memory_limit": settings.duckdb_memory_limit},
             ),
         )
 
@@ -63,6 +63,7 @@ class Lakehouse(dg.ConfigurableResource):
         """An in-memory DuckDB connection (UTC) that can read landing and lake files and the ref views."""
         with self.duckdb.get_connection() as con:
             con.execute("SET TimeZone = 'UTC'")
+            con.execute("SET enable_progress_bar = false")
             lake = self.lake
             if lake.is_local:
                 scratch = lake.path(".scratch/duckdb")

@@ -23,6 +23,7 @@ class Settings:
     dagster_home: Path
     sources_dir: Path
     partition_start: str
+    duckdb_memory_limit: str = "1GB"
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -37,4 +38,5 @@ class Settings:
             dagster_home=Path(os.environ.get("DAGSTER_HOME", home / "dagster")),
             sources_dir=Path(os.environ.get("COMPUTEFLOW_SOURCES_DIR", CONTRACTS_DIR / "sources")),
             partition_start=os.environ.get("COMPUTEFLOW_PARTITION_START", DEFAULT_PARTITION_START),
+            duckdb_memory_limit=os.environ.get("COMPUTEFLOW_DUCKDB_MEMORY", "1GB"),
         )

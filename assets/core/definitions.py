@@ -39,7 +39,7 @@ def build_compute_usage(specs: list[SourceSpec]) -> dg.AssetsDefinition:
         with lakehouse.connect() as con:
             for key in context.partition_keys:
                 relative = f"core/compute_usage/day={key}/data.parquet"
-                union = union_sources(lake, usage, "usage", key)
+                union = union_sources(con, lake, usage, "usage", key)
                 if union is None:
                     lake.remove(relative)
                     continue
@@ -66,7 +66,7 @@ def _build_whole(
         lake = lakehouse.lake
         relative = f"core/{name}/data.parquet"
         with lakehouse.connect() as con:
-            union = union_sources(lake, sources, kind)
+            union = union_sources(con, lake, sources, kind)
             if union is None:
                 lake.remove(relative)
                 return dg.MaterializeResult(metadata={"rows": 0})

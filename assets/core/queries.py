@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import duckdb
+
 from assets.ingest.compile import output_columns
 from assets.ingest.spec import SourceSpec
-from warehouse.lake import Location, sql_ident, sql_str
+from warehouse.lake import Location, first_row, sql_ident, sql_str
 
 HISTORY_ATTRIBUTES = (
     "name",
@@ -27,8 +29,14 @@ def _listing(lake: Location, files: list[str]) -> str:
     return "[" + ", ".join(sql_str(lake.duckdb_path(f)) for f in files) + "]"
 
 
-def union_sources(lake: Location, specs: list[SourceSpec], kind: str, partition: str = "*") -> str | None:
-    """Ingest rows of every source of a kind, each deduplicated on its spec's keys (latest file wins)."""
+def union_sources(
+    con: duckdb.DuckDBPyConnection, lake: Location, specs: list[SourceSpec], kind: str, partition: str = "*"
+) -> str | None:
+    """Loaded ingest rows of every source of a kind, deduplicated on each spec's keys (latest file wins).
+
+    The window that removes duplicates runs only for a source whose keys do repeat, which is checked first
+    with a cheap aggregate over the key columns.
+    """
     columns = ", ".join(
         "coalesce(source_row, file_row_number + 1) AS source_row" if c == "source_row" else sql_ident(c)
         for c in output_columns(kind)
@@ -40,25 +48,27 @@ def union_sources(lake: Location, specs: list[SourceSpec], kind: str, partition:
         files = lake.glob(f"ingest/{spec.name}/partition={partition}/*.parquet")
         if not files:
             continue
-        part = (
-            f"SELECT {columns} FROM read_parquet({_listing(lake, files)}, union_by_name = true, "
-            f"file_row_number = true) WHERE __rule IS NULL"
-        )
+        scan = f"read_parquet({_listing(lake, files)}, union_by_name = true, file_row_number = true)"
+        part = f"SELECT {columns} FROM {scan} WHERE __rule IS NULL"
         if spec.dedup_keys:
             keys = ", ".join(sql_ident(k) for k in spec.dedup_keys)
-            part += (
-                f" QUALIFY row_number() OVER (PARTITION BY {keys} "
-                f"ORDER BY partition_key DESC, source_file DESC, source_row DESC) = 1"
+            repeated = first_row(
+                con, f"SELECT 1 FROM {scan} WHERE __rule IS NULL GROUP BY {keys} HAVING count(*) > 1 LIMIT 1"
             )
+            if repeated:
+                part += (
+                    f" QUALIFY row_number() OVER (PARTITION BY {keys} "
+                    f"ORDER BY partition_key DESC, source_file DESC, source_row DESC) = 1"
+                )
         parts.append(f"({part})")
     return " UNION ALL ".join(parts) if parts else None
 
 
 def compute_usage_query(union: str) -> str:
-    """core.compute_usage rows of one day, with a stable charge_line_id, in a deterministic order."""
+    """core.compute_usage rows with a stable charge_line_id (row order follows the ingest files)."""
     return (
         f"SELECT md5(concat_ws('|', source_name, source_file, CAST(source_row AS VARCHAR))) AS charge_line_id, * "
-        f"FROM ({union}) ORDER BY charge_period_start, source_name, source_file, source_row"
+        f"FROM ({union})"
     )
 
 

@@ -10,7 +10,6 @@ from assets.ingest.targets import MONEY, TARGETS, Target
 from warehouse.lake import sql_ident, sql_str
 
 LOCAL_TZ = "Asia/Shanghai"
-_OFFSET = r"(Z|z|[+-]\d{2}(:?\d{2})?)$"
 _TRUE = ("true", "1", "yes", "y", "t", "是")
 _FALSE = ("false", "0", "no", "n", "f", "否")
 _EPOCH = {"s": 1, "ms": 1_000, "us": 1_000_000}
@@ -39,6 +38,10 @@ def _text(sql: str, thousands: str | None = None) -> str:
 
 def _timestamp(text: str, cmap: ColumnMap, tz: str) -> str:
     zone = sql_str(cmap.timezone or tz)
+    if zone == "'UTC'" and not cmap.epoch and not cmap.format:
+        return (
+            f"TRY_CAST({text} AS TIMESTAMPTZ)"  # the session time zone is UTC: offsets honoured, naive is UTC
+        )
     if cmap.epoch:
         seconds = f"TRY_CAST({text} AS DOUBLE) / {_EPOCH[cmap.epoch]}"
         origin = f" + epoch(TIMESTAMPTZ {sql_str(cmap.origin)})" if cmap.origin else ""
@@ -50,8 +53,17 @@ def _timestamp(text: str, cmap: ColumnMap, tz: str) -> str:
             return f"CAST(try_strptime({text}, {fmt_sql}) AS TIMESTAMPTZ)"
         return f"timezone({zone}, CAST(try_strptime({text}, {fmt_sql}) AS TIMESTAMP))"
     return (
-        f"CASE WHEN regexp_matches({text}, {sql_str(_OFFSET)}) THEN TRY_CAST({text} AS TIMESTAMPTZ) "
+        f"CASE WHEN {_has_offset(text)} THEN TRY_CAST({text} AS TIMESTAMPTZ) "
         f"ELSE timezone({zone}, TRY_CAST({text} AS TIMESTAMP)) END"
+    )
+
+
+def _has_offset(text: str) -> str:
+    """SQL: a timestamp text ends in Z or a +hh[:mm] / -hh[:mm] offset (plain string tests, no regex per row)."""
+    tail = f"right({text}, 6)"
+    return (
+        f"(right({text}, 1) IN ('Z', 'z') OR (length({text}) > 10 "
+        f"AND (contains({tail}, '+') OR contains({tail}, '-'))))"
     )
 
 
@@ -165,9 +177,10 @@ class _Builder:
                 )
         value = convert(source, sql_type, cmap, self.spec.timezone)
         source_text = _text(source, cmap.thousands)
-        checks.append((f"unparsable:{col}", f"{source_text} IS NOT NULL AND ({value}) IS NULL"))
+        checks.append((f"unparsable:{col}", f"{source_text} IS NOT NULL AND {sql_ident(col)} IS NULL"))
         if cmap.default is not None:
-            value = f"coalesce({value}, CAST({_literal(cmap.default)} AS {sql_type}))"
+            default = f"CAST({_literal(cmap.default)} AS {sql_type})"
+            value = f"CASE WHEN {source_text} IS NULL THEN {default} ELSE {value} END"
         return value, checks
 
 
@@ -301,7 +314,10 @@ def compile_source(spec: SourceSpec, raw: RawRelation, ref: RefSnapshot, source_
     target = b.target
     typed_cols, parse_checks = b.typed_columns()
     parse_flags = [f"({cond}) AS {sql_ident('__p' + str(i))}" for i, (_, cond) in enumerate(parse_checks)]
-    typed = f"SELECT *, {', '.join(typed_cols + parse_flags)} FROM ({raw.select_sql})"
+    typed = (
+        f"SELECT *, {', '.join(parse_flags) or 'NULL AS __none'} "
+        f"FROM (SELECT *, {', '.join(typed_cols)} FROM ({raw.select_sql}))"
+    )
     enriched, kind_rules = {
         "usage": lambda: _usage_enrich(spec, ref),
         "transfers": lambda: _transfers_enrich(ref),

@@ -22,7 +22,7 @@ def chip_key(name: str) -> str:
 
 def chip_key_sql(sql: str) -> str:
     """SQL computing chip_key() of an expression."""
-    return f"upper(regexp_replace({sql}, '[ _-]', '', 'g'))"
+    return f"upper(replace(replace(replace({sql}, ' ', ''), '_', ''), '-', ''))"
 
 
 @dataclass(frozen=True)

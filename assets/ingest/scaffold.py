@@ -114,9 +114,11 @@ def _profile_json(text: str, lines: list[str], encoding: str, compression: str) 
         return _profile_records("jsonl", records, encoding, compression)
     path = None
     if isinstance(document, dict):
-        lists = [k for k, v in document.items() if isinstance(v, list)]
-        path = lists[0] if lists else None
-        document = document[path] if path else list(document.values())
+        lists = [k for k, v in document.items() if isinstance(v, list | dict) and v]
+        if not lists:  # one flat object: a JSON-lines file with one record
+            return _profile_records("jsonl", [document], encoding, compression)
+        path = lists[0]
+        document = document[path] if isinstance(document[path], list) else list(document[path].values())
     profile = _profile_records(
         "json", [r for r in document if isinstance(r, dict)][:50], encoding, compression
     )
