@@ -11,10 +11,12 @@ import dagster as dg
 import duckdb
 import pytest
 
+from assets.reference.tables import REF_TABLES, load_reference_table
 from pipelines.definitions import build_definitions
 from pipelines.demo import generate_demo
 from pipelines.refresh import RefreshOutcome, refresh
 from pipelines.settings import CONTRACTS_DIR, Settings
+from warehouse.lake import Location
 
 DEMO_DAYS = 12
 DEMO_SCALE = 0.3
@@ -105,6 +107,17 @@ def fresh(tmp_path: Path) -> Iterator[Deployment]:
     deployment = make_deployment(tmp_path / "home", days=3, scale=0.2)
     yield deployment
     deployment.instance.dispose()
+
+
+@pytest.fixture
+def lake(tmp_path: Path) -> Location:
+    """A lake holding the shipped chip tables (no other reference data)."""
+    location = Location(str(tmp_path / "lake"))
+    con = duckdb.connect()
+    con.execute("SET TimeZone = 'UTC'")
+    for name in ("chips", "chip_aliases"):
+        load_reference_table(con, REF_TABLES[name], Location(str(tmp_path / "landing")), location)
+    return location
 
 
 @pytest.fixture(autouse=True)

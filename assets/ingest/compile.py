@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from assets.ingest.expressions import compile_expression, numeric_operands, referenced_names
 from assets.ingest.readers import RawRelation
 from assets.ingest.refdata import RefSnapshot
@@ -296,6 +298,35 @@ def _vouchers_enrich(ref: RefSnapshot) -> tuple[str, list[tuple[str, str]]]:
     return enriched, [("unknown_currency", "face_value_cny IS NULL")]
 
 
+# Per kind: (column that must not start too far ahead, quantity limited by max_gpu_count, CNY amount limited).
+_SANITY = {
+    "usage": ("charge_period_start", "gpu_count", "billed_cost_cny"),
+    "transfers": ("start_time", None, "cost_cny"),
+    "vouchers": (None, None, "face_value_cny"),
+    "catalog": (None, None, None),
+}
+
+
+def _sanity_rules(spec: SourceSpec, ref: RefSnapshot, key: str) -> list[tuple[str, str]]:
+    """Unknown tenants, absurd quantities and amounts, and times too far ahead of the file's day."""
+    limits = spec.limits
+    start, quantity, amount = _SANITY[spec.kind]
+    rules = []
+    unknown = ref.unknown_tenant_sql("tenant_id") if "tenant_id" in TARGETS[spec.kind].inputs else None
+    if spec.check_tenants and unknown:
+        rules.append(("unknown_tenant", unknown))
+    if quantity:
+        rules.append((f"absurd_quantity:{quantity}", f"{sql_ident(quantity)} > {limits.max_gpu_count!r}"))
+    if amount:
+        rules.append((f"absurd_amount:{amount}", f"abs({sql_ident(amount)}) > {limits.max_amount_cny!r}"))
+    if start:
+        day = f"DATE {sql_str(key)}" if re.fullmatch(r"\d{4}-\d{2}-\d{2}", key) else "current_date"
+        horizon = f"CAST({day} + INTERVAL {limits.max_days_ahead + 1} DAY AS TIMESTAMP)"
+        local = f"timezone({sql_str(LOCAL_TZ)}, {sql_ident(start)})"
+        rules.append(("future_timestamp", f"{local} >= {horizon}"))
+    return rules
+
+
 def output_columns(kind: str) -> list[str]:
     """Columns of the lake files of a kind, in order."""
     target = TARGETS[kind]
@@ -343,7 +374,7 @@ def compile_source(spec: SourceSpec, raw: RawRelation, ref: RefSnapshot, source_
         start, end = target.interval
         rules.append(("end_before_start", f"{sql_ident(end)} < {sql_ident(start)}"))
     rules += [(f"negative_quantity:{c}", f"{sql_ident(c)} < 0") for c in target.numeric_checks]
-    rules += kind_rules + own_rules
+    rules += kind_rules + _sanity_rules(spec, ref, key) + own_rules
     judge = (
         "CASE "
         + " ".join(f"WHEN coalesce({cond}, false) THEN {sql_str(name)}" for name, cond in rules)

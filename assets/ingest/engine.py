@@ -14,7 +14,7 @@ from assets.ingest.ledger import LedgerRow, file_checksum, read_ledger, write_le
 from assets.ingest.readers import RawRelation, SourceFileError, drop_scratch, make_scratch, open_raw
 from assets.ingest.refdata import RefSnapshot
 from assets.ingest.spec import SourceSpec
-from warehouse.lake import Location, copy_to_parquet, first_row, sql_str
+from warehouse.lake import Location, copy_to_parquet, first_row, sql_ident, sql_str
 
 ENGINE_VERSION = "1"
 UNPARTITIONED = "all"
@@ -141,7 +141,15 @@ class Ingestor:
         scratch = make_scratch(self.scratch_base or "/tmp")
         try:
             local = path if self.landing.is_local else self._fetch(path, scratch)
+            if row.file_bytes == 0:
+                row.status, row.detail = "empty", f"{source_file}: the file is empty"
+                return row
             self._load(row, key, local, scratch)
+            if file_checksum(self.landing, path) != checksum:
+                raise SourceFileError(
+                    f"{source_file}: the file changed while it was being read (still being written?); "
+                    "nothing was loaded from it, the next run reads it again"
+                )
         except SourceFileError as exc:
             row.status, row.detail = "failed", str(exc)
             self.lake.remove(lake_file(self.spec, key, source_file))
@@ -199,8 +207,12 @@ class Ingestor:
         if self.spec.format.type in ("csv", "parquet"):
             missing = [f for f in wanted if f not in raw.fields and f not in self.spec.optional_columns]
             if missing:
+                hint = ""
+                if self.spec.format.type == "csv" and len(raw.fields) == 1:
+                    delimiter = self.spec.format.delimiter
+                    hint = f" (the header was read as one column: is the delimiter {delimiter!r} right?)"
                 raise SourceFileError(
-                    f"{display}: missing column(s) {', '.join(missing)}; the file has: {', '.join(raw.fields)}"
+                    f"{display}: missing column(s) {', '.join(missing)}; the file has: {', '.join(raw.fields)}{hint}"
                 )
         return raw
 
@@ -220,6 +232,7 @@ class Ingestor:
         rejects = self._rejects(raw)
         if rejects:
             staged = self._renumber(staged, rejects, os.path.join(scratch, "renumbered.parquet"))
+        staged = self._mark_duplicates(staged, os.path.join(scratch, "deduplicated.parquet"))
         self._account(row, staged, len(rejects))
         self._write_quarantine(row, key, staged, rejects)
         target = lake_file(self.spec, key, row.source_file)
@@ -258,6 +271,33 @@ class Ingestor:
             f"AS source_row) FROM read_parquet({sql_str(staged)}, file_row_number = true)) "
             f"SELECT o.* REPLACE (o.source_row + coalesce(g.n, 0) AS source_row) "
             f"FROM o ASOF LEFT JOIN g ON o.source_row > g.good_before ORDER BY o.source_row",
+            target,
+        )
+        return target
+
+    def _mark_duplicates(self, staged: str, target: str) -> str:
+        """Quarantine later rows whose dedup keys repeat an earlier row of the same file (rule duplicate_key).
+
+        A cheap aggregate over the key columns finds whether any key repeats; only then is the file rewritten.
+        """
+        if not self.spec.dedup_keys:
+            return staged
+        keys = ", ".join(sql_ident(k) for k in self.spec.dedup_keys)
+        scan = f"read_parquet({sql_str(staged)}, file_row_number = true)"
+        if not first_row(
+            self.con, f"SELECT 1 FROM {scan} WHERE __rule IS NULL GROUP BY {keys} HAVING count(*) > 1"
+        ):
+            return staged
+        numbered = (
+            "SELECT * EXCLUDE (file_row_number) REPLACE (coalesce(source_row, file_row_number + 1) AS source_row) "
+            f"FROM {scan}"
+        )
+        repeat = f"__rule IS NULL AND row_number() OVER (PARTITION BY __rule IS NULL, {keys} ORDER BY source_row) > 1"
+        copy_to_parquet(
+            self.con,
+            f"SELECT * REPLACE (CASE WHEN {repeat} THEN 'duplicate_key' ELSE __rule END AS __rule, "
+            f"CASE WHEN {repeat} THEN CAST(to_json(t) AS VARCHAR) ELSE __raw END AS __raw) "
+            f"FROM ({numbered}) t ORDER BY source_row",
             target,
         )
         return target

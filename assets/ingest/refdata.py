@@ -44,6 +44,7 @@ class RefSnapshot:
     providers: dict[str, str]
     rate_cards: tuple[Rate, ...]
     fx_rates: tuple[Rate, ...]
+    tenants: frozenset[str]
 
     @classmethod
     def load(cls, con: duckdb.DuckDBPyConnection) -> RefSnapshot:
@@ -71,7 +72,16 @@ class RefSnapshot:
                 "SELECT currency, valid_from, valid_to, rate_to_cny FROM ref_fx_rates ORDER BY ALL"
             ).fetchall()
         )
-        return cls(chip_models, chips, providers, rate_cards, fx_rates)
+        tenants = frozenset(t for (t,) in con.execute("SELECT tenant_id FROM ref_tenants").fetchall())
+        return cls(chip_models, chips, providers, rate_cards, fx_rates, tenants)
+
+    def unknown_tenant_sql(self, tenant_sql: str) -> str | None:
+        """SQL true for a tenant id missing from ref.tenants (None when ref.tenants is empty)."""
+        if not self.tenants:
+            return None
+        return (
+            f"({tenant_sql} IS NOT NULL AND {_map(dict.fromkeys(self.tenants, True))}[{tenant_sql}] IS NULL)"
+        )
 
     def chip_model_sql(self, name_sql: str, extra_aliases: dict[str, str]) -> str:
         """SQL resolving a raw chip name (or alias) to chip_model; NULL when unknown."""

@@ -159,6 +159,16 @@ class PricingSpec(_Strict):
     fallback_chip: str | None = Field(None, description="chip_model priced when a row names none")
 
 
+class LimitsSpec(_Strict):
+    """Values beyond which a row is absurd and goes to quarantine."""
+
+    max_gpu_count: float = Field(100_000, gt=0, description="cards in one charge line")
+    max_amount_cny: float = Field(1e9, gt=0, description="absolute amount of one line in CNY")
+    max_days_ahead: int = Field(
+        2, ge=0, description="how far a charge or transfer may start after its file's day (or today)"
+    )
+
+
 class SourceSpec(_Strict):
     """A declarative source: landing files, their format and the mapping to a canonical table."""
 
@@ -183,6 +193,8 @@ class SourceSpec(_Strict):
     )
     pricing: PricingSpec | None = None
     max_quarantine_ratio: float = Field(0.05, ge=0, le=1)
+    limits: LimitsSpec = Field(default_factory=LimitsSpec)
+    check_tenants: bool = Field(True, description="quarantine rows whose tenant_id is not in ref.tenants")
 
     @field_validator("columns", mode="before")
     @classmethod
