@@ -18,15 +18,21 @@ telemetry:
 """
 
 
-def prepare_instance(settings: Settings) -> str:
-    """Create the instance directory with its dagster.yaml and export DAGSTER_HOME; returns the directory."""
+def instance_directory(settings: Settings) -> str:
+    """Create the instance directory with its dagster.yaml (kept when it exists); returns the directory."""
     home = settings.dagster_home
     home.mkdir(parents=True, exist_ok=True)
     config = home / "dagster.yaml"
     if not config.exists():
         config.write_text(DAGSTER_YAML, encoding="utf-8")
-    os.environ["DAGSTER_HOME"] = str(home)
     return str(home)
+
+
+def prepare_instance(settings: Settings) -> str:
+    """The instance directory, exported as DAGSTER_HOME for Dagster's own tools."""
+    home = instance_directory(settings)
+    os.environ["DAGSTER_HOME"] = home
+    return home
 
 
 def local_instance(settings: Settings) -> dg.DagsterInstance:

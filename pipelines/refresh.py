@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import threading
 import uuid
 from collections.abc import Callable
@@ -12,8 +13,10 @@ from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PART
 
 from assets.ingest.engine import landed_files
 from pipelines.resources import Lakehouse
+from warehouse.lake import process_alive
 
 REFRESH_TAG = "computeflow/refresh"
+PID_TAG = "computeflow/pid"
 QUIET = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
 
 
@@ -40,6 +43,22 @@ def landed_partition_range(defs: dg.Definitions) -> tuple[str, str] | None:
     return (min(days), max(days)) if days else None
 
 
+def recover_dead_runs(instance: dg.DagsterInstance) -> list[str]:
+    """Mark refresh runs whose process died (kill -9, power loss) as failed and free their pool slots."""
+    recovered = []
+    records = instance.get_run_records(
+        dg.RunsFilter(statuses=[dg.DagsterRunStatus.STARTED, dg.DagsterRunStatus.STARTING])
+    )
+    for record in records:
+        run = record.dagster_run
+        pid = run.tags.get(PID_TAG)
+        if pid and pid.isdigit() and not process_alive(int(pid)):
+            instance.report_run_failed(run, f"the refresh process {pid} died before the run finished")
+            instance.event_log_storage.free_concurrency_slots_for_run(run.run_id)
+            recovered.append(run.run_id)
+    return recovered
+
+
 def _selected_keys(defs: dg.Definitions, selection: str | None) -> list[dg.AssetKey]:
     graph = defs.resolve_asset_graph()
     if not selection:
@@ -55,9 +74,14 @@ def refresh(
     on_step: Callable[[str, int, int], None] | None = None,
 ) -> RefreshOutcome:
     """Run one Dagster run over the selected assets and the landed day range (or one partition)."""
+    recover_dead_runs(instance)
     keys = _selected_keys(defs, selection)
-    tags = {REFRESH_TAG: uuid.uuid4().hex}
-    span = (partition, partition) if partition else landed_partition_range(defs)
+    tags = {REFRESH_TAG: uuid.uuid4().hex, PID_TAG: str(os.getpid())}
+    graph = defs.resolve_asset_graph()
+    partitioned = any(graph.get(k).partitions_def is not None for k in keys)
+    span = None
+    if partitioned:
+        span = (partition, partition) if partition else landed_partition_range(defs)
     if span:
         tags[ASSET_PARTITION_RANGE_START_TAG], tags[ASSET_PARTITION_RANGE_END_TAG] = span
     assets = list(defs.assets or [])

@@ -14,6 +14,7 @@ import pytest
 from assets.reference.tables import REF_TABLES, load_reference_table
 from pipelines.definitions import build_definitions
 from pipelines.demo import generate_demo
+from pipelines.instance import instance_directory
 from pipelines.refresh import RefreshOutcome, refresh
 from pipelines.settings import CONTRACTS_DIR, Settings
 from warehouse.lake import Location
@@ -86,8 +87,7 @@ def make_deployment(home: Path, days: int = DEMO_DAYS, scale: float = DEMO_SCALE
     """Generate demo landing files under `home` and return a deployment with a temporary Dagster instance."""
     settings = replace(settings_for(home), **overrides)
     manifest = generate_demo(settings.landing_url, days=days, scale=scale, seed=7, start=date(2025, 8, 1))
-    settings.dagster_home.mkdir(parents=True, exist_ok=True)
-    instance = dg.DagsterInstance.local_temp(str(settings.dagster_home))
+    instance = dg.DagsterInstance.from_config(instance_directory(settings))
     return Deployment(settings, instance, manifest)
 
 

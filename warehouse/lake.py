@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import tempfile
 import uuid
 from collections.abc import Iterable
@@ -21,6 +22,37 @@ def sql_str(value: str) -> str:
 def sql_ident(name: str) -> str:
     """Quote a name as a SQL identifier."""
     return '"' + str(name).replace('"', '""') + '"'
+
+
+TMP_DIR = ".tmp"
+
+
+def process_alive(pid: int) -> bool:
+    """Whether a process id is alive on this machine."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def remove_orphans(directory: str) -> int:
+    """Delete entries named '<pid>-...' in a directory whose process is gone (left by a killed run)."""
+    removed = 0
+    if not os.path.isdir(directory):
+        return removed
+    for name in os.listdir(directory):
+        pid = name.split("-", 1)[0]
+        if pid.isdigit() and not process_alive(int(pid)):
+            path = os.path.join(directory, name)
+            if os.path.isdir(path):
+                shutil.rmtree(path, ignore_errors=True)
+            else:
+                os.remove(path)
+            removed += 1
+    return removed
 
 
 class Location:
@@ -68,9 +100,11 @@ class Location:
         """Write the result of a query as one Parquet file, atomically: a reader sees old or new, never half."""
         final = self.path(relative)
         if self.is_local:
-            directory = os.path.dirname(final)
-            os.makedirs(directory, exist_ok=True)
-            tmp = os.path.join(directory, f".tmp-{uuid.uuid4().hex}.parquet")
+            # Written under .tmp (which no table glob reaches) and renamed into place: a crash leaves no
+            # partial file where readers look.
+            tmp = os.path.join(self.path(TMP_DIR), f"{os.getpid()}-{uuid.uuid4().hex}.parquet")
+            os.makedirs(os.path.dirname(tmp), exist_ok=True)
+            os.makedirs(os.path.dirname(final), exist_ok=True)
             try:
                 copy_to_parquet(con, query, tmp)
                 os.replace(tmp, final)

@@ -39,6 +39,8 @@ def publish(lake: Location, warehouse_path: Path, names: list[str] | None = None
     """Copy the lake's tables into a new DuckDB file and swap it in; returns rows per table."""
     counts: dict[str, int] = {}
     with publish_lock(warehouse_path):
+        for leftover in warehouse_path.parent.glob(f".{warehouse_path.name}.next-*"):
+            leftover.unlink()  # only the lock holder builds a next file: these are from a killed publisher
         staging = warehouse_path.with_name(f".{warehouse_path.name}.next-{uuid.uuid4().hex[:12]}")
         try:
             con = duckdb.connect(str(staging))

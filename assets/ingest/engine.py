@@ -14,7 +14,7 @@ from assets.ingest.ledger import LedgerRow, file_checksum, read_ledger, write_le
 from assets.ingest.readers import RawRelation, SourceFileError, drop_scratch, make_scratch, open_raw
 from assets.ingest.refdata import RefSnapshot
 from assets.ingest.spec import SourceSpec
-from warehouse.lake import Location, copy_to_parquet, first_row, sql_ident, sql_str
+from warehouse.lake import TMP_DIR, Location, copy_to_parquet, first_row, remove_orphans, sql_ident, sql_str
 
 ENGINE_VERSION = "1"
 UNPARTITIONED = "all"
@@ -81,6 +81,9 @@ class Ingestor:
         self.run_id = run_id
         self.fingerprint = spec_fingerprint(spec, reference_fingerprint)
         self.scratch_base = lake.path(".scratch") if lake.is_local else None
+        if self.scratch_base:
+            remove_orphans(self.scratch_base)
+            remove_orphans(lake.path(TMP_DIR))
         self.ref = RefSnapshot.load(con)
 
     def run(self, key: str, paths: list[str]) -> PartitionResult:

@@ -244,8 +244,8 @@ def open_raw(
 
 
 def make_scratch(base: str) -> str:
-    """A fresh scratch directory."""
-    path = os.path.join(base, f"scratch-{uuid.uuid4().hex[:12]}")
+    """A fresh scratch directory, named after this process so that a killed run's leftovers can be found."""
+    path = os.path.join(base, f"{os.getpid()}-{uuid.uuid4().hex[:12]}")
     os.makedirs(path)
     return path
 

@@ -1,0 +1,120 @@
+"""Crashes and concurrent runs: a refresh killed at any point leaves everything readable, and the rerun gives
+exactly the result of an uninterrupted run; two refreshes at once corrupt nothing."""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from tests.conftest import Deployment, make_deployment
+from tests.test_end_to_end import snapshot
+from warehouse.catalog import TABLES
+from warehouse.lake import Location
+
+DAYS, SCALE = 4, 0.3
+
+
+def spawn_refresh(deployment: Deployment) -> subprocess.Popen:
+    env = {
+        **os.environ,
+        "COMPUTEFLOW_HOME": str(deployment.settings.home),
+        "COMPUTEFLOW_SOURCES_DIR": str(deployment.settings.sources_dir),
+        "DAGSTER_HOME": str(deployment.settings.dagster_home),
+    }
+    return subprocess.Popen(
+        [sys.executable, "-m", "pipelines.cli", "refresh"],
+        env=env,
+        start_new_session=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def kill_when(process: subprocess.Popen, happened: Callable[[], bool], limit: float = 300) -> None:
+    """SIGKILL the refresh (and its children) as soon as `happened()` holds; fail if it finished first."""
+    deadline = time.monotonic() + limit
+    while not happened():
+        assert process.poll() is None, "the refresh finished before the crash point was reached"
+        assert time.monotonic() < deadline, "the crash point was never reached"
+        time.sleep(0.01)
+    os.killpg(process.pid, signal.SIGKILL)
+    assert process.wait(timeout=60) == -signal.SIGKILL
+
+
+def lake_is_readable(deployment: Deployment) -> None:
+    lake = Location(deployment.settings.lake_url)
+    with duckdb.connect() as con:
+        for table in TABLES.values():
+            files = table.files(lake)
+            if files:
+                con.execute(f"SELECT count(*) FROM read_parquet({files!r}, union_by_name = true)").fetchall()
+
+
+def warehouse_is_consistent(deployment: Deployment) -> None:
+    if not deployment.settings.warehouse_path.exists():
+        return
+    ((loaded, core),) = deployment.query(
+        "SELECT (SELECT coalesce(sum(rows_loaded), 0) FROM audit.ingest_ledger WHERE kind = 'usage'),"
+        " (SELECT count(*) FROM core.compute_usage)"
+    )
+    assert loaded == core
+
+
+def comparable(deployment: Deployment) -> dict:
+    return snapshot(deployment.settings.warehouse_path, exclude=("run_id",))
+
+
+@pytest.fixture(scope="module")
+def reference(tmp_path_factory: pytest.TempPathFactory) -> dict:
+    deployment = make_deployment(tmp_path_factory.mktemp("reference"), days=DAYS, scale=SCALE)
+    assert deployment.refresh().success
+    result = comparable(deployment)
+    deployment.instance.dispose()
+    return result
+
+
+def first(pattern: str, root: Path) -> Callable[[], bool]:
+    return lambda: any(root.glob(pattern))
+
+
+@pytest.mark.parametrize(
+    ("point", "pattern"),
+    [
+        ("while ingesting", "lake/ingest/*/partition=*/*.parquet"),
+        ("while building core tables", "lake/core/compute_usage/day=*/data.parquet"),
+        ("while publishing", ".warehouse.duckdb.next-*"),
+    ],
+)
+def test_kill_9_then_rerun_equals_an_uninterrupted_run(
+    tmp_path: Path, reference: dict, point: str, pattern: str
+) -> None:
+    deployment = make_deployment(tmp_path / "home", days=DAYS, scale=SCALE)
+    if point == "while publishing":  # a warehouse already served, so readers have something during the crash
+        assert deployment.refresh(selection="key:ref/* or key:warehouse").success
+    kill_when(spawn_refresh(deployment), first(pattern, deployment.settings.home))
+    lake_is_readable(deployment)
+    warehouse_is_consistent(deployment)
+    outcome = deployment.refresh()
+    assert outcome.success, outcome.failures
+    assert comparable(deployment) == reference
+    assert not list(deployment.settings.home.glob(".warehouse.duckdb.next-*"))
+    assert not list((deployment.settings.home / "lake" / ".tmp").glob("*"))
+    deployment.instance.dispose()
+
+
+def test_two_refreshes_at_once_corrupt_nothing(tmp_path: Path, reference: dict) -> None:
+    deployment = make_deployment(tmp_path / "home", days=DAYS, scale=SCALE)
+    first_run, second_run = spawn_refresh(deployment), spawn_refresh(deployment)
+    codes = [p.wait(timeout=600) for p in (first_run, second_run)]
+    assert codes.count(0) >= 1, [p.stderr.read() for p in (first_run, second_run)]
+    warehouse_is_consistent(deployment)
+    assert deployment.refresh().success
+    assert comparable(deployment) == reference
+    deployment.instance.dispose()
