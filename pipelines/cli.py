@@ -11,12 +11,15 @@ from pathlib import Path
 import click
 import duckdb
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
+from rich.text import Text
 
 from pipelines.settings import Settings
 
-console = Console(stderr=True, soft_wrap=True)
+# Messages carry file, tenant and dataset names from outside: never interpret them as markup.
+console = Console(stderr=True, soft_wrap=True, markup=False)
 
 
 def _progress() -> Progress:
@@ -96,7 +99,7 @@ def refresh(selection: str | None, partition: str | None) -> None:
     console.print(f"run {outcome.run_id}: {outcome.steps} assets, days {span}")
     if not outcome.success:
         for failure in outcome.failures:
-            console.print(f"[red]FAILED[/red] {failure}")
+            console.print(Text("FAILED ", style="bold red") + Text(failure))
         sys.exit(1)
     _print_status(settings)
 
@@ -109,15 +112,16 @@ def _print_status(settings: Settings) -> None:
         console.print(f"no warehouse yet at {path}")
         return
     with duckdb.connect(str(path), read_only=True) as con:
-        table = Table(title=f"warehouse {path}")
+        table = Table(title=Text(f"warehouse {path}"))
         table.add_column("table")
         table.add_column("rows", justify="right")
         for name, rows in table_counts(con):
             table.add_row(name, f"{rows:,}")
-        Console().print(table)
+        out = Console(markup=False)
+        out.print(table)
         for label, value in headline_figures(con):
-            Console().print(f"{label}: {value}")
-    Console().print(f"Dagster instance: {settings.dagster_home} (open it with: computeflow ui)")
+            out.print(f"{label}: {value}")
+    out.print(f"Dagster instance: {settings.dagster_home} (open it with: computeflow ui)")
 
 
 @main.command()
@@ -155,9 +159,9 @@ def sql(query: str, fmt: str) -> None:
         writer.writerow(columns)
         writer.writerows(rows)
     else:
-        table = Table(*columns)
-        for r in rows:
-            table.add_row(*["" if v is None else str(v) for v in r])
+        table = Table(*[escape(c) for c in columns])
+        for r in rows:  # values are data, never markup: Text() renders them literally
+            table.add_row(*[Text("" if v is None else str(v)) for v in r])
         Console().print(table)
 
 
@@ -174,7 +178,12 @@ def sources_list() -> None:
     settings = Settings.from_env()
     table = Table("name", "kind", "provider", "format", "landing glob", title=str(settings.sources_dir))
     for spec in load_specs(settings.sources_dir):
-        table.add_row(spec.name, spec.kind, spec.provider_id or "", spec.format.type, spec.landing.glob)
+        table.add_row(
+            *[
+                Text(v)
+                for v in (spec.name, spec.kind, spec.provider_id or "", spec.format.type, spec.landing.glob)
+            ]
+        )
     Console().print(table)
 
 

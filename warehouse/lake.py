@@ -8,6 +8,7 @@ import tempfile
 import uuid
 from collections.abc import Iterable
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import duckdb
 import fsspec
@@ -55,13 +56,32 @@ def remove_orphans(directory: str) -> int:
     return removed
 
 
+def reject_embedded_credentials(url: str) -> None:
+    """Refuse URLs that carry a user or secret: credentials come from the environment only."""
+    netloc = urlsplit(url).netloc if "://" in url else ""
+    if "@" in netloc:
+        scheme = url.split("://", 1)[0]
+        raise ValueError(
+            f"{scheme}:// URL with credentials refused: give storage credentials through the environment "
+            "(for s3://, AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY / AWS_ENDPOINT_URL), never in a URL"
+        )
+
+
 class Location:
     """A root URL (local path, file://, s3://, memory://) with helpers to address files under it."""
 
     def __init__(self, url: str) -> None:
+        reject_embedded_credentials(url)
         self.url = url.rstrip("/")
         self.fs, self.root = fsspec.core.url_to_fs(self.url)
         self.is_local = isinstance(self.fs, LocalFileSystem)
+
+    def contains(self, path: str) -> bool:
+        """Whether a path stays inside the root once symlinks are resolved (always true for object stores)."""
+        if not self.is_local:
+            return True
+        root = os.path.realpath(self.root)
+        return os.path.commonpath([root, os.path.realpath(path)]) == root
 
     def path(self, relative: str) -> str:
         """Filesystem path (without protocol) of a file under the root."""

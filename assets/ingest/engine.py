@@ -95,7 +95,10 @@ class Ingestor:
             self.lake.remove(lake_file(self.spec, key, gone))
             self.lake.remove(quarantine_file(self.spec, key, gone))
             result.changed = True
-        checksums = {f: file_checksum(self.landing, p) for f, p in sorted(current.items())}
+        outside = {f for f, p in current.items() if not self.landing.contains(p)}
+        checksums = {
+            f: file_checksum(self.landing, p) for f, p in sorted(current.items()) if f not in outside
+        }
         first_with: dict[str, str] = {}
         duplicates: dict[str, str] = {}
         # Of identical files the one loaded before stays; among new ones the first by path.
@@ -108,8 +111,14 @@ class Ingestor:
                 first_with[checksum] = source_file
         superseded = self.spec.landing.superseded([f for f in current if f not in duplicates])
         for source_file, path in sorted(current.items()):
-            checksum = checksums[source_file]
             old = previous.get(source_file)
+            if source_file in outside:
+                row = self._refused(key, source_file)
+                result.changed = True
+                result.rows.append(row)
+                result.errors.append(row.detail or source_file)
+                continue
+            checksum = checksums[source_file]
             if source_file in duplicates:
                 detail = f"{source_file}: identical to {duplicates[source_file]}, not loaded twice"
                 row = self._set_aside(old, key, source_file, path, checksum, "duplicate", detail)
@@ -160,6 +169,23 @@ class Ingestor:
         finally:
             drop_scratch(scratch)
         return row
+
+    def _refused(self, key: str, source_file: str) -> LedgerRow:
+        """A landed path that resolves outside the landing zone: never read, and the run fails."""
+        self.lake.remove(lake_file(self.spec, key, source_file))
+        self.lake.remove(quarantine_file(self.spec, key, source_file))
+        return LedgerRow(
+            source_name=self.spec.name,
+            kind=self.spec.kind,
+            partition_key=key,
+            source_file=source_file,
+            file_bytes=0,
+            checksum="",
+            fingerprint=self.fingerprint,
+            run_id=self.run_id,
+            status="failed",
+            detail=f"{source_file}: resolves outside the landing zone (a symlink?); it was not read",
+        )
 
     def _still_loaded(self, old: LedgerRow | None, checksum: str) -> bool:
         """Whether a file's previous load stands: same bytes, same spec and reference data, outputs present."""
