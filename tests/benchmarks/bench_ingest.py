@@ -24,7 +24,7 @@ from tests.benchmarks.measure import measure
 
 BIN = Path(sys.executable).parent
 ROWS_PER_SCALE = 16_900  # Unicom feed rows over 120 days at --scale 1
-DAY = "2025-08-01"
+DAY = "2025-11-28"  # the last demo day: the file holds charges of the 120 days up to it
 SELECTION = "key:ref/* or key:ingest/unicom_sh or key:core/compute_usage"
 
 
