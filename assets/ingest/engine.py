@@ -92,8 +92,7 @@ class Ingestor:
         previous = {r.source_file: r for r in read_ledger(self.con, self.lake, self.spec.name, key)}
         current = {self.landing.relative(p): p for p in paths}
         for gone in set(previous) - set(current):
-            self.lake.remove(lake_file(self.spec, key, gone))
-            self.lake.remove(quarantine_file(self.spec, key, gone))
+            self._drop_outputs(key, gone)
             result.changed = True
         outside = {f for f, p in current.items() if not self.landing.contains(p)}
         checksums = {
@@ -137,17 +136,29 @@ class Ingestor:
             write_ledger(self.con, self.lake, self.spec.name, key, result.rows)
         return result
 
-    def _ingest_file(self, key: str, source_file: str, path: str, checksum: str) -> LedgerRow:
-        row = LedgerRow(
+    def _row(
+        self, key: str, source_file: str, file_bytes: int, checksum: str, **outcome: object
+    ) -> LedgerRow:
+        """A ledger row of this run for one landed file."""
+        return LedgerRow(
             source_name=self.spec.name,
             kind=self.spec.kind,
             partition_key=key,
             source_file=source_file,
-            file_bytes=int(self.landing.fs.size(path)),
+            file_bytes=file_bytes,
             checksum=checksum,
             fingerprint=self.fingerprint,
             run_id=self.run_id,
+            **outcome,
         )
+
+    def _drop_outputs(self, key: str, source_file: str) -> None:
+        """Remove what the lake holds from one landed file (its rows and its quarantined rows)."""
+        self.lake.remove(lake_file(self.spec, key, source_file))
+        self.lake.remove(quarantine_file(self.spec, key, source_file))
+
+    def _ingest_file(self, key: str, source_file: str, path: str, checksum: str) -> LedgerRow:
+        row = self._row(key, source_file, int(self.landing.fs.size(path)), checksum)
         if self.scratch_base:
             os.makedirs(self.scratch_base, exist_ok=True)
         scratch = make_scratch(self.scratch_base or "/tmp")
@@ -164,28 +175,16 @@ class Ingestor:
                 )
         except SourceFileError as exc:
             row.status, row.detail = "failed", str(exc)
-            self.lake.remove(lake_file(self.spec, key, source_file))
-            self.lake.remove(quarantine_file(self.spec, key, source_file))
+            self._drop_outputs(key, source_file)
         finally:
             drop_scratch(scratch)
         return row
 
     def _refused(self, key: str, source_file: str) -> LedgerRow:
         """A landed path that resolves outside the landing zone: never read, and the run fails."""
-        self.lake.remove(lake_file(self.spec, key, source_file))
-        self.lake.remove(quarantine_file(self.spec, key, source_file))
-        return LedgerRow(
-            source_name=self.spec.name,
-            kind=self.spec.kind,
-            partition_key=key,
-            source_file=source_file,
-            file_bytes=0,
-            checksum="",
-            fingerprint=self.fingerprint,
-            run_id=self.run_id,
-            status="failed",
-            detail=f"{source_file}: resolves outside the landing zone (a symlink?); it was not read",
-        )
+        self._drop_outputs(key, source_file)
+        detail = f"{source_file}: resolves outside the landing zone (a symlink?); it was not read"
+        return self._row(key, source_file, 0, "", status="failed", detail=detail)
 
     def _still_loaded(self, old: LedgerRow | None, checksum: str) -> bool:
         """Whether a file's previous load stands: same bytes, same spec and reference data, outputs present."""
@@ -210,19 +209,9 @@ class Ingestor:
         """A file that is not loaded (a duplicate or a superseded delivery): no rows in the lake, a ledger row."""
         if old is not None and (old.status, old.checksum, old.detail) == (status, checksum, detail):
             return old
-        self.lake.remove(lake_file(self.spec, key, source_file))
-        self.lake.remove(quarantine_file(self.spec, key, source_file))
-        return LedgerRow(
-            source_name=self.spec.name,
-            kind=self.spec.kind,
-            partition_key=key,
-            source_file=source_file,
-            file_bytes=int(self.landing.fs.size(path)),
-            checksum=checksum,
-            fingerprint=self.fingerprint,
-            run_id=self.run_id,
-            status=status,
-            detail=detail,
+        self._drop_outputs(key, source_file)
+        return self._row(
+            key, source_file, int(self.landing.fs.size(path)), checksum, status=status, detail=detail
         )
 
     def _fetch(self, path: str, scratch: str) -> str:
