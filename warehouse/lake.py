@@ -7,7 +7,6 @@ import shutil
 import tempfile
 import uuid
 from collections.abc import Iterable
-from pathlib import Path
 from urllib.parse import urlsplit
 
 import duckdb
@@ -153,11 +152,6 @@ def parquet_scan(location: Location, paths: Iterable[str], empty_select: str) ->
         return f"({empty_select} LIMIT 0)"
     listing = ", ".join(sql_str(f) for f in files)
     return f"read_parquet([{listing}], union_by_name = true)"
-
-
-def local_scratch(base: Path | None = None) -> str:
-    """A fresh scratch directory for temporary files (transcoded inputs, DuckDB spill)."""
-    return tempfile.mkdtemp(prefix="computeflow-", dir=str(base) if base else None)
 
 
 def first_row(con: duckdb.DuckDBPyConnection, query: str) -> tuple | None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-from datetime import date
 from pathlib import Path
 from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -260,8 +259,3 @@ def load_specs(directory: Path) -> list[SourceSpec]:
     if errors:
         raise SpecError("\n".join(errors))
     return specs
-
-
-def parse_day(value: str) -> date:
-    """An ISO day string as a date."""
-    return date.fromisoformat(value)

@@ -4,7 +4,7 @@ import dagster as dg
 from dagster import AssetExecutionContext
 
 from assets.ingest.ledger import LedgerRow, file_checksum, write_ledger
-from assets.reference.tables import REF_TABLES, ReferenceError, RefTable, load_reference_table
+from assets.reference.tables import REF_TABLES, ReferenceDataError, RefTable, load_reference_table
 from pipelines.resources import Lakehouse
 
 
@@ -37,7 +37,7 @@ def _build(table: RefTable) -> dg.AssetsDefinition:
         with lakehouse.connect() as con:
             try:
                 rows = load_reference_table(con, table, lakehouse.landing, lakehouse.lake)
-            except ReferenceError as exc:
+            except ReferenceDataError as exc:
                 if table.landing_file and lakehouse.landing.exists(table.landing_file):
                     row = _ledger_row(table, lakehouse, context.run.run_id)
                     row.status, row.detail, row.output_file = "failed", str(exc), None

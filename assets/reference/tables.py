@@ -10,7 +10,7 @@ from pipelines.settings import CONTRACTS_DIR
 from warehouse.lake import Location, first_row, scalar, sql_ident, sql_str
 
 
-class ReferenceError(ValueError):
+class ReferenceDataError(ValueError):
     """A reference file that breaks its contract; the message names file, row and column."""
 
 
@@ -146,18 +146,18 @@ def load_reference_table(
     else:
         assert table.landing_file is not None
         if not landing.exists(table.landing_file):
-            raise ReferenceError(f"{table.landing_file}: reference file is missing from the landing zone")
+            raise ReferenceDataError(f"{table.landing_file}: reference file is missing from the landing zone")
         path, display = landing.duckdb_path(landing.path(table.landing_file)), table.landing_file
     scan = f"read_csv({sql_str(path)}, all_varchar = true, header = true)"
     try:
         header = [r[0] for r in con.execute(f"DESCRIBE SELECT * FROM {scan}").fetchall()]
     except duckdb.Error as exc:
-        raise ReferenceError(f"{display}: cannot read: {str(exc).splitlines()[0]}") from None
+        raise ReferenceDataError(f"{display}: cannot read: {str(exc).splitlines()[0]}") from None
     renames = dict(table.renames)
     present = {renames.get(h, h): h for h in header}
     missing = [c for c in table.columns if c not in present]
     if missing:
-        raise ReferenceError(
+        raise ReferenceDataError(
             f"{display}: missing column(s) {', '.join(missing)}; the file has {', '.join(header)}"
         )
     typed = ", ".join(
@@ -178,17 +178,17 @@ def load_reference_table(
             f"AND {sql_ident(column)} IS NULL ORDER BY __row LIMIT 1",
         )
         if bad:
-            raise ReferenceError(
+            raise ReferenceDataError(
                 f"{display}: row {bad[0]}: column {column}: {bad[1]!r} is not a valid {sql_type}"
             )
     keys = ", ".join(sql_ident(k) for k in table.key)
     dup = first_row(con, f"SELECT {keys}, count(*) FROM __ref GROUP BY ALL HAVING count(*) > 1 LIMIT 1")
     if dup:
-        raise ReferenceError(f"{display}: duplicate key {dict(zip(table.key, dup, strict=False))}")
+        raise ReferenceDataError(f"{display}: duplicate key {dict(zip(table.key, dup, strict=False))}")
     for key in table.key[:1]:
         empty = scalar(con, f"SELECT min(__row) FROM __ref WHERE {sql_ident(key)} IS NULL")
         if empty is not None:
-            raise ReferenceError(f"{display}: row {empty}: key column {key} is empty")
+            raise ReferenceDataError(f"{display}: row {empty}: key column {key} is empty")
     columns = ", ".join(sql_ident(c) for c in table.columns)
     lake.write_query(con, f"SELECT {columns} FROM __ref ORDER BY {keys}", f"ref/{table.name}.parquet")
     count = scalar(con, "SELECT count(*) FROM __ref")
