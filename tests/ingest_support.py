@@ -4,7 +4,7 @@ from pathlib import Path
 
 import duckdb
 
-from assets.ingest.engine import Ingestor, PartitionResult, landed_files
+from assets.ingest.engine import Ingestor, PartitionResult, landed_files, numbered_scan
 from assets.ingest.spec import SourceSpec
 from assets.reference.tables import create_ref_views
 from warehouse.lake import Location
@@ -50,8 +50,7 @@ def ingest(
     result = Ingestor(con, spec, landing, lake, run_id, "ref").run(key, files[key])
     loaded = (
         con.execute(
-            "SELECT * EXCLUDE (file_row_number) REPLACE (coalesce(source_row, file_row_number + 1) AS source_row) "
-            f"FROM read_parquet('{lake.root}/ingest/acme/*/*.parquet', file_row_number = true) "
+            f"SELECT * FROM {numbered_scan(repr(lake.root + '/ingest/acme/*/*.parquet'))} "
             "WHERE __rule IS NULL ORDER BY source_row"
         )
         if list(Path(lake.root).glob("ingest/acme/*/*.parquet"))

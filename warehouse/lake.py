@@ -115,27 +115,32 @@ class Location:
         ):
             con.register_filesystem(self.fs)
 
-    def write_query(self, con: duckdb.DuckDBPyConnection, query: str, relative: str) -> None:
-        """Write the result of a query as one Parquet file, atomically: a reader sees old or new, never half."""
+    def move_in(self, local_path: str, relative: str) -> None:
+        """Put a finished local file at `relative`, atomically: a rename on local disk (the file must be on the
+        lake's filesystem), one object upload elsewhere. Readers see the old file or the new one, never half."""
         final = self.path(relative)
         if self.is_local:
-            # Written under .tmp (which no table glob reaches) and renamed into place: a crash leaves no
-            # partial file where readers look.
-            tmp = os.path.join(self.path(TMP_DIR), f"{os.getpid()}-{uuid.uuid4().hex}.parquet")
-            os.makedirs(os.path.dirname(tmp), exist_ok=True)
             os.makedirs(os.path.dirname(final), exist_ok=True)
-            try:
-                copy_to_parquet(con, query, tmp)
-                os.replace(tmp, final)
-            finally:
-                if os.path.exists(tmp):
-                    os.remove(tmp)
-            return
-        with tempfile.TemporaryDirectory(prefix="computeflow-") as tmpdir:
-            tmp = os.path.join(tmpdir, "data.parquet")
-            copy_to_parquet(con, query, tmp)
+            os.replace(local_path, final)
+        else:
             self.fs.makedirs(os.path.dirname(final), exist_ok=True)
-            self.fs.put_file(tmp, final)
+            self.fs.put_file(local_path, final)
+
+    def write_query(self, con: duckdb.DuckDBPyConnection, query: str, relative: str) -> None:
+        """Write the result of a query as one Parquet file under `relative`, atomically (see move_in)."""
+        # Written under the lake's .tmp (which no table glob reaches) so a crash leaves no partial file where
+        # readers look; object stores get a local temporary file.
+        scratch = self.path(TMP_DIR) if self.is_local else tempfile.mkdtemp(prefix="computeflow-")
+        os.makedirs(scratch, exist_ok=True)
+        tmp = os.path.join(scratch, f"{os.getpid()}-{uuid.uuid4().hex}.parquet")
+        try:
+            copy_to_parquet(con, query, tmp)
+            self.move_in(tmp, relative)
+        finally:
+            if os.path.exists(tmp):
+                os.remove(tmp)
+            if not self.is_local:
+                shutil.rmtree(scratch, ignore_errors=True)
 
 
 def copy_to_parquet(con: duckdb.DuckDBPyConnection, query: str, local_path: str) -> None:

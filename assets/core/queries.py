@@ -5,8 +5,9 @@ from __future__ import annotations
 import duckdb
 
 from assets.ingest.compile import output_columns
+from assets.ingest.engine import keys_repeat, numbered_scan
 from assets.ingest.spec import SourceSpec
-from warehouse.lake import Location, first_row, sql_ident, sql_str
+from warehouse.lake import Location, sql_ident, sql_str
 
 HISTORY_ATTRIBUTES = (
     "name",
@@ -37,10 +38,7 @@ def union_sources(
     The window that removes duplicates runs only for a source whose keys do repeat, which is checked first
     with a cheap aggregate over the key columns.
     """
-    columns = ", ".join(
-        "coalesce(source_row, file_row_number + 1) AS source_row" if c == "source_row" else sql_ident(c)
-        for c in output_columns(kind)
-    )
+    columns = ", ".join(sql_ident(c) for c in output_columns(kind))
     parts = []
     for spec in specs:
         if spec.kind != kind:
@@ -48,18 +46,14 @@ def union_sources(
         files = lake.glob(f"ingest/{spec.name}/partition={partition}/*.parquet")
         if not files:
             continue
-        scan = f"read_parquet({_listing(lake, files)}, union_by_name = true, file_row_number = true)"
+        scan = numbered_scan(_listing(lake, files), ", union_by_name = true")
         part = f"SELECT {columns} FROM {scan} WHERE __rule IS NULL"
-        if spec.dedup_keys:
+        if spec.dedup_keys and keys_repeat(con, scan, spec.dedup_keys):
             keys = ", ".join(sql_ident(k) for k in spec.dedup_keys)
-            repeated = first_row(
-                con, f"SELECT 1 FROM {scan} WHERE __rule IS NULL GROUP BY {keys} HAVING count(*) > 1 LIMIT 1"
+            part += (
+                f" QUALIFY row_number() OVER (PARTITION BY {keys} "
+                f"ORDER BY partition_key DESC, source_file DESC, source_row DESC) = 1"
             )
-            if repeated:
-                part += (
-                    f" QUALIFY row_number() OVER (PARTITION BY {keys} "
-                    f"ORDER BY partition_key DESC, source_file DESC, source_row DESC) = 1"
-                )
         parts.append(f"({part})")
     return " UNION ALL ".join(parts) if parts else None
 

@@ -19,6 +19,27 @@ from warehouse.lake import TMP_DIR, Location, copy_to_parquet, first_row, remove
 ENGINE_VERSION = "1"
 UNPARTITIONED = "all"
 MONEY_COLUMN = {"usage": "billed_cost", "transfers": "cost", "vouchers": "face_value"}
+# Ingest files leave source_row NULL where a row's number is its position in the file (see compile_source).
+SOURCE_ROW = "coalesce(source_row, file_row_number + 1)"
+
+
+def numbered_scan(files_sql: str, options: str = "") -> str:
+    """A FROM-clause source over ingest files (a SQL path or list) with every row's source_row filled in."""
+    return (
+        f"(SELECT * EXCLUDE (file_row_number) REPLACE ({SOURCE_ROW} AS source_row) "
+        f"FROM read_parquet({files_sql}{options}, file_row_number = true))"
+    )
+
+
+def keys_repeat(con: duckdb.DuckDBPyConnection, source: str, keys: list[str]) -> bool:
+    """Whether any combination of `keys` occurs twice among the loaded rows of a source (a cheap aggregate)."""
+    columns = ", ".join(sql_ident(k) for k in keys)
+    return (
+        first_row(
+            con, f"SELECT 1 FROM {source} WHERE __rule IS NULL GROUP BY {columns} HAVING count(*) > 1 LIMIT 1"
+        )
+        is not None
+    )
 
 
 @dataclass
@@ -95,6 +116,8 @@ class Ingestor:
             self._drop_outputs(key, gone)
             result.changed = True
         outside = {f for f, p in current.items() if not self.landing.contains(p)}
+        # (size, mtime) before hashing: a file that changes from here to the end of its load is refused.
+        stamps = {f: self._stamp(p) for f, p in current.items() if f not in outside}
         checksums = {
             f: file_checksum(self.landing, p) for f, p in sorted(current.items()) if f not in outside
         }
@@ -111,14 +134,10 @@ class Ingestor:
         superseded = self.spec.landing.superseded([f for f in current if f not in duplicates])
         for source_file, path in sorted(current.items()):
             old = previous.get(source_file)
+            checksum = checksums.get(source_file, "")
             if source_file in outside:
                 row = self._refused(key, source_file)
-                result.changed = True
-                result.rows.append(row)
-                result.errors.append(row.detail or source_file)
-                continue
-            checksum = checksums[source_file]
-            if source_file in duplicates:
+            elif source_file in duplicates:
                 detail = f"{source_file}: identical to {duplicates[source_file]}, not loaded twice"
                 row = self._set_aside(old, key, source_file, path, checksum, "duplicate", detail)
             elif source_file in superseded:
@@ -127,7 +146,7 @@ class Ingestor:
             elif self._still_loaded(old, checksum):
                 row = old
             else:
-                row = self._ingest_file(key, source_file, path, checksum)
+                row = self._ingest_file(key, source_file, path, checksum, stamps[source_file])
             result.changed |= row is not old
             result.rows.append(row)
             if row.status == "failed" or row.status == "rejected":
@@ -157,8 +176,15 @@ class Ingestor:
         self.lake.remove(lake_file(self.spec, key, source_file))
         self.lake.remove(quarantine_file(self.spec, key, source_file))
 
-    def _ingest_file(self, key: str, source_file: str, path: str, checksum: str) -> LedgerRow:
-        row = self._row(key, source_file, int(self.landing.fs.size(path)), checksum)
+    def _stamp(self, path: str) -> tuple[int, object]:
+        """Size and modification time of a landed file."""
+        info = self.landing.fs.info(path)
+        return int(info["size"]), info.get("mtime", info.get("LastModified"))
+
+    def _ingest_file(
+        self, key: str, source_file: str, path: str, checksum: str, stamp: tuple[int, object]
+    ) -> LedgerRow:
+        row = self._row(key, source_file, stamp[0], checksum)
         if self.scratch_base:
             os.makedirs(self.scratch_base, exist_ok=True)
         scratch = make_scratch(self.scratch_base or "/tmp")
@@ -168,7 +194,7 @@ class Ingestor:
                 row.status, row.detail = "empty", f"{source_file}: the file is empty"
                 return row
             self._load(row, key, local, scratch)
-            if file_checksum(self.landing, path) != checksum:
+            if self._stamp(path) != stamp:
                 raise SourceFileError(
                     f"{source_file}: the file changed while it was being read (still being written?); "
                     "nothing was loaded from it, the next run reads it again"
@@ -270,7 +296,7 @@ class Ingestor:
         if row.rows_loaded == 0:
             self.lake.remove(target)
             return
-        self._publish(staged, target)
+        self.lake.move_in(staged, target)
         row.output_file = target
 
     def _rejects(self, raw: RawRelation) -> list[tuple[int, str, str]]:
@@ -285,8 +311,7 @@ class Ingestor:
         copy_to_parquet(
             self.con,
             f"WITH g AS (SELECT good_before, max(n) AS n FROM (VALUES {gaps}) v(good_before, n) GROUP BY good_before),"
-            f" o AS (SELECT * EXCLUDE (file_row_number) REPLACE (coalesce(source_row, file_row_number + 1) "
-            f"AS source_row) FROM read_parquet({sql_str(staged)}, file_row_number = true)) "
+            f" o AS (SELECT * FROM {numbered_scan(sql_str(staged))}) "
             f"SELECT o.* REPLACE (o.source_row + coalesce(g.n, 0) AS source_row) "
             f"FROM o ASOF LEFT JOIN g ON o.source_row > g.good_before ORDER BY o.source_row",
             target,
@@ -300,22 +325,16 @@ class Ingestor:
         """
         if not self.spec.dedup_keys:
             return staged
-        keys = ", ".join(sql_ident(k) for k in self.spec.dedup_keys)
-        scan = f"read_parquet({sql_str(staged)}, file_row_number = true)"
-        if not first_row(
-            self.con, f"SELECT 1 FROM {scan} WHERE __rule IS NULL GROUP BY {keys} HAVING count(*) > 1"
-        ):
+        numbered = numbered_scan(sql_str(staged))
+        if not keys_repeat(self.con, numbered, self.spec.dedup_keys):
             return staged
-        numbered = (
-            "SELECT * EXCLUDE (file_row_number) REPLACE (coalesce(source_row, file_row_number + 1) AS source_row) "
-            f"FROM {scan}"
-        )
+        keys = ", ".join(sql_ident(k) for k in self.spec.dedup_keys)
         repeat = f"__rule IS NULL AND row_number() OVER (PARTITION BY __rule IS NULL, {keys} ORDER BY source_row) > 1"
         copy_to_parquet(
             self.con,
             f"SELECT * REPLACE (CASE WHEN {repeat} THEN 'duplicate_key' ELSE __rule END AS __rule, "
             f"CASE WHEN {repeat} THEN CAST(to_json(t) AS VARCHAR) ELSE __raw END AS __raw) "
-            f"FROM ({numbered}) t ORDER BY source_row",
+            f"FROM {numbered} t ORDER BY source_row",
             target,
         )
         return target
@@ -343,9 +362,8 @@ class Ingestor:
             f"{sql_str(row.source_file)} AS source_file"
         )
         parts = [
-            f"{head}, coalesce(source_row, file_row_number + 1) AS source_row, __rule AS rule, "
-            f"CAST(NULL AS VARCHAR) AS detail, __raw AS raw_content "
-            f"FROM read_parquet({sql_str(staged)}, file_row_number = true) WHERE __rule IS NOT NULL"
+            f"{head}, source_row, __rule AS rule, CAST(NULL AS VARCHAR) AS detail, __raw AS raw_content "
+            f"FROM {numbered_scan(sql_str(staged))} WHERE __rule IS NOT NULL"
         ]
         if rejects:
             values = ", ".join(f"({r}, {sql_str(d)}, {sql_str(line)})" for r, line, d in rejects)
@@ -355,13 +373,3 @@ class Ingestor:
             )
         query = f"SELECT *, {sql_str(self.run_id)} AS run_id FROM ({' UNION ALL '.join(parts)}) ORDER BY source_row"
         self.lake.write_query(self.con, query, target)
-
-    def _publish(self, staged: str, target: str) -> None:
-        """Move the written file into the lake atomically (rename when local, upload otherwise)."""
-        if self.lake.is_local:
-            final = self.lake.path(target)
-            os.makedirs(os.path.dirname(final), exist_ok=True)
-            os.replace(staged, final)
-        else:
-            self.lake.fs.makedirs(os.path.dirname(self.lake.path(target)), exist_ok=True)
-            self.lake.fs.put_file(staged, self.lake.path(target))
