@@ -88,7 +88,7 @@ def first(pattern: str, root: Path) -> Callable[[], bool]:
     ("point", "pattern"),
     [
         ("while ingesting", "lake/ingest/*/partition=*/*.parquet"),
-        ("while building core tables", "lake/core/compute_usage/day=*/data.parquet"),
+        ("while building core tables", "lake/core/compute_usage/day=*/*.parquet"),
         ("while publishing", ".warehouse.duckdb.next-*"),
     ],
 )

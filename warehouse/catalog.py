@@ -5,10 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from assets.ingest.compile import DERIVED, output_columns
+from assets.ingest.engine import numbered_scan
 from assets.ingest.ledger import LEDGER_SCHEMA
 from assets.ingest.targets import TARGETS
 from assets.reference.tables import REF_TABLES
-from warehouse.lake import Location, sql_ident
+from warehouse.lake import Location, parquet_scan, sql_ident, sql_str
 
 _ARROW_SQL = {"string": "VARCHAR", "int64": "BIGINT", "decimal128(18, 4)": "DECIMAL(18,4)"}
 LINEAGE = {
@@ -35,6 +36,42 @@ class TableDef:
         """A typed SELECT with no rows, for tables whose lake files do not exist yet."""
         return "SELECT " + ", ".join(f"CAST(NULL AS {t}) AS {sql_ident(c)}" for c, t in self.columns.items())
 
+    def source(self, lake: Location) -> str:
+        """FROM-clause source of the table's rows in the lake (a typed empty relation when there are none)."""
+        return parquet_scan(lake, self.files(lake), self.empty_select())
+
+
+# A charge line's id: the source, the landed file and the row in it.
+CHARGE_LINE_ID = "md5(concat_ws('|', source_name, source_file, CAST(source_row AS VARCHAR)))"
+
+
+@dataclass(frozen=True)
+class SnapshotTableDef(TableDef):
+    """A table served straight from frozen ingest files: their loaded rows, minus the rows that deduplication
+    across files excluded (listed, like a deletion vector, in the files matched by `excluded`)."""
+
+    excluded: tuple[str, ...] = ()
+
+    def source(self, lake: Location) -> str:
+        """Loaded rows of the member files with a charge_line_id, excluded rows removed."""
+        files = self.files(lake)
+        if not files:
+            return f"({self.empty_select()} LIMIT 0)"
+        listing = "[" + ", ".join(sql_str(lake.duckdb_path(f)) for f in files) + "]"
+        columns = ", ".join(sql_ident(c) for c in self.columns if c != "charge_line_id")
+        rows = (
+            f"SELECT {CHARGE_LINE_ID} AS charge_line_id, {columns} "
+            f"FROM {numbered_scan(listing, ', union_by_name = true')} WHERE __rule IS NULL"
+        )
+        dropped = [f for pattern in self.excluded for f in lake.glob(pattern)]
+        if dropped:
+            listing = "[" + ", ".join(sql_str(lake.duckdb_path(f)) for f in dropped) + "]"
+            rows = (
+                f"SELECT r.* FROM ({rows}) r ANTI JOIN read_parquet({listing}) x "
+                "USING (source_name, source_file, source_row)"
+            )
+        return f"({rows})"
+
 
 def kind_columns(kind: str) -> dict[str, str]:
     """Columns and SQL types of the lake files that ingest writes for a kind."""
@@ -58,10 +95,14 @@ CATALOG_HISTORY = {"valid_from": "DATE", "valid_to": "DATE", "is_current": "BOOL
 
 def _tables() -> dict[str, TableDef]:
     tables = [
-        TableDef(
+        SnapshotTableDef(
             "core.compute_usage",
-            ("core/compute_usage/day=*/data.parquet", "core/compute_usage_statements/data.parquet"),
+            ("core/compute_usage/day=*/*.parquet", "core/compute_usage_statements/*.parquet"),
             {"charge_line_id": "VARCHAR", **kind_columns("usage")},
+            (
+                "core/compute_usage/day=*/excluded/*.parquet",
+                "core/compute_usage_statements/excluded/*.parquet",
+            ),
         ),
         TableDef("core.data_transfers", ("core/data_transfers/data.parquet",), kind_columns("transfers")),
         TableDef(

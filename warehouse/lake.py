@@ -126,6 +126,25 @@ class Location:
             self.fs.makedirs(os.path.dirname(final), exist_ok=True)
             self.fs.put_file(local_path, final)
 
+    def snapshot(self, source: str, relative: str) -> None:
+        """Make `relative` a frozen copy of the file at path `source` (same location), atomically.
+
+        On local disk this is a hard link, so no bytes are copied; later replacements of the source (which
+        are renames) leave the snapshot as it was. Object stores copy server-side.
+        """
+        final = self.path(relative)
+        if not self.is_local:
+            self.fs.makedirs(os.path.dirname(final), exist_ok=True)
+            self.fs.copy(source, final)
+            return
+        os.makedirs(os.path.dirname(final), exist_ok=True)
+        if os.path.exists(final) and os.path.samefile(source, final):
+            return
+        tmp = os.path.join(self.path(TMP_DIR), f"{os.getpid()}-{uuid.uuid4().hex}.parquet")
+        os.makedirs(os.path.dirname(tmp), exist_ok=True)
+        os.link(source, tmp)
+        os.replace(tmp, final)
+
     def write_query(self, con: duckdb.DuckDBPyConnection, query: str, relative: str) -> None:
         """Write the result of a query as one Parquet file under `relative`, atomically (see move_in)."""
         # Written under the lake's .tmp (which no table glob reaches) so a crash leaves no partial file where

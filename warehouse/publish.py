@@ -19,7 +19,6 @@ import duckdb
 
 from warehouse.catalog import TABLES
 from warehouse.lake import Location, scalar
-from warehouse.views import table_source
 
 
 @contextmanager
@@ -53,7 +52,7 @@ def publish(lake: Location, warehouse_path: Path, names: list[str] | None = None
                         continue
                     schema = name.split(".")[0]
                     con.execute(f"CREATE SCHEMA IF NOT EXISTS {schema}")
-                    con.execute(f"CREATE TABLE {name} AS SELECT * FROM {table_source(lake, table)}")
+                    con.execute(f"CREATE TABLE {name} AS SELECT * FROM {table.source(lake)}")
                     counts[name] = int(scalar(con, f"SELECT count(*) FROM {name}"))
                 con.execute("CHECKPOINT")
             finally:

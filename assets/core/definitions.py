@@ -5,14 +5,10 @@ from collections.abc import Callable
 import dagster as dg
 from dagster import AssetExecutionContext
 
-from assets.core.queries import (
-    catalog_history_query,
-    compute_usage_query,
-    transfers_query,
-    union_sources,
-    vouchers_query,
-)
+from assets.core.queries import catalog_history_query, transfers_query, union_sources, vouchers_query
+from assets.core.snapshots import snapshot_usage
 from assets.ingest.definitions import WRITE_POOL, ingest_key
+from assets.ingest.engine import UNPARTITIONED
 from assets.ingest.spec import SourceSpec
 from assets.partitions import DAILY
 from pipelines.resources import Lakehouse
@@ -20,7 +16,7 @@ from warehouse.lake import parquet_rows
 
 
 def build_compute_usage(specs: list[SourceSpec]) -> dg.AssetsDefinition:
-    """core.compute_usage, one Parquet file per day, from every usage source of that day."""
+    """core.compute_usage by day: snapshots of the day's ingest files of every usage source."""
     usage = [s for s in specs if s.kind == "usage" and s.landing.partition is not None]
 
     @dg.asset(
@@ -34,20 +30,36 @@ def build_compute_usage(specs: list[SourceSpec]) -> dg.AssetsDefinition:
         pool=WRITE_POOL,
     )
     def compute_usage(context: AssetExecutionContext, lakehouse: Lakehouse) -> dg.MaterializeResult:
-        lake = lakehouse.lake
-        total = 0
         with lakehouse.connect() as con:
-            for key in context.partition_keys:
-                relative = f"core/compute_usage/day={key}/data.parquet"
-                union = union_sources(con, lake, usage, "usage", key)
-                if union is None:
-                    lake.remove(relative)
-                    continue
-                lake.write_query(con, compute_usage_query(union), relative)
-                total += parquet_rows(con, lake, relative)
+            total = sum(
+                snapshot_usage(con, lakehouse.lake, usage, key, f"core/compute_usage/day={key}")
+                for key in context.partition_keys
+            )
         return dg.MaterializeResult(metadata={"rows": total, "days": len(context.partition_keys)})
 
     return compute_usage
+
+
+def build_usage_statements(specs: list[SourceSpec]) -> dg.AssetsDefinition:
+    """core.compute_usage rows of whole-statement files: snapshots of their ingest files."""
+    statements = [s for s in specs if s.kind == "usage" and s.landing.partition is None]
+
+    @dg.asset(
+        key=dg.AssetKey(["core", "compute_usage_statements"]),
+        group_name="core",
+        deps=[ingest_key(s) for s in statements],
+        kinds={"duckdb", "parquet"},
+        description="core.compute_usage rows of whole-statement files (monthly bills, traces) with no day in the path.",
+        pool=WRITE_POOL,
+    )
+    def compute_usage_statements(lakehouse: Lakehouse) -> dg.MaterializeResult:
+        with lakehouse.connect() as con:
+            rows = snapshot_usage(
+                con, lakehouse.lake, statements, UNPARTITIONED, "core/compute_usage_statements"
+            )
+        return dg.MaterializeResult(metadata={"rows": rows})
+
+    return compute_usage_statements
 
 
 def _build_whole(
@@ -82,16 +94,9 @@ def build_core_assets(specs: list[SourceSpec]) -> list[dg.AssetsDefinition]:
     def of_kind(kind: str) -> list[SourceSpec]:
         return [s for s in specs if s.kind == kind]
 
-    statements = [s for s in of_kind("usage") if s.landing.partition is None]
     return [
         build_compute_usage(specs),
-        _build_whole(
-            "compute_usage_statements",
-            "usage",
-            compute_usage_query,
-            statements,
-            "core.compute_usage rows from whole-statement files (monthly bills, traces) whose paths carry no day.",
-        ),
+        build_usage_statements(specs),
         _build_whole(
             "data_transfers",
             "transfers",

@@ -58,14 +58,6 @@ def union_sources(
     return " UNION ALL ".join(parts) if parts else None
 
 
-def compute_usage_query(union: str) -> str:
-    """core.compute_usage rows with a stable charge_line_id (row order follows the ingest files)."""
-    return (
-        f"SELECT md5(concat_ws('|', source_name, source_file, CAST(source_row AS VARCHAR))) AS charge_line_id, * "
-        f"FROM ({union})"
-    )
-
-
 def transfers_query(union: str) -> str:
     """core.data_transfers in start order."""
     return f"SELECT * FROM ({union}) ORDER BY start_time, transfer_id, source_name"

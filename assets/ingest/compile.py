@@ -15,6 +15,7 @@ LOCAL_TZ = "Asia/Shanghai"
 _TRUE = ("true", "1", "yes", "y", "t", "是")
 _FALSE = ("false", "0", "no", "n", "f", "否")
 _EPOCH = {"s": 1, "ms": 1_000, "us": 1_000_000}
+_READER_NUMBERS = ("DOUBLE", "BIGINT", "INTEGER", "DECIMAL(18,4)")
 
 
 def raw_fields_of(spec: SourceSpec) -> set[str]:
@@ -33,9 +34,46 @@ def raw_fields_of(spec: SourceSpec) -> set[str]:
     return names
 
 
-def _text(sql: str, thousands: str | None = None) -> str:
-    value = f"nullif(trim(CAST({sql} AS VARCHAR)), '')"
+def _text(sql: str, thousands: str | None = None, trim: bool = True) -> str:
+    """A raw value as text, NULL when empty; surrounding whitespace removed when `trim`."""
+    value = f"CAST({sql} AS VARCHAR)"
+    value = f"nullif(trim({value}), '')" if trim else f"nullif({value}, '')"
     return f"replace({value}, {sql_str(thousands)}, '')" if thousands else value
+
+
+def reader_types(spec: SourceSpec) -> dict[str, str]:
+    """Raw CSV fields the reader can type itself: plain numbers and UTC/offset ISO times mapped one to one.
+
+    A value that does not convert then fails in the reader, which records the row and the column among the
+    file's rejects (quarantined as unparsable:<column>), so no per-row check is compiled for these fields.
+    """
+    if spec.format.type != "csv":
+        return {}
+    target = TARGETS[spec.kind]
+    types: dict[str, set[str]] = {}
+    shared: set[str] = set()
+    for col, cmap in spec.columns.items():
+        sql_type = target.inputs.get(col)
+        plain = (
+            cmap.column is not None
+            and cmap.map is None
+            and cmap.thousands is None
+            and cmap.format is None
+            and cmap.epoch is None
+            and (
+                sql_type in _READER_NUMBERS
+                or (sql_type == "TIMESTAMPTZ" and (cmap.timezone or spec.timezone) == "UTC")
+            )
+        )
+        if plain:
+            types.setdefault(cmap.column, set()).add(sql_type)
+        elif cmap.column is not None:
+            shared.add(cmap.column)
+        elif cmap.expr is not None:
+            shared |= referenced_names(cmap.expr)
+    for rule in spec.rules:
+        shared |= referenced_names(rule.when)
+    return {f: t.pop() for f, t in types.items() if len(t) == 1 and f not in shared}
 
 
 def _timestamp(text: str, cmap: ColumnMap, tz: str) -> str:
@@ -122,11 +160,11 @@ def _literal(value: str | int | float | bool) -> str:
 
 
 class _Builder:
-    def __init__(self, spec: SourceSpec, fields: list[str]) -> None:
+    def __init__(self, spec: SourceSpec, raw: RawRelation) -> None:
         self.spec = spec
         self.target: Target = TARGETS[spec.kind]
-        self.fields = fields
-        self.raw_alias = {f: f"__f{i}" for i, f in enumerate(fields)}
+        self.typed_by_reader = raw.typed
+        self.raw_alias = {f: f"__f{i}" for i, f in enumerate(raw.fields)}
 
     def raw(self, name: str) -> str:
         if name in self.raw_alias:
@@ -159,13 +197,18 @@ class _Builder:
         checks: list[tuple[str, str]] = []
         if cmap.const is not None:
             return f"CAST({_literal(cmap.const)} AS {sql_type})", checks
+        fallible = sql_type != "VARCHAR"
         if cmap.column is not None:
             source = self.raw(cmap.column)
-            text = _text(source)
+            if self.typed_by_reader.get(cmap.column) == sql_type:
+                return self._with_default(source, source, sql_type, cmap), checks
+            text = _text(source, trim=fallible or cmap.map is not None or self.spec.format.trim)
             if cmap.map is not None:
                 mapped = _map_values(text, cmap.map)
                 checks.append((f"unmapped_value:{col}", f"{text} IS NOT NULL AND {mapped} IS NULL"))
                 source = mapped
+            elif not fallible:
+                return self._with_default(text, text, sql_type, cmap), checks
         else:
             assert cmap.expr is not None
             source = compile_expression(cmap.expr, self.raw)
@@ -179,11 +222,16 @@ class _Builder:
                 )
         value = convert(source, sql_type, cmap, self.spec.timezone)
         source_text = _text(source, cmap.thousands)
-        checks.append((f"unparsable:{col}", f"{source_text} IS NOT NULL AND {sql_ident(col)} IS NULL"))
-        if cmap.default is not None:
-            default = f"CAST({_literal(cmap.default)} AS {sql_type})"
-            value = f"CASE WHEN {source_text} IS NULL THEN {default} ELSE {value} END"
-        return value, checks
+        if fallible:
+            checks.append((f"unparsable:{col}", f"{source_text} IS NOT NULL AND {sql_ident(col)} IS NULL"))
+        return self._with_default(value, source_text, sql_type, cmap), checks
+
+    @staticmethod
+    def _with_default(value: str, source_text: str, sql_type: str, cmap: ColumnMap) -> str:
+        if cmap.default is None:
+            return value
+        default = f"CAST({_literal(cmap.default)} AS {sql_type})"
+        return f"CASE WHEN {source_text} IS NULL THEN {default} ELSE {value} END"
 
 
 DERIVED: dict[str, dict[str, str]] = {
@@ -341,7 +389,7 @@ def compile_source(spec: SourceSpec, raw: RawRelation, ref: RefSnapshot, source_
     The query has no join and no ORDER BY, so DuckDB writes its rows in file order: for readers that number
     rows by position, `source_row` is left NULL and is the row's position in the written file.
     """
-    b = _Builder(spec, raw.fields)
+    b = _Builder(spec, raw)
     target = b.target
     typed_cols, parse_checks = b.typed_columns()
     parse_flags = [f"({cond}) AS {sql_ident('__p' + str(i))}" for i, (_, cond) in enumerate(parse_checks)]

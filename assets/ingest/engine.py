@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 
 import duckdb
 
-from assets.ingest.compile import compile_source, raw_fields_of
+from assets.ingest.compile import compile_source, raw_fields_of, reader_types
 from assets.ingest.ledger import LedgerRow, file_checksum, read_ledger, write_ledger
 from assets.ingest.readers import RawRelation, SourceFileError, drop_scratch, make_scratch, open_raw
 from assets.ingest.refdata import RefSnapshot
@@ -40,6 +40,16 @@ def keys_repeat(con: duckdb.DuckDBPyConnection, source: str, keys: list[str]) ->
         )
         is not None
     )
+
+
+@dataclass(frozen=True)
+class Reject:
+    """A record the reader refused: its row number, text, the reader's message and the quarantine rule."""
+
+    row: int
+    line: str
+    detail: str
+    rule: str
 
 
 @dataclass
@@ -247,7 +257,7 @@ class Ingestor:
 
     def _open(self, local: str, scratch: str, display: str) -> RawRelation:
         wanted = sorted(raw_fields_of(self.spec))
-        raw = open_raw(self.con, local, self.spec.format, wanted, scratch, display)
+        raw = open_raw(self.con, local, self.spec.format, wanted, scratch, display, reader_types(self.spec))
         if self.spec.format.type in ("csv", "parquet"):
             missing = [f for f in wanted if f not in raw.fields and f not in self.spec.optional_columns]
             if missing:
@@ -299,15 +309,28 @@ class Ingestor:
         self.lake.move_in(staged, target)
         row.output_file = target
 
-    def _rejects(self, raw: RawRelation) -> list[tuple[int, str, str]]:
+    def _rejects(self, raw: RawRelation) -> list[Reject]:
+        """Records the reader refused, in file order; a failed conversion is named after its column."""
         if not raw.rejects_sql:
             return []
+        target_of = {}
+        for col, cmap in self.spec.columns.items():
+            if cmap.column in raw.typed:
+                target_of.setdefault(cmap.column, col)
         rows = self.con.execute(raw.rejects_sql + " ORDER BY 1").fetchall()
-        return [(int(r), str(line), str(detail)) for r, line, detail in rows]
+        return [
+            Reject(
+                int(r),
+                str(line),
+                str(detail),
+                f"unparsable:{target_of[column]}" if column in target_of else "unparsable_record",
+            )
+            for r, line, detail, column in rows
+        ]
 
-    def _renumber(self, staged: str, rejects: list[tuple[int, str, str]], target: str) -> str:
+    def _renumber(self, staged: str, rejects: list[Reject], target: str) -> str:
         """Write explicit row numbers, counting the structurally rejected rows that precede each parsed row."""
-        gaps = ", ".join(f"({r - i}, {i})" for i, (r, _, _) in enumerate(rejects, start=1))
+        gaps = ", ".join(f"({r.row - i}, {i})" for i, r in enumerate(rejects, start=1))
         copy_to_parquet(
             self.con,
             f"WITH g AS (SELECT good_before, max(n) AS n FROM (VALUES {gaps}) v(good_before, n) GROUP BY good_before),"
@@ -352,7 +375,7 @@ class Ingestor:
         row.rows_skipped = int(skipped)
         row.rows_read = row.rows_loaded + row.rows_quarantined
 
-    def _write_quarantine(self, row: LedgerRow, key: str, staged: str, rejects: list) -> None:
+    def _write_quarantine(self, row: LedgerRow, key: str, staged: str, rejects: list[Reject]) -> None:
         target = quarantine_file(self.spec, key, row.source_file)
         if row.rows_quarantined == 0:
             self.lake.remove(target)
@@ -366,10 +389,12 @@ class Ingestor:
             f"FROM {numbered_scan(sql_str(staged))} WHERE __rule IS NOT NULL"
         ]
         if rejects:
-            values = ", ".join(f"({r}, {sql_str(d)}, {sql_str(line)})" for r, line, d in rejects)
+            values = ", ".join(
+                f"({r.row}, {sql_str(r.rule)}, {sql_str(r.detail)}, {sql_str(r.line)})" for r in rejects
+            )
             parts.append(
-                f"{head}, CAST(r AS BIGINT) AS source_row, 'unparsable_record' AS rule, d AS detail, "
-                f"line AS raw_content FROM (VALUES {values}) v(r, d, line)"
+                f"{head}, CAST(r AS BIGINT) AS source_row, rule, d AS detail, "
+                f"line AS raw_content FROM (VALUES {values}) v(r, rule, d, line)"
             )
         query = f"SELECT *, {sql_str(self.run_id)} AS run_id FROM ({' UNION ALL '.join(parts)}) ORDER BY source_row"
         self.lake.write_query(self.con, query, target)

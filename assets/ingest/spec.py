@@ -99,6 +99,10 @@ class FormatSpec(_Strict):
     header: bool = True
     quote: str = '"'
     skip_rows: int = 0
+    trim: bool = Field(
+        False,
+        description="strip surrounding whitespace from text values (numbers and times parse without it)",
+    )
     records_path: str | None = Field(None, description="json: dotted path to the list (or object) of records")
     records_are_values: bool = Field(
         False, description="json: records are the values of an object keyed by id"
