@@ -84,7 +84,7 @@ def refresh(
         span = (partition, partition) if partition else landed_partition_range(defs)
     if span:
         tags[ASSET_PARTITION_RANGE_START_TAG], tags[ASSET_PARTITION_RANGE_END_TAG] = span
-    assets = list(defs.assets or [])
+    assets = [*(defs.assets or []), *(defs.asset_checks or [])]
     done = threading.Event()
     watcher = None
     if on_step:

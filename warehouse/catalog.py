@@ -93,16 +93,20 @@ QUARANTINE_COLUMNS = {
 CATALOG_HISTORY = {"valid_from": "DATE", "valid_to": "DATE", "is_current": "BOOLEAN", "is_removed": "BOOLEAN"}
 
 
+# Usage rows that a later delivery repeats under its source's dedup keys (written by the core assets).
+EXCLUDED_USAGE = (
+    "core/compute_usage/day=*/excluded/*.parquet",
+    "core/compute_usage_statements/excluded/*.parquet",
+)
+
+
 def _tables() -> dict[str, TableDef]:
     tables = [
         SnapshotTableDef(
             "core.compute_usage",
             ("core/compute_usage/day=*/*.parquet", "core/compute_usage_statements/*.parquet"),
             {"charge_line_id": "VARCHAR", **kind_columns("usage")},
-            (
-                "core/compute_usage/day=*/excluded/*.parquet",
-                "core/compute_usage_statements/excluded/*.parquet",
-            ),
+            EXCLUDED_USAGE,
         ),
         TableDef("core.data_transfers", ("core/data_transfers/data.parquet",), kind_columns("transfers")),
         TableDef(
@@ -117,6 +121,11 @@ def _tables() -> dict[str, TableDef]:
             {f.name: _ARROW_SQL[str(f.type)] for f in LEDGER_SCHEMA},
         ),
         TableDef("audit.quarantine", ("audit/quarantine/*/partition=*/*.parquet",), QUARANTINE_COLUMNS),
+        TableDef(
+            "audit.usage_dedup_excluded",
+            EXCLUDED_USAGE,
+            {"source_name": "VARCHAR", "source_file": "VARCHAR", "source_row": "BIGINT"},
+        ),
         TableDef("marts.chip_mix", ("marts/chip_mix/data.parquet",), {}),
     ]
     tables += [TableDef(f"ref.{t.name}", (f"ref/{t.name}.parquet",), t.columns) for t in REF_TABLES.values()]

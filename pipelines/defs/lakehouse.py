@@ -2,6 +2,7 @@
 
 import dagster as dg
 
+from assets.contracts.checks import build_contract_checks
 from assets.core.definitions import build_core_assets
 from assets.ingest.check import load_checked_specs
 from assets.ingest.definitions import ingest_key
@@ -21,6 +22,7 @@ def lakehouse() -> dg.Definitions:
     upstream = [key for a in tables for key in a.keys] + [ingest_key(s) for s in specs]
     return dg.Definitions(
         assets=[*tables, build_publish_asset(upstream)],
+        asset_checks=build_contract_checks(),
         resources={"lakehouse": Lakehouse.from_settings(settings)},
         jobs=[
             dg.define_asset_job(

@@ -1,0 +1,69 @@
+"""Each table's Great Expectations suite as a blocking Dagster asset check on the asset that writes it."""
+
+from __future__ import annotations
+
+import html
+import json
+
+import dagster as dg
+
+from assets.contracts.validation import ContractOutcome, load_suite, suite_paths, validate
+from assets.marts.definitions import table_asset_keys
+from pipelines.resources import Lakehouse
+
+
+def _cell(value: object) -> str:
+    """Text for a markdown table cell: outside text is HTML-escaped and cannot break the table."""
+    text = value if isinstance(value, str) else json.dumps(value, default=str, ensure_ascii=False)
+    return html.escape(text).replace("|", "&#124;").replace("\n", " ")
+
+
+def failures_markdown(outcome: ContractOutcome) -> str:
+    """A markdown table of the expectations that failed, with why they exist and sample offending rows."""
+    lines = ["| expectation | severity | unexpected | why | sample rows |", "|---|---|---|---|---|"]
+    for o in outcome.failed:
+        count = o.unexpected if o.unexpected is not None else o.observed
+        samples = "<br>".join(_cell(s) for s in o.samples) or _cell(o.error or "")
+        lines.append(
+            f"| {_cell(o.expectation)} | {o.severity} | {_cell(count)} | {_cell(o.why)} | {samples} |"
+        )
+    return "\n".join(lines)
+
+
+def check_result(outcome: ContractOutcome) -> dg.AssetCheckResult:
+    """The Dagster result of a contract: failed criticals are errors (blocking), failed warnings warn."""
+    metadata: dict[str, dg.MetadataValue] = {
+        "expectations": dg.MetadataValue.int(len(outcome.outcomes)),
+        "failed": dg.MetadataValue.int(len(outcome.failed)),
+        "seconds": dg.MetadataValue.float(round(outcome.seconds, 3)),
+    }
+    if outcome.failed:
+        metadata["failed_expectations"] = dg.MetadataValue.md(failures_markdown(outcome))
+    return dg.AssetCheckResult(
+        passed=not outcome.failed,
+        severity=dg.AssetCheckSeverity.ERROR if not outcome.passed else dg.AssetCheckSeverity.WARN,
+        metadata=metadata,
+    )
+
+
+def build_contract_check(table: str) -> dg.AssetChecksDefinition:
+    """The contract check of one table, on the (first) asset that writes it."""
+    path = suite_paths()[table]
+    suite = load_suite(path)
+
+    @dg.asset_check(
+        asset=table_asset_keys(table)[0],
+        name="contract",
+        blocking=True,
+        description=f"Great Expectations suite {path.name}: {suite.meta.get('description', '')}",
+    )
+    def _contract(lakehouse: Lakehouse) -> dg.AssetCheckResult:
+        with lakehouse.connect() as con:
+            return check_result(validate(con, lakehouse.lake, suite))
+
+    return _contract
+
+
+def build_contract_checks() -> list[dg.AssetChecksDefinition]:
+    """A contract check for every suite file."""
+    return [build_contract_check(table) for table in suite_paths()]

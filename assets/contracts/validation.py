@@ -1,0 +1,166 @@
+"""Validate a published table against its Great Expectations suite, in DuckDB over the lake's files.
+
+Every table of the warehouse catalog is a view in the validating connection (named like `core_compute_usage`),
+so suites can reconcile one table with another. GX computes its metrics in SQL: nothing is loaded into pandas.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import duckdb
+import duckdb_engine
+import great_expectations as gx
+from great_expectations.data_context.types.base import ProgressBarsConfig
+
+from assets.contracts.gx_duckdb import URL_SCHEME, enable_regex
+from pipelines.settings import REPO_ROOT
+from warehouse.catalog import TABLES
+from warehouse.lake import Location
+
+SUITES_DIR = REPO_ROOT / "data_contracts" / "expectations"
+SAMPLES = 5
+ROW_QUERY = "unexpected_rows_expectation"
+
+logging.getLogger("great_expectations").setLevel(logging.WARNING)
+
+
+@dataclass(frozen=True)
+class ExpectationOutcome:
+    """The result of one expectation: what it checks, whether it held, and samples of what broke it."""
+
+    expectation: str
+    why: str
+    severity: str
+    success: bool
+    unexpected: int | None = None
+    observed: object = None
+    samples: list = field(default_factory=list)
+    error: str | None = None
+
+
+@dataclass(frozen=True)
+class ContractOutcome:
+    """All expectation results of one table."""
+
+    table: str
+    outcomes: list[ExpectationOutcome]
+    seconds: float
+
+    @property
+    def failed(self) -> list[ExpectationOutcome]:
+        """Expectations that did not hold."""
+        return [o for o in self.outcomes if not o.success]
+
+    @property
+    def passed(self) -> bool:
+        """Whether every critical expectation held (warnings do not fail a contract)."""
+        return not any(o.severity == "critical" for o in self.failed)
+
+
+def suite_paths(directory: Path = SUITES_DIR) -> dict[str, Path]:
+    """Suite files by table name (`<schema>.<table>.json`)."""
+    return {p.stem: p for p in sorted(directory.glob("*.json"))}
+
+
+def load_suite(path: Path) -> gx.ExpectationSuite:
+    """A GX suite from its JSON file; an unknown table or a bad expectation names the file."""
+    document = json.loads(path.read_text(encoding="utf-8"))
+    if path.stem not in TABLES:
+        raise ValueError(f"{path}: no warehouse table {path.stem!r} (known: {', '.join(sorted(TABLES))})")
+    try:
+        return gx.ExpectationSuite(**document)
+    except Exception as exc:  # GX raises several types for a malformed configuration
+        raise ValueError(f"{path}: {exc}") from None
+
+
+def create_table_views(con: duckdb.DuckDBPyConnection, lake: Location) -> None:
+    """A view per warehouse table over its lake files, visible to every cursor of the connection."""
+    for name, table in TABLES.items():
+        if not table.columns and not table.files(lake):
+            continue  # a table without a fixed shape that nothing has written yet
+        con.execute(
+            f"CREATE OR REPLACE VIEW main.{name.replace('.', '_')} AS SELECT * FROM {table.source(lake)}"
+        )
+
+
+def _label(config: object) -> str:
+    kwargs = {k: v for k, v in config.kwargs.items() if k not in ("batch_id", "unexpected_rows_query")}
+    target = (
+        kwargs.get("column") or kwargs.get("column_list") or (kwargs.get("column_A"), kwargs.get("column_B"))
+    )
+    return f"{config.type}({target})" if target and target != (None, None) else config.type
+
+
+def _outcome(result: object) -> ExpectationOutcome:
+    config = result.expectation_config
+    found = result.result or {}
+    info = result.exception_info or {}
+    errors = [
+        v.get("exception_message") for v in info.values() if isinstance(v, dict) and v.get("raised_exception")
+    ]
+    if info.get("raised_exception"):
+        errors.append(info.get("exception_message"))
+    details = found.get("details") or {}
+    samples = details.get("unexpected_rows") or found.get("partial_unexpected_index_list")
+    samples = samples or found.get("partial_unexpected_list") or []
+    return ExpectationOutcome(
+        expectation=_label(config),
+        why=str((config.meta or {}).get("why", "")),
+        severity=str(getattr(config.severity, "value", config.severity) or "critical"),
+        success=bool(result.success),
+        unexpected=found.get("unexpected_count"),
+        observed=found.get("observed_value"),
+        samples=[dict(s) if isinstance(s, dict) else s for s in list(samples)[:SAMPLES]],
+        error="; ".join(str(e) for e in errors if e) or None,
+    )
+
+
+def validate(con: duckdb.DuckDBPyConnection, lake: Location, suite: gx.ExpectationSuite) -> ContractOutcome:
+    """Run a suite against its table in the lake; `con` gets a view per warehouse table."""
+    start = time.perf_counter()
+    table = suite.meta["table"]
+    create_table_views(con, lake)
+    context = gx.get_context(mode="ephemeral")
+    context.variables.progress_bars = ProgressBarsConfig(globally=False, metric_calculations=False)
+    source = context.data_sources.add_sql(
+        name="lake",
+        connection_string=f"{URL_SCHEME}:///:memory:",
+        kwargs={"creator": lambda: duckdb_engine.ConnectionWrapper(con.cursor())},
+    )
+    enable_regex(source)
+    view = table.replace(".", "_")
+    batch = source.add_query_asset(name=view, query=f"SELECT * FROM {view}").add_batch_definition_whole_table(
+        "all"
+    )
+    row_level = [e for e in suite.expectations if e.expectation_type != ROW_QUERY]
+    queries = [e for e in suite.expectations if e.expectation_type == ROW_QUERY]
+    outcomes: list[ExpectationOutcome] = []
+    # Row-level expectations report counts and a few offending keys; row queries (whose output is already
+    # only the offending rows, at most 200) return those rows.
+    for part, result_format in (
+        (
+            row_level,
+            {
+                "result_format": "SUMMARY",
+                "partial_unexpected_count": SAMPLES,
+                "unexpected_index_column_names": list(suite.meta.get("row_id") or []),
+            },
+        ),
+        (queries, {"result_format": "COMPLETE"}),
+    ):
+        if not part:
+            continue
+        subset = context.suites.add(
+            gx.ExpectationSuite(name=f"{table}:{len(outcomes)}", expectations=[e.configuration for e in part])
+        )
+        definition = context.validation_definitions.add(
+            gx.ValidationDefinition(name=subset.name, data=batch, suite=subset)
+        )
+        results = definition.run(result_format=result_format)
+        outcomes += [_outcome(r) for r in results.results]
+    return ContractOutcome(table, outcomes, time.perf_counter() - start)

@@ -1,0 +1,72 @@
+"""Great Expectations contracts: every table has a suite, the demo keeps them, and a broken one blocks publish."""
+
+import json
+from pathlib import Path
+
+import dagster as dg
+import pytest
+
+from assets.contracts.checks import failures_markdown
+from assets.contracts.validation import load_suite, suite_paths, validate
+from pipelines.resources import Lakehouse
+from tests.conftest import Deployment
+from warehouse.catalog import TABLES
+
+
+def test_every_core_ref_and_mart_table_has_a_loadable_suite() -> None:
+    published = {t for t in TABLES if t.split(".")[0] in ("core", "ref", "marts")}
+    assert published <= set(suite_paths())
+    for path in suite_paths().values():
+        suite = load_suite(path)
+        assert suite.expectations and suite.meta["table"] == path.stem
+
+
+def test_a_suite_for_an_unknown_table_names_the_file(tmp_path: Path) -> None:
+    bad = tmp_path / "core.nothing.json"
+    bad.write_text(
+        json.dumps({"name": "core.nothing", "meta": {"table": "core.nothing"}, "expectations": []})
+    )
+    with pytest.raises(ValueError, match=r"core\.nothing\.json: no warehouse table"):
+        load_suite(bad)
+
+
+def test_the_demo_keeps_every_contract(demo: Deployment) -> None:
+    with demo.environment():
+        lakehouse = Lakehouse.from_settings(demo.settings)
+        for table, path in suite_paths().items():
+            with lakehouse.connect() as con:
+                outcome = validate(con, lakehouse.lake, load_suite(path))
+            assert outcome.failed == [], (table, failures_markdown(outcome))
+            assert all(o.error is None for o in outcome.outcomes), table
+
+
+def test_a_broken_contract_blocks_downstream_and_the_publish(fresh: Deployment) -> None:
+    assert fresh.refresh().success
+    served = fresh.query("SELECT max(coverage_ratio), count(*) FROM core.vouchers")
+    ledger = next(Path(fresh.settings.landing_url, "vouchers").glob("voucher_ledger*.csv"))
+    lines = ledger.read_text(encoding="utf-8").splitlines()
+    header = lines[0].split(",")
+    row = lines[1].split(",")
+    row[header.index("coverage_ratio")] = "1.5"  # loads (no ingest rule covers it) but breaks the contract
+    lines[1] = ",".join(row)
+    ledger.write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+    outcome = fresh.refresh()
+
+    assert not outcome.success
+    assert any("contract" in f for f in outcome.failures), outcome.failures
+    assert fresh.query("SELECT max(coverage_ratio), count(*) FROM core.vouchers") == served
+    check = dg.AssetCheckKey(dg.AssetKey(["core", "vouchers"]), "contract")
+    record = fresh.instance.event_log_storage.get_asset_check_execution_history(check, limit=1)[0]
+    evaluation = record.event.dagster_event.event_specific_data
+    assert not evaluation.passed
+    report = evaluation.metadata["failed_expectations"].value
+    assert "expect_column_values_to_be_between(coverage_ratio)" in report and row[0] in report
+    run = fresh.instance.get_run_by_id(outcome.run_id)
+    skipped = fresh.instance.get_records_for_run(run.run_id, of_type=dg.DagsterEventType.STEP_SKIPPED).records
+    assert any(r.event_log_entry.step_key == "warehouse" for r in skipped) or not any(
+        r.event_log_entry.step_key == "warehouse"
+        for r in fresh.instance.get_records_for_run(
+            run.run_id, of_type=dg.DagsterEventType.STEP_SUCCESS
+        ).records
+    )
