@@ -77,7 +77,12 @@ def demo(days: int, scale: float, seed: int, start: str, providers: tuple[str, .
 @main.command()
 @click.option("--select", "selection", default=None, help="Dagster asset selection, e.g. 'key:core/*+'.")
 @click.option("--partition", default=None, help="One day partition (YYYY-MM-DD) instead of every landed day.")
-def refresh(selection: str | None, partition: str | None) -> None:
+@click.option(
+    "--skip-checks",
+    is_flag=True,
+    help="Do not run the contract checks of the selected assets (nothing blocks).",
+)
+def refresh(selection: str | None, partition: str | None, skip_checks: bool) -> None:
     """Materialize assets through Dagster (every landed day by default) and publish the warehouse."""
     from pipelines.definitions import build_definitions
     from pipelines.instance import local_instance
@@ -92,7 +97,7 @@ def refresh(selection: str | None, partition: str | None) -> None:
         def on_step(step: str, done: int, total: int) -> None:
             progress.update(task, total=total, completed=done, description=f"done {step}")
 
-        outcome = run_refresh(defs, instance, selection, partition, on_step)
+        outcome = run_refresh(defs, instance, selection, partition, on_step, checks=not skip_checks)
     span = (
         f"{outcome.partition_range[0]} .. {outcome.partition_range[1]}" if outcome.partition_range else "none"
     )

@@ -72,8 +72,10 @@ def refresh(
     selection: str | None = None,
     partition: str | None = None,
     on_step: Callable[[str, int, int], None] | None = None,
+    checks: bool = True,
 ) -> RefreshOutcome:
-    """Run one Dagster run over the selected assets and the landed day range (or one partition)."""
+    """Run one Dagster run over the selected assets and the landed day range (or one partition), with the
+    contract checks of those assets unless `checks` is false."""
     recover_dead_runs(instance)
     keys = _selected_keys(defs, selection)
     tags = {REFRESH_TAG: uuid.uuid4().hex, PID_TAG: str(os.getpid())}
@@ -97,7 +99,9 @@ def refresh(
             assets,
             instance=instance,
             resources=defs.resources,
-            selection=keys,
+            selection=dg.AssetSelection.assets(*keys)
+            if checks
+            else dg.AssetSelection.assets(*keys).without_checks(),
             tags=tags,
             raise_on_error=False,
             run_config=QUIET,

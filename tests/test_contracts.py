@@ -7,7 +7,8 @@ import dagster as dg
 import pytest
 
 from assets.contracts.checks import failures_markdown
-from assets.contracts.validation import load_suite, suite_paths, validate
+from assets.contracts.suites import suite_paths
+from assets.contracts.validation import load_suite, validate
 from pipelines.resources import Lakehouse
 from tests.conftest import Deployment
 from warehouse.catalog import TABLES

@@ -6,7 +6,6 @@ so suites can reconcile one table with another. GX computes its metrics in SQL: 
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 from dataclasses import dataclass, field
@@ -18,11 +17,10 @@ import great_expectations as gx
 from great_expectations.data_context.types.base import ProgressBarsConfig
 
 from assets.contracts.gx_duckdb import URL_SCHEME, enable_regex
-from pipelines.settings import REPO_ROOT
+from assets.contracts.suites import suite_document
 from warehouse.catalog import TABLES
 from warehouse.lake import Location
 
-SUITES_DIR = REPO_ROOT / "data_contracts" / "expectations"
 SAMPLES = 5
 ROW_QUERY = "unexpected_rows_expectation"
 
@@ -62,16 +60,9 @@ class ContractOutcome:
         return not any(o.severity == "critical" for o in self.failed)
 
 
-def suite_paths(directory: Path = SUITES_DIR) -> dict[str, Path]:
-    """Suite files by table name (`<schema>.<table>.json`)."""
-    return {p.stem: p for p in sorted(directory.glob("*.json"))}
-
-
 def load_suite(path: Path) -> gx.ExpectationSuite:
     """A GX suite from its JSON file; an unknown table or a bad expectation names the file."""
-    document = json.loads(path.read_text(encoding="utf-8"))
-    if path.stem not in TABLES:
-        raise ValueError(f"{path}: no warehouse table {path.stem!r} (known: {', '.join(sorted(TABLES))})")
+    document = suite_document(path)
     try:
         return gx.ExpectationSuite(**document)
     except Exception as exc:  # GX raises several types for a malformed configuration

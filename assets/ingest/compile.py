@@ -15,7 +15,6 @@ LOCAL_TZ = "Asia/Shanghai"
 _TRUE = ("true", "1", "yes", "y", "t", "是")
 _FALSE = ("false", "0", "no", "n", "f", "否")
 _EPOCH = {"s": 1, "ms": 1_000, "us": 1_000_000}
-_READER_NUMBERS = ("DOUBLE", "BIGINT", "INTEGER", "DECIMAL(18,4)")
 
 
 def raw_fields_of(spec: SourceSpec) -> set[str]:
@@ -41,49 +40,14 @@ def _text(sql: str, thousands: str | None = None, trim: bool = True) -> str:
     return f"replace({value}, {sql_str(thousands)}, '')" if thousands else value
 
 
-def reader_types(spec: SourceSpec) -> dict[str, str]:
-    """Raw CSV fields the reader can type itself: plain numbers and UTC/offset ISO times mapped one to one.
-
-    A value that does not convert then fails in the reader, which records the row and the column among the
-    file's rejects (quarantined as unparsable:<column>), so no per-row check is compiled for these fields.
-    """
-    if spec.format.type != "csv":
-        return {}
-    target = TARGETS[spec.kind]
-    types: dict[str, set[str]] = {}
-    shared: set[str] = set()
-    for col, cmap in spec.columns.items():
-        sql_type = target.inputs.get(col)
-        plain = (
-            cmap.column is not None
-            and cmap.map is None
-            and cmap.thousands is None
-            and cmap.format is None
-            and cmap.epoch is None
-            and (
-                sql_type in _READER_NUMBERS
-                or (sql_type == "TIMESTAMPTZ" and (cmap.timezone or spec.timezone) == "UTC")
-            )
-        )
-        if plain:
-            types.setdefault(cmap.column, set()).add(sql_type)
-        elif cmap.column is not None:
-            shared.add(cmap.column)
-        elif cmap.expr is not None:
-            shared |= referenced_names(cmap.expr)
-    for rule in spec.rules:
-        shared |= referenced_names(rule.when)
-    return {f: t.pop() for f, t in types.items() if len(t) == 1 and f not in shared}
-
-
-def _timestamp(text: str, cmap: ColumnMap, tz: str) -> str:
+def _timestamp(text: str, bare: str, cmap: ColumnMap, tz: str) -> str:
     zone = sql_str(cmap.timezone or tz)
     if zone == "'UTC'" and not cmap.epoch and not cmap.format:
         return (
-            f"TRY_CAST({text} AS TIMESTAMPTZ)"  # the session time zone is UTC: offsets honoured, naive is UTC
+            f"TRY_CAST({bare} AS TIMESTAMPTZ)"  # the session time zone is UTC: offsets honoured, naive is UTC
         )
     if cmap.epoch:
-        seconds = f"TRY_CAST({text} AS DOUBLE) / {_EPOCH[cmap.epoch]}"
+        seconds = f"TRY_CAST({bare} AS DOUBLE) / {_EPOCH[cmap.epoch]}"
         origin = f" + epoch(TIMESTAMPTZ {sql_str(cmap.origin)})" if cmap.origin else ""
         return f"to_timestamp({seconds}{origin})"
     if cmap.format:
@@ -110,15 +74,17 @@ def _has_offset(text: str) -> str:
 def convert(sql: str, sql_type: str, cmap: ColumnMap, tz: str) -> str:
     """SQL that turns a raw value into the canonical type, NULL when it does not parse."""
     text = _text(sql, cmap.thousands)
+    # DuckDB's casts ignore surrounding whitespace and give NULL for '', so plain casts skip the trim.
+    bare = text if cmap.thousands else f"CAST({sql} AS VARCHAR)"
     if sql_type == "VARCHAR":
         return text
     if sql_type == "TIMESTAMPTZ":
-        return _timestamp(text, cmap, tz)
+        return _timestamp(text, bare, cmap, tz)
     if sql_type == "DATE":
         if cmap.format:
             formats = [cmap.format] if isinstance(cmap.format, str) else list(cmap.format)
             return f"CAST(try_strptime({text}, [{', '.join(sql_str(f) for f in formats)}]) AS DATE)"
-        return f"TRY_CAST({text} AS DATE)"
+        return f"TRY_CAST({bare} AS DATE)"
     if sql_type == "BOOLEAN":
         low = f"lower({text})"
         return (
@@ -132,12 +98,12 @@ def convert(sql: str, sql_type: str, cmap: ColumnMap, tz: str) -> str:
             f"ELSE list_filter(list_transform(string_split({text}, ';'), lambda x: trim(x)), lambda x: x <> '') END"
         )
     if sql_type in ("BIGINT", "INTEGER"):
-        as_double = f"TRY_CAST({text} AS DOUBLE)"
+        as_double = f"TRY_CAST({bare} AS DOUBLE)"
         return (
-            f"coalesce(TRY_CAST({text} AS {sql_type}), CASE WHEN {as_double} = floor({as_double}) "
+            f"coalesce(TRY_CAST({bare} AS {sql_type}), CASE WHEN {as_double} = floor({as_double}) "
             f"THEN TRY_CAST({as_double} AS {sql_type}) END)"
         )
-    return f"TRY_CAST({text} AS {sql_type})"
+    return f"TRY_CAST({bare} AS {sql_type})"
 
 
 def _map_values(text: str, mapping: dict[str, str | None]) -> str:
@@ -163,7 +129,6 @@ class _Builder:
     def __init__(self, spec: SourceSpec, raw: RawRelation) -> None:
         self.spec = spec
         self.target: Target = TARGETS[spec.kind]
-        self.typed_by_reader = raw.typed
         self.raw_alias = {f: f"__f{i}" for i, f in enumerate(raw.fields)}
 
     def raw(self, name: str) -> str:
@@ -200,8 +165,6 @@ class _Builder:
         fallible = sql_type != "VARCHAR"
         if cmap.column is not None:
             source = self.raw(cmap.column)
-            if self.typed_by_reader.get(cmap.column) == sql_type:
-                return self._with_default(source, source, sql_type, cmap), checks
             text = _text(source, trim=fallible or cmap.map is not None or self.spec.format.trim)
             if cmap.map is not None:
                 mapped = _map_values(text, cmap.map)
@@ -222,8 +185,13 @@ class _Builder:
                 )
         value = convert(source, sql_type, cmap, self.spec.timezone)
         source_text = _text(source, cmap.thousands)
-        if fallible:
-            checks.append((f"unparsable:{col}", f"{source_text} IS NOT NULL AND {sql_ident(col)} IS NULL"))
+        if fallible:  # the raw text is only looked at where the converted value is NULL
+            checks.append(
+                (
+                    f"unparsable:{col}",
+                    f"CASE WHEN {sql_ident(col)} IS NULL THEN {source_text} IS NOT NULL END",
+                )
+            )
         return self._with_default(value, source_text, sql_type, cmap), checks
 
     @staticmethod
@@ -265,11 +233,12 @@ def _usage_enrich(spec: SourceSpec, ref: RefSnapshot) -> tuple[str, list[tuple[s
     pricing = spec.pricing
     fallback = sql_str(pricing.fallback_chip) if pricing and pricing.fallback_chip else "NULL"
     day = f"CAST(timezone({sql_str(LOCAL_TZ)}, t.charge_period_start) AS DATE)"
+    chip_model = ref.chip_model_sql(f"coalesce(t.chip, {fallback})", spec.chip_aliases)
     keyed = (
-        f"SELECT t.*, {ref.chip_model_sql(f'coalesce(t.chip, {fallback})', spec.chip_aliases)} AS chip_model, "
+        f"SELECT *, {ref.chip_sql('chip_model')} AS __chip FROM (SELECT t.*, {chip_model} AS chip_model, "
         f"{day} AS __charge_date, "
         "(epoch(t.charge_period_end) - epoch(t.charge_period_start)) / 3600.0 AS __hours "
-        "FROM typed t"
+        "FROM typed t)"
     )
     prices = "CAST(NULL AS DOUBLE) AS __list_price, CAST(NULL AS DOUBLE) AS __contracted_price"
     if pricing:
@@ -279,9 +248,8 @@ def _usage_enrich(spec: SourceSpec, ref: RefSnapshot) -> tuple[str, list[tuple[s
         ]
         prices = f"{rate[0]} AS __list_price, {rate[1]} AS __contracted_price"
     priced = (
-        f"SELECT k.*, {ref.chip_attribute_sql('k.chip_model', 0)} AS chip_vendor, "
-        f"{ref.chip_attribute_sql('k.chip_model', 1)} AS is_domestic_chip, "
-        f"{ref.chip_attribute_sql('k.chip_model', 2)} AS __tflops, {prices}, "
+        "SELECT k.*, k.__chip.vendor AS chip_vendor, k.__chip.domestic AS is_domestic_chip, "
+        f"k.__chip.tflops AS __tflops, {prices}, "
         f"{ref.fx_sql('upper(k.billing_currency)', 'k.__charge_date')} AS fx_rate_to_cny FROM ({keyed}) k"
     )
     gpu_hours = "coalesce(p.gpu_hours, p.gpu_count * p.__hours)"
@@ -423,11 +391,7 @@ def compile_source(spec: SourceSpec, raw: RawRelation, ref: RefSnapshot, source_
         rules.append(("end_before_start", f"{sql_ident(end)} < {sql_ident(start)}"))
     rules += [(f"negative_quantity:{c}", f"{sql_ident(c)} < 0") for c in target.numeric_checks]
     rules += kind_rules + _sanity_rules(spec, ref, key) + own_rules
-    judge = (
-        "CASE "
-        + " ".join(f"WHEN coalesce({cond}, false) THEN {sql_str(name)}" for name, cond in rules)
-        + " END"
-    )
+    judge = "CASE " + " ".join(f"WHEN {cond} THEN {sql_str(name)}" for name, cond in rules) + " END"
     lineage = ("source_name", "source_file", "source_row", "partition_key", "raw_chip")
     columns = ", ".join(sql_ident(c) for c in output_columns(spec.kind) if c not in lineage)
     raw_chip = "chip AS raw_chip, " if spec.kind == "usage" else ""

@@ -9,14 +9,14 @@ from dataclasses import dataclass, field
 
 import duckdb
 
-from assets.ingest.compile import compile_source, raw_fields_of, reader_types
+from assets.ingest.compile import compile_source, raw_fields_of
 from assets.ingest.ledger import LedgerRow, file_checksum, read_ledger, write_ledger
 from assets.ingest.readers import RawRelation, SourceFileError, drop_scratch, make_scratch, open_raw
 from assets.ingest.refdata import RefSnapshot
 from assets.ingest.spec import SourceSpec
 from warehouse.lake import TMP_DIR, Location, copy_to_parquet, first_row, remove_orphans, sql_ident, sql_str
 
-ENGINE_VERSION = "1"
+ENGINE_VERSION = "2"
 UNPARTITIONED = "all"
 MONEY_COLUMN = {"usage": "billed_cost", "transfers": "cost", "vouchers": "face_value"}
 # Ingest files leave source_row NULL where a row's number is its position in the file (see compile_source).
@@ -32,11 +32,16 @@ def numbered_scan(files_sql: str, options: str = "") -> str:
 
 
 def keys_repeat(con: duckdb.DuckDBPyConnection, source: str, keys: list[str]) -> bool:
-    """Whether any combination of `keys` occurs twice among the loaded rows of a source (a cheap aggregate)."""
+    """Whether any combination of `keys` may occur twice among the loaded rows of a source.
+
+    Groups by one 64-bit hash of the keys (much cheaper than grouping by the key columns); a hash collision
+    only makes the caller run its exact deduplication, which then finds nothing to drop.
+    """
     columns = ", ".join(sql_ident(k) for k in keys)
     return (
         first_row(
-            con, f"SELECT 1 FROM {source} WHERE __rule IS NULL GROUP BY {columns} HAVING count(*) > 1 LIMIT 1"
+            con,
+            f"SELECT 1 FROM {source} WHERE __rule IS NULL GROUP BY hash({columns}) HAVING count(*) > 1 LIMIT 1",
         )
         is not None
     )
@@ -44,12 +49,11 @@ def keys_repeat(con: duckdb.DuckDBPyConnection, source: str, keys: list[str]) ->
 
 @dataclass(frozen=True)
 class Reject:
-    """A record the reader refused: its row number, text, the reader's message and the quarantine rule."""
+    """A record the reader could not split into fields: its row number, its text and the reader's message."""
 
     row: int
     line: str
     detail: str
-    rule: str
 
 
 @dataclass
@@ -257,7 +261,7 @@ class Ingestor:
 
     def _open(self, local: str, scratch: str, display: str) -> RawRelation:
         wanted = sorted(raw_fields_of(self.spec))
-        raw = open_raw(self.con, local, self.spec.format, wanted, scratch, display, reader_types(self.spec))
+        raw = open_raw(self.con, local, self.spec.format, wanted, scratch, display)
         if self.spec.format.type in ("csv", "parquet"):
             missing = [f for f in wanted if f not in raw.fields and f not in self.spec.optional_columns]
             if missing:
@@ -310,23 +314,11 @@ class Ingestor:
         row.output_file = target
 
     def _rejects(self, raw: RawRelation) -> list[Reject]:
-        """Records the reader refused, in file order; a failed conversion is named after its column."""
+        """Records the reader could not split, in file order."""
         if not raw.rejects_sql:
             return []
-        target_of = {}
-        for col, cmap in self.spec.columns.items():
-            if cmap.column in raw.typed:
-                target_of.setdefault(cmap.column, col)
         rows = self.con.execute(raw.rejects_sql + " ORDER BY 1").fetchall()
-        return [
-            Reject(
-                int(r),
-                str(line),
-                str(detail),
-                f"unparsable:{target_of[column]}" if column in target_of else "unparsable_record",
-            )
-            for r, line, detail, column in rows
-        ]
+        return [Reject(int(r), str(line), str(detail)) for r, line, detail in rows]
 
     def _renumber(self, staged: str, rejects: list[Reject], target: str) -> str:
         """Write explicit row numbers, counting the structurally rejected rows that precede each parsed row."""
@@ -389,12 +381,10 @@ class Ingestor:
             f"FROM {numbered_scan(sql_str(staged))} WHERE __rule IS NOT NULL"
         ]
         if rejects:
-            values = ", ".join(
-                f"({r.row}, {sql_str(r.rule)}, {sql_str(r.detail)}, {sql_str(r.line)})" for r in rejects
-            )
+            values = ", ".join(f"({r.row}, {sql_str(r.detail)}, {sql_str(r.line)})" for r in rejects)
             parts.append(
-                f"{head}, CAST(r AS BIGINT) AS source_row, rule, d AS detail, "
-                f"line AS raw_content FROM (VALUES {values}) v(r, rule, d, line)"
+                f"{head}, CAST(r AS BIGINT) AS source_row, 'unparsable_record' AS rule, d AS detail, "
+                f"line AS raw_content FROM (VALUES {values}) v(r, d, line)"
             )
         query = f"SELECT *, {sql_str(self.run_id)} AS run_id FROM ({' UNION ALL '.join(parts)}) ORDER BY source_row"
         self.lake.write_query(self.con, query, target)

@@ -14,7 +14,7 @@ import os
 import re
 import shutil
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import duckdb
 
@@ -33,17 +33,15 @@ class RawRelation:
     """SQL reading one landed file as raw text fields.
 
     `select_sql` yields `__row` (the record's line number, or NULL when rows are numbered by their position
-    in the written output), one `__f<i>` per entry of `fields` (VARCHAR, or the SQL type in `typed` for the
-    fields the reader converted itself), and `__broken`; `raw_sql` renders a record as it was (evaluated only
-    for rows that go to quarantine); `rejects_sql` yields the rows the reader refused with `__row`, `__raw`,
-    `__detail` and `__column` (the field whose conversion failed, if that was the reason).
+    in the written output), one VARCHAR `__f<i>` per entry of `fields`, and `__broken`; `raw_sql` renders a
+    record as it was (evaluated only for rows that go to quarantine); `rejects_sql` yields the records the
+    reader could not split into fields, with `__row`, `__raw` and `__detail`.
     """
 
     select_sql: str
     fields: list[str]
     raw_sql: str
     rejects_sql: str | None = None
-    typed: dict[str, str] = field(default_factory=dict)
 
 
 def _aliases(fields: list[str]) -> dict[str, str]:
@@ -111,38 +109,22 @@ def _csv_options(fmt: FormatSpec, gz: bool, rejects: str) -> str:
     return ", ".join(opts)
 
 
-def read_csv_relation(
-    con: duckdb.DuckDBPyConnection, path: str, fmt: FormatSpec, gz: bool, types: dict[str, str]
-) -> RawRelation:
-    """A CSV file with a header: fields are its header names; rows are numbered by position.
-
-    `types` names fields the reader converts itself (those present in the header); a value that does not
-    convert makes its row a reject.
-    """
+def read_csv_relation(con: duckdb.DuckDBPyConnection, path: str, fmt: FormatSpec, gz: bool) -> RawRelation:
+    """A CSV file with a header: fields are its header names; rows are numbered by position."""
     rejects = f"rej_{uuid.uuid4().hex[:12]}"
-    options = _csv_options(fmt, gz, rejects)
+    scan = f"read_csv({sql_str(path)}, {_csv_options(fmt, gz, rejects)})"
     try:
-        fields = [
-            row[0]
-            for row in con.execute(f"DESCRIBE SELECT * FROM read_csv({sql_str(path)}, {options})").fetchall()
-        ]
+        fields = [row[0] for row in con.execute(f"DESCRIBE SELECT * FROM {scan}").fetchall()]
     except duckdb.Error as exc:
         raise SourceFileError(f"cannot read as CSV: {str(exc).splitlines()[0]}") from None
-    typed = {f: t for f, t in types.items() if f in fields}
-    if typed:
-        listing = ", ".join(f"{sql_str(f)}: {sql_str(t)}" for f, t in sorted(typed.items()))
-        options += f", types = {{{listing}}}"
     renamed = ", ".join(f"{sql_ident(f)} AS {sql_ident(a)}" for f, a in _aliases(fields).items())
     header_lines = (1 if fmt.header else 0) + fmt.skip_rows
-    scan = f"read_csv({sql_str(path)}, {options})"
     select = f"SELECT CAST(NULL AS BIGINT) AS __row, {renamed}, FALSE AS __broken FROM {scan}"
     rejects_sql = (
         f"SELECT line - {header_lines} AS __row, trim(any_value(csv_line), chr(13) || chr(10)) AS __raw, "
-        "min(error_type || ': ' || error_message) AS __detail, "
-        "min(CASE WHEN error_type = 'CAST' THEN column_name END) AS __column "
-        f"FROM {rejects}_errors GROUP BY line"
+        f"min(error_type || ': ' || error_message) AS __detail FROM {rejects}_errors GROUP BY line"
     )
-    return RawRelation(select, fields, _json_of_fields(fields), rejects_sql, typed)
+    return RawRelation(select, fields, _json_of_fields(fields), rejects_sql)
 
 
 def read_lines_relation(path: str, gz: bool) -> str:
@@ -243,16 +225,9 @@ def read_parquet_relation(con: duckdb.DuckDBPyConnection, path: str) -> RawRelat
 
 
 def open_raw(
-    con: duckdb.DuckDBPyConnection,
-    path: str,
-    fmt: FormatSpec,
-    fields: list[str],
-    scratch: str,
-    display: str,
-    types: dict[str, str] | None = None,
+    con: duckdb.DuckDBPyConnection, path: str, fmt: FormatSpec, fields: list[str], scratch: str, display: str
 ) -> RawRelation:
-    """Open any supported format as a RawRelation; `fields` are the raw names the spec reads, `types` the
-    fields a CSV reader may convert itself."""
+    """Open any supported format as a RawRelation; `fields` are the raw names the spec reads."""
     try:
         if fmt.type == "parquet":
             return read_parquet_relation(con, path)
@@ -260,7 +235,7 @@ def open_raw(
             return read_jsonl_relation(json_document_to_lines(path, fmt, scratch, display), False, fields)
         local, gz = transcode_to_utf8(path, fmt, scratch, display)
         if fmt.type == "csv":
-            return read_csv_relation(con, local, fmt, gz, types or {})
+            return read_csv_relation(con, local, fmt, gz)
         if fmt.type == "jsonl":
             return read_jsonl_relation(local, gz, fields)
         return read_kv_relation(local, gz, fields)

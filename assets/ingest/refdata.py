@@ -40,6 +40,7 @@ class RefSnapshot:
     """The reference data ingest reads, captured once per partition run."""
 
     chip_models: dict[str, str]
+    chip_names: dict[str, str]
     chips: dict[str, tuple[str, bool, float]]
     providers: dict[str, str]
     rate_cards: tuple[Rate, ...]
@@ -49,9 +50,8 @@ class RefSnapshot:
     @classmethod
     def load(cls, con: duckdb.DuckDBPyConnection) -> RefSnapshot:
         """Read the ref_* views of a connection."""
-        chip_models = {
-            chip_key(k): m for k, m in con.execute("SELECT key, chip_model FROM ref_chip_lookup").fetchall()
-        }
+        names = dict(con.execute("SELECT key, chip_model FROM ref_chip_lookup").fetchall())
+        chip_models = {chip_key(k): m for k, m in names.items()}
         chips = {
             m: (v, bool(d), float(t))
             for m, v, d, t in con.execute(
@@ -73,7 +73,7 @@ class RefSnapshot:
             ).fetchall()
         )
         tenants = frozenset(t for (t,) in con.execute("SELECT tenant_id FROM ref_tenants").fetchall())
-        return cls(chip_models, chips, providers, rate_cards, fx_rates, tenants)
+        return cls(chip_models, names, chips, providers, rate_cards, fx_rates, tenants)
 
     def unknown_tenant_sql(self, tenant_sql: str) -> str | None:
         """SQL true for a tenant id missing from ref.tenants (None when ref.tenants is empty)."""
@@ -84,13 +84,21 @@ class RefSnapshot:
         )
 
     def chip_model_sql(self, name_sql: str, extra_aliases: dict[str, str]) -> str:
-        """SQL resolving a raw chip name (or alias) to chip_model; NULL when unknown."""
-        mapping = {**self.chip_models, **{chip_key(a): m for a, m in extra_aliases.items()}}
-        return f"{_map(mapping)}[{chip_key_sql(name_sql)}]"
+        """SQL resolving a raw chip name (or alias) to chip_model; NULL when unknown.
 
-    def chip_attribute_sql(self, model_sql: str, index: int) -> str:
-        """SQL reading vendor (0), domestic (1) or dense TFLOPS (2) of a chip_model."""
-        return f"{_map({m: v[index] for m, v in self.chips.items()})}[{model_sql}]"
+        Names spelled exactly as a known name are looked up as they are; only the others are normalised
+        (case, spaces, '-' and '_') first, which is the costly part.
+        """
+        exact = {**self.chip_names, **dict.fromkeys(self.chips, None), **extra_aliases}
+        exact = {k: v or k for k, v in exact.items()}
+        normalised = {**self.chip_models, **{chip_key(a): m for a, m in extra_aliases.items()}}
+        return f"coalesce({_map(exact)}[{name_sql}], {_map(normalised)}[{chip_key_sql(name_sql)}])"
+
+    def chip_sql(self, model_sql: str) -> str:
+        """SQL of a struct (vendor, domestic, tflops) describing a chip_model; NULL when unknown."""
+        return _map({m: {"vendor": v, "domestic": d, "tflops": t} for m, (v, d, t) in self.chips.items()}) + (
+            f"[{model_sql}]"
+        )
 
     def provider_name(self, provider_id: str | None) -> str | None:
         """Display name of a provider, when known."""
@@ -121,6 +129,8 @@ def _within(day_sql: str, rate: Rate) -> str:
 
 
 def _literal(value: object) -> str:
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{sql_str(k)}: {_literal(v)}" for k, v in value.items()) + "}"
     if isinstance(value, bool):
         return "TRUE" if value else "FALSE"
     if isinstance(value, int | float):
