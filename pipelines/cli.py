@@ -109,6 +109,45 @@ def refresh(selection: str | None, partition: str | None, skip_checks: bool) -> 
     _print_status(settings)
 
 
+@main.command()
+@click.argument("tables", nargs=-1)
+def check(tables: tuple[str, ...]) -> None:
+    """Validate tables in the lake against their contracts (every suite by default), without refreshing."""
+    from assets.contracts.suites import suite_paths
+    from assets.contracts.validation import load_suite, validate
+    from pipelines.resources import Lakehouse
+
+    paths = suite_paths()
+    unknown = [t for t in tables if t not in paths]
+    if unknown:
+        raise click.BadParameter(f"no contract for {', '.join(unknown)} (known: {', '.join(paths)})")
+    lakehouse = Lakehouse.from_settings(Settings.from_env())
+    summary = Table("table", "expectations", "failed", "seconds", "result")
+    broken = False
+    for table in tables or tuple(paths):
+        with lakehouse.connect() as con:
+            outcome = validate(con, lakehouse.lake, load_suite(paths[table]))
+        broken |= not outcome.passed
+        verdict = "ok" if not outcome.failed else ("FAILED" if not outcome.passed else "warnings")
+        summary.add_row(
+            Text(table),
+            str(len(outcome.outcomes)),
+            str(len(outcome.failed)),
+            f"{outcome.seconds:.1f}",
+            verdict,
+        )
+        for failed in outcome.failed:
+            count = failed.unexpected if failed.unexpected is not None else failed.observed
+            console.print(
+                Text(f"{table}: {failed.expectation} ({failed.severity}) unexpected={count}: {failed.why}")
+            )
+            for sample in failed.samples:
+                console.print(Text(f"    {json.dumps(sample, default=str, ensure_ascii=False)}"))
+    Console().print(summary)
+    if broken:
+        sys.exit(1)
+
+
 def _print_status(settings: Settings) -> None:
     from pipelines.status import headline_figures, table_counts
 
