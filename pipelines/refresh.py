@@ -13,6 +13,7 @@ from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PART
 
 from assets.ingest.engine import landed_files
 from pipelines.resources import Lakehouse
+from pipelines.settings import Settings
 from warehouse.lake import process_alive
 
 REFRESH_TAG = "computeflow/refresh"
@@ -32,14 +33,24 @@ class RefreshOutcome:
 
 
 def landed_partition_range(defs: dg.Definitions) -> tuple[str, str] | None:
-    """First and last day that any daily-partitioned source has landed files for."""
+    """First and last day that any daily-partitioned source has landed files for.
+
+    A file dated before the first partition day could never be loaded, so it stops the refresh with a clear
+    error instead of being passed over.
+    """
     lakehouse: Lakehouse = defs.resources["lakehouse"]
-    days = {
-        day
-        for spec in lakehouse.specs()
-        if spec.landing.partition is not None
-        for day in landed_files(spec, lakehouse.landing)
-    }
+    first = Settings.from_env().partition_start
+    days: set[str] = set()
+    for spec in lakehouse.specs():
+        if spec.landing.partition is None:
+            continue
+        for day, paths in landed_files(spec, lakehouse.landing).items():
+            if day < first:
+                raise ValueError(
+                    f"{lakehouse.landing.relative(paths[0])} (source {spec.name}) is dated {day}, before the first "
+                    f"partition day {first}: set COMPUTEFLOW_PARTITION_START to {day} or earlier"
+                )
+            days.add(day)
     return (min(days), max(days)) if days else None
 
 

@@ -17,6 +17,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from pipelines.demo import count_demo_files, generate_demo
+from pipelines.demo.catalog import CROISSANT_DATASETS
 
 REPO = Path(__file__).resolve().parents[1]
 REF = REPO / "data_contracts" / "reference"
@@ -240,7 +241,8 @@ def test_a_shorter_run_reproduces_the_first_days_of_a_longer_one(tmp_path: Path)
     short = generate_demo(str(tmp_path / "short"), days=4, scale=0.3)
     generate_demo(str(tmp_path / "long"), days=8, scale=0.3)
     early = [f["path"] for f in short["files"] if re.search(r"2025-?08-?0[12]", f["path"])]
-    assert len(early) == 2 * (1 + len(USAGE_SOURCES)) + 1  # incl. the first catalogue snapshot
+    # incl. the first catalogue snapshot and its Croissant descriptions
+    assert len(early) == 2 * (1 + len(USAGE_SOURCES)) + 1 + CROISSANT_DATASETS
     for rel in early:
         assert (tmp_path / "short" / rel).read_bytes() == (tmp_path / "long" / rel).read_bytes(), rel
 

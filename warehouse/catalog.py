@@ -90,7 +90,15 @@ QUARANTINE_COLUMNS = {
     "run_id": "VARCHAR",
 }
 
-CATALOG_HISTORY = {"valid_from": "DATE", "valid_to": "DATE", "is_current": "BOOLEAN", "is_removed": "BOOLEAN"}
+CATALOG_HISTORY = {
+    "valid_from": "DATE",
+    "valid_to": "DATE",
+    "is_current": "BOOLEAN",
+    "is_removed": "BOOLEAN",
+    "license_spdx": "VARCHAR",
+    "commercial_use": "BOOLEAN",
+    "unmapped_licenses": "BIGINT",
+}
 
 
 # Usage rows that a later delivery repeats under its source's dedup keys (written by the core assets).

@@ -5,7 +5,7 @@ from collections.abc import Callable
 import dagster as dg
 from dagster import AssetExecutionContext
 
-from assets.core.queries import catalog_history_query, transfers_query, union_sources, vouchers_query
+from assets.core.queries import catalog_query, transfers_query, union_sources, vouchers_query
 from assets.core.snapshots import snapshot_usage
 from assets.ingest.definitions import WRITE_POOL, ingest_key
 from assets.ingest.engine import UNPARTITIONED
@@ -63,13 +63,19 @@ def build_usage_statements(specs: list[SourceSpec]) -> dg.AssetsDefinition:
 
 
 def _build_whole(
-    name: str, kind: str, query: Callable[[str], str], sources: list[SourceSpec], description: str
+    name: str,
+    kind: str,
+    query: Callable[[str], str],
+    sources: list[SourceSpec],
+    description: str,
+    reference: tuple[str, ...] = (),
 ) -> dg.AssetsDefinition:
+    """An unpartitioned core table built by one query over every source of a kind (and ref tables it names)."""
 
     @dg.asset(
         key=dg.AssetKey(["core", name]),
         group_name="core",
-        deps=[ingest_key(s) for s in sources],
+        deps=[*(ingest_key(s) for s in sources), *(dg.AssetKey(["ref", r]) for r in reference)],
         kinds={"duckdb", "parquet"},
         description=description,
         pool=WRITE_POOL,
@@ -107,9 +113,10 @@ def build_core_assets(specs: list[SourceSpec]) -> list[dg.AssetsDefinition]:
         _build_whole(
             "dataset_catalog",
             "catalog",
-            catalog_history_query,
+            catalog_query,
             of_kind("catalog"),
-            "Dataset versions with history (valid_from / valid_to) across catalog snapshots.",
+            "Dataset versions with history (valid_from / valid_to) across catalog snapshots, licences normalised.",
+            reference=("licenses",),
         ),
         _build_whole(
             "vouchers",

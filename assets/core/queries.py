@@ -17,6 +17,7 @@ HISTORY_ATTRIBUTES = (
     "tasks",
     "languages",
     "license",
+    "licenses",
     "version",
     "size_bytes",
     "rows",
@@ -78,7 +79,8 @@ def catalog_history_query(union: str) -> str:
     attrs = ", ".join(f"CAST({sql_ident(a)} AS VARCHAR)" for a in HISTORY_ATTRIBUTES)
     return f"""
     WITH rows AS (
-        SELECT *, CAST(partition_key AS DATE) AS snapshot_date, md5(concat_ws('|', {attrs})) AS __hash
+        SELECT *, coalesce(TRY_CAST(partition_key AS DATE), CAST(snapshot_at AS DATE)) AS snapshot_date,
+               md5(concat_ws('|', {attrs})) AS __hash
         FROM ({union})
         QUALIFY row_number() OVER (PARTITION BY source_name, dataset_id, partition_key ORDER BY source_row) = 1
     ),
@@ -111,5 +113,30 @@ def catalog_history_query(union: str) -> str:
            (v.__last_idx = v.__dataset_last AND v.__last_idx < v.snap_count) AS is_removed
     FROM versions v
     LEFT JOIN snaps s ON s.source_name = v.source_name AND s.snap_idx = v.__last_idx + 1
+    """
+
+
+def catalog_query(union: str) -> str:
+    """core.dataset_catalog: the history with every version's licences normalised through ref.licenses.
+
+    `license_spdx` joins the SPDX ids of all the version's licences; `commercial_use` is false when any licence
+    forbids it, true when every licence is known to allow it, NULL otherwise (unknown or unmapped licences).
+    """
+    return f"""
+    WITH h AS ({catalog_history_query(union)}),
+    each AS (
+        SELECT source_name, dataset_id, valid_from, unnest(coalesce(licenses, [license])) AS raw_license FROM h
+    ),
+    mapped AS (
+        SELECT e.source_name, e.dataset_id, e.valid_from,
+               string_agg(DISTINCT m.spdx_id, ' AND ' ORDER BY m.spdx_id) AS license_spdx,
+               CASE WHEN bool_or(NOT m.commercial_use) THEN false
+                    WHEN count(m.commercial_use) = count(*) THEN true END AS commercial_use,
+               count(*) FILTER (WHERE m.raw_license IS NULL) AS unmapped_licenses
+        FROM each e LEFT JOIN ref_licenses m ON lower(trim(e.raw_license)) = lower(m.raw_license)
+        GROUP BY ALL
+    )
+    SELECT h.*, m.license_spdx, m.commercial_use, coalesce(m.unmapped_licenses, 0) AS unmapped_licenses
+    FROM h LEFT JOIN mapped m USING (source_name, dataset_id, valid_from)
     ORDER BY source_name, dataset_id, valid_from
     """

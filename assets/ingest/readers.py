@@ -139,15 +139,26 @@ def read_lines_relation(path: str, gz: bool) -> str:
     )
 
 
-def _json_path(key: str) -> str:
-    return sql_str('$."' + key.replace('"', '\\"') + '"')
+def _json_field(line: str, key: str) -> str:
+    """SQL extracting a field as text: a top-level key, or a JSON path when the name starts with '$'.
+
+    A path with a wildcard ([*]) yields a JSON array text (which list columns parse); other values yield their
+    text (strings unquoted, arrays and objects as JSON).
+    """
+    if key.startswith("$") and "[*]" in key:
+        return f"CAST(json_extract({line}, {sql_str(key)}) AS VARCHAR)"
+    if not key.startswith("$"):
+        escaped = key.replace('"', '\\"')
+        key = f'$."{escaped}"'
+    return f"json_extract_string({line}, {sql_str(key)})"
 
 
 def read_jsonl_relation(path: str, gz: bool, fields: list[str]) -> RawRelation:
-    """JSON lines: each referenced field is extracted as text; non-JSON lines are rejected."""
+    """JSON lines: each referenced field (a key, or a JSON path starting with '$') is extracted as text;
+    non-JSON lines are rejected."""
     lines = read_lines_relation(path, gz)
     extracted = "".join(
-        f"CASE WHEN __ok THEN json_extract_string(__line, {_json_path(f)}) END AS {sql_ident(a)}, "
+        f"CASE WHEN __ok THEN {_json_field('__line', f)} END AS {sql_ident(a)}, "
         for f, a in _aliases(fields).items()
     )
     select = (
@@ -158,15 +169,20 @@ def read_jsonl_relation(path: str, gz: bool, fields: list[str]) -> RawRelation:
     return RawRelation(select, fields, "__line")
 
 
-KV_LINE = r"^\s*([^\s=]+=(\"[^\"]*\"|\S*)\s*)+$"
+KV_KEY = r"[A-Za-z_][A-Za-z0-9_.\-]*"
+KV_LINE = rf"^\s*{KV_KEY}="
 
 
 def read_kv_relation(path: str, gz: bool, fields: list[str]) -> RawRelation:
-    """key=value log lines: each referenced key is extracted; lines that are not key=value are rejected."""
+    """key=value log lines: each referenced key is extracted; lines that do not start with key= are rejected.
+
+    A value is quoted, or runs to the next whitespace-separated `key=` (so unquoted values may hold spaces
+    and '=' signs, as file paths in real transfer logs do).
+    """
     lines = read_lines_relation(path, gz)
     parts = []
     for f, alias in _aliases(fields).items():
-        pattern = r"(?:^|\s)" + re.escape(f) + r"=(\"[^\"]*\"|\S*)"
+        pattern = r"(?:^|\s)" + re.escape(f) + rf"=(\"[^\"]*\"|.*?)(?:\s+{KV_KEY}=|\s*$)"
         value = f"regexp_extract(__line, {sql_str(pattern)}, 1)"
         parts.append(f"nullif(trim({value}, '\"'), '') AS {sql_ident(alias)}, ")
     select = (
@@ -201,6 +217,8 @@ def json_document_to_lines(path: str, fmt: FormatSpec, scratch: str, display: st
                 record[fmt.record_key_field] = key
             items.append(record)
         records = items
+    if isinstance(records, dict) and not fmt.records_are_values:
+        records = [records]  # a document describing one record (e.g. a Croissant dataset description)
     if not isinstance(records, list):
         raise SourceFileError(f"{display}: expected a list of records, got {type(records).__name__}")
     target = os.path.join(scratch, f"{uuid.uuid4().hex}.jsonl")

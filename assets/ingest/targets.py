@@ -110,6 +110,7 @@ CATALOG = Target(
         "tasks": "VARCHAR[]",
         "languages": "VARCHAR[]",
         "license": "VARCHAR",
+        "licenses": "VARCHAR[]",
         "version": "VARCHAR",
         "size_bytes": "BIGINT",
         "rows": "BIGINT",

@@ -50,6 +50,12 @@ REF_TABLES: dict[str, RefTable] = {
             shipped_file="reference/chip_aliases.csv",
         ),
         RefTable(
+            "licenses",
+            {"raw_license": "VARCHAR", "spdx_id": "VARCHAR", "commercial_use": "BOOLEAN", "note": "VARCHAR"},
+            ("raw_license",),
+            shipped_file="reference/licenses.csv",
+        ),
+        RefTable(
             "sites",
             {
                 "site_id": "VARCHAR",

@@ -554,6 +554,56 @@ class Snapshot:
         return (json.dumps(doc, ensure_ascii=False, indent=1) + "\n").encode("utf-8")
 
 
+# Licence URLs as Croissant (schema.org) descriptions give them.
+_LICENSE_URLS = {
+    "CC-BY-4.0": "https://creativecommons.org/licenses/by/4.0/",
+    "CC-BY-NC-4.0": "https://creativecommons.org/licenses/by-nc/4.0/",
+    "CC-BY-SA-4.0": "https://creativecommons.org/licenses/by-sa/4.0/",
+    "CC-BY-NC-SA-4.0": "https://creativecommons.org/licenses/by-nc-sa/4.0/",
+    "Apache-2.0": "https://www.apache.org/licenses/LICENSE-2.0",
+    "MIT": "https://opensource.org/license/mit",
+    "ODC-BY-1.0": "https://opendatacommons.org/licenses/by/1-0/",
+}
+CROISSANT_DATASETS = 12  # the first datasets of the catalogue also publish a Croissant description
+
+
+def croissant_document(dataset: dict) -> bytes:
+    """A Croissant 1.0 (MLCommons, JSON-LD) description of one catalogue dataset."""
+    doc = {
+        "@context": {
+            "@language": "en",
+            "@vocab": "https://schema.org/",
+            "cr": "http://mlcommons.org/croissant/",
+            "sc": "https://schema.org/",
+        },
+        "@type": "sc:Dataset",
+        "conformsTo": "http://mlcommons.org/croissant/1.0",
+        "@id": dataset["id"],
+        "identifier": dataset["id"],
+        "name": dataset["name"],
+        "alternateName": dataset["name_zh"],
+        "description": f"{dataset['name']} ({', '.join(dataset['modality'])}), published on OpenDataLab.",
+        "creator": {"@type": "sc:Organization", "name": dataset["publisher"]},
+        "license": _LICENSE_URLS.get(dataset["license"], dataset["license"]),
+        "url": f"https://opendatalab.com/{dataset['id']}",
+        "version": dataset["version"],
+        "dateModified": dataset["updated_at"],
+        "inLanguage": dataset["languages"],
+        "keywords": dataset["tasks"],
+        "distribution": [
+            {
+                "@type": "cr:FileObject",
+                "@id": "archive",
+                "name": f"{dataset['id']}.tar",
+                "contentUrl": f"https://opendatalab.com/{dataset['id']}/download",
+                "encodingFormat": "application/x-tar",
+                "contentSize": f"{dataset['file_bytes']} B",
+            }
+        ],
+    }
+    return (json.dumps(doc, ensure_ascii=False, indent=2) + "\n").encode("utf-8")
+
+
 def _iso(day: dt.date, seconds: int) -> str:
     moment = dt.datetime.combine(day, dt.time()) + dt.timedelta(seconds=int(seconds))
     return moment.strftime("%Y-%m-%dT%H:%M:%SZ")

@@ -10,12 +10,12 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from .behaviour import NOMINAL_DAYS, Behaviour
-from .catalog import SNAPSHOT_EVERY_DAYS, build_catalog
+from .catalog import CROISSANT_DATASETS, SNAPSHOT_EVERY_DAYS, build_catalog, croissant_document
 from .ecosystem import capacity_plan_frame, providers_frame, sites_frame, tenants_frame
 from .jobs import JobGenerator, UsageContext
 from .pricing import fx_rates_frame, rate_cards_frame
 from .profiles import FEED_PROFILES, FeedProfile
-from .samples import REAL_SAMPLES, write_real_samples
+from .samples import all_samples, write_real_samples
 from .transfers import plan_transfers
 from .usage import FEEDS, FeedFile, render_feed
 from .vouchers import voucher_ledger
@@ -29,7 +29,8 @@ _WORKERS = max(1, min(4, os.cpu_count() or 1))
 def count_demo_files(days: int, providers: tuple[str, ...] | None = None) -> int:
     """Number of data files `generate_demo` writes for `days` days (the manifest not included)."""
     feeds = days * (1 + len(_profiles(providers)))
-    return _REFERENCE_FILES + 1 + len(REAL_SAMPLES) + math.ceil(days / SNAPSHOT_EVERY_DAYS) + feeds
+    snapshots = math.ceil(days / SNAPSHOT_EVERY_DAYS) * (1 + CROISSANT_DATASETS)
+    return _REFERENCE_FILES + 1 + len(all_samples()) + snapshots + feeds
 
 
 def _profiles(providers: tuple[str, ...] | None) -> tuple[FeedProfile, ...]:
@@ -119,6 +120,13 @@ def generate_demo(
                     "opendatalab",
                     len(snap.datasets),
                 )
+                for dataset in snap.datasets[:CROISSANT_DATASETS]:
+                    landing.write(
+                        f"catalog/croissant/snapshot_{date:%Y-%m-%d}/{dataset['id']}.json",
+                        croissant_document(dataset),
+                        "croissant",
+                        1,
+                    )
             landing.write_csv(
                 f"transfers/elastic_net/transfers_{date:%Y-%m-%d}.csv", plan.for_day(day), "elastic_net"
             )

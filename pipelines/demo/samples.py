@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import csv
+import gzip
 import io
+import json
+from collections.abc import Callable
 from pathlib import Path
 
 from .writers import Landing
@@ -30,12 +33,48 @@ REAL_SAMPLES: tuple[tuple[str, str, str], ...] = (
 )
 
 
+def _data_provenance() -> tuple[tuple[str, str, str], ...]:
+    root = SAMPLES_DIR / "data_provenance_catalog"
+    return tuple(
+        (
+            "data_provenance",
+            str(path.relative_to(SAMPLES_DIR)),
+            f"catalog/data_provenance/{path.relative_to(root)}",
+        )
+        for path in sorted(root.glob("*/*.json"))
+    )
+
+
+GRIDFTP_LOG = (
+    "nersc_gridftp",
+    "nersc_transfer_logs/globuslogs.txt.gz",
+    "transfers/nersc_gridftp/globuslogs.txt.gz",
+)
+
+
 def _csv_rows(data: bytes) -> int:
     return sum(1 for _ in csv.reader(io.StringIO(data.decode("utf-8-sig")))) - 1
 
 
+def _json_records(data: bytes) -> int:
+    return len(json.loads(data))
+
+
+def _gzip_lines(data: bytes) -> int:
+    return sum(1 for line in gzip.decompress(data).splitlines() if line.strip())
+
+
+def all_samples() -> list[tuple[str, str, str, Callable[[bytes], int]]]:
+    """Every real sample: (source, shipped file, landing path, how its records are counted)."""
+    return [
+        *((*sample, _csv_rows) for sample in REAL_SAMPLES),
+        *((*sample, _json_records) for sample in _data_provenance()),
+        (*GRIDFTP_LOG, _gzip_lines),
+    ]
+
+
 def write_real_samples(landing: Landing) -> None:
     """Copy every real sample, byte for byte, to its landing path."""
-    for source, shipped, target in REAL_SAMPLES:
+    for source, shipped, target, count in all_samples():
         data = (SAMPLES_DIR / shipped).read_bytes()
-        landing.write(target, data, source, _csv_rows(data))
+        landing.write(target, data, source, count(data))
