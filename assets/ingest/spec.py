@@ -7,8 +7,9 @@ from pathlib import Path
 from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from assets.yaml_documents import load_yaml_model
 
 Kind = Literal["usage", "transfers", "catalog", "vouchers"]
 FormatType = Literal["csv", "jsonl", "json", "parquet", "kv"]
@@ -226,27 +227,9 @@ def _check_zone(value: str) -> str:
     return value
 
 
-def _format_errors(path: Path, exc: ValidationError) -> str:
-    lines = []
-    for err in exc.errors():
-        key = ".".join(str(p) for p in err["loc"]) or "(top level)"
-        msg = "unknown key" if err["type"] == "extra_forbidden" else err["msg"]
-        lines.append(f"{path}: {key}: {msg}")
-    return "\n".join(lines)
-
-
 def load_spec(path: Path) -> SourceSpec:
     """Parse and validate one spec file; raise SpecError naming the file and each bad key."""
-    try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError) as exc:
-        raise SpecError(f"{path}: cannot read spec: {exc}") from exc
-    if not isinstance(raw, dict):
-        raise SpecError(f"{path}: a spec is a mapping of keys, got {type(raw).__name__}")
-    try:
-        spec = SourceSpec.model_validate(raw)
-    except ValidationError as exc:
-        raise SpecError(_format_errors(path, exc)) from None
+    spec = load_yaml_model(path, SourceSpec, SpecError, "spec")
     if spec.name != path.stem:
         raise SpecError(f"{path}: name: {spec.name!r} must match the file name {path.stem!r}")
     return spec

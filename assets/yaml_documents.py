@@ -1,0 +1,34 @@
+"""Load a YAML file into a strict pydantic model, with errors that name the file and every bad key."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TypeVar
+
+import yaml
+from pydantic import BaseModel, ValidationError
+
+Model = TypeVar("Model", bound=BaseModel)
+
+
+def _format_errors(path: Path, exc: ValidationError) -> str:
+    lines = []
+    for err in exc.errors():
+        key = ".".join(str(p) for p in err["loc"]) or "(top level)"
+        msg = "unknown key" if err["type"] == "extra_forbidden" else err["msg"]
+        lines.append(f"{path}: {key}: {msg}")
+    return "\n".join(lines)
+
+
+def load_yaml_model(path: Path, model: type[Model], error: type[Exception], what: str) -> Model:
+    """Parse `path` as YAML and validate it as `model`; raise `error` naming the file (and each bad key)."""
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError) as exc:
+        raise error(f"{path}: cannot read {what}: {exc}") from exc
+    if not isinstance(raw, dict):
+        raise error(f"{path}: a {what} is a mapping of keys, got {type(raw).__name__}")
+    try:
+        return model.model_validate(raw)
+    except ValidationError as exc:
+        raise error(_format_errors(path, exc)) from None
