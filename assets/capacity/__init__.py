@@ -1,0 +1,1 @@
+"""Capacity planning: demand forecasts for GPU-hours series."""
