@@ -9,7 +9,7 @@ from assets.ingest.engine import numbered_scan
 from assets.ingest.ledger import LEDGER_SCHEMA
 from assets.ingest.targets import TARGETS
 from assets.reference.tables import REF_TABLES
-from warehouse.lake import Location, parquet_scan, sql_ident, sql_str
+from warehouse.lake import Location, parquet_scan, sql_ident
 
 _ARROW_SQL = {"string": "VARCHAR", "int64": "BIGINT", "decimal128(18, 4)": "DECIMAL(18,4)"}
 LINEAGE = {
@@ -57,17 +57,15 @@ class SnapshotTableDef(TableDef):
         files = self.files(lake)
         if not files:
             return f"({self.empty_select()} LIMIT 0)"
-        listing = "[" + ", ".join(sql_str(lake.duckdb_path(f)) for f in files) + "]"
         columns = ", ".join(sql_ident(c) for c in self.columns if c != "charge_line_id")
         rows = (
             f"SELECT {CHARGE_LINE_ID} AS charge_line_id, {columns} "
-            f"FROM {numbered_scan(listing, ', union_by_name = true')} WHERE __rule IS NULL"
+            f"FROM {numbered_scan(lake.listing(files), ', union_by_name = true')} WHERE __rule IS NULL"
         )
         dropped = [f for pattern in self.excluded for f in lake.glob(pattern)]
         if dropped:
-            listing = "[" + ", ".join(sql_str(lake.duckdb_path(f)) for f in dropped) + "]"
             rows = (
-                f"SELECT r.* FROM ({rows}) r ANTI JOIN read_parquet({listing}) x "
+                f"SELECT r.* FROM ({rows}) r ANTI JOIN read_parquet({lake.listing(dropped)}) x "
                 "USING (source_name, source_file, source_row)"
             )
         return f"({rows})"

@@ -94,6 +94,10 @@ class Location:
         """The name DuckDB reads a file by: a local path, or a URL served by the registered fsspec fs."""
         return path if self.is_local else self.fs.unstrip_protocol(path)
 
+    def listing(self, paths: Iterable[str]) -> str:
+        """A SQL list literal of files under this location, as DuckDB reads them."""
+        return "[" + ", ".join(sql_str(self.duckdb_path(p)) for p in paths) + "]"
+
     def glob(self, pattern: str) -> list[str]:
         """Sorted paths of the files matching a glob relative to the root."""
         return sorted(p for p in self.fs.glob(self.path(pattern)) if not self.fs.isdir(p))
@@ -171,11 +175,10 @@ def copy_to_parquet(con: duckdb.DuckDBPyConnection, query: str, local_path: str)
 
 def parquet_scan(location: Location, paths: Iterable[str], empty_select: str) -> str:
     """A FROM-clause source over lake files, or a typed empty select when there are none."""
-    files = [location.duckdb_path(p) for p in paths]
+    files = list(paths)
     if not files:
         return f"({empty_select} LIMIT 0)"
-    listing = ", ".join(sql_str(f) for f in files)
-    return f"read_parquet([{listing}], union_by_name = true)"
+    return f"read_parquet({location.listing(files)}, union_by_name = true)"
 
 
 def first_row(con: duckdb.DuckDBPyConnection, query: str) -> tuple | None:

@@ -5,9 +5,9 @@ from __future__ import annotations
 import duckdb
 
 from assets.ingest.compile import output_columns
-from assets.ingest.engine import keys_repeat, numbered_scan
+from assets.ingest.engine import LATEST_FIRST, keys_repeat, numbered_scan
 from assets.ingest.spec import SourceSpec
-from warehouse.lake import Location, sql_ident, sql_str
+from warehouse.lake import Location, sql_ident
 
 HISTORY_ATTRIBUTES = (
     "name",
@@ -27,10 +27,6 @@ HISTORY_ATTRIBUTES = (
 )
 
 
-def _listing(lake: Location, files: list[str]) -> str:
-    return "[" + ", ".join(sql_str(lake.duckdb_path(f)) for f in files) + "]"
-
-
 def union_sources(
     con: duckdb.DuckDBPyConnection, lake: Location, specs: list[SourceSpec], kind: str, partition: str = "*"
 ) -> str | None:
@@ -47,14 +43,11 @@ def union_sources(
         files = lake.glob(f"ingest/{spec.name}/partition={partition}/*.parquet")
         if not files:
             continue
-        scan = numbered_scan(_listing(lake, files), ", union_by_name = true")
+        scan = numbered_scan(lake.listing(files), ", union_by_name = true")
         part = f"SELECT {columns} FROM {scan} WHERE __rule IS NULL"
         if spec.dedup_keys and keys_repeat(con, scan, spec.dedup_keys):
             keys = ", ".join(sql_ident(k) for k in spec.dedup_keys)
-            part += (
-                f" QUALIFY row_number() OVER (PARTITION BY {keys} "
-                f"ORDER BY partition_key DESC, source_file DESC, source_row DESC) = 1"
-            )
+            part += f" QUALIFY row_number() OVER (PARTITION BY {keys} ORDER BY {LATEST_FIRST}) = 1"
         parts.append(f"({part})")
     return " UNION ALL ".join(parts) if parts else None
 

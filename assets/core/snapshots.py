@@ -12,13 +12,9 @@ import os
 
 import duckdb
 
-from assets.ingest.engine import keys_repeat, numbered_scan
+from assets.ingest.engine import LATEST_FIRST, keys_repeat, numbered_scan
 from assets.ingest.spec import SourceSpec
-from warehouse.lake import Location, scalar, sql_ident, sql_str
-
-
-def _listing(lake: Location, files: list[str]) -> str:
-    return "[" + ", ".join(sql_str(lake.duckdb_path(f)) for f in files) + "]"
+from warehouse.lake import Location, scalar, sql_ident
 
 
 def _excluded_query(
@@ -27,14 +23,14 @@ def _excluded_query(
     """Rows of a source that a later file repeats under its dedup keys (the latest delivery wins)."""
     if not spec.dedup_keys or len(files) < 2:
         return None  # within one file, repeats were already quarantined as duplicate_key
-    scan = numbered_scan(_listing(lake, files), ", union_by_name = true")
+    scan = numbered_scan(lake.listing(files), ", union_by_name = true")
     if not keys_repeat(con, scan, spec.dedup_keys):
         return None
     keys = ", ".join(sql_ident(k) for k in spec.dedup_keys)
     return (
         f"SELECT source_name, source_file, source_row FROM {scan} WHERE __rule IS NULL "
         f"QUALIFY row_number() OVER (PARTITION BY {keys} "
-        "ORDER BY partition_key DESC, source_file DESC, source_row DESC) > 1"
+        f"ORDER BY {LATEST_FIRST}) > 1"
     )
 
 
@@ -65,13 +61,11 @@ def snapshot_usage(
         return 0
     loaded = scalar(
         con,
-        f"SELECT count(*) FROM read_parquet({_listing(lake, list(members.values()))}, union_by_name = true) "
+        f"SELECT count(*) FROM read_parquet({lake.listing(list(members.values()))}, union_by_name = true) "
         "WHERE __rule IS NULL",
     )
     dropped = (
-        scalar(
-            con, f"SELECT count(*) FROM read_parquet({_listing(lake, [lake.path(r) for r in exclusions])})"
-        )
+        scalar(con, f"SELECT count(*) FROM read_parquet({lake.listing([lake.path(r) for r in exclusions])})")
         if exclusions
         else 0
     )

@@ -23,6 +23,10 @@ MONEY_COLUMN = {"usage": "billed_cost", "transfers": "cost", "vouchers": "face_v
 SOURCE_ROW = "coalesce(source_row, file_row_number + 1)"
 
 
+# Among rows that share dedup keys, the latest delivery wins (window order, first row kept).
+LATEST_FIRST = "partition_key DESC, source_file DESC, source_row DESC"
+
+
 def numbered_scan(files_sql: str, options: str = "") -> str:
     """A FROM-clause source over ingest files (a SQL path or list) with every row's source_row filled in."""
     return (
