@@ -96,6 +96,18 @@ CATALOG_HISTORY = {
     "license_spdx": "VARCHAR",
     "commercial_use": "BOOLEAN",
     "unmapped_licenses": "BIGINT",
+    "modality_norm": "VARCHAR[]",
+    "language_codes": "VARCHAR[]",
+    "task_categories": "VARCHAR[]",
+}
+
+DATASET_TERMS = {
+    "facet": "VARCHAR",
+    "raw_value": "VARCHAR",
+    "normalised_value": "VARCHAR",
+    "detail": "VARCHAR",
+    "method": "VARCHAR",
+    "datasets": "BIGINT",
 }
 
 
@@ -120,6 +132,7 @@ def _tables() -> dict[str, TableDef]:
             ("core/dataset_catalog/data.parquet",),
             {**kind_columns("catalog"), "snapshot_date": "DATE", **CATALOG_HISTORY},
         ),
+        TableDef("core.dataset_terms", ("core/dataset_terms/data.parquet",), DATASET_TERMS),
         TableDef("core.vouchers", ("core/vouchers/data.parquet",), kind_columns("vouchers")),
         TableDef(
             "audit.ingest_ledger",
@@ -132,7 +145,10 @@ def _tables() -> dict[str, TableDef]:
             EXCLUDED_USAGE,
             {"source_name": "VARCHAR", "source_file": "VARCHAR", "source_row": "BIGINT"},
         ),
-        TableDef("marts.chip_mix", ("marts/chip_mix/data.parquet",), {}),
+        *(
+            TableDef(f"marts.{m}", (f"marts/{m}/data.parquet",), {})
+            for m in ("chip_mix", "network_savings", "network_savings_monthly", "dataset_flow")
+        ),
     ]
     tables += [TableDef(f"ref.{t.name}", (f"ref/{t.name}.parquet",), t.columns) for t in REF_TABLES.values()]
     return {t.name: t for t in tables}

@@ -1,12 +1,19 @@
 """Core-table assets: compute usage (daily), transfers, dataset catalog history and vouchers."""
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 import dagster as dg
 from dagster import AssetExecutionContext
 
-from assets.core.queries import catalog_query, transfers_query, union_sources, vouchers_query
+from assets.core.queries import (
+    catalog_history_query,
+    catalog_query,
+    transfers_query,
+    union_sources,
+    vouchers_query,
+)
 from assets.core.snapshots import snapshot_usage
+from assets.core.vocabulary import build_terms
 from assets.ingest.definitions import WRITE_POOL, ingest_key
 from assets.ingest.engine import UNPARTITIONED
 from assets.ingest.spec import SourceSpec
@@ -94,6 +101,55 @@ def _build_whole(
     return _core
 
 
+def build_dataset_catalog(sources: list[SourceSpec]) -> dg.AssetsDefinition:
+    """core.dataset_catalog (versions with history, terms normalised) and core.dataset_terms (the lookup)."""
+    reference = ("licenses", "modalities", "task_categories")
+
+    @dg.multi_asset(
+        specs=[
+            dg.AssetSpec(
+                dg.AssetKey(["core", "dataset_catalog"]),
+                group_name="core",
+                deps=[*(ingest_key(s) for s in sources), *(dg.AssetKey(["ref", r]) for r in reference)],
+                kinds={"duckdb", "parquet"},
+                description="Dataset versions with history (valid_from / valid_to) across catalog snapshots; "
+                "licences, modalities, languages and tasks normalised beside the raw values.",
+            ),
+            dg.AssetSpec(
+                dg.AssetKey(["core", "dataset_terms"]),
+                group_name="core",
+                deps=[dg.AssetKey(["ref", r]) for r in reference],
+                kinds={"duckdb", "parquet"},
+                description="Every raw licence, modality, language and task value of the catalogs and the "
+                "normalised term it maps to (NULL when unmapped), with how many datasets carry it.",
+            ),
+        ],
+        pool=WRITE_POOL,
+    )
+    def dataset_catalog(lakehouse: Lakehouse) -> Iterator[dg.MaterializeResult]:
+        lake = lakehouse.lake
+        with lakehouse.connect() as con:
+            union = union_sources(con, lake, sources, "catalog")
+            if union is None:
+                for name in ("dataset_catalog", "dataset_terms"):
+                    lake.remove(f"core/{name}/data.parquet")
+                    yield dg.MaterializeResult(asset_key=["core", name], metadata={"rows": 0})
+                return
+            con.execute(f"CREATE OR REPLACE TEMP TABLE __history AS {catalog_history_query(union)}")
+            build_terms(con, "__history", "__terms")
+            lake.write_query(con, catalog_query("__history", "__terms"), "core/dataset_catalog/data.parquet")
+            lake.write_query(con, "SELECT * FROM __terms", "core/dataset_terms/data.parquet")
+            unmapped = dict(
+                con.execute("SELECT facet, count(*) FROM __terms WHERE method = 'unmapped' GROUP BY 1").fetchall()
+            )
+            for name in ("dataset_catalog", "dataset_terms"):
+                rows = parquet_rows(con, lake, f"core/{name}/data.parquet")
+                metadata = {"rows": rows} | ({"unmapped_terms": unmapped} if name == "dataset_terms" else {})
+                yield dg.MaterializeResult(asset_key=["core", name], metadata=metadata)
+
+    return dataset_catalog
+
+
 def build_core_assets(specs: list[SourceSpec]) -> list[dg.AssetsDefinition]:
     """Every core-table asset."""
 
@@ -110,14 +166,7 @@ def build_core_assets(specs: list[SourceSpec]) -> list[dg.AssetsDefinition]:
             of_kind("transfers"),
             "One dataset transfer per row, with duration, throughput and cost.",
         ),
-        _build_whole(
-            "dataset_catalog",
-            "catalog",
-            catalog_query,
-            of_kind("catalog"),
-            "Dataset versions with history (valid_from / valid_to) across catalog snapshots, licences normalised.",
-            reference=("licenses",),
-        ),
+        build_dataset_catalog(of_kind("catalog")),
         _build_whole(
             "vouchers",
             "vouchers",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import duckdb
 
+from assets.core.vocabulary import normalised_lists_sql
 from assets.ingest.compile import output_columns
 from assets.ingest.engine import LATEST_FIRST, keys_repeat, numbered_scan
 from assets.ingest.spec import SourceSpec
@@ -109,16 +110,18 @@ def catalog_history_query(union: str) -> str:
     """
 
 
-def catalog_query(union: str) -> str:
-    """core.dataset_catalog: the history with every version's licences normalised through ref.licenses.
+def catalog_query(history: str, terms: str) -> str:
+    """core.dataset_catalog: the history table `history` with licences, modalities, languages and tasks
+    normalised through the lookup table `terms` (see assets.core.vocabulary) and ref.licenses.
 
     `license_spdx` joins the SPDX ids of all the version's licences; `commercial_use` is false when any licence
     forbids it, true when every licence is known to allow it, NULL otherwise (unknown or unmapped licences).
     """
+    maps, lists = normalised_lists_sql(terms)
     return f"""
-    WITH h AS ({catalog_history_query(union)}),
-    each AS (
-        SELECT source_name, dataset_id, valid_from, unnest(coalesce(licenses, [license])) AS raw_license FROM h
+    WITH each AS (
+        SELECT source_name, dataset_id, valid_from, unnest(coalesce(licenses, [license])) AS raw_license
+        FROM {history}
     ),
     mapped AS (
         SELECT e.source_name, e.dataset_id, e.valid_from,
@@ -129,7 +132,7 @@ def catalog_query(union: str) -> str:
         FROM each e LEFT JOIN ref_licenses m ON lower(trim(e.raw_license)) = lower(m.raw_license)
         GROUP BY ALL
     )
-    SELECT h.*, m.license_spdx, m.commercial_use, coalesce(m.unmapped_licenses, 0) AS unmapped_licenses
-    FROM h LEFT JOIN mapped m USING (source_name, dataset_id, valid_from)
+    SELECT h.*, m.license_spdx, m.commercial_use, coalesce(m.unmapped_licenses, 0) AS unmapped_licenses, {lists}
+    FROM {history} h LEFT JOIN mapped m USING (source_name, dataset_id, valid_from) CROSS JOIN {maps}
     ORDER BY source_name, dataset_id, valid_from
     """

@@ -222,6 +222,7 @@ DERIVED: dict[str, dict[str, str]] = {
         "throughput_mbps": "DOUBLE",
         "cost_cny": MONEY,
         "transfer_date": "DATE",
+        "provider_id": "VARCHAR",
     },
     "catalog": {},
     "vouchers": {"face_value_cny": MONEY},
@@ -293,14 +294,15 @@ def _usage_enrich(spec: SourceSpec, ref: RefSnapshot) -> tuple[str, list[tuple[s
     return enriched, rules
 
 
-def _transfers_enrich(ref: RefSnapshot) -> tuple[str, list[tuple[str, str]]]:
-    """Duration, throughput and CNY cost of transfers."""
+def _transfers_enrich(spec: SourceSpec, ref: RefSnapshot) -> tuple[str, list[tuple[str, str]]]:
+    """Duration, throughput, CNY cost and the network provider of transfers."""
+    provider = sql_str(spec.provider_id) if spec.provider_id else "NULL"
     day = f"CAST(timezone({sql_str(LOCAL_TZ)}, t.start_time) AS DATE)"
     enriched = (
         "SELECT t.*, epoch(t.end_time) - epoch(t.start_time) AS duration_seconds, "
         "t.bytes * 8 / 1e6 / nullif(epoch(t.end_time) - epoch(t.start_time), 0) AS throughput_mbps, "
         f"CAST(t.cost * {ref.fx_sql('upper(t.currency)', day)} AS {MONEY}) AS cost_cny, "
-        f"{day} AS transfer_date FROM typed t"
+        f"{day} AS transfer_date, {provider} AS provider_id FROM typed t"
     )
     return enriched, [("unknown_currency", "cost IS NOT NULL AND cost_cny IS NULL")]
 
@@ -367,7 +369,7 @@ def compile_source(spec: SourceSpec, raw: RawRelation, ref: RefSnapshot, source_
     )
     enriched, kind_rules = {
         "usage": lambda: _usage_enrich(spec, ref),
-        "transfers": lambda: _transfers_enrich(ref),
+        "transfers": lambda: _transfers_enrich(spec, ref),
         "vouchers": lambda: _vouchers_enrich(ref),
         "catalog": lambda: ("SELECT * FROM typed", []),
     }[spec.kind]()

@@ -16,7 +16,7 @@ from assets.ingest.refdata import RefSnapshot
 from assets.ingest.spec import SourceSpec
 from warehouse.lake import TMP_DIR, Location, copy_to_parquet, first_row, remove_orphans, sql_ident, sql_str
 
-ENGINE_VERSION = "2"
+ENGINE_VERSION = "3"
 UNPARTITIONED = "all"
 MONEY_COLUMN = {"usage": "billed_cost", "transfers": "cost", "vouchers": "face_value"}
 # Ingest files leave source_row NULL where a row's number is its position in the file (see compile_source).

@@ -33,6 +33,23 @@ MARTS = (
         ("core.compute_usage",),
         "Daily GPU-hours and PFLOP-hours by site, provider and chip vendor, with the domestic share.",
     ),
+    Mart(
+        "network_savings",
+        ("core.data_transfers", "ref.rate_cards", "ref.fx_rates"),
+        "Per elastic-network transfer: duration at the base bandwidth against the actual one, hours saved, "
+        "billed cost against the counterfactual cost without the boost, and the saving.",
+    ),
+    Mart(
+        "network_savings_monthly",
+        ("marts.network_savings",),
+        "Network savings per tenant and month: hours saved, billed against counterfactual cost, saving in percent.",
+    ),
+    Mart(
+        "dataset_flow",
+        ("core.dataset_catalog", "core.data_transfers", "core.compute_usage"),
+        "Per dataset: bytes moved to each site, transfer cost, GPU- and PFLOP-hours of the training that used it, "
+        "tenants, licence, and commercial use under a non-commercial licence.",
+    ),
 )
 
 

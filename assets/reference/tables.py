@@ -56,6 +56,18 @@ REF_TABLES: dict[str, RefTable] = {
             shipped_file="reference/licenses.csv",
         ),
         RefTable(
+            "modalities",
+            {"raw_modality": "VARCHAR", "modality": "VARCHAR", "note": "VARCHAR"},
+            ("raw_modality",),
+            shipped_file="reference/modalities.csv",
+        ),
+        RefTable(
+            "task_categories",
+            {"priority": "INTEGER", "pattern": "VARCHAR", "task_category": "VARCHAR", "note": "VARCHAR"},
+            ("priority",),
+            shipped_file="reference/task_categories.csv",
+        ),
+        RefTable(
             "sites",
             {
                 "site_id": "VARCHAR",
