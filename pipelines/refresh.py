@@ -95,6 +95,8 @@ def refresh(
     span = None
     if partitioned:
         span = (partition, partition) if partition else landed_partition_range(defs)
+        if span is None:  # no dated file has landed: the day-partitioned assets have nothing to do
+            keys = [k for k in keys if graph.get(k).partitions_def is None]
     if span:
         tags[ASSET_PARTITION_RANGE_START_TAG], tags[ASSET_PARTITION_RANGE_END_TAG] = span
     assets = [*(defs.assets or []), *(defs.asset_checks or [])]

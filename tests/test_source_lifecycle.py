@@ -93,3 +93,15 @@ def test_the_landing_sensor_requests_exactly_the_changed_partitions(fresh: Deplo
     assert request.tags["dagster/asset_partition_range_start"] == "2025-08-05"
     assert request.tags["dagster/asset_partition_range_end"] == "2025-08-05"
     assert json.loads(third.cursor)["telecom_sh"]["2025-08-05"]
+
+
+def test_a_landing_zone_without_dated_files_refreshes_the_rest(fresh: Deployment) -> None:
+    landing = Path(fresh.settings.landing_url)
+    for folder in ("providers", "transfers", "catalog"):
+        shutil.rmtree(landing / folder)
+    outcome = fresh.refresh()
+    assert outcome.success, outcome.failures
+    assert outcome.partition_range is None
+    assert fresh.query("SELECT count(*) FROM core.compute_usage") == [(0,)]
+    assert fresh.query("SELECT count(*) FROM core.vouchers")[0][0] > 0
+    assert fresh.query("SELECT count(*) FROM marts.network_savings") == [(0,)]

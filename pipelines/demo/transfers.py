@@ -23,6 +23,7 @@ TRANSFERS_PER_DAY = 11.0
 FAILED_SHARE = 0.03
 FACTS_DAY = 9  # 2025-08-10 with the default start: "day 10" of the period
 FACTS_BYTES = 10_000_000_000_000
+FACTS_BOOST_MBPS = 12_000
 _ERRORS = ("E_LINK_RESET", "E_TIMEOUT", "E_CHECKSUM_MISMATCH", "E_QUOTA_EXCEEDED")
 _PREPLACED_PER_SITE = 3
 _LOOKAHEAD_DAYS = 3  # data is moved to where a tenant's jobs will run a few days later
@@ -141,7 +142,9 @@ def _day_transfers(
     )
     duration = np.ceil(size * 8 / rate).astype(np.int64) + 1
     failed = rng.random(n) < FAILED_SHARE
-    failed_end = begin + np.maximum(60, (duration * rng.uniform(0.1, 0.9, n)).astype(np.int64))
+    failed_after = np.maximum(60, (duration * rng.uniform(0.1, 0.9, n)).astype(np.int64))
+    failed_end = begin + failed_after
+    moved = np.minimum(size, (size * failed_after / duration).astype(np.int64))  # bytes moved before the failure
     retry_requested = failed_end + rng.integers(60, 1800, n)
     retry_begin = retry_requested + rng.integers(20, 900, n)
     errors = np.array(_ERRORS)[rng.integers(0, len(_ERRORS), n)]
@@ -151,12 +154,13 @@ def _day_transfers(
         "dataset_id": dataset,
         "src_idx": src,
         "dst_idx": dst,
-        "bytes": size,
         "boosted": boosted,
+        "boost_mbps": np.full(n, BOOST_MBPS),
     }
     first = pl.DataFrame(
         {
             **common,
+            "bytes": np.where(failed, moved, size),
             "req_s": requested,
             "start_s": begin,
             "end_s": np.where(failed, failed_end, begin + duration),
@@ -167,6 +171,7 @@ def _day_transfers(
     retry = pl.DataFrame(
         {
             **common,
+            "bytes": size,
             "req_s": retry_requested,
             "start_s": retry_begin,
             "end_s": retry_begin + duration,
@@ -176,12 +181,15 @@ def _day_transfers(
     ).filter(pl.Series(failed))
     frames = [first, retry]
     if day == FACTS_DAY:
-        frames.append(_facts_transfer(start))
+        frames.append(_facts_transfer(start).select(first.columns))
     return pl.concat(frames, how="vertical_relaxed")
 
 
 def _facts_transfer(start: dt.date) -> pl.DataFrame:
-    """T001 moves 10 TB from Xuhui to Lingang in 2 boosted hours instead of 800,000 s at 100 Mbps."""
+    """T001 moves 10 TB from Xuhui to Lingang in 2 boosted hours instead of 800,000 s at 100 Mbps.
+
+    Two hours for 10 TB take about 11.1 Gbps, so this boost window runs at FACTS_BOOST_MBPS.
+    """
     begin = day_start_epoch(start, FACTS_DAY, utc_days=True) + 2 * 3600
     return pl.DataFrame(
         {
@@ -191,6 +199,7 @@ def _facts_transfer(start: dt.date) -> pl.DataFrame:
             "dst_idx": [SITE_IDS.index("lingang")],
             "bytes": [FACTS_BYTES],
             "boosted": [True],
+            "boost_mbps": [FACTS_BOOST_MBPS],
             "req_s": [begin - 300],
             "start_s": [begin],
             "end_s": [begin + 2 * 3600],
@@ -235,7 +244,7 @@ def _finish(rows: pl.DataFrame, start: dt.date, days: int) -> pl.DataFrame:
         start_time=iso_utc(pl.col("start_s")),
         end_time=iso_utc(pl.col("end_s")),
         base_bandwidth_mbps=pl.lit(BASE_MBPS),
-        boost_bandwidth_mbps=pl.when(boost).then(pl.lit(BOOST_MBPS)).otherwise(None),
+        boost_bandwidth_mbps=pl.when(boost).then(pl.col("boost_mbps")).otherwise(None),
         boost_start=pl.when(boost).then(iso_utc(pl.col("start_s"))).otherwise(None),
         boost_end=pl.when(boost).then(iso_utc(pl.col("end_s"))).otherwise(None),
         billed_hours=fixed(hundredths, 2),
