@@ -140,7 +140,9 @@ def build_dataset_catalog(sources: list[SourceSpec]) -> dg.AssetsDefinition:
             lake.write_query(con, catalog_query("__history", "__terms"), "core/dataset_catalog/data.parquet")
             lake.write_query(con, "SELECT * FROM __terms", "core/dataset_terms/data.parquet")
             unmapped = dict(
-                con.execute("SELECT facet, count(*) FROM __terms WHERE method = 'unmapped' GROUP BY 1").fetchall()
+                con.execute(
+                    "SELECT facet, count(*) FROM __terms WHERE method = 'unmapped' GROUP BY 1"
+                ).fetchall()
             )
             for name in ("dataset_catalog", "dataset_terms"):
                 rows = parquet_rows(con, lake, f"core/{name}/data.parquet")

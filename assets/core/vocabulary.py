@@ -72,7 +72,9 @@ def raw_terms_query(history: str) -> str:
 def build_terms(con: duckdb.DuckDBPyConnection, history: str, table: str) -> None:
     """Create temp table `table`: facet, raw_value, normalised_value, detail, method, datasets."""
     con.execute(f"CREATE OR REPLACE TEMP TABLE __raw_terms AS {raw_terms_query(history)}")
-    raw_languages = [r[0] for r in con.execute("SELECT raw_value FROM __raw_terms WHERE facet = 'language'").fetchall()]
+    raw_languages = [
+        r[0] for r in con.execute("SELECT raw_value FROM __raw_terms WHERE facet = 'language'").fetchall()
+    ]
     coded = [(raw, language_code(raw)) for raw in raw_languages]
     languages = pa.table(
         {

@@ -144,7 +144,9 @@ def _day_transfers(
     failed = rng.random(n) < FAILED_SHARE
     failed_after = np.maximum(60, (duration * rng.uniform(0.1, 0.9, n)).astype(np.int64))
     failed_end = begin + failed_after
-    moved = np.minimum(size, (size * failed_after / duration).astype(np.int64))  # bytes moved before the failure
+    moved = np.minimum(
+        size, (size * failed_after / duration).astype(np.int64)
+    )  # bytes moved before the failure
     retry_requested = failed_end + rng.integers(60, 1800, n)
     retry_begin = retry_requested + rng.integers(20, 900, n)
     errors = np.array(_ERRORS)[rng.integers(0, len(_ERRORS), n)]
