@@ -19,6 +19,7 @@ MIGRANT_VOLCANO_DISCOUNT = 0.05
 # The story tenant (T014) rents from Volcano Engine for its first three months, then moves to operator compute.
 STORY_TENANT = 13
 STORY_MIGRATION_DAY = 92  # 2025-11-01 for the default start: after August, September and October
+STORY_ACTIVITY = 6.0  # a large training customer, so that its months are not a handful of jobs
 NOMINAL_DAYS = 120  # the story's time axis: growth and chip shares are expressed over 120 days
 _PRIMARY_P = (0.28, 0.18, 0.22, 0.16, 0.16)  # in FEED_IDS order
 _DISCOUNTS = (0.0, 0.05, 0.1, 0.15, 0.2, 0.25, 0.3)
@@ -37,6 +38,7 @@ class Behaviour:
         n_p = len(FEED_IDS)
         activity = rng.lognormal(0.0, 0.8, N_TENANTS)
         activity[MIGRANTS] *= 2.5
+        activity[STORY_TENANT] = STORY_ACTIVITY
         primary = rng.choice(n_p, N_TENANTS, p=_PRIMARY_P)
         secondary = (primary + rng.integers(1, n_p, N_TENANTS)) % n_p
         has_second = rng.random(N_TENANTS) < 0.45

@@ -7,7 +7,8 @@
 -- and corrections are negative); hours sum every line. Subsidy: marts.subsidy_attribution amounts of the group's
 -- lines (reversals negative). Net cost = effective cost - subsidy. Reductions in percent: 100 x (1 - cost per
 -- PFLOP-hour / baseline cost per PFLOP-hour); NULL where either side has no PFLOP-hours.
--- Sums of hours and per-hour figures are rounded so that a re-run gives identical values whatever the order.
+-- Hours are summed as DECIMAL(18,6) (each line rounded to 6 decimals) so that a re-run gives identical values
+-- whatever the summation order.
 WITH subsidy AS (
     SELECT charge_line_id, sum(amount_cny) AS subsidy_cny FROM marts_subsidy_attribution GROUP BY charge_line_id
 ),
@@ -18,8 +19,8 @@ monthly AS (
         u.provider_id,
         coalesce(u.chip_vendor, 'unknown') AS chip_vendor,
         count(*) AS charge_lines,
-        round(coalesce(sum(u.gpu_hours), 0), 6) AS gpu_hours,
-        round(coalesce(sum(u.pflop_hours), 0), 6) AS pflop_hours,
+        coalesce(sum(CAST(u.gpu_hours AS DECIMAL(18,6))), 0) AS gpu_hours,
+        coalesce(sum(CAST(u.pflop_hours AS DECIMAL(18,6))), 0) AS pflop_hours,
         CAST(coalesce(sum(u.list_cost_cny), 0) AS DECIMAL(18,4)) AS list_cost_cny,
         CAST(coalesce(sum(u.billed_cost_cny), 0) AS DECIMAL(18,4)) AS billed_cost_cny,
         CAST(coalesce(sum(u.effective_cost_cny), 0) AS DECIMAL(18,4)) AS effective_cost_cny,
