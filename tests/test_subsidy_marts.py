@@ -203,7 +203,7 @@ def test_cost_reduction_recomputes_from_core_usage_and_attribution(demo: Deploym
 
 
 def test_focus_export_meets_the_focus_1_2_mandatory_column_rules(demo: Deployment) -> None:
-    types = dict(demo.query("SELECT column_name, data_type FROM (DESCRIBE exports.focus_cost_and_usage)"))
+    types = dict(demo.query("SELECT column_name, column_type FROM (DESCRIBE exports.focus_cost_and_usage)"))
     for column, kind in FOCUS_1_2_MANDATORY.items():
         assert column in types, column
         assert types[column].startswith(kind), (column, types[column])
