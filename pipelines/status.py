@@ -40,7 +40,8 @@ HEADLINES = (
     (
         "Net cost below the overseas reference card",
         "SELECT 1 - sum(net_cost_cny) / sum(reference_cost_per_pflop_hour * pflop_hours) "
-        "FROM marts.cost_reduction_monthly WHERE pflop_hours > 0 AND reference_cost_per_pflop_hour IS NOT NULL",
+        "FROM marts.cost_reduction_monthly "
+        "WHERE pflop_hours > 0 AND reference_cost_per_pflop_hour IS NOT NULL",
         "{:.1%}",
     ),
     (

@@ -1,4 +1,4 @@
-"""Subsidy marts, cost reduction and the FOCUS export, materialized through Dagster and checked independently."""
+"""Subsidy marts, cost reduction and the FOCUS export, materialized through Dagster, checked independently."""
 
 from __future__ import annotations
 
@@ -74,9 +74,10 @@ FOCUS_OPTIONAL = {
     "SubAccountId",
 }
 SERVICE_CATEGORIES = {
-    "AI and Machine Learning", "Analytics", "Business Applications", "Compute", "Databases", "Developer Tools",
-    "Multicloud", "Identity", "Integration", "Internet of Things", "Management and Governance", "Media",
-    "Migration", "Mobile", "Networking", "Security", "Storage", "Web", "Other",
+    "AI and Machine Learning", "Analytics", "Business Applications", "Compute", "Databases",
+    "Developer Tools", "Multicloud", "Identity", "Integration", "Internet of Things",
+    "Management and Governance", "Media", "Migration", "Mobile", "Networking", "Security", "Storage", "Web",
+    "Other",
 }  # fmt: skip
 
 
@@ -240,8 +241,8 @@ def test_status_reports_subsidy_and_cost_reduction(demo: Deployment) -> None:
 
 @pytest.fixture(scope="module")
 def story(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]:
-    """The story's two providers (Volcano Engine, then operator compute) and the voucher ledger, from the demo's
-    first day to a week into its fourth month, at a small scale."""
+    """The story's two providers (Volcano Engine, then operator compute) and the voucher ledger, from the
+    demo's first day to a week into its fourth month, at a small scale."""
     home = tmp_path_factory.mktemp("story")
     sources = home / "sources"
     sources.mkdir()

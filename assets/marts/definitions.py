@@ -61,9 +61,9 @@ MARTS = (
             "ref.chips",
             "ref.providers",
         ),
-        "Per tenant, provider, chip vendor and month: GPU- and PFLOP-hours, list, billed, effective and net cost, "
-        "subsidy, cost per PFLOP-hour, and the reduction against the tenant's first three months and an overseas "
-        "reference rate card.",
+        "Per tenant, provider, chip vendor and month: GPU- and PFLOP-hours, list, billed, effective and net "
+        "cost, subsidy, cost per PFLOP-hour, and the reduction against the tenant's first three months and an "
+        "overseas reference rate card.",
     ),
     Mart(
         "focus_cost_and_usage",

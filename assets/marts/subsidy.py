@@ -1,4 +1,4 @@
-"""Subsidy marts: one asset run of the attribution engine writes the attribution, unattributed and balance tables."""
+"""Subsidy marts: one run of the attribution engine writes the attribution, unattributed and balance tables."""
 
 from collections.abc import Iterator
 

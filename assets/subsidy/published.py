@@ -1,8 +1,9 @@
-"""The published subsidy tables: the attribution engine run over core usage and vouchers, shaped for the warehouse.
+"""The published subsidy tables: the attribution engine over core usage and vouchers, shaped for the warehouse.
 
-Inputs are the temp views core_compute_usage, core_vouchers and ref_tenants (warehouse.views and the ref views of
-a lakehouse connection). The whole period is attributed on every run: attribution of a day depends on every
-earlier day (balances, caps, first use, credits), and a full run is deterministic, so a re-run writes the same rows.
+Inputs are the temp views core_compute_usage, core_vouchers and ref_tenants (warehouse.views and the ref views
+of a lakehouse connection). The whole period is attributed on every run: a day's attribution depends on every
+earlier day (balances, caps, first use, credits), and a full run is deterministic, so a re-run writes the same
+rows.
 """
 
 from __future__ import annotations
@@ -28,8 +29,8 @@ QUERIES = {
         FROM subsidy_unattributed
         ORDER BY charge_time, charge_line_id
     """,
-    # The engine's balances start at a voucher's validity; a voucher issued earlier is outstanding (and not yet
-    # usable) from its issue date.
+    # The engine's balances start at a voucher's validity; a voucher issued earlier is outstanding (and not
+    # yet usable) from its issue date.
     "voucher_balances": """
         WITH engine AS (
             SELECT balance_date, voucher_id, tenant_id, programme, funder, issued AS issued_cny,
@@ -52,7 +53,7 @@ QUERIES = {
 
 
 def load_all_affiliations(con: duckdb.DuckDBPyConnection, policy: Policy) -> str:
-    """The policy's affiliations file plus every ref.tenants affiliated provider, as a table; returns its name."""
+    """The policy's affiliations plus the affiliated providers of ref.tenants, as a table; returns its name."""
     table = load_affiliations(con, policy)
     con.execute(
         f"INSERT INTO {table} SELECT tenant_id, affiliated_provider_id, 'ref.tenants' FROM ref_tenants "

@@ -16,7 +16,7 @@ MIGRANTS = np.arange(10)  # T001..T010
 MIGRATION_DAY = 45  # first demo day on which the migrants run on telecom_sh instead of volcano_engine
 MIGRANT_FROM, MIGRANT_TO = "volcano_engine", "telecom_sh"
 MIGRANT_VOLCANO_DISCOUNT = 0.05
-# The story tenant (T014) rents from Volcano Engine for its first three months, then moves to operator compute.
+# The story tenant (T014) rents on Volcano Engine for its first three months, then moves to operator compute.
 STORY_TENANT = 13
 STORY_MIGRATION_DAY = 92  # 2025-11-01 for the default start: after August, September and October
 STORY_ACTIVITY = 6.0  # a large training customer, so that its months are not a handful of jobs

@@ -1,10 +1,11 @@
 -- exports.focus_cost_and_usage: core.compute_usage as a FOCUS 1.2 cost and usage dataset.
--- Every FOCUS 1.2 mandatory column, in PascalCase, costs in the billing currency; values a feed does not carry are
--- derived: BillingAccountId defaults to '<provider_id>:<tenant_id>' (the tenant's account with the provider),
--- BillingPeriod is the Asia/Shanghai calendar month of the charge, ChargeFrequency is 'Usage-Based' for usage and
--- 'One-Time' otherwise, ServiceCategory outside the FOCUS list becomes 'Other' (the raw value is kept in
--- x_SourceServiceCategory). Our columns carry the x_ prefix: tenant, site, chip, GPU- and PFLOP-hours, CNY
--- amounts and the subsidy attributed to the line (marts.subsidy_attribution; reversals negative).
+-- Every FOCUS 1.2 mandatory column, in PascalCase, costs in the billing currency; values a feed does not
+-- carry are derived: BillingAccountId defaults to '<provider_id>:<tenant_id>' (the tenant's account with the
+-- provider), BillingPeriod is the Asia/Shanghai calendar month of the charge, ChargeFrequency is
+-- 'Usage-Based' for usage and 'One-Time' otherwise, ServiceCategory outside the FOCUS list becomes 'Other'
+-- (the raw value is kept in x_SourceServiceCategory). Our columns carry the x_ prefix: tenant, site, chip,
+-- GPU- and PFLOP-hours, CNY amounts and the subsidy attributed to the line (marts.subsidy_attribution;
+-- reversals negative).
 WITH subsidy AS (
     SELECT
         charge_line_id,

@@ -1,16 +1,18 @@
--- marts.cost_reduction_monthly: what compute cost per tenant, provider, chip vendor and month, before and after
--- subsidy, per PFLOP-hour, and how much cheaper it is than two baselines:
---   own:       the tenant's own first three calendar months with usage (all its providers and chips together);
+-- marts.cost_reduction_monthly: what compute cost per tenant, provider, chip vendor and month, before and
+-- after subsidy, per PFLOP-hour, and how much cheaper it is than two baselines:
+--   own:       the tenant's own first three calendar months with usage (all its providers and chips);
 --   reference: the cheapest overseas-cloud list price per PFLOP-hour in ref.rate_cards (providers of type
 --              'overseas_cloud', GPU-hour cards), converted to CNY at the month's ref.fx_rates rate.
--- Month: first day of the Asia/Shanghai month of charge_date. Costs sum every charge line of the group (credits
--- and corrections are negative); hours sum every line. Subsidy: marts.subsidy_attribution amounts of the group's
--- lines (reversals negative). Net cost = effective cost - subsidy. Reductions in percent: 100 x (1 - cost per
--- PFLOP-hour / baseline cost per PFLOP-hour); NULL where either side has no PFLOP-hours.
+-- Month: first day of the Asia/Shanghai month of charge_date. Costs sum every charge line of the group
+-- (credits and corrections are negative); hours sum every line. Subsidy: marts.subsidy_attribution amounts of
+-- the group's lines (reversals negative). Net cost = effective cost - subsidy. Reductions in percent:
+-- 100 x (1 - cost per PFLOP-hour / baseline cost per PFLOP-hour); NULL where either side has no PFLOP-hours.
 -- Hours are summed as DECIMAL(18,6) (each line rounded to 6 decimals) so that a re-run gives identical values
 -- whatever the summation order.
 WITH subsidy AS (
-    SELECT charge_line_id, sum(amount_cny) AS subsidy_cny FROM marts_subsidy_attribution GROUP BY charge_line_id
+    SELECT charge_line_id, sum(amount_cny) AS subsidy_cny
+    FROM marts_subsidy_attribution
+    GROUP BY charge_line_id
 ),
 monthly AS (
     SELECT
@@ -50,8 +52,10 @@ own AS (
 reference AS (
     SELECT
         m.month,
-        arg_min(r.provider_id || ' ' || r.chip_model, r.list_price * fx.rate_to_cny / c.dense_tflops) AS reference_card,
-        round(min(r.list_price * fx.rate_to_cny / (c.dense_tflops / 1000)), 4) AS reference_cost_per_pflop_hour
+        arg_min(r.provider_id || ' ' || r.chip_model, r.list_price * fx.rate_to_cny / c.dense_tflops)
+            AS reference_card,
+        round(min(r.list_price * fx.rate_to_cny / (c.dense_tflops / 1000)), 4)
+            AS reference_cost_per_pflop_hour
     FROM (SELECT DISTINCT month FROM costed) m
     JOIN ref_rate_cards r ON r.valid_from <= m.month AND (r.valid_to IS NULL OR m.month <= r.valid_to)
     JOIN ref_providers p ON p.provider_id = r.provider_id AND p.provider_type = 'overseas_cloud'
@@ -64,7 +68,8 @@ reference AS (
 per_hour AS (
     SELECT
         c.*,
-        CAST(round(c.list_cost_cny / nullif(c.pflop_hours, 0), 4) AS DECIMAL(18,4)) AS list_cost_per_pflop_hour,
+        CAST(round(c.list_cost_cny / nullif(c.pflop_hours, 0), 4) AS DECIMAL(18,4))
+            AS list_cost_per_pflop_hour,
         CAST(round(c.effective_cost_cny / nullif(c.pflop_hours, 0), 4) AS DECIMAL(18,4))
             AS effective_cost_per_pflop_hour,
         CAST(round(c.net_cost_cny / nullif(c.pflop_hours, 0), 4) AS DECIMAL(18,4)) AS net_cost_per_pflop_hour
