@@ -25,6 +25,12 @@ HEADLINES = (
     ),
     ("Voucher face value (CNY)", "SELECT sum(face_value_cny) FROM core.vouchers", "{:,.2f}"),
     ("Rows quarantined", "SELECT count(*) FROM audit.quarantine", "{:,}"),
+    (
+        "Site pools projected past capacity within 180 days",
+        "SELECT count(*) FROM marts.capacity_alerts "
+        "WHERE level = 'site' AND metric = 'gpu_hours' AND threshold = 1.0 AND first_date IS NOT NULL",
+        "{:,}",
+    ),
 )
 
 
