@@ -12,6 +12,10 @@ import pytest
 
 from assets.capacity import forecast as fc
 from assets.capacity.planning import naive_comparison, plan_capacity
+from assets.contracts.checks import failures_markdown
+from assets.contracts.suites import suite_paths
+from assets.contracts.validation import load_suite, validate
+from pipelines.resources import Lakehouse
 from tests.conftest import Deployment
 
 PAI = Path(__file__).resolve().parents[1] / "data_contracts/samples/alibaba_pai_gpu_2023"
@@ -51,6 +55,16 @@ def test_published_tables_carry_the_agreed_columns(demo: Deployment) -> None:
         present = {r[0] for r in demo.query(f"DESCRIBE {table}")}
         assert set(columns.split()) <= present, (table, set(columns.split()) - present)
         assert demo.query(f"SELECT count(*) FROM {table}")[0][0] > 0, table
+
+
+def test_the_demo_keeps_the_capacity_contracts_warnings_included(demo: Deployment) -> None:
+    with demo.environment():
+        lakehouse = Lakehouse.from_settings(demo.settings)
+        for table in [*AGREED, "marts.capacity_supply_daily", "ref.capacity_plan"]:
+            with lakehouse.connect() as con:
+                outcome = validate(con, lakehouse.lake, load_suite(suite_paths()[table]))
+            assert outcome.failed == [], (table, failures_markdown(outcome))
+            assert all(o.error is None for o in outcome.outcomes), table
 
 
 def test_utilization_equals_core_usage_over_the_planned_pool(demo: Deployment) -> None:

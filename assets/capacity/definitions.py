@@ -87,13 +87,17 @@ def _metadata(plan: CapacityPlan) -> dict[str, dict[str, dg.MetadataValue]]:
                     ["| series | metric | threshold | first date | probability |", "|---|---|---|---|---|"]
                     + [
                         f"| {r['series_id']} | {r['metric']} | {r['threshold']:.0%} | {r['first_date']} "
-                        f"| {r['probability']:.2f} |"
+                        f"| {_probability(r['probability'])} |"
                         for r in crossing.iter_rows(named=True)
                     ]
                 )
             ),
         },
     }
+
+
+def _probability(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.2f}"
 
 
 def _finite(summary: dict[str, float | int]) -> dict[str, float | int | None]:

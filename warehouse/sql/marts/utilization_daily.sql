@@ -3,7 +3,8 @@
 -- Used: the site-level series of marts.capacity_demand_daily (usage charges with a site and a known chip).
 -- Available: the site's pool (marts.capacity_supply_daily). Days: the demand history's span; a site and family
 -- with cards but no usage shows 0 used, one with usage but no plan shows NULL available and utilization.
--- idle_gpu_hours is negative and utilization above 1 when usage exceeds the pool.
+-- idle_gpu_hours is negative and utilization above 1 when the pool's tenants burst into the site's
+-- other cards (usage is only bounded by the site's cards).
 WITH span AS (SELECT min(usage_date) AS first_day, max(usage_date) AS last_day FROM marts_capacity_demand_daily),
 used AS (
     SELECT usage_date, site_id, chip_family, gpu_hours, pflop_hours
