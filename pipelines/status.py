@@ -50,6 +50,12 @@ HEADLINES = (
         "FROM marts.cost_reduction_monthly WHERE pflop_hours > 0 AND NOT in_own_baseline",
         "{:.1%}",
     ),
+    (
+        "Site pools projected past capacity within 180 days",
+        "SELECT count(*) FROM marts.capacity_alerts "
+        "WHERE level = 'site' AND metric = 'gpu_hours' AND threshold = 1.0 AND first_date IS NOT NULL",
+        "{:,}",
+    ),
 )
 
 

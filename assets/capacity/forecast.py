@@ -12,7 +12,10 @@ AutoETS, unrestricted AutoARIMA, which alone takes seconds per two-year series) 
 
 Candidates are scored by MASE over non-overlapping backtest windows (each model fitted once at the first
 cutoff and rolled forward to the later ones); the lowest wins, ties going to the simpler model. The chosen
-model is refitted on the whole history for the forecast. Means and interval bounds, in the backtest as in the
+model is refitted on the latest history for the forecast. Models only ever see the last 26 weeks before a
+cutoff (MASE scales use all of it): on 150 of the benchmark's two-year series that takes 18 CPU-seconds
+against 26 with 53 weeks and 44 with full histories, for a median backtest MASE of 0.795 against 0.779
+and 0.769. Means and interval bounds, in the backtest as in the
 forecast, are clipped at zero. Whatever departs from that plan is written to the series' note.
 """
 
@@ -50,6 +53,7 @@ LEVELS = (80, 95)
 PLANNING_HORIZONS = (30, 90, 180)
 MIN_SEASONAL_DAYS = 2 * SEASON  # below this a series gets a Naive forecast
 MIN_TRAIN_DAYS = 4 * SEASON  # training days required before the first backtest cutoff
+MAX_FIT_DAYS = 26 * SEASON  # models are fitted on (and rolled forward over) at most the last 26 weeks
 INTERMITTENT_ZERO_SHARE = 0.5  # a larger share of zero days makes a series intermittent
 REGULAR_CANDIDATES = ("SeasonalNaive", "DynamicOptimizedTheta", "AirlineARIMA", "AutoETS")
 FULL_CANDIDATES = ("SeasonalNaive", "AutoTheta", "AutoETS", "AutoARIMA")  # AutoARIMA: seconds per series
@@ -429,9 +433,14 @@ def _naive_scale(y: np.ndarray, cutoffs: np.ndarray) -> np.ndarray:
 def _rolling_forecasts(name: str, y: np.ndarray, cutoffs: np.ndarray, horizon: int) -> dict[str, np.ndarray]:
     """Forecasts (windows × horizon per key) of a model fitted at the first cutoff and rolled forward."""
     with _quiet():
-        model = _MODELS[name]().fit(y[: cutoffs[0]])
-        paths = [_checked(model.forward(y=y[:c], h=horizon, level=list(LEVELS))) for c in cutoffs]
+        model = _MODELS[name]().fit(_recent(y, cutoffs[0]))
+        paths = [_checked(model.forward(y=_recent(y, c), h=horizon, level=list(LEVELS))) for c in cutoffs]
     return {key: np.stack([path[key] for path in paths]) for key in _KEYS}
+
+
+def _recent(y: np.ndarray, end: int) -> np.ndarray:
+    """The history a model sees at day `end`: at most the last MAX_FIT_DAYS days before it."""
+    return y[max(0, end - MAX_FIT_DAYS) : end]
 
 
 def _checked(result: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
@@ -493,7 +502,9 @@ def _forecast_series(task: tuple[np.ndarray, str, int]) -> tuple[str, dict[str, 
     for name in _fallback_chain(chosen, y.size):
         try:
             with _quiet():
-                result = _checked(_MODELS[name]().forecast(y=y, h=horizon, level=list(LEVELS)))
+                result = _checked(
+                    _MODELS[name]().forecast(y=_recent(y, y.size), h=horizon, level=list(LEVELS))
+                )
         except Exception as error:
             failures.append(f"{name} failed at forecast ({_describe(error)})")
             continue
