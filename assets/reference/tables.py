@@ -24,6 +24,7 @@ class RefTable:
     landing_file: str | None = None
     shipped_file: str | None = None
     renames: tuple[tuple[str, str], ...] = ()
+    defaults: tuple[tuple[str, str], ...] = ()  # optional columns and the SQL value they take when absent
 
 
 REF_TABLES: dict[str, RefTable] = {
@@ -145,6 +146,7 @@ REF_TABLES: dict[str, RefTable] = {
             },
             ("site_id", "chip_model", "effective_date"),
             landing_file="reference/capacity_plan.csv",
+            defaults=(("pool_share", "1.0"),),  # without it, every card serves the tenants we receive usage of
         ),
     )
 }
@@ -174,18 +176,18 @@ def load_reference_table(
         raise ReferenceDataError(f"{display}: cannot read: {str(exc).splitlines()[0]}") from None
     renames = dict(table.renames)
     present = {renames.get(h, h): h for h in header}
-    missing = [c for c in table.columns if c not in present]
+    defaults = dict(table.defaults)
+    missing = [c for c in table.columns if c not in present and c not in defaults]
     if missing:
         raise ReferenceDataError(
             f"{display}: missing column(s) {', '.join(missing)}; the file has {', '.join(header)}"
         )
-    typed = ", ".join(
-        f"TRY_CAST(nullif(trim({sql_ident(present[c])}), '') AS {t}) AS {sql_ident(c)}"
-        for c, t in table.columns.items()
-    )
-    raw = ", ".join(
-        f"nullif(trim({sql_ident(present[c])}), '') AS {sql_ident('raw_' + c)}" for c in table.columns
-    )
+    text = {
+        c: f"nullif(trim({sql_ident(present[c])}), '')" if c in present else sql_str(defaults[c])
+        for c in table.columns
+    }
+    typed = ", ".join(f"TRY_CAST({text[c]} AS {t}) AS {sql_ident(c)}" for c, t in table.columns.items())
+    raw = ", ".join(f"{text[c]} AS {sql_ident('raw_' + c)}" for c in table.columns)
     con.execute(
         f"CREATE OR REPLACE TEMP TABLE __ref AS SELECT row_number() OVER () AS __row, {typed}, {raw} "
         f"FROM {scan}"
