@@ -15,6 +15,8 @@ from pipelines.resources import Lakehouse
 if TYPE_CHECKING:
     from assets.contracts.validation import ContractOutcome
 
+CONTRACT_CHECK = "contract"
+
 
 def _cell(value: object) -> str:
     """Text for a markdown table cell: outside text is HTML-escaped and cannot break the table."""
@@ -57,7 +59,7 @@ def build_contract_check(table: str) -> dg.AssetChecksDefinition:
 
     @dg.asset_check(
         asset=table_asset_keys(table)[0],
-        name="contract",
+        name=CONTRACT_CHECK,
         blocking=True,
         description=f"Great Expectations suite {path.name}: {meta.get('description', '')}",
     )

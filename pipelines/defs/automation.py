@@ -1,0 +1,21 @@
+"""Schedules, freshness checks and the dashboards asset on top of the lakehouse definitions."""
+
+import dagster as dg
+
+from assets.contracts.checks import build_contract_checks
+from assets.dashboards.definitions import build_dashboards_asset
+from assets.marts.definitions import MART_ASSETS
+from pipelines.automation import daily_refresh, freshness_sensor, mart_freshness_checks
+
+
+@dg.definitions
+def automation() -> dg.Definitions:
+    """The daily refresh, freshness of every mart, and the dashboard site downstream of the warehouse."""
+    checks = mart_freshness_checks([key for a in MART_ASSETS for key in a.keys])
+    check_keys = [key for c in [*build_contract_checks(), *checks] for key in c.check_keys]
+    return dg.Definitions(
+        assets=[build_dashboards_asset(check_keys)],
+        asset_checks=checks,
+        schedules=[daily_refresh],
+        sensors=[freshness_sensor(checks)],
+    )
