@@ -83,7 +83,9 @@ def _selection(graph, keys: list[dg.AssetKey], checks: bool) -> dg.AssetSelectio
     selection = dg.AssetSelection.assets(*keys).without_checks()
     if not checks:
         return selection
-    contracts = [k for k in graph.asset_check_keys if k.name == CONTRACT_CHECK and k.asset_key in set(keys)]
+    contracts = [
+        k for k in graph.asset_check_keys if k.name.startswith(CONTRACT_CHECK) and k.asset_key in set(keys)
+    ]
     return selection | dg.AssetSelection.checks(*contracts)
 
 
