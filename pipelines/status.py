@@ -25,6 +25,30 @@ HEADLINES = (
     ),
     ("Voucher face value (CNY)", "SELECT sum(face_value_cny) FROM core.vouchers", "{:,.2f}"),
     ("Rows quarantined", "SELECT count(*) FROM audit.quarantine", "{:,}"),
+    ("Subsidy redeemed (CNY)", "SELECT sum(amount_cny) FROM marts.subsidy_attribution", "{:,.2f}"),
+    (
+        "Voucher balance outstanding (CNY)",
+        "SELECT sum(outstanding_cny) FROM marts.voucher_balances "
+        "WHERE balance_date = (SELECT max(balance_date) FROM marts.voucher_balances)",
+        "{:,.2f}",
+    ),
+    (
+        "Net cost per PFLOP-hour (CNY)",
+        "SELECT sum(net_cost_cny) / sum(pflop_hours) FROM marts.cost_reduction_monthly WHERE pflop_hours > 0",
+        "{:,.2f}",
+    ),
+    (
+        "Net cost below the overseas reference card",
+        "SELECT 1 - sum(net_cost_cny) / sum(reference_cost_per_pflop_hour * pflop_hours) "
+        "FROM marts.cost_reduction_monthly WHERE pflop_hours > 0 AND reference_cost_per_pflop_hour IS NOT NULL",
+        "{:.1%}",
+    ),
+    (
+        "Effective cost per PFLOP-hour below tenants' first three months (later months)",
+        "SELECT 1 - sum(effective_cost_cny) / sum(own_baseline_effective_cost_per_pflop_hour * pflop_hours) "
+        "FROM marts.cost_reduction_monthly WHERE pflop_hours > 0 AND NOT in_own_baseline",
+        "{:.1%}",
+    ),
 )
 
 

@@ -160,6 +160,16 @@ def _tables() -> dict[str, TableDef]:
             TableDef(f"marts.{m}", (f"marts/{m}/data.parquet",), {})
             for m in ("chip_mix", "network_savings", "network_savings_monthly", "dataset_flow")
         ),
+        *(
+            TableDef(f"marts.{m}", (f"marts/{m}/data.parquet",), {})
+            for m in (
+                "subsidy_attribution",
+                "subsidy_unattributed",
+                "voucher_balances",
+                "cost_reduction_monthly",
+            )
+        ),
+        TableDef("exports.focus_cost_and_usage", ("exports/focus_cost_and_usage/data.parquet",), {}),
     ]
     tables += [TableDef(f"ref.{t.name}", (f"ref/{t.name}.parquet",), t.columns) for t in REF_TABLES.values()]
     tables.append(TableDef("meta.columns", ("meta/columns/data.parquet",), DICTIONARY_COLUMNS))

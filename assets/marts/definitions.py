@@ -10,21 +10,22 @@ from pipelines.settings import REPO_ROOT
 from warehouse.lake import parquet_rows
 from warehouse.views import create_lake_views
 
-MART_SQL_DIR = REPO_ROOT / "warehouse" / "sql" / "marts"
+SQL_DIR = REPO_ROOT / "warehouse" / "sql"
 
 
 @dataclass(frozen=True)
 class Mart:
-    """A mart: its SQL file and the published tables it reads."""
+    """A mart: its SQL file (warehouse/sql/<schema>/<name>.sql) and the published tables it reads."""
 
     name: str
     inputs: tuple[str, ...]
     description: str
+    schema: str = "marts"
 
     @property
     def sql(self) -> str:
         """The mart's query."""
-        return (MART_SQL_DIR / f"{self.name}.sql").read_text(encoding="utf-8")
+        return (SQL_DIR / self.schema / f"{self.name}.sql").read_text(encoding="utf-8")
 
 
 MARTS = (
@@ -50,6 +51,27 @@ MARTS = (
         "Per dataset: bytes moved to each site, transfer cost, GPU- and PFLOP-hours of the training that used it, "
         "tenants, licence, and commercial use under a non-commercial licence.",
     ),
+    Mart(
+        "cost_reduction_monthly",
+        (
+            "core.compute_usage",
+            "marts.subsidy_attribution",
+            "ref.rate_cards",
+            "ref.fx_rates",
+            "ref.chips",
+            "ref.providers",
+        ),
+        "Per tenant, provider, chip vendor and month: GPU- and PFLOP-hours, list, billed, effective and net cost, "
+        "subsidy, cost per PFLOP-hour, and the reduction against the tenant's first three months and an overseas "
+        "reference rate card.",
+    ),
+    Mart(
+        "focus_cost_and_usage",
+        ("core.compute_usage", "marts.subsidy_attribution", "ref.providers", "ref.tenants"),
+        "core.compute_usage as a FOCUS 1.2 cost and usage export (PascalCase columns, x_ columns of our own "
+        "including the subsidy).",
+        schema="exports",
+    ),
 )
 
 
@@ -66,7 +88,7 @@ def build_mart(mart: Mart) -> dg.AssetsDefinition:
     """The asset of one mart."""
 
     @dg.asset(
-        key=dg.AssetKey(["marts", mart.name]),
+        key=dg.AssetKey([mart.schema, mart.name]),
         group_name="marts",
         deps=[k for t in mart.inputs for k in table_asset_keys(t)],
         kinds={"duckdb", "parquet"},
@@ -75,7 +97,7 @@ def build_mart(mart: Mart) -> dg.AssetsDefinition:
     )
     def _mart(lakehouse: Lakehouse) -> dg.MaterializeResult:
         lake = lakehouse.lake
-        relative = f"marts/{mart.name}/data.parquet"
+        relative = f"{mart.schema}/{mart.name}/data.parquet"
         with lakehouse.connect() as con:
             create_lake_views(con, lake, list(mart.inputs))
             lake.write_query(con, mart.sql, relative)

@@ -8,6 +8,7 @@ from assets.dictionary.definitions import build_dictionary_asset
 from assets.ingest.check import load_checked_specs
 from assets.ingest.definitions import ingest_key
 from assets.marts.definitions import MART_ASSETS
+from assets.marts.subsidy import subsidy_marts
 from assets.publish import build_publish_asset
 from assets.reference.definitions import REFERENCE_ASSETS
 from pipelines.resources import Lakehouse
@@ -19,7 +20,7 @@ def lakehouse() -> dg.Definitions:
     """Everything downstream of ingest, for the deployment the environment describes."""
     settings = Settings.from_env()
     specs = load_checked_specs(settings.sources_dir)
-    tables = [*REFERENCE_ASSETS, *build_core_assets(specs), *MART_ASSETS]
+    tables = [*REFERENCE_ASSETS, *build_core_assets(specs), *MART_ASSETS, subsidy_marts]
     upstream = [key for a in tables for key in a.keys] + [ingest_key(s) for s in specs]
     dictionary = build_dictionary_asset(upstream)
     tables.append(dictionary)

@@ -4,7 +4,9 @@ A year of lines (md5 line ids, 99.8% paid usage, 0.1% unlinked credits, 0.1% tax
 lines) over one tenant per five vouchers, eight providers and three affiliated tenant/provider pairs; vouchers
 split 60/40 between city (30%) and district (20-70%) funders, valid for a year from a date between October 2024
 and October 2025. Prints one JSON line with the wall time of generation and of attribution and the peak RSS.
-Run: `python tests/benchmarks/bench_attribution.py --lines 10000000 --vouchers 10000`.
+DuckDB runs under `--memory-limit` (default 2GB, as a refresh would set COMPUTEFLOW_DUCKDB_MEMORY) and spills to
+a temporary directory beyond it.
+Run: `python tests/benchmarks/bench_attribution.py --lines 10000000 --vouchers 10000 [--memory-limit 2GB]`.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import argparse
 import json
 import resource
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -83,8 +86,13 @@ def main() -> None:
     parser.add_argument("--lines", type=int, default=1_000_000)
     parser.add_argument("--vouchers", type=int, default=10_000)
     parser.add_argument("--tenants", type=int, help="default: one per five vouchers, at least 100")
+    parser.add_argument("--memory-limit", default="2GB", help="DuckDB memory_limit; 'none' for no limit")
     args = parser.parse_args()
-    con = duckdb.connect()
+    scratch = tempfile.TemporaryDirectory(prefix="bench-attribution-")
+    config = {"temp_directory": scratch.name}
+    if args.memory_limit != "none":
+        config["memory_limit"] = args.memory_limit
+    con = duckdb.connect(config=config)
     start = time.perf_counter()
     generate(con, args.lines, args.vouchers, args.tenants or max(100, args.vouchers // 5))
     generated = time.perf_counter()
@@ -99,6 +107,7 @@ def main() -> None:
             {
                 "lines": args.lines,
                 "vouchers": args.vouchers,
+                "memory_limit": args.memory_limit,
                 "generate_seconds": round(generated - start, 2),
                 "attribute_seconds": round(done - generated, 2),
                 "peak_rss_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),

@@ -1,0 +1,50 @@
+"""Subsidy marts: one asset run of the attribution engine writes the attribution, unattributed and balance tables."""
+
+from collections.abc import Iterator
+
+import dagster as dg
+
+from assets.ingest.definitions import WRITE_POOL
+from assets.marts.definitions import table_asset_keys
+from assets.subsidy.policy import load_policy
+from assets.subsidy.published import INPUTS, QUERIES, attribute_usage
+from pipelines.resources import Lakehouse
+from warehouse.lake import parquet_rows, scalar
+from warehouse.views import create_lake_views
+
+DESCRIPTIONS = {
+    "subsidy_attribution": "One row per charge line and voucher that paid part of it (reversals negative), "
+    "with the policy rule that allowed it.",
+    "subsidy_unattributed": "Every charge line that got no subsidy, with the reason.",
+    "voucher_balances": "Daily issued, redeemed, expired and outstanding amount of every voucher.",
+}
+
+
+@dg.multi_asset(
+    specs=[
+        dg.AssetSpec(
+            dg.AssetKey(["marts", name]),
+            group_name="marts",
+            deps=[k for t in INPUTS for k in table_asset_keys(t)],
+            kinds={"duckdb", "parquet"},
+            description=description,
+        )
+        for name, description in DESCRIPTIONS.items()
+    ],
+    pool=WRITE_POOL,
+)
+def subsidy_marts(lakehouse: Lakehouse) -> Iterator[dg.MaterializeResult]:
+    """Attribute the whole period's charge lines to the vouchers under the subsidy policy file."""
+    lake = lakehouse.lake
+    with lakehouse.connect() as con:
+        create_lake_views(con, lake, [t for t in INPUTS if not t.startswith("ref.")])
+        attribute_usage(con, load_policy())
+        for name, query in QUERIES.items():
+            relative = f"marts/{name}/data.parquet"
+            lake.write_query(con, query, relative)
+            metadata = {"rows": parquet_rows(con, lake, relative)}
+            if name == "subsidy_attribution":
+                metadata["subsidy_cny"] = float(
+                    scalar(con, "SELECT coalesce(sum(amount), 0) FROM subsidy_attribution")
+                )
+            yield dg.MaterializeResult(asset_key=["marts", name], metadata=metadata)

@@ -1,0 +1,96 @@
+-- exports.focus_cost_and_usage: core.compute_usage as a FOCUS 1.2 cost and usage dataset.
+-- Every FOCUS 1.2 mandatory column, in PascalCase, costs in the billing currency; values a feed does not carry are
+-- derived: BillingAccountId defaults to '<provider_id>:<tenant_id>' (the tenant's account with the provider),
+-- BillingPeriod is the Asia/Shanghai calendar month of the charge, ChargeFrequency is 'Usage-Based' for usage and
+-- 'One-Time' otherwise, ServiceCategory outside the FOCUS list becomes 'Other' (the raw value is kept in
+-- x_SourceServiceCategory). Our columns carry the x_ prefix: tenant, site, chip, GPU- and PFLOP-hours, CNY
+-- amounts and the subsidy attributed to the line (marts.subsidy_attribution; reversals negative).
+WITH subsidy AS (
+    SELECT
+        charge_line_id,
+        sum(amount_cny) AS subsidy_cny,
+        list_sort(list(DISTINCT rule)) AS rules,
+        count(DISTINCT voucher_id) AS vouchers
+    FROM marts_subsidy_attribution
+    GROUP BY charge_line_id
+),
+lines AS (
+    SELECT
+        u.*,
+        coalesce(u.provider_name, p.provider_name, u.provider_id) AS focus_provider,
+        CAST(date_trunc('month', u.charge_date) AS TIMESTAMP) AS period_start,
+        t.tenant_name_en,
+        s.subsidy_cny,
+        s.rules,
+        s.vouchers
+    FROM core_compute_usage u
+    LEFT JOIN ref_providers p USING (provider_id)
+    LEFT JOIN ref_tenants t USING (tenant_id)
+    LEFT JOIN subsidy s USING (charge_line_id)
+)
+SELECT
+    CAST(billed_cost AS DECIMAL(18,4)) AS BilledCost,
+    coalesce(billing_account_id, provider_id || ':' || tenant_id) AS BillingAccountId,
+    coalesce(tenant_name_en, tenant_id) AS BillingAccountName,
+    billing_currency AS BillingCurrency,
+    timezone('Asia/Shanghai', period_start + INTERVAL 1 MONTH) AS BillingPeriodEnd,
+    timezone('Asia/Shanghai', period_start) AS BillingPeriodStart,
+    charge_category AS ChargeCategory,
+    charge_class AS ChargeClass,
+    coalesce(
+        charge_description,
+        concat_ws(' ', service_name, chip_model, CAST(gpu_count AS VARCHAR) || ' x', job_id)
+    ) AS ChargeDescription,
+    CASE WHEN charge_category = 'Usage' THEN 'Usage-Based' ELSE 'One-Time' END AS ChargeFrequency,
+    charge_period_end AS ChargePeriodEnd,
+    charge_period_start AS ChargePeriodStart,
+    CASE WHEN charge_category = 'Usage' THEN consumed_quantity END AS ConsumedQuantity,
+    CASE WHEN charge_category = 'Usage' THEN consumed_unit END AS ConsumedUnit,
+    CAST(contracted_cost AS DECIMAL(18,4)) AS ContractedCost,
+    CAST(effective_cost AS DECIMAL(18,4)) AS EffectiveCost,
+    coalesce(invoice_issuer_name, focus_provider) AS InvoiceIssuerName,
+    CAST(list_cost AS DECIMAL(18,4)) AS ListCost,
+    pricing_quantity AS PricingQuantity,
+    pricing_unit AS PricingUnit,
+    focus_provider AS ProviderName,
+    coalesce(publisher_name, focus_provider) AS PublisherName,
+    region_id AS RegionId,
+    region_id AS RegionName,
+    resource_id AS ResourceId,
+    CASE
+        WHEN service_category IN (
+            'AI and Machine Learning', 'Analytics', 'Business Applications', 'Compute', 'Databases',
+            'Developer Tools', 'Multicloud', 'Identity', 'Integration', 'Internet of Things',
+            'Management and Governance', 'Media', 'Migration', 'Mobile', 'Networking', 'Security', 'Storage',
+            'Web', 'Other'
+        ) THEN service_category
+        ELSE 'Other'
+    END AS ServiceCategory,
+    coalesce(service_name, service_category, 'GPU compute') AS ServiceName,
+    sku_id AS SkuId,
+    coalesce(sub_account_id, tenant_id) AS SubAccountId,
+    charge_line_id AS x_ChargeLineId,
+    tenant_id AS x_TenantId,
+    site_id AS x_SiteId,
+    provider_id AS x_ProviderId,
+    chip_model AS x_ChipModel,
+    chip_vendor AS x_ChipVendor,
+    is_domestic_chip AS x_IsDomesticChip,
+    gpu_count AS x_GpuCount,
+    gpu_hours AS x_GpuHours,
+    pflop_hours AS x_PflopHours,
+    job_id AS x_JobId,
+    dataset_id AS x_DatasetId,
+    charge_date AS x_ChargeDate,
+    fx_rate_to_cny AS x_FxRateToCny,
+    billed_cost_cny AS x_BilledCostCny,
+    effective_cost_cny AS x_EffectiveCostCny,
+    list_cost_cny AS x_ListCostCny,
+    CAST(coalesce(subsidy_cny, 0) AS DECIMAL(18,4)) AS x_SubsidyCny,
+    CAST(effective_cost_cny - coalesce(subsidy_cny, 0) AS DECIMAL(18,4)) AS x_NetCostCny,
+    coalesce(rules, []) AS x_SubsidyRules,
+    coalesce(vouchers, 0) AS x_SubsidyVouchers,
+    service_category AS x_SourceServiceCategory,
+    source_name AS x_SourceName
+FROM lines
+ORDER BY ChargePeriodStart, x_ChargeLineId
