@@ -45,9 +45,17 @@ def daily_refresh(context: dg.ScheduleEvaluationContext) -> dg.RunRequest:
     return daily_refresh_request(context.scheduled_execution_time)
 
 
+FRESHNESS_CHECK = "freshness_check"  # the name build_last_update_freshness_checks gives its checks
+
+
 def mart_freshness_checks(marts: list[dg.AssetKey]) -> list[dg.AssetChecksDefinition]:
     """Freshness checks: each mart must have been materialized within MART_MAX_AGE."""
     return list(dg.build_last_update_freshness_checks(assets=marts, lower_bound_delta=MART_MAX_AGE))
+
+
+def is_freshness_check(key: dg.AssetCheckKey) -> bool:
+    """Whether a check is a freshness check (evaluated by its sensor, not by the refresh that updates the mart)."""
+    return key.name == FRESHNESS_CHECK
 
 
 def freshness_sensor(checks: list[dg.AssetChecksDefinition]) -> dg.SensorDefinition:

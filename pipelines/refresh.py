@@ -11,8 +11,8 @@ from dataclasses import dataclass
 import dagster as dg
 from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
 
-from assets.contracts.checks import CONTRACT_CHECK
 from assets.ingest.engine import landed_files
+from pipelines.automation import is_freshness_check
 from pipelines.resources import Lakehouse
 from pipelines.settings import Settings
 from warehouse.lake import process_alive
@@ -79,14 +79,13 @@ def _selected_keys(defs: dg.Definitions, selection: str | None) -> list[dg.Asset
 
 
 def _selection(graph, keys: list[dg.AssetKey], checks: bool) -> dg.AssetSelection:
-    """The assets, with their contract checks when `checks` is true."""
+    """The assets, with their checks (freshness checks aside) when `checks` is true."""
     selection = dg.AssetSelection.assets(*keys).without_checks()
     if not checks:
         return selection
-    contracts = [
-        k for k in graph.asset_check_keys if k.name.startswith(CONTRACT_CHECK) and k.asset_key in set(keys)
-    ]
-    return selection | dg.AssetSelection.checks(*contracts)
+    selected = set(keys)
+    own = [k for k in graph.asset_check_keys if k.asset_key in selected and not is_freshness_check(k)]
+    return selection | dg.AssetSelection.checks(*own)
 
 
 def refresh(

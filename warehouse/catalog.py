@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from assets.capacity.tables import CAPACITY_TABLES
 from assets.ingest.compile import DERIVED, output_columns
 from assets.ingest.engine import numbered_scan
 from assets.ingest.ledger import LEDGER_SCHEMA
@@ -158,7 +159,16 @@ def _tables() -> dict[str, TableDef]:
         ),
         *(
             TableDef(f"marts.{m}", (f"marts/{m}/data.parquet",), {})
-            for m in ("chip_mix", "network_savings", "network_savings_monthly", "dataset_flow")
+            for m in (
+                "chip_mix",
+                "network_savings",
+                "network_savings_monthly",
+                "dataset_flow",
+                "capacity_supply_daily",
+                "capacity_demand_daily",
+                "utilization_daily",
+                "queue_wait",
+            )
         ),
         *(
             TableDef(f"marts.{m}", (f"marts/{m}/data.parquet",), {})
@@ -170,6 +180,7 @@ def _tables() -> dict[str, TableDef]:
             )
         ),
         TableDef("exports.focus_cost_and_usage", ("exports/focus_cost_and_usage/data.parquet",), {}),
+        *(TableDef(t, (f"marts/{t.split('.')[1]}/data.parquet",), c) for t, c in CAPACITY_TABLES.items()),
     ]
     tables += [TableDef(f"ref.{t.name}", (f"ref/{t.name}.parquet",), t.columns) for t in REF_TABLES.values()]
     tables.append(TableDef("meta.columns", ("meta/columns/data.parquet",), DICTIONARY_COLUMNS))

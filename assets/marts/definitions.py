@@ -72,6 +72,28 @@ MARTS = (
         "including the subsidy).",
         schema="exports",
     ),
+    Mart(
+        "capacity_supply_daily",
+        ("ref.capacity_plan", "ref.chips", "core.compute_usage"),
+        "Cards and available GPU-hours and PFLOP-hours of each site's pool per day and chip family, installed "
+        "or planned, from ref.capacity_plan; site 'all' for the city.",
+    ),
+    Mart(
+        "capacity_demand_daily",
+        ("core.compute_usage", "marts.capacity_supply_daily"),
+        "Daily GPU-hours and PFLOP-hours demand per series (site x chip family x provider, and the providers "
+        "and sites summed), gap-free to the last complete day, with the supply of the site's pool.",
+    ),
+    Mart(
+        "utilization_daily",
+        ("marts.capacity_demand_daily", "marts.capacity_supply_daily"),
+        "Used against available GPU-hours per day, site and chip family: idle hours and utilization.",
+    ),
+    Mart(
+        "queue_wait",
+        ("core.compute_usage",),
+        "Queue wait (submit to start) of jobs whose source records a submit time, per day, site and provider.",
+    ),
 )
 
 

@@ -141,6 +141,7 @@ REF_TABLES: dict[str, RefTable] = {
                 "cards": "INTEGER",
                 "status": "VARCHAR",
                 "note": "VARCHAR",
+                "pool_share": "DOUBLE",
             },
             ("site_id", "chip_model", "effective_date"),
             landing_file="reference/capacity_plan.csv",

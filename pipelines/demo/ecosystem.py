@@ -394,8 +394,17 @@ _CAPACITY: tuple[tuple[str, str, str, str, dict[str, int]], ...] = (
 )
 
 
-def capacity_plan_frame() -> pl.DataFrame:
-    """capacity_plan.csv: cumulative cards per (site, chip_model) at each effective date."""
+# Share of each site's cards in the pool that serves the demo's tenants at scale 1 (the tenants' usage is
+# what ComputeFlow receives; the rest of a site serves other customers). Chosen so that the pools run at
+# about half to four fifths of their hours at the end of the nominal 120 days, domestic pools fuller.
+_POOL_SHARE = {"lingang": 0.015, "qingpu": 0.02, "songjiang": 0.05, "xuhui": 0.1}
+
+
+def capacity_plan_frame(scale: float = 1.0) -> pl.DataFrame:
+    """capacity_plan.csv: cumulative cards per (site, chip_model) at each effective date.
+
+    `pool_share` scales with the demo's volume (up to 1), so the pools' utilization does not depend on `scale`.
+    """
     rows = [
         {
             "site_id": site,
@@ -404,6 +413,7 @@ def capacity_plan_frame() -> pl.DataFrame:
             "cards": cards,
             "status": status,
             "note": note,
+            "pool_share": round(min(1.0, _POOL_SHARE[site] * scale), 8),
         }
         for site, date, status, note, chips in _CAPACITY
         for chip, cards in chips.items()

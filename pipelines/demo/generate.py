@@ -43,13 +43,13 @@ def _profiles(providers: tuple[str, ...] | None) -> tuple[FeedProfile, ...]:
     return tuple(p for p in FEED_PROFILES if p.provider_id in providers)
 
 
-def _write_reference(landing: Landing, start: dt.date, days: int) -> None:
+def _write_reference(landing: Landing, start: dt.date, days: int, scale: float) -> None:
     landing.write_csv("reference/tenants.csv", tenants_frame(), "tenants")
     landing.write_csv("reference/sites.csv", sites_frame(), "sites", float_precision=4)
     landing.write_csv("reference/providers.csv", providers_frame(), "providers")
     landing.write_csv("reference/rate_cards.csv", rate_cards_frame(), "rate_cards", float_precision=2)
     landing.write_csv("reference/fx_rates.csv", fx_rates_frame(start, days), "fx_rates", float_precision=4)
-    landing.write_csv("reference/capacity_plan.csv", capacity_plan_frame(), "capacity_plan")
+    landing.write_csv("reference/capacity_plan.csv", capacity_plan_frame(scale), "capacity_plan")
 
 
 def _feed_day(
@@ -89,7 +89,7 @@ def generate_demo(
     if not scale > 0:
         raise ValueError("scale must be positive")
     landing = Landing(landing_url, on_file)
-    _write_reference(landing, start, days)
+    _write_reference(landing, start, days, scale)
     landing.write_csv("vouchers/voucher_ledger.csv", voucher_ledger(seed, start), "vouchers")
     write_real_samples(landing)
 

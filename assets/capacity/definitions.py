@@ -1,0 +1,182 @@
+"""Capacity planning assets: forecasts, alerts and backtests from the demand and supply marts, and their checks."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import TYPE_CHECKING
+
+import dagster as dg
+import duckdb
+import polars as pl
+
+from assets.capacity.tables import CAPACITY_TABLES
+from assets.ingest.definitions import WRITE_POOL
+from assets.marts.definitions import table_asset_keys
+from pipelines.resources import Lakehouse
+from warehouse.catalog import TABLES
+from warehouse.lake import Location, parquet_rows
+from warehouse.views import create_lake_views
+
+if TYPE_CHECKING:
+    from assets.capacity.planning import CapacityPlan
+
+INPUTS = ("marts.capacity_demand_daily", "marts.capacity_supply_daily")
+FORECAST, ALERTS, BACKTEST = CAPACITY_TABLES
+KEYS = {table: dg.AssetKey(table.split(".")) for table in CAPACITY_TABLES}
+DESCRIPTIONS = {
+    FORECAST: "180-day forecasts of each demand series and metric (chosen model, 80%/95% intervals) with the "
+    "supply of the series' pool on each day and the projected utilization.",
+    ALERTS: "Per pool (site or city x chip family) and metric: the first day the forecast passes 80% and "
+    "100% of supply within 180 days, with the probability.",
+    BACKTEST: "Rolling-origin backtest of every candidate model per series and metric: MASE, sMAPE, interval "
+    "coverage; the chosen model flagged.",
+}
+_NOTES_SHOWN = 40
+
+
+def _relative(table: str) -> str:
+    return f"marts/{table.split('.')[1]}/data.parquet"
+
+
+def _write(con: duckdb.DuckDBPyConnection, lake: Location, table: str, frame: pl.DataFrame | None) -> int:
+    """Write a frame (or the table's typed empty shape when None) to the table's lake file; its row count."""
+    if frame is None:
+        query = f"{TABLES[table].empty_select()} LIMIT 0"
+    else:
+        con.register("__capacity_frame", frame.to_arrow())
+        query = "SELECT * FROM __capacity_frame"
+    lake.write_query(con, query, _relative(table))
+    if frame is not None:
+        con.unregister("__capacity_frame")
+    return parquet_rows(con, lake, _relative(table))
+
+
+def _notes_markdown(notes: pl.DataFrame) -> str:
+    """A markdown table of the series whose forecast departed from the plain path."""
+    noted = notes.filter(pl.col("note") != "")
+    lines = ["| series | metric | model used | note |", "|---|---|---|---|"]
+    lines += [
+        f"| {r['series_id']} | {r['metric']} | {r['model']} | {r['note'].replace('|', '/')} |"
+        for r in noted.head(_NOTES_SHOWN).iter_rows(named=True)
+    ]
+    if noted.height > _NOTES_SHOWN:
+        lines.append(f"| ... {noted.height - _NOTES_SHOWN} more | | | |")
+    return "\n".join(lines)
+
+
+def _metadata(plan: CapacityPlan) -> dict[str, dict[str, dg.MetadataValue]]:
+    """Dagster metadata of each table: models used, fallbacks and notes, model quality, alerts raised."""
+    from assets.capacity.planning import coverage_summary, naive_comparison
+
+    used = plan.notes["model"].value_counts().sort("model").iter_rows()
+    crossing = plan.alerts.filter(pl.col("first_date").is_not_null())
+    return {
+        FORECAST: {
+            "series": dg.MetadataValue.int(plan.notes.height),
+            "models_used": dg.MetadataValue.json({model: int(n) for model, n in used}),
+            "series_with_notes": dg.MetadataValue.int(int((plan.notes["note"] != "").sum())),
+            "notes": dg.MetadataValue.md(_notes_markdown(plan.notes)),
+        },
+        BACKTEST: {
+            "naive_comparison": dg.MetadataValue.json(_finite(naive_comparison(plan.backtest))),
+            "coverage": dg.MetadataValue.json(_finite(coverage_summary(plan.backtest))),
+        },
+        ALERTS: {
+            "crossings": dg.MetadataValue.md(
+                "\n".join(
+                    ["| series | metric | threshold | first date | probability |", "|---|---|---|---|---|"]
+                    + [
+                        f"| {r['series_id']} | {r['metric']} | {r['threshold']:.0%} | {r['first_date']} "
+                        f"| {r['probability']:.2f} |"
+                        for r in crossing.iter_rows(named=True)
+                    ]
+                )
+            ),
+        },
+    }
+
+
+def _finite(summary: dict[str, float | int]) -> dict[str, float | int | None]:
+    """JSON-safe figures: NaN as null, floats rounded."""
+    return {k: (None if v != v else round(v, 4) if isinstance(v, float) else v) for k, v in summary.items()}
+
+
+@dg.multi_asset(
+    specs=[
+        dg.AssetSpec(
+            KEYS[table],
+            group_name="marts",
+            deps=[k for t in INPUTS for k in table_asset_keys(t)],
+            kinds={"statsforecast", "parquet"},
+            description=DESCRIPTIONS[table],
+        )
+        for table in CAPACITY_TABLES
+    ],
+    pool=WRITE_POOL,
+)
+def capacity_forecasts(lakehouse: Lakehouse) -> Iterator[dg.MaterializeResult]:
+    """Backtest, choose and forecast every demand series; write forecasts, alerts and backtests."""
+    from assets.capacity.planning import plan_capacity
+
+    lake = lakehouse.lake
+    with lakehouse.connect() as con:
+        create_lake_views(con, lake, list(INPUTS))
+        demand = con.sql("SELECT * FROM marts_capacity_demand_daily ORDER BY series_id, usage_date").pl()
+        supply = con.sql("SELECT * FROM marts_capacity_supply_daily").pl()
+        plan = plan_capacity(demand, supply) if demand.height else None
+        frames = (
+            dict(zip(CAPACITY_TABLES, (plan.forecast, plan.alerts, plan.backtest), strict=True))
+            if plan
+            else {}
+        )
+        metadata = _metadata(plan) if plan else {}
+        for table in CAPACITY_TABLES:
+            rows = _write(con, lake, table, frames.get(table))
+            yield dg.MaterializeResult(
+                asset_key=KEYS[table],
+                metadata={"rows": dg.MetadataValue.int(rows), **metadata.get(table, {})},
+            )
+
+
+def _read(lakehouse: Lakehouse, table: str) -> pl.DataFrame:
+    with lakehouse.connect() as con:
+        return con.sql(f"SELECT * FROM {TABLES[table].source(lakehouse.lake)}").pl()
+
+
+@dg.asset_check(
+    asset=KEYS[BACKTEST],
+    name="chosen_models_beat_seasonal_naive",
+    blocking=True,
+    description="Mean backtest MASE of the chosen models is no worse than seasonal naive's on the same series.",
+)
+def chosen_models_beat_seasonal_naive(lakehouse: Lakehouse) -> dg.AssetCheckResult:
+    """Aggregate MASE of the chosen models against the weekly seasonal naive baseline."""
+    from assets.capacity.planning import naive_comparison
+
+    summary = naive_comparison(_read(lakehouse, BACKTEST))
+    passed = not summary["series_compared"] or summary["mase_chosen"] <= summary["mase_seasonal_naive"]
+    return dg.AssetCheckResult(
+        passed=bool(passed), metadata={"summary": dg.MetadataValue.json(_finite(summary))}
+    )
+
+
+@dg.asset_check(
+    asset=KEYS[BACKTEST],
+    name="interval_coverage",
+    description="Mean backtest coverage of the chosen models' 80% and 95% intervals within sane bands "
+    "(assets.capacity.planning.COVERAGE_BANDS).",
+)
+def interval_coverage(lakehouse: Lakehouse) -> dg.AssetCheckResult:
+    """Calibration of the intervals in backtest (warns, does not block)."""
+    from assets.capacity.planning import coverage_in_band, coverage_summary
+
+    summary = coverage_summary(_read(lakehouse, BACKTEST))
+    return dg.AssetCheckResult(
+        passed=coverage_in_band(summary),
+        severity=dg.AssetCheckSeverity.WARN,
+        metadata={"summary": dg.MetadataValue.json(_finite(summary))},
+    )
+
+
+CAPACITY_ASSETS = [capacity_forecasts]
+CAPACITY_CHECKS = [chosen_models_beat_seasonal_naive, interval_coverage]
