@@ -213,6 +213,7 @@ COST = Page(
                 Measure("net of subsidy", num="net_cost_cny", den="pflop_hours"),
             ),
             unit="CNY per PFLOP-hour",
+            extra={"categorical": True},
         ),
         Chart(
             "net_cost_per_pflop_hour_by_vendor",
@@ -223,6 +224,7 @@ COST = Page(
             y=(Measure("net", num="net_cost_cny", den="pflop_hours"),),
             by="chip_vendor",
             unit="CNY per PFLOP-hour",
+            extra={"categorical": True},
         ),
         Chart(
             "net_cost_per_pflop_hour_by_tenant",
@@ -233,6 +235,8 @@ COST = Page(
             y=(Measure("net", num="net_cost_cny", den="pflop_hours"),),
             by="tenant_id",
             unit="CNY per PFLOP-hour",
+            note="The eight tenants with the most PFLOP-hours; pick a tenant above to see any other.",
+            extra={"top": 8, "categorical": True},
         ),
         Chart(
             "pflop_hours_by_vendor",
@@ -243,6 +247,7 @@ COST = Page(
             y=(Measure("PFLOP-hours", col="pflop_hours"),),
             by="chip_vendor",
             unit="PFLOP-hours",
+            extra={"categorical": True},
         ),
     ),
     figures=(
@@ -303,6 +308,8 @@ NETWORK = Page(
             y=(Measure("hours saved", col="hours_saved"),),
             by="tenant_id",
             unit="hours",
+            note="The ten tenants that saved the most hours; pick a tenant above to see any other.",
+            extra={"top": 10},
         ),
         Chart(
             "saving_by_tenant",
@@ -313,7 +320,9 @@ NETWORK = Page(
             y=(Measure("saving", col="saving_cny"),),
             by="tenant_id",
             unit="CNY",
-            note="Negative where a boosted transfer was too small to need the boost.",
+            note="The ten tenants that saved the most; negative where a boosted transfer was too small to need "
+            "the boost.",
+            extra={"top": 10, "categorical": True},
         ),
     ),
     tables=(

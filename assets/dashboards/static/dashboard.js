@@ -50,12 +50,17 @@
         g.set(x, a);
       }
     }
-    return [...groups.entries()].map(([name, g]) => {
-      const xs = [...g.keys()].sort();
-      const ys = xs.map((x) => {
-        const a = g.get(x);
-        return chart.y[0].den ? (a.den ? a.num / a.den : null) : a.num;
-      });
+    let entries = [...groups.entries()];
+    if (chart.top && entries.length > chart.top) {
+      // Keep the series with the largest totals (of the denominator for ratios).
+      const total = (g) => [...g.values()].reduce((t, a) => t + (chart.y[0].den ? a.den : a.num), 0);
+      entries = entries.sort((a, b) => total(b[1]) - total(a[1])).slice(0, chart.top);
+    }
+    const ratio = Boolean(chart.y[0].den);
+    return entries.map(([name, g]) => {
+      // A ratio over nothing (no PFLOP-hours, no rows read) is not a point.
+      const xs = [...g.keys()].filter((x) => !ratio || g.get(x).den).sort();
+      const ys = xs.map((x) => (ratio ? g.get(x).num / g.get(x).den : g.get(x).num));
       return { name: esc(name), x: xs.map(esc), y: ys };
     });
   }
@@ -127,6 +132,7 @@
     const axis = { title: { text: esc(chart.unit || "") }, automargin: true };
     const layout = { ...LAYOUT, barmode: "stack", xaxis: { automargin: true }, yaxis: { automargin: true } };
     layout[chart.kind === "hbar" ? "xaxis" : "yaxis"] = axis;
+    if (chart.categorical) layout.xaxis.type = "category";
     Plotly.react(el, data, layout, { displaylogo: false, responsive: true });
   }
 
