@@ -157,3 +157,26 @@ def test_every_page_renders_in_chromium_without_console_errors(
             png = driver.get_screenshot_as_png()
             (shots / f"{name}.png").write_bytes(png)
             assert distinct_bytes(png) > 16, f"{name}: blank screenshot"
+
+
+def test_subsidy_cost_and_capacity_figures_match_the_warehouse(demo: Deployment, site: Path) -> None:
+    subsidy = page_data(site, "subsidy")
+    by_funder = column_sums(subsidy["datasets"]["redemptions"], "funder", "amount_cny")
+    redeemed = cli_sql(
+        demo, "SELECT funder, sum(amount_cny) AS a FROM marts.subsidy_attribution GROUP BY ALL"
+    )
+    assert by_funder == {r["funder"]: pytest.approx(float(r["a"])) for r in redeemed}
+    face = cli_sql(demo, "SELECT sum(face_value_cny) AS f FROM core.vouchers")[0]["f"]
+    assert {f["key"]: f["value"] for f in subsidy["figures"]}["face_value_cny"] == pytest.approx(float(face))
+
+    cost = page_data(site, "cost")
+    pflop = column_sums(cost["datasets"]["monthly"], "chip_vendor", "pflop_hours")
+    expected = cli_sql(
+        demo, "SELECT chip_vendor, sum(pflop_hours) AS p FROM marts.cost_reduction_monthly GROUP BY ALL"
+    )
+    assert pflop == {r["chip_vendor"]: pytest.approx(float(r["p"])) for r in expected}
+
+    capacity = page_data(site, "capacity")
+    alerts = cli_sql(demo, "SELECT count(*) AS n FROM marts.capacity_alerts")[0]["n"]
+    assert {f["key"]: f["value"] for f in capacity["figures"]}["alerts"] == alerts
+    assert len(capacity["datasets"]["alerts"]["rows"]) == alerts
