@@ -117,7 +117,7 @@ def test_pages_without_their_tables_say_which_are_missing(demo: Deployment, site
         assert ('id="missing"' in html) == bool(missing), page.name
 
 
-def test_text_from_data_never_becomes_markup(tmp_path: Path) -> None:
+def test_text_from_data_never_becomes_markup_and_nan_is_null(tmp_path: Path) -> None:
     hostile = '</script><script>alert("x")</script><img src=x onerror=alert(1)>'
     warehouse = tmp_path / "warehouse.duckdb"
     with duckdb.connect(str(warehouse)) as con:
@@ -125,13 +125,15 @@ def test_text_from_data_never_becomes_markup(tmp_path: Path) -> None:
         con.execute(
             "CREATE TABLE marts.chip_mix AS SELECT DATE '2025-08-01' AS usage_date, 'lingang' AS site_id, "
             "? AS provider_id, 'Huawei' AS chip_vendor, true AS is_domestic_chip, 1.5 AS gpu_hours, "
-            "0.5 AS pflop_hours, CAST(3 AS DECIMAL(18,4)) AS effective_cost_cny",
+            "'NaN'::DOUBLE AS pflop_hours, CAST(3 AS DECIMAL(18,4)) AS effective_cost_cny",
             [hostile],
         )
     outcomes = build_site(warehouse, tmp_path / "site", [], datetime.now(UTC))
     html = (tmp_path / "site" / "chips.html").read_text(encoding="utf-8")
     assert "<script>alert" not in html and "<img" not in html
-    assert page_data(tmp_path / "site", "chips")["datasets"]["daily"]["rows"][0][2] == hostile
+    daily = page_data(tmp_path / "site", "chips")["datasets"]["daily"]
+    row = dict(zip(daily["columns"], daily["rows"][0], strict=True))
+    assert row["provider_id"] == hostile and row["pflop_hours"] is None  # NaN becomes null, not invalid JSON
     assert {o.name: o.missing for o in outcomes}["chips"] == []
     assert "marts.network_savings_monthly" in {o.name: o.missing for o in outcomes}["network"]
 

@@ -7,6 +7,7 @@ Text from data reaches the HTML only through Jinja2's autoescaping or as JSON wi
 from __future__ import annotations
 
 import json
+import math
 import os
 import shutil
 import uuid
@@ -44,7 +45,9 @@ class PageOutcome:
 
 
 def _plain(value: object) -> object:
-    """A JSON-ready value (numbers as floats, days and times as ISO text, lists as text)."""
+    """A JSON-ready value (numbers as floats, NaN as null, days and times as ISO text, lists as text)."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
     if isinstance(value, Decimal):
         return float(value)
     if isinstance(value, datetime):
@@ -82,7 +85,7 @@ def _figure(con: duckdb.DuckDBPyConnection, sql: str, fmt: str) -> tuple[float |
         value = con.execute(sql).fetchone()[0]
     except duckdb.CatalogException:
         return None, "n/a"
-    if value is None:
+    if value is None or not math.isfinite(float(value)):
         return None, "n/a"
     return float(value), fmt.format(value)
 
