@@ -51,19 +51,19 @@ def test_sql_examples_outside_the_questions_run(demo: Deployment) -> None:
             assert demo.query(block)
 
 
-def test_the_notebook_is_valid_and_its_code_runs(demo: Deployment, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_notebook_is_valid_and_its_code_runs(
+    demo: Deployment, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     notebook = json.loads(NOTEBOOK.read_text(encoding="utf-8"))
     assert notebook["nbformat"] == 4 and notebook["cells"]
     assert all(
         c["cell_type"] in ("markdown", "code") and isinstance(c["source"], list) for c in notebook["cells"]
     )
     code = "\n".join("".join(c["source"]) for c in notebook["cells"] if c["cell_type"] == "code")
-    monkeypatch.chdir(demo.settings.home)  # the notebook opens data/warehouse.duckdb from the repository root
-    link = Path("data")
-    link.mkdir(exist_ok=True)
-    target = link / "warehouse.duckdb"
-    if not target.exists():
-        target.symlink_to(demo.settings.warehouse_path)
+    # The notebook opens data/warehouse.duckdb from the repository root: give it one that is the demo's.
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "warehouse.duckdb").symlink_to(demo.settings.warehouse_path)
+    monkeypatch.chdir(tmp_path)
     namespace: dict = {}
     exec(compile(code, NOTEBOOK.name, "exec"), namespace)
     assert namespace["share"].height > 0 and namespace["monthly"].height > 0
