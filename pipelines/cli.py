@@ -84,6 +84,36 @@ def demo(days: int, scale: float, seed: int, start: str, providers: tuple[str, .
 )
 def refresh(selection: str | None, partition: str | None, skip_checks: bool) -> None:
     """Materialize assets through Dagster (every landed day by default) and publish the warehouse."""
+    _run_refresh("refreshing", selection, partition=partition, checks=not skip_checks)
+
+
+def _day(ctx: click.Context, param: click.Parameter, value: str) -> str:
+    try:
+        return date.fromisoformat(value).isoformat()
+    except ValueError:
+        raise click.BadParameter(f"{value!r} is not a day (YYYY-MM-DD)") from None
+
+
+@main.command()
+@click.option("--from", "first", required=True, callback=_day, help="First day partition (YYYY-MM-DD).")
+@click.option("--to", "last", required=True, callback=_day, help="Last day partition, inclusive.")
+@click.option("--select", "selection", default=None, help="Dagster asset selection (default: everything).")
+def backfill(first: str, last: str, selection: str | None) -> None:
+    """Re-run the day partitions --from..--to and everything downstream in one run, then publish."""
+    from pipelines.automation import day_range
+
+    start = Settings.from_env().partition_start
+    if first < start:
+        raise click.BadParameter(f"{first} is before the first partition day {start}", param_hint="--from")
+    try:
+        day_range(first, last)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--to") from None
+    _run_refresh(f"backfilling {first} .. {last}", selection, days=(first, last))
+
+
+def _run_refresh(label: str, selection: str | None, **options: object) -> None:
+    """One refresh run with a progress bar of finished steps, then the status (or the failures)."""
     from pipelines.definitions import build_definitions
     from pipelines.instance import local_instance
     from pipelines.refresh import refresh as run_refresh
@@ -92,12 +122,12 @@ def refresh(selection: str | None, partition: str | None, skip_checks: bool) -> 
     instance = local_instance(settings)
     defs = build_definitions()
     with _progress() as progress:
-        task = progress.add_task("refreshing", total=None)
+        task = progress.add_task(label, total=None)
 
         def on_step(step: str, done: int, total: int) -> None:
-            progress.update(task, total=total, completed=done, description=f"done {step}")
+            progress.update(task, total=total, completed=done, description=f"{label}: done {step}")
 
-        outcome = run_refresh(defs, instance, selection, partition, on_step, checks=not skip_checks)
+        outcome = run_refresh(defs, instance, selection, on_step=on_step, **options)
     span = (
         f"{outcome.partition_range[0]} .. {outcome.partition_range[1]}" if outcome.partition_range else "none"
     )
@@ -165,6 +195,7 @@ def _print_status(settings: Settings) -> None:
         out.print(table)
         for label, value in headline_figures(con):
             out.print(f"{label}: {value}")
+    out.print(f"Dashboards: {settings.dashboards_path / 'index.html'}")
     out.print(f"Dagster instance: {settings.dagster_home} (open it with: computeflow ui)")
 
 
@@ -207,6 +238,30 @@ def sql(query: str, fmt: str) -> None:
         for r in rows:  # values are data, never markup: Text() renders them literally
             table.add_row(*[Text("" if v is None else str(v)) for v in r])
         Console().print(table)
+
+
+@main.command()
+@click.option(
+    "--output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Write the markdown here (default: print it).",
+)
+def dictionary(output: Path | None) -> None:
+    """The data dictionary (every published table and column with its meaning) as markdown, from meta.columns."""
+    from assets.dictionary.columns import dictionary_markdown
+
+    path = Settings.from_env().warehouse_path
+    if not path.exists():
+        raise click.ClickException(f"no warehouse at {path}: run `computeflow refresh` first")
+    with duckdb.connect(str(path), read_only=True) as con:
+        rows = con.execute("SELECT * FROM meta.columns ORDER BY table_name, ordinal").fetchall()
+    text = dictionary_markdown(rows)
+    if output is None:
+        click.echo(text, nl=False)
+    else:
+        output.write_text(text, encoding="utf-8")
+        console.print(f"wrote {output} ({len(rows)} columns)")
 
 
 @main.group()

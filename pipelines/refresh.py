@@ -12,6 +12,7 @@ import dagster as dg
 from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
 
 from assets.ingest.engine import landed_files
+from pipelines.automation import is_freshness_check
 from pipelines.resources import Lakehouse
 from pipelines.settings import Settings
 from warehouse.lake import process_alive
@@ -77,6 +78,16 @@ def _selected_keys(defs: dg.Definitions, selection: str | None) -> list[dg.Asset
     return sorted(dg.AssetSelection.from_string(selection).resolve(graph))
 
 
+def _selection(graph, keys: list[dg.AssetKey], checks: bool) -> dg.AssetSelection:
+    """The assets, with their checks (freshness checks aside) when `checks` is true."""
+    selection = dg.AssetSelection.assets(*keys).without_checks()
+    if not checks:
+        return selection
+    selected = set(keys)
+    own = [k for k in graph.asset_check_keys if k.asset_key in selected and not is_freshness_check(k)]
+    return selection | dg.AssetSelection.checks(*own)
+
+
 def refresh(
     defs: dg.Definitions,
     instance: dg.DagsterInstance,
@@ -84,9 +95,12 @@ def refresh(
     partition: str | None = None,
     on_step: Callable[[str, int, int], None] | None = None,
     checks: bool = True,
+    days: tuple[str, str] | None = None,
 ) -> RefreshOutcome:
-    """Run one Dagster run over the selected assets and the landed day range (or one partition), with the
-    contract checks of those assets unless `checks` is false."""
+    """Run one Dagster run over the selected assets and the landed day range (or one partition, or the days
+    first..last of `days`), with the contract checks of those assets unless `checks` is false.
+
+    Freshness checks are left to their sensor: a refresh is what makes the marts fresh."""
     recover_dead_runs(instance)
     keys = _selected_keys(defs, selection)
     tags = {REFRESH_TAG: uuid.uuid4().hex, PID_TAG: str(os.getpid())}
@@ -94,7 +108,7 @@ def refresh(
     partitioned = any(graph.get(k).partitions_def is not None for k in keys)
     span = None
     if partitioned:
-        span = (partition, partition) if partition else landed_partition_range(defs)
+        span = days or ((partition, partition) if partition else landed_partition_range(defs))
         if span is None:  # no dated file has landed: the day-partitioned assets have nothing to do
             keys = [k for k in keys if graph.get(k).partitions_def is None]
     if span:
@@ -112,9 +126,7 @@ def refresh(
             assets,
             instance=instance,
             resources=defs.resources,
-            selection=dg.AssetSelection.assets(*keys)
-            if checks
-            else dg.AssetSelection.assets(*keys).without_checks(),
+            selection=_selection(graph, keys, checks),
             tags=tags,
             raise_on_error=False,
             run_config=QUIET,

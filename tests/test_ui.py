@@ -11,7 +11,11 @@ from pathlib import Path
 
 import pytest
 
-QUERY = '{"query": "{ assetNodes { assetKey { path } groupName } }"}'
+QUERY = "{ assetNodes { assetKey { path } groupName } }"
+AUTOMATION = (
+    "{ repositoriesOrError { ... on RepositoryConnection { nodes { schedules { name } sensors { name } "
+    "jobs { name } } } } }"
+)
 
 
 def free_port() -> int:
@@ -20,9 +24,11 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def graphql(port: int) -> dict:
+def graphql(port: int, query: str = QUERY) -> dict:
     request = urllib.request.Request(
-        f"http://127.0.0.1:{port}/graphql", data=QUERY.encode(), headers={"Content-Type": "application/json"}
+        f"http://127.0.0.1:{port}/graphql",
+        data=json.dumps({"query": query}).encode(),
+        headers={"Content-Type": "application/json"},
     )
     with urllib.request.urlopen(request, timeout=10) as response:
         return json.loads(response.read())
@@ -53,6 +59,7 @@ def test_webserver_shows_every_layer(tmp_path: Path) -> None:
         while True:
             try:
                 nodes = graphql(port)["data"]["assetNodes"]
+                repositories = graphql(port, AUTOMATION)["data"]["repositoriesOrError"]["nodes"]
                 break
             except (OSError, KeyError, TypeError):
                 if server.poll() is not None or time.monotonic() > deadline:
@@ -69,5 +76,19 @@ def test_webserver_shows_every_layer(tmp_path: Path) -> None:
         "marts/chip_mix",
         "warehouse",
         "ref/chips",
+        "meta/columns",
+        "dashboards",
     } <= keys
-    assert {n["groupName"] for n in nodes} >= {"reference", "ingest_usage", "core", "marts", "warehouse"}
+    assert {n["groupName"] for n in nodes} >= {
+        "reference",
+        "ingest_usage",
+        "core",
+        "marts",
+        "warehouse",
+        "dashboards",
+    }
+    schedules = {s["name"] for r in repositories for s in r["schedules"]}
+    sensors = {s["name"] for r in repositories for s in r["sensors"]}
+    jobs = {j["name"] for r in repositories for j in r["jobs"]}
+    assert "daily_refresh" in schedules and {"landing_files", "mart_freshness"} <= sensors
+    assert "refresh_all" in jobs

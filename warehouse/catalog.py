@@ -112,6 +112,17 @@ DATASET_TERMS = {
 }
 
 
+# The data dictionary (written from the contract suites by the meta/columns asset).
+DICTIONARY_COLUMNS = {
+    "table_name": "VARCHAR",
+    "table_description": "VARCHAR",
+    "column_name": "VARCHAR",
+    "ordinal": "INTEGER",
+    "data_type": "VARCHAR",
+    "meaning": "VARCHAR",
+}
+
+
 # Usage rows that a later delivery repeats under its source's dedup keys (written by the core assets).
 EXCLUDED_USAGE = (
     "core/compute_usage/day=*/excluded/*.parquet",
@@ -172,6 +183,7 @@ def _tables() -> dict[str, TableDef]:
         *(TableDef(t, (f"marts/{t.split('.')[1]}/data.parquet",), c) for t, c in CAPACITY_TABLES.items()),
     ]
     tables += [TableDef(f"ref.{t.name}", (f"ref/{t.name}.parquet",), t.columns) for t in REF_TABLES.values()]
+    tables.append(TableDef("meta.columns", ("meta/columns/data.parquet",), DICTIONARY_COLUMNS))
     return {t.name: t for t in tables}
 
 

@@ -9,11 +9,14 @@ from typing import TYPE_CHECKING
 import dagster as dg
 
 from assets.contracts.suites import suite_document, suite_paths
+from assets.dictionary.definitions import COLUMNS_KEY
 from assets.marts.definitions import table_asset_keys
 from pipelines.resources import Lakehouse
 
 if TYPE_CHECKING:
     from assets.contracts.validation import ContractOutcome
+
+CONTRACT_CHECK = "contract"
 
 
 def _cell(value: object) -> str:
@@ -50,14 +53,25 @@ def check_result(outcome: ContractOutcome) -> dg.AssetCheckResult:
     )
 
 
+def contract_check_key(table: str) -> dg.AssetCheckKey:
+    """Where a table's contract is checked: `contract` on the (first) asset that writes it; the audit tables,
+    which every ingest asset writes, on meta/columns (which runs after all of them and before the publish), as
+    `contract_<schema>_<table>`."""
+    if table.split(".")[0] == "audit":
+        return dg.AssetCheckKey(COLUMNS_KEY, f"{CONTRACT_CHECK}_{table.replace('.', '_')}")
+    return dg.AssetCheckKey(table_asset_keys(table)[0], CONTRACT_CHECK)
+
+
 def build_contract_check(table: str) -> dg.AssetChecksDefinition:
     """The contract check of one table, on the (first) asset that writes it."""
     path = suite_paths()[table]
     meta = suite_document(path).get("meta", {})
 
+    key = contract_check_key(table)
+
     @dg.asset_check(
-        asset=table_asset_keys(table)[0],
-        name="contract",
+        asset=key.asset_key,
+        name=key.name,
         blocking=True,
         description=f"Great Expectations suite {path.name}: {meta.get('description', '')}",
     )

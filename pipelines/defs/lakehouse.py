@@ -5,6 +5,7 @@ import dagster as dg
 from assets.capacity.definitions import CAPACITY_ASSETS, CAPACITY_CHECKS
 from assets.contracts.checks import build_contract_checks
 from assets.core.definitions import build_core_assets
+from assets.dictionary.definitions import build_dictionary_asset
 from assets.ingest.check import load_checked_specs
 from assets.ingest.definitions import ingest_key
 from assets.marts.definitions import MART_ASSETS
@@ -22,6 +23,9 @@ def lakehouse() -> dg.Definitions:
     specs = load_checked_specs(settings.sources_dir)
     tables = [*REFERENCE_ASSETS, *build_core_assets(specs), *MART_ASSETS, subsidy_marts, *CAPACITY_ASSETS]
     upstream = [key for a in tables for key in a.keys] + [ingest_key(s) for s in specs]
+    dictionary = build_dictionary_asset(upstream)
+    tables.append(dictionary)
+    upstream.append(dictionary.key)
     return dg.Definitions(
         assets=[*tables, build_publish_asset(upstream)],
         asset_checks=[*build_contract_checks(), *CAPACITY_CHECKS],

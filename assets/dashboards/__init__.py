@@ -1,0 +1,1 @@
+"""Dashboards: a static site regenerated from the published warehouse."""

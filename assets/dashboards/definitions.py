@@ -1,0 +1,67 @@
+"""The dashboards asset: regenerates the static dashboard site after every warehouse publish."""
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+import dagster as dg
+
+from assets.dashboards.site import build_site
+from assets.publish import WAREHOUSE_KEY
+from pipelines.resources import Lakehouse
+
+DASHBOARDS_KEY = dg.AssetKey(["dashboards"])
+
+
+def latest_check_results(instance: dg.DagsterInstance, keys: list[dg.AssetCheckKey]) -> list[dict]:
+    """The latest evaluation of each check that has run: asset, check, passed, severity, failures, time."""
+    results = []
+    for key in keys:
+        history = instance.event_log_storage.get_asset_check_execution_history(key, limit=1)
+        event = history[0].event if history else None
+        if event is None or event.dagster_event is None:
+            continue
+        evaluation = event.dagster_event.event_specific_data
+        failed = evaluation.metadata.get("failed")
+        results.append(
+            {
+                "asset": key.asset_key.to_user_string(),
+                "check_name": key.name,
+                "passed": evaluation.passed,
+                "severity": evaluation.severity.value,
+                "failed_expectations": failed.value
+                if failed is not None
+                else (0 if evaluation.passed else 1),
+                "evaluated_at": datetime.fromtimestamp(event.timestamp, UTC),
+            }
+        )
+    return results
+
+
+def build_dashboards_asset(check_keys: list[dg.AssetCheckKey]) -> dg.AssetsDefinition:
+    """The dashboards asset; its data-quality page reports the latest result of each of `check_keys`."""
+
+    @dg.asset(
+        key=DASHBOARDS_KEY,
+        group_name="dashboards",
+        deps=[WAREHOUSE_KEY],
+        kinds={"html"},
+        description="The static dashboard site (COMPUTEFLOW_HOME/dashboards), computed from the published "
+        "warehouse: subsidies, cost reduction, network savings, chip mix, capacity, data quality and dataset "
+        "flows.",
+    )
+    def dashboards(context: dg.AssetExecutionContext, lakehouse: Lakehouse) -> dg.MaterializeResult:
+        checks = latest_check_results(context.instance, sorted(check_keys))
+        out_dir = Path(lakehouse.dashboards_path)
+        pages = build_site(Path(lakehouse.warehouse_path), out_dir, checks, datetime.now(UTC))
+        for page in pages:
+            if page.missing:
+                context.log.warning(f"dashboard {page.name}: missing {', '.join(page.missing)}")
+        return dg.MaterializeResult(
+            metadata={
+                "index": dg.MetadataValue.path(str(out_dir / "index.html")),
+                **{f"rows.{p.name}": p.rows for p in pages},
+                "missing_tables": ", ".join(sorted({t for p in pages for t in p.missing})) or "none",
+            }
+        )
+
+    return dashboards

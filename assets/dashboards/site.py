@@ -1,0 +1,203 @@
+"""Write the static dashboard site from the published warehouse: one HTML page per dashboard plus an index.
+
+Everything the pages need is local (plotly.js is copied from the plotly package), so the site works offline.
+Text from data reaches the HTML only through Jinja2's autoescaping or as JSON with <, > and & escaped.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import shutil
+import uuid
+from dataclasses import asdict, dataclass
+from datetime import date, datetime
+from decimal import Decimal
+from importlib.resources import files
+from pathlib import Path
+
+import duckdb
+import jinja2
+from markupsafe import Markup
+
+from assets.dashboards.pages import PAGES, Page
+
+HERE = Path(__file__).parent
+CHECK_COLUMNS = {
+    "asset": "VARCHAR",
+    "check_name": "VARCHAR",
+    "passed": "BOOLEAN",
+    "severity": "VARCHAR",
+    "failed_expectations": "BIGINT",
+    "evaluated_at": "TIMESTAMPTZ",
+}
+
+
+@dataclass(frozen=True)
+class PageOutcome:
+    """What was written for a page: its file, rows embedded and the tables it lacked."""
+
+    name: str
+    path: Path
+    rows: int
+    missing: list[str]
+
+
+def _plain(value: object) -> object:
+    """A JSON-ready value (numbers as floats, NaN as null, days and times as ISO text, lists as text)."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, Decimal):
+        return float(value)
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, list | dict):
+        return json.dumps(value, default=str, ensure_ascii=False)
+    return value
+
+
+def script_json(document: object) -> Markup:
+    """JSON safe inside a <script> element: no character of it can close the element or start markup."""
+    text = json.dumps(document, ensure_ascii=False, default=_plain, allow_nan=False)
+    for char, escaped in (("&", "\\u0026"), ("<", "\\u003c"), (">", "\\u003e")):
+        text = text.replace(char, escaped)
+    return Markup(text)
+
+
+def published_tables(con: duckdb.DuckDBPyConnection) -> set[str]:
+    """schema.table of every table in the connection (the checks table included)."""
+    rows = con.execute("SELECT schema_name || '.' || table_name, table_name FROM duckdb_tables()").fetchall()
+    return {name for row in rows for name in row}
+
+
+def _dataset(con: duckdb.DuckDBPyConnection, sql: str) -> dict:
+    cursor = con.execute(sql)
+    columns = [d[0] for d in cursor.description]
+    rows = [[_plain(v) for v in row] for row in cursor.fetchall()]
+    return {"columns": columns, "rows": rows}
+
+
+def _figure(con: duckdb.DuckDBPyConnection, sql: str, fmt: str) -> tuple[float | None, str]:
+    try:
+        value = con.execute(sql).fetchone()[0]
+    except duckdb.CatalogException:
+        return None, "n/a"
+    if value is None or not math.isfinite(float(value)):
+        return None, "n/a"
+    return float(value), fmt.format(value)
+
+
+def page_document(con: duckdb.DuckDBPyConnection, page: Page, existing: set[str]) -> tuple[dict, list[str]]:
+    """The page's embedded data (datasets, charts, tables, figures) and the tables it lacks."""
+    missing = [t for t in page.needs if t not in existing]
+    datasets = {}
+    for name, ds in page.datasets.items():
+        if any(t in missing for t in ds.needs):
+            continue
+        filters = {k: getattr(ds, k) for k in ("date", "tenant", "provider", "series")}
+        datasets[name] = {**_dataset(con, ds.sql), **filters}
+    figures = []
+    for f in page.figures:
+        value, text = _figure(con, f.sql, f.fmt)
+        figures.append(
+            {"key": f.key, "label": f.label, "value": value, "text": text, "sql": " ".join(f.sql.split())}
+        )
+    charts = []
+    for c in page.charts:
+        chart = {k: v for k, v in asdict(c).items() if k != "extra"}
+        charts.append({**chart, **c.extra})
+    tables = [asdict(t) for t in page.tables]
+    return {
+        "page": page.name,
+        "datasets": datasets,
+        "charts": charts,
+        "tables": tables,
+        "figures": figures,
+    }, missing
+
+
+def _write(path: Path, text: str | bytes) -> None:
+    """Replace a file atomically, so a browser never reads half a page."""
+    temp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}")
+    if isinstance(text, bytes):
+        temp.write_bytes(text)
+    else:
+        temp.write_text(text, encoding="utf-8")
+    os.replace(temp, path)
+
+
+def copy_static(out_dir: Path) -> None:
+    """plotly.js, the page script and the style sheet into <out_dir>/assets."""
+    target = out_dir / "assets"
+    target.mkdir(parents=True, exist_ok=True)
+    plotly = files("plotly") / "package_data" / "plotly.min.js"
+    _write(target / "plotly.min.js", plotly.read_bytes())
+    for name in ("dashboard.js", "dashboard.css"):
+        shutil.copyfile(HERE / "static" / name, target / f".{name}.tmp")
+        os.replace(target / f".{name}.tmp", target / name)
+
+
+def build_site(
+    warehouse_path: Path, out_dir: Path, checks: list[dict], built_at: datetime
+) -> list[PageOutcome]:
+    """Write every page and the index from the warehouse (opened read-only) and the latest check results."""
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(HERE / "templates"), autoescape=True, undefined=jinja2.StrictUndefined
+    )
+    out_dir.mkdir(parents=True, exist_ok=True)
+    copy_static(out_dir)
+    common = {
+        "pages": PAGES,
+        "built_at": built_at.strftime("%Y-%m-%d %H:%M UTC"),
+        "warehouse": warehouse_path,
+    }
+    outcomes = []
+    with duckdb.connect(str(warehouse_path), read_only=True) as con:
+        con.execute("SET TimeZone = 'UTC'")
+        columns = ", ".join(f"{c} {t}" for c, t in CHECK_COLUMNS.items())
+        con.execute(f"CREATE TEMP TABLE checks ({columns})")
+        if checks:
+            con.executemany(
+                f"INSERT INTO checks VALUES ({', '.join('?' for _ in CHECK_COLUMNS)})",
+                [[c[k] for k in CHECK_COLUMNS] for c in checks],
+            )
+        existing = published_tables(con)
+        statuses = []
+        for page in PAGES:
+            document, missing = page_document(con, page, existing)
+            html = env.get_template("page.html.j2").render(
+                **common,
+                title=page.title,
+                current=page.name,
+                page=page,
+                missing=missing,
+                filters={
+                    k: any(d.get(k) for d in document["datasets"].values())
+                    for k in ("date", "tenant", "provider", "series")
+                },
+                figures=document["figures"],
+                charts=document["charts"],
+                tables=document["tables"],
+                data_json=script_json(document),
+            )
+            path = out_dir / f"{page.name}.html"
+            _write(path, html)
+            rows = sum(len(d["rows"]) for d in document["datasets"].values())
+            outcomes.append(PageOutcome(page.name, path, rows, missing))
+            statuses.append(
+                {
+                    "name": page.name,
+                    "title": page.title,
+                    "summary": page.summary,
+                    "tables": page.needs,
+                    "missing": missing,
+                }
+            )
+    index = env.get_template("index.html.j2").render(
+        **{**common, "pages": statuses}, title="Overview", current="index"
+    )
+    _write(out_dir / "index.html", index)
+    return outcomes

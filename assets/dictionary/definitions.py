@@ -1,0 +1,34 @@
+"""The meta/columns asset: the data dictionary table, written after every other table and before the publish."""
+
+import dagster as dg
+
+from assets.dictionary.columns import write_dictionary
+from assets.ingest.definitions import WRITE_POOL
+from pipelines.resources import Lakehouse
+from warehouse.lake import parquet_rows
+
+COLUMNS_KEY = dg.AssetKey(["meta", "columns"])
+COLUMNS_PATH = "meta/columns/data.parquet"
+
+
+def build_dictionary_asset(upstream: list[dg.AssetKey]) -> dg.AssetsDefinition:
+    """meta.columns, downstream of every asset that writes a table (its contract also checks the audit tables,
+    which every ingest asset writes)."""
+
+    @dg.asset(
+        key=COLUMNS_KEY,
+        group_name="warehouse",
+        deps=upstream,
+        kinds={"duckdb", "parquet"},
+        pool=WRITE_POOL,
+        description="Data dictionary: every published table and column with its type and meaning (from the "
+        "contract suites' meta.columns).",
+    )
+    def columns(lakehouse: Lakehouse) -> dg.MaterializeResult:
+        with lakehouse.connect() as con:
+            described = write_dictionary(con, lakehouse.lake, COLUMNS_PATH)
+            return dg.MaterializeResult(
+                metadata={"columns": described, "rows": parquet_rows(con, lakehouse.lake, COLUMNS_PATH)}
+            )
+
+    return columns

@@ -1,0 +1,67 @@
+"""Automation of the lakehouse: the daily refresh schedule, freshness checks on the marts and the dashboards."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import dagster as dg
+from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
+
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+REFRESH_JOB = "refresh_all"
+# Providers deliver the previous day's files overnight: refresh at 06:00 Shanghai time.
+DAILY_CRON = "0 6 * * *"
+# A mart older than a day and a bit has missed a daily refresh.
+MART_MAX_AGE = timedelta(hours=26)
+
+
+def day_range(first: date | str, last: date | str) -> dict[str, str]:
+    """Run tags that make one run cover the day partitions first..last (inclusive)."""
+    first, last = (d if isinstance(d, str) else d.isoformat() for d in (first, last))
+    if first > last:
+        raise ValueError(f"the first day {first} is after the last day {last}")
+    return {ASSET_PARTITION_RANGE_START_TAG: first, ASSET_PARTITION_RANGE_END_TAG: last}
+
+
+def daily_refresh_request(scheduled: datetime) -> dg.RunRequest:
+    """The run of one daily tick: yesterday's and today's Shanghai day partitions, then everything downstream."""
+    today = scheduled.astimezone(SHANGHAI).date()
+    yesterday = today - timedelta(days=1)
+    return dg.RunRequest(run_key=f"daily:{today.isoformat()}", tags=day_range(yesterday, today))
+
+
+@dg.schedule(
+    name="daily_refresh",
+    job_name=REFRESH_JOB,
+    cron_schedule=DAILY_CRON,
+    execution_timezone="Asia/Shanghai",
+    default_status=dg.DefaultScheduleStatus.RUNNING,
+    description="Every morning: ingest yesterday's and today's landed files, rebuild core tables and marts, "
+    "publish the warehouse and regenerate the dashboards.",
+)
+def daily_refresh(context: dg.ScheduleEvaluationContext) -> dg.RunRequest:
+    """The daily refresh tick."""
+    return daily_refresh_request(context.scheduled_execution_time)
+
+
+FRESHNESS_CHECK = "freshness_check"  # the name build_last_update_freshness_checks gives its checks
+
+
+def mart_freshness_checks(marts: list[dg.AssetKey]) -> list[dg.AssetChecksDefinition]:
+    """Freshness checks: each mart must have been materialized within MART_MAX_AGE."""
+    return list(dg.build_last_update_freshness_checks(assets=marts, lower_bound_delta=MART_MAX_AGE))
+
+
+def is_freshness_check(key: dg.AssetCheckKey) -> bool:
+    """Whether a check is a freshness check (evaluated by its sensor, not by the refresh that updates the mart)."""
+    return key.name == FRESHNESS_CHECK
+
+
+def freshness_sensor(checks: list[dg.AssetChecksDefinition]) -> dg.SensorDefinition:
+    """The sensor that evaluates the freshness checks when they may have changed."""
+    return dg.build_sensor_for_freshness_checks(
+        freshness_checks=checks,
+        name="mart_freshness",
+        default_status=dg.DefaultSensorStatus.RUNNING,
+    )

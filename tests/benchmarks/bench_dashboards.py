@@ -1,0 +1,42 @@
+"""Benchmark: regenerate the dashboard site from a published warehouse.
+
+Builds every page of `assets.dashboards.site.build_site` from the warehouse of COMPUTEFLOW_HOME (run
+`computeflow demo` and `computeflow refresh` first; the latest check results are not read, the quality page's
+check table stays empty) into a temporary directory and prints one JSON line: wall seconds, peak RSS, and rows
+embedded and bytes written per page. Run: `COMPUTEFLOW_HOME=data python tests/benchmarks/bench_dashboards.py`.
+"""
+
+from __future__ import annotations
+
+import json
+import resource
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+
+from assets.dashboards.site import build_site
+from pipelines.settings import Settings
+
+
+def main() -> None:
+    """Build the site once and report."""
+    warehouse = Settings.from_env().warehouse_path
+    with tempfile.TemporaryDirectory() as out:
+        start = time.perf_counter()
+        pages = build_site(warehouse, Path(out), [], datetime.now(UTC))
+        seconds = time.perf_counter() - start
+        report = {
+            "warehouse_mb": round(warehouse.stat().st_size / 2**20, 1),
+            "wall_seconds": round(seconds, 2),
+            "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+            "pages": {p.name: {"rows": p.rows, "kb": round(p.path.stat().st_size / 1024)} for p in pages},
+        }
+    print(json.dumps(report))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,103 @@
+"""Headless Chromium for tests: installed from Debian when missing, pages served by a real local http.server."""
+
+from __future__ import annotations
+
+import functools
+import http.server
+import shutil
+import struct
+import subprocess
+import threading
+import zlib
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMEDRIVER = Path("/usr/bin/chromedriver")
+FLAGS = (
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--window-size=1400,1100",
+)
+
+
+def ensure_chromium() -> None:
+    """Install Debian's chromium and chromium-driver when they are missing (needs root and apt)."""
+    if CHROMIUM.exists() and CHROMEDRIVER.exists():
+        return
+    if shutil.which("apt-get") is None:
+        raise RuntimeError("chromium is missing and apt-get is not available to install it")
+    subprocess.run(["apt-get", "update", "-qq"], check=True)
+    subprocess.run(
+        ["apt-get", "install", "-y", "-qq", "chromium", "chromium-driver"],
+        check=True,
+        env={"DEBIAN_FRONTEND": "noninteractive", "PATH": "/usr/sbin:/usr/bin:/sbin:/bin"},
+    )
+
+
+class _QuietHandler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, format: str, *args: object) -> None:
+        """Requests are not logged."""
+
+
+@contextmanager
+def serve(directory: Path) -> Iterator[str]:
+    """Serve a directory on 127.0.0.1 (a free port) for the duration; yields the base URL."""
+    handler = functools.partial(_QuietHandler, directory=str(directory))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join()
+
+
+@contextmanager
+def chromium(profile: Path) -> Iterator[object]:
+    """A headless Chromium WebDriver with a fresh profile that records the browser console."""
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    ensure_chromium()
+    options = webdriver.ChromeOptions()
+    options.binary_location = str(CHROMIUM)
+    for flag in (*FLAGS, f"--user-data-dir={profile}"):
+        options.add_argument(flag)
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    driver = webdriver.Chrome(options=options, service=Service(str(CHROMEDRIVER)))
+    try:
+        yield driver
+    finally:
+        driver.quit()
+
+
+def png_pixels(data: bytes) -> tuple[int, int, bytes]:
+    """Width, height and the decompressed scanlines of a PNG file."""
+    if data[:8] != b"\x89PNG\r\n\x1a\n":
+        raise ValueError("not a PNG file")
+    position, idat, width, height = 8, b"", 0, 0
+    while position < len(data):
+        (length,) = struct.unpack(">I", data[position : position + 4])
+        kind = data[position + 4 : position + 8]
+        body = data[position + 8 : position + 8 + length]
+        if kind == b"IHDR":
+            width, height = struct.unpack(">II", body[:8])
+        elif kind == b"IDAT":
+            idat += body
+        position += 12 + length
+    return width, height, zlib.decompress(idat)
+
+
+def distinct_bytes(data: bytes) -> int:
+    """How many different byte values a PNG's pixels hold (1 or 2 for a blank image)."""
+    return len(set(png_pixels(data)[2]))
