@@ -45,7 +45,7 @@ HEADLINES = (
         "{:.1%}",
     ),
     (
-        "Effective cost per PFLOP-hour below tenants' first three months (later months)",
+        "Cost per PFLOP-hour below tenants' first 3 months",
         "SELECT 1 - sum(effective_cost_cny) / sum(own_baseline_effective_cost_per_pflop_hour * pflop_hours) "
         "FROM marts.cost_reduction_monthly WHERE pflop_hours > 0 AND NOT in_own_baseline",
         "{:.1%}",
