@@ -9,10 +9,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import dagster as dg
-from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
 
 from assets.ingest.engine import landed_files
-from pipelines.automation import is_freshness_check
+from pipelines.automation import day_range, is_freshness_check
 from pipelines.resources import Lakehouse
 from pipelines.settings import Settings
 from warehouse.lake import process_alive
@@ -112,7 +111,7 @@ def refresh(
         if span is None:  # no dated file has landed: the day-partitioned assets have nothing to do
             keys = [k for k in keys if graph.get(k).partitions_def is None]
     if span:
-        tags[ASSET_PARTITION_RANGE_START_TAG], tags[ASSET_PARTITION_RANGE_END_TAG] = span
+        tags.update(day_range(*span))
     assets = [*(defs.assets or []), *(defs.asset_checks or [])]
     done = threading.Event()
     watcher = None
