@@ -555,23 +555,23 @@ def _chained_step(epoch: int, specs: list[_TierSql]) -> str:
         """
 
 
-def _pieces(epoch: int, tiers: list[int], tenants: str | None = None, suffix: str = "") -> str:
+def _pieces(epoch: int, tiers: list[int], rids: str | None = None, suffix: str = "") -> str:
     """Attribution pieces of an epoch: each line's slice [lo, hi) cut by its vouchers' [b_hi - balance, b_hi).
 
-    `tenants`, an SQL list literal, restricts them to those tenants; `suffix` picks the previous epoch's tables.
+    `rids`, an SQL relation of __sub_work row ids, restricts them to those lines; `suffix` picks the previous
+    epoch's tables.
     """
     cuts = " UNION ALL ".join(
         f"SELECT s.rid, p.voucher_id, p.funder, {no} AS tier_no, "
         f"least(s.hi{no}, p.b_hi) - greatest(s.lo{no}, p.b_hi - p.balance) AS amount "
         f"FROM __sub_step{suffix} s JOIN __sub_pool{suffix} p ON p.tenant_id = s.tenant_id AND p.tier_no = {no} "
         f"AND p.balance > 0 AND p.b_hi - p.balance < s.hi{no} AND p.b_hi > s.lo{no} WHERE s.take{no} > 0"
-        + (f" AND s.tenant_id IN {tenants}" if tenants else "")
+        + (f" AND s.rid IN {rids}" if rids else "")
         for no in tiers
     )
     return (
         "SELECT w.line_id, w.tenant_id, w.provider_id, w.charge_time, w.day, w.units, c.voucher_id, c.funder, "
         f"c.tier_no, c.amount FROM ({cuts}) c JOIN __sub_work w ON w.rowid = c.rid AND w.epoch = {epoch}"
-        + (f" AND w.tenant_id IN {tenants}" if tenants else "")
     )
 
 
@@ -619,15 +619,10 @@ def _settle_credits(
         CREATE OR REPLACE TEMP TABLE __sub_settled AS SELECT line_id FROM __sub_credits WHERE FALSE;
         """
     )
-    fields = "line_id, tenant_id, provider_id, charge_time, units, voucher_id, amount, day"
     searches = [
-        *([lambda t: f"SELECT {fields} FROM ({_pieces(epoch, tiers, t)})"] if tiers else []),
-        *(
-            [lambda t: f"SELECT {fields} FROM ({_pieces(epoch - 1, previous, t, '_previous')})"]
-            if previous
-            else []
-        ),
-        lambda t: _older(t, "__sub_epoch_previous" if epoch > 1 else "__sub_epoch"),
+        *([lambda t: _epoch_search(epoch, tiers, t)] if tiers else []),
+        *([lambda t: _epoch_search(epoch - 1, previous, t, "_previous")] if previous else []),
+        lambda t: _older_search(t, "__sub_epoch_previous" if epoch > 1 else "__sub_epoch"),
     ]
     ranks = con.execute("SELECT coalesce(max(rank), 0) FROM __sub_credits").fetchone()[0]
     for rank in range(1, ranks + 1):
@@ -636,9 +631,9 @@ def _settle_credits(
             f"amount AS due, corrects FROM __sub_credits WHERE rank = {rank}"
         )
         for search in searches:
-            tenants = _due_tenants(con)
+            tenants = _due_tenants(con, older=search is searches[-1])
             if tenants:
-                _reverse(con, search(tenants))
+                _reverse(con, *search(tenants))
                 con.execute("DELETE FROM __sub_due WHERE due <= 0")
     con.execute(
         f"""
@@ -649,35 +644,60 @@ def _settle_credits(
     )
 
 
-def _due_tenants(con: duckdb.DuckDBPyConnection) -> str | None:
-    """The tenants of __sub_due as an SQL list literal (a filter table scans can use), or None if none."""
-    tenants = con.execute("SELECT DISTINCT tenant_id FROM __sub_due ORDER BY tenant_id").fetchall()
+def _due_tenants(con: duckdb.DuckDBPyConnection, older: bool) -> str | None:
+    """The tenants of __sub_due as an SQL list literal (a filter table scans can use), or None if none.
+
+    For the search of older epochs, only tenants subsidised before: the others have no attribution rows.
+    """
+    subsidised = " SEMI JOIN subsidy_state_first_use USING (tenant_id)" if older else ""
+    query = f"SELECT DISTINCT tenant_id FROM __sub_due{subsidised} ORDER BY tenant_id"
+    tenants = con.execute(query).fetchall()
     return "(" + ", ".join(sql_str(t) for (t,) in tenants) + ")" if tenants else None
 
 
-def _older(tenants: str, epochs: str) -> str:
-    """Attribution rows of `tenants` charged before their epoch in `epochs`: the lines a credit reaches last."""
-    return (
+def _epoch_search(epoch: int, tiers: list[int], tenants: str, suffix: str = "") -> tuple[str, str]:
+    """The subsidised lines of `tenants` in an epoch (its step and pool tables end in `suffix`), and their
+    attribution pieces restricted to the lines __sub_hits reaches."""
+    lines = (
+        "SELECT s.rid, w.line_id, w.tenant_id, w.provider_id, w.charge_time, w.units "
+        f"FROM __sub_step{suffix} s JOIN __sub_work w ON w.rowid = s.rid AND w.epoch = {epoch} "
+        f"WHERE s.taken > 0 AND s.tenant_id IN {tenants}"
+    )
+    hit = "(SELECT l.rid FROM __sub_lines l SEMI JOIN __sub_hits h ON h.target = l.line_id)"
+    pieces = (
+        "SELECT line_id, tenant_id, provider_id, charge_time, units, voucher_id, amount, day "
+        f"FROM ({_pieces(epoch, tiers, hit, suffix)})"
+    )
+    return lines, pieces
+
+
+def _older_search(tenants: str, epochs: str) -> tuple[str, str]:
+    """Attribution rows of `tenants` charged before their epoch in `epochs` (the lines a credit reaches last),
+    and those of the lines __sub_hits reaches."""
+    lines = (
         f"SELECT a.line_id, a.tenant_id, a.provider_id, a.charge_time, {_units('a.line_cost')} AS units, "
         f"a.voucher_id, {_units('a.amount')} AS amount, a.charge_date AS day "
         f"FROM subsidy_attribution a JOIN {epochs} e ON a.tenant_id = e.tenant_id AND a.charge_date < e.day "
         f"WHERE a.reverses_line_id IS NULL AND a.tenant_id IN {tenants}"
     )
+    return lines, "SELECT * FROM __sub_lines SEMI JOIN __sub_hits h ON h.target = __sub_lines.line_id"
 
 
-def _reverse(con: duckdb.DuckDBPyConnection, subsidised: str) -> None:
-    """Credit lines of `subsidised` (attribution rows) for what __sub_due still owes; reverse in proportion.
+def _reverse(con: duckdb.DuckDBPyConnection, subsidised: str, pieces: str) -> None:
+    """Credit lines of `subsidised` for what __sub_due still owes; reverse their `pieces` in proportion.
 
+    `subsidised` selects subsidised lines (line_id, tenant_id, provider_id, charge_time, units, more columns
+    allowed) into __sub_lines; `pieces`, the attribution rows of the lines credited (__sub_hits), into __sub_rows.
     A linked credit adds its whole amount to its line; an unlinked one spreads over the tenant's lines from the
     same provider, latest first, up to each line's cost not yet credited.
     """
     before = "(l.charge_time < c.charge_time OR (l.charge_time = c.charge_time AND l.line_id < c.line_id))"
     con.execute(
         f"""
-        CREATE OR REPLACE TEMP TABLE __sub_rows AS {subsidised};
+        CREATE OR REPLACE TEMP TABLE __sub_lines AS {subsidised};
         CREATE OR REPLACE TEMP TABLE __sub_hits AS
         WITH c AS (SELECT * FROM __sub_due),
-        lines AS (SELECT DISTINCT line_id, tenant_id, provider_id, charge_time, units FROM __sub_rows),
+        lines AS (SELECT DISTINCT line_id, tenant_id, provider_id, charge_time, units FROM __sub_lines),
         credited AS (SELECT line_id, sum(added) AS credited FROM subsidy_state_credited GROUP BY line_id),
         linked AS (
             SELECT c.line_id AS credit_id, l.line_id AS target, c.due AS added
@@ -697,6 +717,7 @@ def _reverse(con: duckdb.DuckDBPyConnection, subsidised: str) -> None:
         SELECT * FROM linked
         UNION ALL
         SELECT credit_id, target, CAST(least(due, upto) - (upto - rest) AS BIGINT) FROM ranked WHERE upto - rest < due;
+        CREATE OR REPLACE TEMP TABLE __sub_rows AS {pieces};
         CREATE OR REPLACE TEMP TABLE __sub_reversal AS
         WITH a AS (
             SELECT h.credit_id, h.target, r.voucher_id, r.day, r.units, h.added, CAST(r.amount AS HUGEINT) AS alloc,
