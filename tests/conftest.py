@@ -1,6 +1,8 @@
 """Shared fixtures: a real demo lakehouse built through Dagster in a temporary COMPUTEFLOW_HOME."""
 
+import json
 import os
+import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
@@ -10,6 +12,7 @@ from pathlib import Path
 import dagster as dg
 import duckdb
 import pytest
+from filelock import FileLock
 
 from assets.reference.tables import REF_TABLES, load_reference_table
 from pipelines.definitions import build_definitions
@@ -93,10 +96,22 @@ def make_deployment(home: Path, days: int = DEMO_DAYS, scale: float = DEMO_SCALE
 
 @pytest.fixture(scope="session")
 def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]:
-    """A demo lakehouse refreshed once; tests must not modify it."""
-    deployment = make_deployment(tmp_path_factory.mktemp("demo"))
-    outcome = deployment.refresh()
-    assert outcome.success, outcome.failures
+    """A demo lakehouse refreshed once per test run (shared by parallel workers); tests must not modify it."""
+    root = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        root = root.parent  # the run's directory, above each worker's own
+    home = root / "demo"
+    with FileLock(root / "demo.lock"):
+        if not (home / "refreshed").exists():
+            shutil.rmtree(home, ignore_errors=True)  # what an earlier worker's failed attempt left
+            deployment = make_deployment(home)
+            outcome = deployment.refresh()
+            deployment.instance.dispose()
+            assert outcome.success, outcome.failures
+            (home / "refreshed").touch()
+    settings = settings_for(home)
+    manifest = json.loads((Path(settings.landing_url) / "_demo_manifest.json").read_text(encoding="utf-8"))
+    deployment = Deployment(settings, dg.DagsterInstance.from_config(instance_directory(settings)), manifest)
     yield deployment
     deployment.instance.dispose()
 
