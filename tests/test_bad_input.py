@@ -175,8 +175,12 @@ def test_a_capacity_plan_without_pool_share_serves_every_card(tmp_path: Path, la
     plan = "site_id,chip_model,effective_date,cards,status,note\nlingang,A100,2025-06-30,12000,installed,\n"
     (landing / "capacity_plan.csv").write_text(plan, encoding="utf-8")
     con = duckdb.connect()
-    assert load_reference_table(con, REF_TABLES["capacity_plan"], Location(str(tmp_path / "landing")), lake) == 1
-    rows = con.execute(f"SELECT cards, pool_share FROM read_parquet('{lake.path('ref/capacity_plan.parquet')}')")
+    assert (
+        load_reference_table(con, REF_TABLES["capacity_plan"], Location(str(tmp_path / "landing")), lake) == 1
+    )
+    rows = con.execute(
+        f"SELECT cards, pool_share FROM read_parquet('{lake.path('ref/capacity_plan.parquet')}')"
+    )
     assert rows.fetchall() == [(12000, 1.0)]
     (landing / "capacity_plan.csv").write_text(plan.replace("cards,", "units,"), encoding="utf-8")
     with pytest.raises(ValueError, match=r"capacity_plan.csv: missing column\(s\) cards"):

@@ -146,7 +146,8 @@ REF_TABLES: dict[str, RefTable] = {
             },
             ("site_id", "chip_model", "effective_date"),
             landing_file="reference/capacity_plan.csv",
-            defaults=(("pool_share", "1.0"),),  # without it, every card serves the tenants we receive usage of
+            # without pool_share, every card serves the tenants we receive usage of
+            defaults=(("pool_share", "1.0"),),
         ),
     )
 }
