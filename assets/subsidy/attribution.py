@@ -631,7 +631,7 @@ def _settle_credits(
             f"amount AS due, corrects FROM __sub_credits WHERE rank = {rank}"
         )
         for search in searches:
-            tenants = _due_tenants(con, older=search is searches[-1])
+            tenants = _due_tenants(con)
             if tenants:
                 _reverse(con, *search(tenants))
                 con.execute("DELETE FROM __sub_due WHERE due <= 0")
@@ -644,13 +644,13 @@ def _settle_credits(
     )
 
 
-def _due_tenants(con: duckdb.DuckDBPyConnection, older: bool) -> str | None:
-    """The tenants of __sub_due as an SQL list literal (a filter table scans can use), or None if none.
-
-    For the search of older epochs, only tenants subsidised before: the others have no attribution rows.
-    """
-    subsidised = " SEMI JOIN subsidy_state_first_use USING (tenant_id)" if older else ""
-    query = f"SELECT DISTINCT tenant_id FROM __sub_due{subsidised} ORDER BY tenant_id"
+def _due_tenants(con: duckdb.DuckDBPyConnection) -> str | None:
+    """The tenants of __sub_due ever subsidised (the state ledgers include this epoch), as an SQL list literal
+    (a filter table scans can use), or None if none: the others have no subsidised line to reverse."""
+    query = (
+        "SELECT DISTINCT tenant_id FROM __sub_due SEMI JOIN subsidy_state_first_use USING (tenant_id) "
+        "ORDER BY tenant_id"
+    )
     tenants = con.execute(query).fetchall()
     return "(" + ", ".join(sql_str(t) for (t,) in tenants) + ")" if tenants else None
 
