@@ -1,13 +1,17 @@
-"""The warehouse asset: publishes every core, ref, audit and mart table to the served DuckDB file."""
+"""The warehouse asset: the lake snapshot a refresh published, recorded once every table is committed.
 
-from pathlib import Path
+Publishing is committing: each asset commits its tables to the DuckLake catalog, and readers see the
+latest committed snapshot. This asset runs after every table asset and records the snapshot id that the
+refresh ended on (every commit of the run carries the run id in lake.snapshots()).
+"""
 
 import dagster as dg
 from dagster import AssetExecutionContext
 
 from assets.ingest.definitions import WRITE_POOL
 from pipelines.resources import Lakehouse
-from warehouse.publish import publish
+from warehouse.catalog import TABLES
+from warehouse.ducklake import LAKE, table_rows
 
 WAREHOUSE_KEY = dg.AssetKey(["warehouse"])
 
@@ -19,19 +23,24 @@ def build_publish_asset(upstream: list[dg.AssetKey]) -> dg.AssetsDefinition:
         key=WAREHOUSE_KEY,
         group_name="warehouse",
         deps=upstream,
-        kinds={"duckdb"},
+        kinds={"ducklake"},
         pool=WRITE_POOL,
-        description="The served DuckDB warehouse, rebuilt beside the old one and swapped in atomically.",
+        description="The published lakehouse: the DuckLake snapshot this refresh ended on (query a past one "
+        "with `AT (VERSION => n)` or `computeflow sql --snapshot n`).",
     )
     def warehouse(context: AssetExecutionContext, lakehouse: Lakehouse) -> dg.MaterializeResult:
-        counts = publish(lakehouse.lake, Path(lakehouse.warehouse_path))
-        context.log.info(f"published {lakehouse.warehouse_path}: {counts}")
+        with lakehouse.connect() as con:
+            snapshot = con.execute(f"SELECT max(snapshot_id) FROM {LAKE}.snapshots()").fetchone()[0]
+            counts = {name: table_rows(con, name) for name, t in sorted(TABLES.items()) if t.exists(con)}
+        context.log.info(f"published snapshot {snapshot} of {lakehouse.catalog_url}")
         return dg.MaterializeResult(
             metadata={
-                "path": dg.MetadataValue.path(lakehouse.warehouse_path),
+                "snapshot_id": int(snapshot),
+                "catalog": lakehouse.catalog_url,
                 "tables": len(counts),
                 **{f"rows.{name}": n for name, n in counts.items()},
-            }
+            },
+            data_version=dg.DataVersion(str(snapshot)),
         )
 
     return warehouse

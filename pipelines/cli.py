@@ -156,7 +156,7 @@ def check(tables: tuple[str, ...]) -> None:
     broken = False
     for table in tables or tuple(paths):
         with lakehouse.connect() as con:
-            outcome = validate(con, lakehouse.lake, load_suite(paths[table]))
+            outcome = validate(con, load_suite(paths[table]))
         broken |= not outcome.passed
         verdict = "ok" if not outcome.failed else ("FAILED" if not outcome.passed else "warnings")
         summary.add_row(
@@ -178,15 +178,24 @@ def check(tables: tuple[str, ...]) -> None:
         sys.exit(1)
 
 
+def _reader(settings: Settings, snapshot: int | None = None) -> duckdb.DuckDBPyConnection:
+    """A read-only connection on the lake's latest (or a past) snapshot; a clear error when there is none."""
+    from warehouse.ducklake import LakeNotFoundError, connect_reader
+
+    try:
+        return connect_reader(settings.lake, snapshot)
+    except LakeNotFoundError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
 def _print_status(settings: Settings) -> None:
     from pipelines.status import headline_figures, table_counts
 
-    path = settings.warehouse_path
-    if not path.exists():
-        console.print(f"no warehouse yet at {path}")
+    if not settings.lake.exists():
+        console.print(f"no lakehouse yet at {settings.catalog_url}")
         return
-    with duckdb.connect(str(path), read_only=True) as con:
-        table = Table(title=Text(f"warehouse {path}"))
+    with _reader(settings) as con:
+        table = Table(title=Text(f"lakehouse {settings.catalog_url} (data {settings.lake_url})"))
         table.add_column("table")
         table.add_column("rows", justify="right")
         for name, rows in table_counts(con):
@@ -201,7 +210,7 @@ def _print_status(settings: Settings) -> None:
 
 @main.command()
 def status() -> None:
-    """Print the warehouse path, rows per table and headline figures."""
+    """Print the lakehouse location, rows per table and headline figures."""
     _print_status(Settings.from_env())
 
 
@@ -210,13 +219,12 @@ def status() -> None:
 @click.option(
     "--format", "fmt", type=click.Choice(["table", "csv", "json"]), default="table", show_default=True
 )
-def sql(query: str, fmt: str) -> None:
-    """Query the published warehouse read-only."""
-    path = Settings.from_env().warehouse_path
-    if not path.exists():
-        raise click.ClickException(f"no warehouse at {path}: run `computeflow refresh` first")
-    with duckdb.connect(str(path), read_only=True) as con:
-        con.execute("SET TimeZone = 'UTC'")
+@click.option(
+    "--snapshot", type=int, default=None, help="Query this past lake snapshot (see lake.snapshots())."
+)
+def sql(query: str, fmt: str, snapshot: int | None) -> None:
+    """Query the lakehouse read-only: the latest committed snapshot, or a past one."""
+    with _reader(Settings.from_env(), snapshot) as con:
         try:
             cursor = con.execute(query)
         except duckdb.Error as exc:
@@ -251,10 +259,7 @@ def dictionary(output: Path | None) -> None:
     """The data dictionary (every published table and column with its meaning) as markdown, from meta.columns."""
     from assets.dictionary.columns import dictionary_markdown
 
-    path = Settings.from_env().warehouse_path
-    if not path.exists():
-        raise click.ClickException(f"no warehouse at {path}: run `computeflow refresh` first")
-    with duckdb.connect(str(path), read_only=True) as con:
+    with _reader(Settings.from_env()) as con:
         rows = con.execute("SELECT * FROM meta.columns ORDER BY table_name, ordinal").fetchall()
     text = dictionary_markdown(rows)
     if output is None:
@@ -329,6 +334,20 @@ def sources_scaffold(name: str, sample: Path, kind: str, output: Path | None, fo
         click.echo(f"  to do: {problem}", err=True)
     if not problems:
         console.print("  the draft passes `computeflow sources check`; review the mappings before use")
+
+
+@main.command()
+def shell() -> None:
+    """Open the `duckdb` CLI on the lakehouse, read-only (tables read as core.compute_usage, ...)."""
+    import shutil
+
+    from warehouse.ducklake import reader_init_sql
+
+    settings = Settings.from_env()
+    if not settings.lake.exists():
+        raise click.ClickException(f"no lakehouse at {settings.catalog_url}: run `computeflow refresh` first")
+    binary = shutil.which("duckdb") or str(Path(sys.executable).with_name("duckdb"))
+    os.execvp(binary, [binary, "-cmd", reader_init_sql(settings.lake)])
 
 
 @main.command()

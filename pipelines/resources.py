@@ -1,4 +1,4 @@
-"""Dagster resources: where the lakehouse lives, and DuckDB connections prepared to read it."""
+"""Dagster resources: where the lakehouse lives, and DuckDB connections with the lake attached."""
 
 from __future__ import annotations
 
@@ -11,22 +11,27 @@ from pathlib import Path
 import dagster as dg
 import duckdb
 from dagster_duckdb import DuckDBResource
+from pydantic import PrivateAttr
 
 from assets.ingest.check import load_checked_specs
 from assets.ingest.spec import SourceSpec
 from pipelines.settings import Settings
-from warehouse.lake import Location
+from warehouse.catalog import TABLES, create_tables
+from warehouse.ducklake import LakeConfig, attach, tag_run
+from warehouse.lake import Location, sql_str
 
 
 class Lakehouse(dg.ConfigurableResource):
-    """Landing, lake and warehouse locations (fsspec URLs) plus DuckDB connections for transforms."""
+    """Landing (fsspec URL), the DuckLake lake (catalog + data URL) and DuckDB connections for transforms."""
 
     landing_url: str
     lake_url: str
-    warehouse_path: str
+    catalog_url: str
     dashboards_path: str
+    scratch_path: str
     sources_dir: str
     duckdb: DuckDBResource
+    _run_id: str | None = PrivateAttr(default=None)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Lakehouse:
@@ -35,14 +40,24 @@ class Lakehouse(dg.ConfigurableResource):
         return cls(
             landing_url=settings.landing_url,
             lake_url=settings.lake_url,
-            warehouse_path=str(settings.warehouse_path),
+            catalog_url=settings.catalog_url,
             dashboards_path=str(settings.dashboards_path),
+            scratch_path=str(settings.scratch_path),
             sources_dir=str(settings.sources_dir),
             duckdb=DuckDBResource(
                 database=":memory:",
-                connection_config={"threads": threads, "memory_limit": settings.duckdb_memory_limit},
+                connection_config={
+                    "threads": threads,
+                    "memory_limit": settings.duckdb_memory_limit,
+                    "autoinstall_known_extensions": False,
+                    "autoload_known_extensions": False,
+                },
             ),
         )
+
+    def setup_for_execution(self, context: dg.InitResourceContext) -> None:
+        """Remember the run id: every lake commit of the run is tagged with it."""
+        self._run_id = context.run_id
 
     @property
     def landing(self) -> Location:
@@ -50,9 +65,9 @@ class Lakehouse(dg.ConfigurableResource):
         return Location(self.landing_url)
 
     @property
-    def lake(self) -> Location:
-        """The lake, where Parquet files are written."""
-        return Location(self.lake_url)
+    def lake(self) -> LakeConfig:
+        """The DuckLake catalog and data locations."""
+        return LakeConfig(self.catalog_url, self.lake_url)
 
     def specs(self) -> list[SourceSpec]:
         """Source specs of this deployment."""
@@ -60,31 +75,33 @@ class Lakehouse(dg.ConfigurableResource):
 
     @contextmanager
     def connect(self) -> Iterator[duckdb.DuckDBPyConnection]:
-        """An in-memory DuckDB connection (UTC) that can read landing and lake files and the ref views."""
+        """An in-memory DuckDB connection (UTC) with the lake attached for writing as `lake`, the landing zone
+        readable, and the ref_* views over the reference tables."""
         with self.duckdb.get_connection() as con:
             con.execute("SET TimeZone = 'UTC'")
             con.execute("SET enable_progress_bar = false")
-            lake = self.lake
-            if lake.is_local:
-                scratch = lake.path(".scratch/duckdb")
-                os.makedirs(scratch, exist_ok=True)
-                con.execute(f"SET temp_directory = '{scratch}'")
-            lake.attach(con)
+            os.makedirs(self.scratch_path, exist_ok=True)
+            con.execute(f"SET temp_directory = {sql_str(os.path.join(self.scratch_path, 'duckdb'))}")
+            attach(con, self.lake)
+            create_tables(con)
+            if self._run_id:
+                tag_run(con, self._run_id)
             self.landing.attach(con)
             from assets.reference.tables import create_ref_views
 
-            create_ref_views(con, lake)
+            create_ref_views(con)
             yield con
 
-    def reference_fingerprint(self) -> str:
+    def reference_fingerprint(self, con: duckdb.DuckDBPyConnection) -> str:
         """A hash of the reference tables that ingest reads (chips, aliases, rates, fx, providers)."""
         from assets.reference.tables import INGEST_REFERENCE
 
-        lake = self.lake
         digest = hashlib.sha256()
         for name in INGEST_REFERENCE:
-            relative = f"ref/{name}.parquet"
-            if lake.exists(relative):
-                with lake.fs.open(lake.path(relative), "rb") as handle:
-                    digest.update(handle.read())
+            table = TABLES[f"ref.{name}"]
+            row = con.execute(
+                f"SELECT md5(coalesce(string_agg(CAST(t AS VARCHAR), '|' ORDER BY CAST(t AS VARCHAR)), '')) "
+                f"FROM {table.source(con)} t"
+            ).fetchone()
+            digest.update(str(row[0] if row else "").encode())
         return digest.hexdigest()

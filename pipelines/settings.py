@@ -6,6 +6,8 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from warehouse.ducklake import LakeConfig
+
 REPO_ROOT = Path(__file__).resolve().parents[1]
 CONTRACTS_DIR = REPO_ROOT / "data_contracts"
 DEFAULT_PARTITION_START = "2025-01-01"
@@ -18,12 +20,22 @@ class Settings:
     home: Path
     landing_url: str
     lake_url: str
-    warehouse_path: Path
+    catalog_url: str
     dashboards_path: Path
     dagster_home: Path
     sources_dir: Path
     partition_start: str
     duckdb_memory_limit: str = "1GB"
+
+    @property
+    def lake(self) -> LakeConfig:
+        """The DuckLake catalog and data locations."""
+        return LakeConfig(self.catalog_url, self.lake_url)
+
+    @property
+    def scratch_path(self) -> Path:
+        """Local scratch space (spilled DuckDB data, staged ingest files)."""
+        return self.home / "scratch"
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -33,7 +45,7 @@ class Settings:
             home=home,
             landing_url=os.environ.get("COMPUTEFLOW_LANDING_URL", str(home / "landing")),
             lake_url=os.environ.get("COMPUTEFLOW_LAKE_URL", str(home / "lake")),
-            warehouse_path=Path(os.environ.get("COMPUTEFLOW_WAREHOUSE", home / "warehouse.duckdb")),
+            catalog_url=os.environ.get("COMPUTEFLOW_CATALOG_URL", str(home / "catalog.sqlite")),
             dashboards_path=home / "dashboards",
             dagster_home=Path(os.environ.get("DAGSTER_HOME", home / "dagster")),
             sources_dir=Path(os.environ.get("COMPUTEFLOW_SOURCES_DIR", CONTRACTS_DIR / "sources")),

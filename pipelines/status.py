@@ -1,4 +1,4 @@
-"""Row counts and headline figures of a published warehouse."""
+"""Row counts and headline figures of the lakehouse."""
 
 from __future__ import annotations
 
@@ -61,7 +61,10 @@ HEADLINES = (
 
 def table_counts(con: duckdb.DuckDBPyConnection) -> list[tuple[str, int]]:
     """(schema.table, rows) for every table in the warehouse."""
-    names = con.execute("SELECT schema_name || '.' || table_name FROM duckdb_tables() ORDER BY 1").fetchall()
+    names = con.execute(
+        "SELECT schema_name || '.' || table_name FROM duckdb_tables() "
+        "WHERE database_name = current_database() ORDER BY 1"
+    ).fetchall()
     return [(n, int(scalar(con, f"SELECT count(*) FROM {n}"))) for (n,) in names]
 
 

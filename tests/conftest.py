@@ -20,6 +20,7 @@ from pipelines.demo import generate_demo
 from pipelines.instance import instance_directory
 from pipelines.refresh import RefreshOutcome, refresh
 from pipelines.settings import CONTRACTS_DIR, Settings
+from warehouse.ducklake import connect_reader
 from warehouse.lake import Location
 
 DEMO_DAYS = 12
@@ -32,7 +33,7 @@ def settings_for(home: Path, sources_dir: Path | None = None) -> Settings:
         home=home,
         landing_url=str(home / "landing"),
         lake_url=str(home / "lake"),
-        warehouse_path=home / "warehouse.duckdb",
+        catalog_url=str(home / "catalog.sqlite"),
         dashboards_path=home / "dashboards",
         dagster_home=home / "dagster",
         sources_dir=sources_dir or CONTRACTS_DIR / "sources",
@@ -55,7 +56,7 @@ class Deployment:
             "COMPUTEFLOW_HOME": str(self.settings.home),
             "COMPUTEFLOW_LANDING_URL": self.settings.landing_url,
             "COMPUTEFLOW_LAKE_URL": self.settings.lake_url,
-            "COMPUTEFLOW_WAREHOUSE": str(self.settings.warehouse_path),
+            "COMPUTEFLOW_CATALOG_URL": self.settings.catalog_url,
             "COMPUTEFLOW_SOURCES_DIR": str(self.settings.sources_dir),
         }
         saved = {k: os.environ.get(k) for k in values}
@@ -80,9 +81,8 @@ class Deployment:
             return refresh(build_definitions(), self.instance, selection, partition)
 
     def query(self, sql: str, params: list | None = None) -> list[tuple]:
-        """Run a query on the published warehouse, read-only."""
-        with duckdb.connect(str(self.settings.warehouse_path), read_only=True) as con:
-            con.execute("SET TimeZone = 'UTC'")
+        """Run a query on the lakehouse's latest snapshot, read-only."""
+        with connect_reader(self.settings.lake) as con:
             return con.execute(sql, params or []).fetchall()
 
 

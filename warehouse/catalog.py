@@ -4,13 +4,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import duckdb
+
 from assets.capacity.tables import CAPACITY_TABLES
 from assets.ingest.compile import DERIVED, output_columns
-from assets.ingest.engine import numbered_scan
 from assets.ingest.ledger import LEDGER_SCHEMA
 from assets.ingest.targets import TARGETS
 from assets.reference.tables import REF_TABLES
-from warehouse.lake import Location, parquet_scan, sql_ident
+from warehouse.ducklake import commit, lake_tables, qualified, table_exists
+from warehouse.lake import sql_ident
 
 _ARROW_SQL = {"string": "VARCHAR", "int64": "BIGINT", "decimal128(18, 4)": "DECIMAL(18,4)"}
 LINEAGE = {
@@ -23,53 +25,34 @@ LINEAGE = {
 
 @dataclass(frozen=True)
 class TableDef:
-    """A published table: the lake globs it is read from and its columns when the lake has none yet."""
+    """A published lake table: its name and its columns when its shape is fixed (empty: set by its query)."""
 
     name: str
-    globs: tuple[str, ...]
     columns: dict[str, str]
 
-    def files(self, lake: Location) -> list[str]:
-        """The table's lake files."""
-        return [f for pattern in self.globs for f in lake.glob(pattern)]
-
     def empty_select(self) -> str:
-        """A typed SELECT with no rows, for tables whose lake files do not exist yet."""
+        """A typed SELECT with no rows, for a table the lake does not have yet."""
         return "SELECT " + ", ".join(f"CAST(NULL AS {t}) AS {sql_ident(c)}" for c, t in self.columns.items())
 
-    def source(self, lake: Location) -> str:
-        """FROM-clause source of the table's rows in the lake (a typed empty relation when there are none)."""
-        return parquet_scan(lake, self.files(lake), self.empty_select())
+    def exists(self, con: duckdb.DuckDBPyConnection) -> bool:
+        """Whether the lake attached to `con` has this table."""
+        return table_exists(con, self.name)
+
+    def source(self, con: duckdb.DuckDBPyConnection, existing: set[str] | None = None) -> str:
+        """FROM-clause source of the table's rows (a typed empty relation when the lake has no such table);
+        `existing` is the lake's tables when the caller has listed them already."""
+        if self.name in (lake_tables(con) if existing is None else existing):
+            return qualified(self.name)
+        return f"({self.empty_select()} LIMIT 0)"
+
+    def create(self, con: duckdb.DuckDBPyConnection) -> None:
+        """Create the (fixed-shape) table in the lake if it is missing."""
+        if self.columns and not self.exists(con):
+            con.execute(f"CREATE TABLE IF NOT EXISTS {qualified(self.name)} AS {self.empty_select()} LIMIT 0")
 
 
 # A charge line's id: the source, the landed file and the row in it.
 CHARGE_LINE_ID = "md5(concat_ws('|', source_name, source_file, CAST(source_row AS VARCHAR)))"
-
-
-@dataclass(frozen=True)
-class SnapshotTableDef(TableDef):
-    """A table served straight from frozen ingest files: their loaded rows, minus the rows that deduplication
-    across files excluded (listed, like a deletion vector, in the files matched by `excluded`)."""
-
-    excluded: tuple[str, ...] = ()
-
-    def source(self, lake: Location) -> str:
-        """Loaded rows of the member files with a charge_line_id, excluded rows removed."""
-        files = self.files(lake)
-        if not files:
-            return f"({self.empty_select()} LIMIT 0)"
-        columns = ", ".join(sql_ident(c) for c in self.columns if c != "charge_line_id")
-        rows = (
-            f"SELECT {CHARGE_LINE_ID} AS charge_line_id, {columns} "
-            f"FROM {numbered_scan(lake.listing(files), ', union_by_name = true')} WHERE __rule IS NULL"
-        )
-        dropped = [f for pattern in self.excluded for f in lake.glob(pattern)]
-        if dropped:
-            rows = (
-                f"SELECT r.* FROM ({rows}) r ANTI JOIN read_parquet({lake.listing(dropped)}) x "
-                "USING (source_name, source_file, source_row)"
-            )
-        return f"({rows})"
 
 
 def kind_columns(kind: str) -> dict[str, str]:
@@ -124,67 +107,64 @@ DICTIONARY_COLUMNS = {
 
 
 # Usage rows that a later delivery repeats under its source's dedup keys (written by the core assets).
-EXCLUDED_USAGE = (
-    "core/compute_usage/day=*/excluded/*.parquet",
-    "core/compute_usage_statements/excluded/*.parquet",
+DEDUP_EXCLUDED = {
+    "source_name": "VARCHAR",
+    "partition_key": "VARCHAR",
+    "source_file": "VARCHAR",
+    "source_row": "BIGINT",
+}
+
+
+def ingest_table(source_name: str) -> str:
+    """Name of the lake table holding the loaded rows of one source."""
+    return f"ingest.{source_name}"
+
+
+MARTS = (
+    "chip_mix",
+    "network_savings",
+    "network_savings_monthly",
+    "dataset_flow",
+    "capacity_supply_daily",
+    "capacity_demand_daily",
+    "utilization_daily",
+    "queue_wait",
+    "subsidy_attribution",
+    "subsidy_unattributed",
+    "voucher_balances",
+    "cost_reduction_monthly",
 )
 
 
 def _tables() -> dict[str, TableDef]:
     tables = [
-        SnapshotTableDef(
-            "core.compute_usage",
-            ("core/compute_usage/day=*/*.parquet", "core/compute_usage_statements/*.parquet"),
-            {"charge_line_id": "VARCHAR", **kind_columns("usage")},
-            EXCLUDED_USAGE,
-        ),
-        TableDef("core.data_transfers", ("core/data_transfers/data.parquet",), kind_columns("transfers")),
+        TableDef("core.compute_usage", {"charge_line_id": "VARCHAR", **kind_columns("usage")}),
+        TableDef("core.data_transfers", kind_columns("transfers")),
         TableDef(
-            "core.dataset_catalog",
-            ("core/dataset_catalog/data.parquet",),
-            {**kind_columns("catalog"), "snapshot_date": "DATE", **CATALOG_HISTORY},
+            "core.dataset_catalog", {**kind_columns("catalog"), "snapshot_date": "DATE", **CATALOG_HISTORY}
         ),
-        TableDef("core.dataset_terms", ("core/dataset_terms/data.parquet",), DATASET_TERMS),
-        TableDef("core.vouchers", ("core/vouchers/data.parquet",), kind_columns("vouchers")),
-        TableDef(
-            "audit.ingest_ledger",
-            ("audit/ingest_ledger/*/partition=*/ledger.parquet",),
-            {f.name: _ARROW_SQL[str(f.type)] for f in LEDGER_SCHEMA},
-        ),
-        TableDef("audit.quarantine", ("audit/quarantine/*/partition=*/*.parquet",), QUARANTINE_COLUMNS),
-        TableDef(
-            "audit.usage_dedup_excluded",
-            EXCLUDED_USAGE,
-            {"source_name": "VARCHAR", "source_file": "VARCHAR", "source_row": "BIGINT"},
-        ),
-        *(
-            TableDef(f"marts.{m}", (f"marts/{m}/data.parquet",), {})
-            for m in (
-                "chip_mix",
-                "network_savings",
-                "network_savings_monthly",
-                "dataset_flow",
-                "capacity_supply_daily",
-                "capacity_demand_daily",
-                "utilization_daily",
-                "queue_wait",
-            )
-        ),
-        *(
-            TableDef(f"marts.{m}", (f"marts/{m}/data.parquet",), {})
-            for m in (
-                "subsidy_attribution",
-                "subsidy_unattributed",
-                "voucher_balances",
-                "cost_reduction_monthly",
-            )
-        ),
-        TableDef("exports.focus_cost_and_usage", ("exports/focus_cost_and_usage/data.parquet",), {}),
-        *(TableDef(t, (f"marts/{t.split('.')[1]}/data.parquet",), c) for t, c in CAPACITY_TABLES.items()),
+        TableDef("core.dataset_terms", DATASET_TERMS),
+        TableDef("core.vouchers", kind_columns("vouchers")),
+        TableDef("audit.ingest_ledger", {f.name: _ARROW_SQL[str(f.type)] for f in LEDGER_SCHEMA}),
+        TableDef("audit.quarantine", QUARANTINE_COLUMNS),
+        TableDef("audit.usage_dedup_excluded", DEDUP_EXCLUDED),
+        *(TableDef(f"marts.{m}", {}) for m in MARTS),
+        TableDef("exports.focus_cost_and_usage", {}),
+        *(TableDef(t, c) for t, c in CAPACITY_TABLES.items()),
     ]
-    tables += [TableDef(f"ref.{t.name}", (f"ref/{t.name}.parquet",), t.columns) for t in REF_TABLES.values()]
-    tables.append(TableDef("meta.columns", ("meta/columns/data.parquet",), DICTIONARY_COLUMNS))
+    tables += [TableDef(f"ref.{t.name}", t.columns) for t in REF_TABLES.values()]
+    tables.append(TableDef("meta.columns", DICTIONARY_COLUMNS))
     return {t.name: t for t in tables}
 
 
 TABLES: dict[str, TableDef] = _tables()
+
+
+def create_tables(con: duckdb.DuckDBPyConnection) -> None:
+    """Create every fixed-shape table the lake is missing (one commit)."""
+    existing = lake_tables(con)
+    missing = [t for t in TABLES.values() if t.columns and t.name not in existing]
+    if missing:
+        with commit(con, "create tables"):
+            for table in missing:
+                table.create(con)

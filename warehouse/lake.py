@@ -1,11 +1,9 @@
-"""Lake path handling: fsspec URLs, atomic Parquet writes from DuckDB, and scans of lake files."""
+"""Locations as fsspec URLs (the landing zone), SQL quoting, and small DuckDB helpers."""
 
 from __future__ import annotations
 
 import os
 import shutil
-import tempfile
-import uuid
 from collections.abc import Iterable
 from urllib.parse import urlsplit
 
@@ -22,9 +20,6 @@ def sql_str(value: str) -> str:
 def sql_ident(name: str) -> str:
     """Quote a name as a SQL identifier."""
     return '"' + str(name).replace('"', '""') + '"'
-
-
-TMP_DIR = ".tmp"
 
 
 def process_alive(pid: int) -> bool:
@@ -99,8 +94,10 @@ class Location:
         return "[" + ", ".join(sql_str(self.duckdb_path(p)) for p in paths) + "]"
 
     def glob(self, pattern: str) -> list[str]:
-        """Sorted paths of the files matching a glob relative to the root."""
-        return sorted(p for p in self.fs.glob(self.path(pattern)) if not self.fs.isdir(p))
+        """Sorted paths of the files matching a glob relative to the root (one listing per prefix on an
+        object store, no request per file)."""
+        found = self.fs.glob(self.path(pattern), detail=True)
+        return sorted(p for p, info in found.items() if info.get("type") != "directory")
 
     def exists(self, relative: str) -> bool:
         """Whether a file exists under the root."""
@@ -119,66 +116,12 @@ class Location:
         ):
             con.register_filesystem(self.fs)
 
-    def move_in(self, local_path: str, relative: str) -> None:
-        """Put a finished local file at `relative`, atomically: a rename on local disk (the file must be on the
-        lake's filesystem), one object upload elsewhere. Readers see the old file or the new one, never half."""
-        final = self.path(relative)
-        if self.is_local:
-            os.makedirs(os.path.dirname(final), exist_ok=True)
-            os.replace(local_path, final)
-        else:
-            self.fs.makedirs(os.path.dirname(final), exist_ok=True)
-            self.fs.put_file(local_path, final)
-
-    def snapshot(self, source: str, relative: str) -> None:
-        """Make `relative` a frozen copy of the file at path `source` (same location), atomically.
-
-        On local disk this is a hard link, so no bytes are copied; later replacements of the source (which
-        are renames) leave the snapshot as it was. Object stores copy server-side.
-        """
-        final = self.path(relative)
-        if not self.is_local:
-            self.fs.makedirs(os.path.dirname(final), exist_ok=True)
-            self.fs.copy(source, final)
-            return
-        os.makedirs(os.path.dirname(final), exist_ok=True)
-        if os.path.exists(final) and os.path.samefile(source, final):
-            return
-        tmp = os.path.join(self.path(TMP_DIR), f"{os.getpid()}-{uuid.uuid4().hex}.parquet")
-        os.makedirs(os.path.dirname(tmp), exist_ok=True)
-        os.link(source, tmp)
-        os.replace(tmp, final)
-
-    def write_query(self, con: duckdb.DuckDBPyConnection, query: str, relative: str) -> None:
-        """Write the result of a query as one Parquet file under `relative`, atomically (see move_in)."""
-        # Written under the lake's .tmp (which no table glob reaches) so a crash leaves no partial file where
-        # readers look; object stores get a local temporary file.
-        scratch = self.path(TMP_DIR) if self.is_local else tempfile.mkdtemp(prefix="computeflow-")
-        os.makedirs(scratch, exist_ok=True)
-        tmp = os.path.join(scratch, f"{os.getpid()}-{uuid.uuid4().hex}.parquet")
-        try:
-            copy_to_parquet(con, query, tmp)
-            self.move_in(tmp, relative)
-        finally:
-            if os.path.exists(tmp):
-                os.remove(tmp)
-            if not self.is_local:
-                shutil.rmtree(scratch, ignore_errors=True)
-
 
 def copy_to_parquet(con: duckdb.DuckDBPyConnection, query: str, local_path: str) -> None:
     """COPY a query to a local Parquet file (zstd, order preserved)."""
     con.execute(
         f"COPY ({query}) TO {sql_str(local_path)} (FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE 122880)"
     )
-
-
-def parquet_scan(location: Location, paths: Iterable[str], empty_select: str) -> str:
-    """A FROM-clause source over lake files, or a typed empty select when there are none."""
-    files = list(paths)
-    if not files:
-        return f"({empty_select} LIMIT 0)"
-    return f"read_parquet({location.listing(files)}, union_by_name = true)"
 
 
 def first_row(con: duckdb.DuckDBPyConnection, query: str) -> tuple | None:
@@ -191,13 +134,3 @@ def scalar(con: duckdb.DuckDBPyConnection, query: str) -> object:
     """The single value of a one-row, one-column query."""
     row = first_row(con, query)
     return row[0] if row else None
-
-
-def parquet_rows(con: duckdb.DuckDBPyConnection, location: Location, relative: str) -> int:
-    """Rows in one Parquet file of a location."""
-    return int(
-        scalar(
-            con,
-            f"SELECT count(*) FROM read_parquet({sql_str(location.duckdb_path(location.path(relative)))})",
-        )
-    )

@@ -14,7 +14,7 @@ from assets.ingest.definitions import WRITE_POOL
 from assets.marts.definitions import table_asset_keys
 from pipelines.resources import Lakehouse
 from warehouse.catalog import TABLES
-from warehouse.lake import Location, parquet_rows
+from warehouse.ducklake import replace_table
 from warehouse.views import create_lake_views
 
 if TYPE_CHECKING:
@@ -34,21 +34,15 @@ DESCRIPTIONS = {
 _NOTES_SHOWN = 40
 
 
-def _relative(table: str) -> str:
-    return f"marts/{table.split('.')[1]}/data.parquet"
-
-
-def _write(con: duckdb.DuckDBPyConnection, lake: Location, table: str, frame: pl.DataFrame | None) -> int:
-    """Write a frame (or the table's typed empty shape when None) to the table's lake file; its row count."""
+def _write(con: duckdb.DuckDBPyConnection, table: str, frame: pl.DataFrame | None) -> int:
+    """Replace a lake table with a frame (or the table's typed empty shape when None); its row count."""
     if frame is None:
-        query = f"{TABLES[table].empty_select()} LIMIT 0"
-    else:
-        con.register("__capacity_frame", frame.to_arrow())
-        query = "SELECT * FROM __capacity_frame"
-    lake.write_query(con, query, _relative(table))
-    if frame is not None:
+        return replace_table(con, table, f"{TABLES[table].empty_select()} LIMIT 0")
+    con.register("__capacity_frame", frame.to_arrow())
+    try:
+        return replace_table(con, table, "SELECT * FROM __capacity_frame")
+    finally:
         con.unregister("__capacity_frame")
-    return parquet_rows(con, lake, _relative(table))
 
 
 def _notes_markdown(notes: pl.DataFrame) -> str:
@@ -122,9 +116,8 @@ def capacity_forecasts(lakehouse: Lakehouse) -> Iterator[dg.MaterializeResult]:
     """Backtest, choose and forecast every demand series; write forecasts, alerts and backtests."""
     from assets.capacity.planning import plan_capacity
 
-    lake = lakehouse.lake
     with lakehouse.connect() as con:
-        create_lake_views(con, lake, list(INPUTS))
+        create_lake_views(con, list(INPUTS))
         demand = con.sql("SELECT * FROM marts_capacity_demand_daily ORDER BY series_id, usage_date").pl()
         supply = con.sql("SELECT * FROM marts_capacity_supply_daily").pl()
         plan = plan_capacity(demand, supply) if demand.height else None
@@ -135,7 +128,7 @@ def capacity_forecasts(lakehouse: Lakehouse) -> Iterator[dg.MaterializeResult]:
         )
         metadata = _metadata(plan) if plan else {}
         for table in CAPACITY_TABLES:
-            rows = _write(con, lake, table, frames.get(table))
+            rows = _write(con, table, frames.get(table))
             yield dg.MaterializeResult(
                 asset_key=KEYS[table],
                 metadata={"rows": dg.MetadataValue.int(rows), **metadata.get(table, {})},
@@ -144,7 +137,7 @@ def capacity_forecasts(lakehouse: Lakehouse) -> Iterator[dg.MaterializeResult]:
 
 def _read(lakehouse: Lakehouse, table: str) -> pl.DataFrame:
     with lakehouse.connect() as con:
-        return con.sql(f"SELECT * FROM {TABLES[table].source(lakehouse.lake)}").pl()
+        return con.sql(f"SELECT * FROM {TABLES[table].source(con)}").pl()
 
 
 @dg.asset_check(

@@ -82,7 +82,7 @@ def build_contract_check(table: str) -> dg.AssetChecksDefinition:
         from assets.contracts.validation import load_suite, validate
 
         with lakehouse.connect() as con:
-            return check_result(validate(con, lakehouse.lake, load_suite(path)))
+            return check_result(validate(con, load_suite(path)))
 
     return _contract
 

@@ -19,7 +19,7 @@ from great_expectations.data_context.types.base import ProgressBarsConfig
 from assets.contracts.gx_duckdb import URL_SCHEME, enable_regex
 from assets.contracts.suites import suite_document
 from warehouse.catalog import TABLES
-from warehouse.lake import Location
+from warehouse.ducklake import lake_tables
 
 SAMPLES = 5
 ROW_QUERY = "unexpected_rows_expectation"
@@ -69,14 +69,14 @@ def load_suite(path: Path) -> gx.ExpectationSuite:
         raise ValueError(f"{path}: {exc}") from None
 
 
-def create_table_views(con: duckdb.DuckDBPyConnection, lake: Location) -> None:
-    """A view per warehouse table over its lake files, visible to every cursor of the connection."""
+def create_table_views(con: duckdb.DuckDBPyConnection) -> None:
+    """A view per lake table, visible to every cursor of the connection."""
+    existing = lake_tables(con)
     for name, table in TABLES.items():
-        if not table.columns and not table.files(lake):
+        if not table.columns and name not in existing:
             continue  # a table without a fixed shape that nothing has written yet
-        con.execute(
-            f"CREATE OR REPLACE VIEW main.{name.replace('.', '_')} AS SELECT * FROM {table.source(lake)}"
-        )
+        view = f"memory.main.{name.replace('.', '_')}"
+        con.execute(f"CREATE OR REPLACE VIEW {view} AS SELECT * FROM {table.source(con, existing)}")
 
 
 def _label(config: object) -> str:
@@ -111,11 +111,11 @@ def _outcome(result: object) -> ExpectationOutcome:
     )
 
 
-def validate(con: duckdb.DuckDBPyConnection, lake: Location, suite: gx.ExpectationSuite) -> ContractOutcome:
+def validate(con: duckdb.DuckDBPyConnection, suite: gx.ExpectationSuite) -> ContractOutcome:
     """Run a suite against its table in the lake; `con` gets a view per warehouse table."""
     start = time.perf_counter()
     table = suite.meta["table"]
-    create_table_views(con, lake)
+    create_table_views(con)
     context = gx.get_context(mode="ephemeral")
     context.variables.progress_bars = ProgressBarsConfig(globally=False, metric_calculations=False)
     source = context.data_sources.add_sql(

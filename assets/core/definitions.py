@@ -12,18 +12,19 @@ from assets.core.queries import (
     union_sources,
     vouchers_query,
 )
-from assets.core.snapshots import snapshot_usage
+from assets.core.usage import rebuild_usage
 from assets.core.vocabulary import build_terms
 from assets.ingest.definitions import WRITE_POOL, ingest_key
 from assets.ingest.engine import UNPARTITIONED
 from assets.ingest.spec import SourceSpec
 from assets.partitions import DAILY
 from pipelines.resources import Lakehouse
-from warehouse.lake import parquet_rows
+from warehouse.catalog import TABLES
+from warehouse.ducklake import commit, qualified, replace_table, table_rows
 
 
 def build_compute_usage(specs: list[SourceSpec]) -> dg.AssetsDefinition:
-    """core.compute_usage by day: snapshots of the day's ingest files of every usage source."""
+    """core.compute_usage by day: the day's loaded rows of every daily usage source."""
     usage = [s for s in specs if s.kind == "usage" and s.landing.partition is not None]
 
     @dg.asset(
@@ -32,38 +33,33 @@ def build_compute_usage(specs: list[SourceSpec]) -> dg.AssetsDefinition:
         partitions_def=DAILY,
         backfill_policy=dg.BackfillPolicy.single_run(),
         deps=[ingest_key(s) for s in usage],
-        kinds={"duckdb", "parquet"},
+        kinds={"duckdb", "ducklake"},
         description="One charge line (job x charge period) per row, FOCUS columns plus chips, GPU- and PFLOP-hours.",
         pool=WRITE_POOL,
     )
     def compute_usage(context: AssetExecutionContext, lakehouse: Lakehouse) -> dg.MaterializeResult:
         with lakehouse.connect() as con:
-            total = sum(
-                snapshot_usage(con, lakehouse.lake, usage, key, f"core/compute_usage/day={key}")
-                for key in context.partition_keys
-            )
+            total = rebuild_usage(con, usage, context.partition_keys)
         return dg.MaterializeResult(metadata={"rows": total, "days": len(context.partition_keys)})
 
     return compute_usage
 
 
 def build_usage_statements(specs: list[SourceSpec]) -> dg.AssetsDefinition:
-    """core.compute_usage rows of whole-statement files: snapshots of their ingest files."""
+    """core.compute_usage rows of whole-statement files (sources with no day in the path)."""
     statements = [s for s in specs if s.kind == "usage" and s.landing.partition is None]
 
     @dg.asset(
         key=dg.AssetKey(["core", "compute_usage_statements"]),
         group_name="core",
         deps=[ingest_key(s) for s in statements],
-        kinds={"duckdb", "parquet"},
+        kinds={"duckdb", "ducklake"},
         description="core.compute_usage rows of whole-statement files (monthly bills, traces) with no day in the path.",
         pool=WRITE_POOL,
     )
     def compute_usage_statements(lakehouse: Lakehouse) -> dg.MaterializeResult:
         with lakehouse.connect() as con:
-            rows = snapshot_usage(
-                con, lakehouse.lake, statements, UNPARTITIONED, "core/compute_usage_statements"
-            )
+            rows = rebuild_usage(con, statements, [UNPARTITIONED])
         return dg.MaterializeResult(metadata={"rows": rows})
 
     return compute_usage_statements
@@ -83,20 +79,18 @@ def _build_whole(
         key=dg.AssetKey(["core", name]),
         group_name="core",
         deps=[*(ingest_key(s) for s in sources), *(dg.AssetKey(["ref", r]) for r in reference)],
-        kinds={"duckdb", "parquet"},
+        kinds={"duckdb", "ducklake"},
         description=description,
         pool=WRITE_POOL,
     )
     def _core(lakehouse: Lakehouse) -> dg.MaterializeResult:
-        lake = lakehouse.lake
-        relative = f"core/{name}/data.parquet"
+        table = TABLES[f"core.{name}"]
         with lakehouse.connect() as con:
-            union = union_sources(con, lake, sources, kind)
-            if union is None:
-                lake.remove(relative)
-                return dg.MaterializeResult(metadata={"rows": 0})
-            lake.write_query(con, query(union), relative)
-            return dg.MaterializeResult(metadata={"rows": parquet_rows(con, lake, relative)})
+            union = union_sources(con, sources, kind)
+            rows = replace_table(
+                con, table.name, query(union) if union else f"{table.empty_select()} LIMIT 0"
+            )
+            return dg.MaterializeResult(metadata={"rows": rows})
 
     return _core
 
@@ -111,7 +105,7 @@ def build_dataset_catalog(sources: list[SourceSpec]) -> dg.AssetsDefinition:
                 dg.AssetKey(["core", "dataset_catalog"]),
                 group_name="core",
                 deps=[*(ingest_key(s) for s in sources), *(dg.AssetKey(["ref", r]) for r in reference)],
-                kinds={"duckdb", "parquet"},
+                kinds={"duckdb", "ducklake"},
                 description="Dataset versions with history (valid_from / valid_to) across catalog snapshots; "
                 "licences, modalities, languages and tasks normalised beside the raw values.",
             ),
@@ -119,7 +113,7 @@ def build_dataset_catalog(sources: list[SourceSpec]) -> dg.AssetsDefinition:
                 dg.AssetKey(["core", "dataset_terms"]),
                 group_name="core",
                 deps=[dg.AssetKey(["ref", r]) for r in reference],
-                kinds={"duckdb", "parquet"},
+                kinds={"duckdb", "ducklake"},
                 description="Every raw licence, modality, language and task value of the catalogs and the "
                 "normalised term it maps to (NULL when unmapped), with how many datasets carry it.",
             ),
@@ -127,25 +121,31 @@ def build_dataset_catalog(sources: list[SourceSpec]) -> dg.AssetsDefinition:
         pool=WRITE_POOL,
     )
     def dataset_catalog(lakehouse: Lakehouse) -> Iterator[dg.MaterializeResult]:
-        lake = lakehouse.lake
         with lakehouse.connect() as con:
-            union = union_sources(con, lake, sources, "catalog")
+            union = union_sources(con, sources, "catalog")
             if union is None:
                 for name in ("dataset_catalog", "dataset_terms"):
-                    lake.remove(f"core/{name}/data.parquet")
+                    table = TABLES[f"core.{name}"]
+                    replace_table(con, table.name, f"{table.empty_select()} LIMIT 0")
                     yield dg.MaterializeResult(asset_key=["core", name], metadata={"rows": 0})
                 return
             con.execute(f"CREATE OR REPLACE TEMP TABLE __history AS {catalog_history_query(union)}")
             build_terms(con, "__history", "__terms")
-            lake.write_query(con, catalog_query("__history", "__terms"), "core/dataset_catalog/data.parquet")
-            lake.write_query(con, "SELECT * FROM __terms", "core/dataset_terms/data.parquet")
+            with commit(con, "core.dataset_catalog and core.dataset_terms"):
+                con.execute(
+                    f"CREATE OR REPLACE TABLE {qualified('core.dataset_catalog')} AS "
+                    f"{catalog_query('__history', '__terms')}"
+                )
+                con.execute(
+                    f"CREATE OR REPLACE TABLE {qualified('core.dataset_terms')} AS SELECT * FROM __terms"
+                )
             unmapped = dict(
                 con.execute(
                     "SELECT facet, count(*) FROM __terms WHERE method = 'unmapped' GROUP BY 1"
                 ).fetchall()
             )
             for name in ("dataset_catalog", "dataset_terms"):
-                rows = parquet_rows(con, lake, f"core/{name}/data.parquet")
+                rows = table_rows(con, f"core.{name}")
                 metadata = {"rows": rows} | ({"unmapped_terms": unmapped} if name == "dataset_terms" else {})
                 yield dg.MaterializeResult(asset_key=["core", name], metadata=metadata)
 

@@ -6,9 +6,11 @@ import duckdb
 
 from assets.core.vocabulary import normalised_lists_sql
 from assets.ingest.compile import output_columns
-from assets.ingest.engine import LATEST_FIRST, keys_repeat, numbered_scan
+from assets.ingest.engine import LATEST_FIRST, keys_repeat
 from assets.ingest.spec import SourceSpec
-from warehouse.lake import Location, sql_ident
+from warehouse.catalog import ingest_table
+from warehouse.ducklake import qualified, table_exists
+from warehouse.lake import sql_ident, sql_str
 
 HISTORY_ATTRIBUTES = (
     "name",
@@ -28,29 +30,47 @@ HISTORY_ATTRIBUTES = (
 )
 
 
-def union_sources(
-    con: duckdb.DuckDBPyConnection, lake: Location, specs: list[SourceSpec], kind: str, partition: str = "*"
+def source_rows(
+    con: duckdb.DuckDBPyConnection,
+    spec: SourceSpec,
+    partitions: list[str] | None = None,
+    dropped: bool = False,
 ) -> str | None:
-    """Loaded ingest rows of every source of a kind, deduplicated on each spec's keys (latest file wins).
+    """Loaded rows of one source (of some partitions), deduplicated on its keys: the latest delivery wins.
 
-    The window that removes duplicates runs only for a source whose keys do repeat, which is checked first
-    with a cheap aggregate over the key columns.
+    With partitions given, rows repeat only within their own partition (a day's re-delivery). `dropped`
+    gives the rows deduplication leaves out instead (None when none do). The window runs only when the keys
+    do repeat, which a cheap aggregate over the key columns finds first. None when the source has no table.
     """
-    columns = ", ".join(sql_ident(c) for c in output_columns(kind))
-    parts = []
-    for spec in specs:
-        if spec.kind != kind:
-            continue
-        files = lake.glob(f"ingest/{spec.name}/partition={partition}/*.parquet")
-        if not files:
-            continue
-        scan = numbered_scan(lake.listing(files), ", union_by_name = true")
-        part = f"SELECT {columns} FROM {scan} WHERE __rule IS NULL"
-        if spec.dedup_keys and keys_repeat(con, scan, spec.dedup_keys):
-            keys = ", ".join(sql_ident(k) for k in spec.dedup_keys)
-            part += f" QUALIFY row_number() OVER (PARTITION BY {keys} ORDER BY {LATEST_FIRST}) = 1"
-        parts.append(f"({part})")
-    return " UNION ALL ".join(parts) if parts else None
+    table = ingest_table(spec.name)
+    if not table_exists(con, table):
+        return None
+    columns = ", ".join(sql_ident(c) for c in output_columns(spec.kind))
+    scan = f"(SELECT * FROM {qualified(table)}{partition_filter(partitions)})"
+    keys = [*(["partition_key"] if partitions is not None else []), *spec.dedup_keys]
+    repeats = bool(spec.dedup_keys) and keys_repeat(con, scan, keys)
+    if dropped and not repeats:
+        return None
+    part = f"SELECT {columns} FROM {scan}"
+    if repeats:
+        window = f"row_number() OVER (PARTITION BY {', '.join(sql_ident(k) for k in keys)} ORDER BY {LATEST_FIRST})"
+        part += f" QUALIFY {window} {'>' if dropped else '='} 1"
+    return part
+
+
+def partition_filter(partitions: list[str] | None) -> str:
+    """A WHERE clause on partition_key (empty for all partitions)."""
+    if partitions is None:
+        return ""
+    return " WHERE partition_key IN (" + ", ".join(sql_str(p) for p in partitions) + ")"
+
+
+def union_sources(
+    con: duckdb.DuckDBPyConnection, specs: list[SourceSpec], kind: str, partitions: list[str] | None = None
+) -> str | None:
+    """Loaded rows of every source of a kind, each deduplicated on its spec's keys (latest file wins)."""
+    parts = [p for s in specs if s.kind == kind and (p := source_rows(con, s, partitions))]
+    return " UNION ALL ".join(f"({p})" for p in parts) if parts else None
 
 
 def transfers_query(union: str) -> str:

@@ -52,7 +52,7 @@ def build_dashboards_asset(check_keys: list[dg.AssetCheckKey]) -> dg.AssetsDefin
     def dashboards(context: dg.AssetExecutionContext, lakehouse: Lakehouse) -> dg.MaterializeResult:
         checks = latest_check_results(context.instance, sorted(check_keys))
         out_dir = Path(lakehouse.dashboards_path)
-        pages = build_site(Path(lakehouse.warehouse_path), out_dir, checks, datetime.now(UTC))
+        pages = build_site(lakehouse.lake, out_dir, checks, datetime.now(UTC))
         for page in pages:
             if page.missing:
                 context.log.warning(f"dashboard {page.name}: missing {', '.join(page.missing)}")

@@ -22,6 +22,7 @@ import jinja2
 from markupsafe import Markup
 
 from assets.dashboards.pages import PAGES, Page
+from warehouse.ducklake import LakeConfig, connect_reader
 
 HERE = Path(__file__).parent
 CHECK_COLUMNS = {
@@ -69,7 +70,10 @@ def script_json(document: object) -> Markup:
 
 def published_tables(con: duckdb.DuckDBPyConnection) -> set[str]:
     """schema.table of every table in the connection (the checks table included)."""
-    rows = con.execute("SELECT schema_name || '.' || table_name, table_name FROM duckdb_tables()").fetchall()
+    rows = con.execute(
+        "SELECT schema_name || '.' || table_name, table_name FROM duckdb_tables() "
+        "WHERE database_name IN (current_database(), 'temp')"
+    ).fetchall()
     return {name for row in rows for name in row}
 
 
@@ -140,10 +144,9 @@ def copy_static(out_dir: Path) -> None:
         os.replace(target / f".{name}.tmp", target / name)
 
 
-def build_site(
-    warehouse_path: Path, out_dir: Path, checks: list[dict], built_at: datetime
-) -> list[PageOutcome]:
-    """Write every page and the index from the warehouse (opened read-only) and the latest check results."""
+def build_site(lake: LakeConfig, out_dir: Path, checks: list[dict], built_at: datetime) -> list[PageOutcome]:
+    """Write every page and the index from the lake's latest snapshot (read-only) and the latest check
+    results."""
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(HERE / "templates"), autoescape=True, undefined=jinja2.StrictUndefined
     )
@@ -152,11 +155,10 @@ def build_site(
     common = {
         "pages": PAGES,
         "built_at": built_at.strftime("%Y-%m-%d %H:%M UTC"),
-        "warehouse": warehouse_path,
+        "warehouse": f"the lakehouse {lake.catalog_url}",
     }
     outcomes = []
-    with duckdb.connect(str(warehouse_path), read_only=True) as con:
-        con.execute("SET TimeZone = 'UTC'")
+    with connect_reader(lake) as con:
         columns = ", ".join(f"{c} {t}" for c, t in CHECK_COLUMNS.items())
         con.execute(f"CREATE TEMP TABLE checks ({columns})")
         if checks:

@@ -10,7 +10,7 @@ import duckdb
 from assets.contracts.suites import suite_paths
 from warehouse.catalog import DICTIONARY_COLUMNS as COLUMNS
 from warehouse.catalog import TABLES
-from warehouse.lake import Location
+from warehouse.ducklake import lake_tables, replace_table
 
 DICTIONARY_TABLE = "meta.columns"
 
@@ -32,13 +32,14 @@ def suite_meanings() -> dict[str, TableMeaning]:
     return meanings
 
 
-def table_columns(con: duckdb.DuckDBPyConnection, lake: Location) -> dict[str, list[tuple[str, str]]]:
+def table_columns(con: duckdb.DuckDBPyConnection) -> dict[str, list[tuple[str, str]]]:
     """(column, type) of every catalog table that the lake has (or whose shape is fixed), in table order."""
     found = {}
+    existing = lake_tables(con)
     for name, table in sorted(TABLES.items()):
-        if name == DICTIONARY_TABLE or (not table.columns and not table.files(lake)):
+        if name == DICTIONARY_TABLE or (not table.columns and name not in existing):
             continue
-        described = con.execute(f"DESCRIBE SELECT * FROM {table.source(lake)}").fetchall()
+        described = con.execute(f"DESCRIBE SELECT * FROM {table.source(con, existing)}").fetchall()
         found[name] = [(row[0], row[1]) for row in described]
     return found
 
@@ -58,13 +59,13 @@ def dictionary_rows(
     return rows
 
 
-def write_dictionary(con: duckdb.DuckDBPyConnection, lake: Location, relative: str) -> int:
-    """Write meta.columns for the tables in the lake; returns the number of columns described."""
-    rows = dictionary_rows(table_columns(con, lake), suite_meanings())
+def write_dictionary(con: duckdb.DuckDBPyConnection) -> int:
+    """Replace meta.columns with the tables in the lake; returns the number of columns described."""
+    rows = dictionary_rows(table_columns(con), suite_meanings())
     columns = ", ".join(f"{c} {t}" for c, t in COLUMNS.items())
     con.execute(f"CREATE OR REPLACE TEMP TABLE __dictionary ({columns})")
     con.executemany(f"INSERT INTO __dictionary VALUES ({', '.join('?' for _ in COLUMNS)})", rows)
-    lake.write_query(con, "SELECT * FROM __dictionary ORDER BY table_name, ordinal", relative)
+    replace_table(con, DICTIONARY_TABLE, "SELECT * FROM __dictionary ORDER BY table_name, ordinal")
     con.execute("DROP TABLE __dictionary")
     return len(rows)
 

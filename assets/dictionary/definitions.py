@@ -5,10 +5,9 @@ import dagster as dg
 from assets.dictionary.columns import write_dictionary
 from assets.ingest.definitions import WRITE_POOL
 from pipelines.resources import Lakehouse
-from warehouse.lake import parquet_rows
+from warehouse.ducklake import table_rows
 
 COLUMNS_KEY = dg.AssetKey(["meta", "columns"])
-COLUMNS_PATH = "meta/columns/data.parquet"
 
 
 def build_dictionary_asset(upstream: list[dg.AssetKey]) -> dg.AssetsDefinition:
@@ -19,16 +18,16 @@ def build_dictionary_asset(upstream: list[dg.AssetKey]) -> dg.AssetsDefinition:
         key=COLUMNS_KEY,
         group_name="warehouse",
         deps=upstream,
-        kinds={"duckdb", "parquet"},
+        kinds={"duckdb", "ducklake"},
         pool=WRITE_POOL,
         description="Data dictionary: every published table and column with its type and meaning (from the "
         "contract suites' meta.columns).",
     )
     def columns(lakehouse: Lakehouse) -> dg.MaterializeResult:
         with lakehouse.connect() as con:
-            described = write_dictionary(con, lakehouse.lake, COLUMNS_PATH)
+            described = write_dictionary(con)
             return dg.MaterializeResult(
-                metadata={"columns": described, "rows": parquet_rows(con, lakehouse.lake, COLUMNS_PATH)}
+                metadata={"columns": described, "rows": table_rows(con, "meta.columns")}
             )
 
     return columns

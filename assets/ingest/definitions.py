@@ -28,7 +28,7 @@ def build_ingest_asset(spec: SourceSpec) -> dg.AssetsDefinition:
         partitions_def=DAILY if partitioned else None,
         backfill_policy=dg.BackfillPolicy.single_run() if partitioned else None,
         deps=[dg.AssetKey(["ref", name]) for name in INGEST_REFERENCE],
-        kinds={"duckdb", "parquet"},
+        kinds={"duckdb", "ducklake"},
         tags={"computeflow/kind": spec.kind},
         metadata={
             "landing_glob": spec.landing.glob,
@@ -47,9 +47,9 @@ def build_ingest_asset(spec: SourceSpec) -> dg.AssetsDefinition:
                 con,
                 spec,
                 lakehouse.landing,
-                lakehouse.lake,
+                lakehouse.scratch_path,
                 context.run.run_id,
-                lakehouse.reference_fingerprint(),
+                lakehouse.reference_fingerprint(con),
             )
             for key in keys:
                 result = ingestor.run(key, grouped.get(key, []))

@@ -10,11 +10,13 @@ from dataclasses import dataclass, field
 import duckdb
 
 from assets.ingest.compile import compile_source, raw_fields_of
-from assets.ingest.ledger import LedgerRow, file_checksum, read_ledger, write_ledger
+from assets.ingest.ledger import LedgerRow, file_checksum, forget_ledger, read_ledger, record_ledger
 from assets.ingest.readers import RawRelation, SourceFileError, drop_scratch, make_scratch, open_raw
 from assets.ingest.refdata import RefSnapshot
 from assets.ingest.spec import SourceSpec
-from warehouse.lake import TMP_DIR, Location, copy_to_parquet, first_row, remove_orphans, sql_ident, sql_str
+from warehouse.catalog import TABLES, TableDef, ingest_table, kind_columns
+from warehouse.ducklake import commit, qualified
+from warehouse.lake import Location, copy_to_parquet, first_row, remove_orphans, sql_ident, sql_str
 
 ENGINE_VERSION = "3"
 UNPARTITIONED = "all"
@@ -35,8 +37,8 @@ def numbered_scan(files_sql: str, options: str = "") -> str:
     )
 
 
-def keys_repeat(con: duckdb.DuckDBPyConnection, source: str, keys: list[str]) -> bool:
-    """Whether any combination of `keys` may occur twice among the loaded rows of a source.
+def keys_repeat(con: duckdb.DuckDBPyConnection, source: str, keys: list[str], where: str = "TRUE") -> bool:
+    """Whether any combination of `keys` may occur twice among the rows of a source that pass `where`.
 
     Groups by one 64-bit hash of the keys (much cheaper than grouping by the key columns); a hash collision
     only makes the caller run its exact deduplication, which then finds nothing to drop.
@@ -45,7 +47,7 @@ def keys_repeat(con: duckdb.DuckDBPyConnection, source: str, keys: list[str]) ->
     return (
         first_row(
             con,
-            f"SELECT 1 FROM {source} WHERE __rule IS NULL GROUP BY hash({columns}) HAVING count(*) > 1 LIMIT 1",
+            f"SELECT 1 FROM {source} WHERE {where} GROUP BY hash({columns}) HAVING count(*) > 1 LIMIT 1",
         )
         is not None
     )
@@ -85,16 +87,6 @@ def file_id(source_file: str) -> str:
     return hashlib.sha1(source_file.encode("utf-8")).hexdigest()[:16]
 
 
-def lake_file(spec: SourceSpec, key: str, source_file: str) -> str:
-    """Lake path of the rows loaded from one landed file."""
-    return f"ingest/{spec.name}/partition={key}/{file_id(source_file)}.parquet"
-
-
-def quarantine_file(spec: SourceSpec, key: str, source_file: str) -> str:
-    """Lake path of the rows of one landed file held in quarantine."""
-    return f"audit/quarantine/{spec.name}/partition={key}/{file_id(source_file)}.parquet"
-
-
 def spec_fingerprint(spec: SourceSpec, reference_fingerprint: str) -> str:
     """What must be unchanged for a processed file to be skipped: spec, reference data, engine."""
     text = spec.model_dump_json() + reference_fingerprint + ENGINE_VERSION
@@ -102,36 +94,45 @@ def spec_fingerprint(spec: SourceSpec, reference_fingerprint: str) -> str:
 
 
 class Ingestor:
-    """Loads the files of one source partition with one DuckDB connection holding the ref views."""
+    """Loads the files of one source partition with one DuckDB connection that has the lake attached.
+
+    Each landed file ends in one lake commit: its loaded rows (table ingest.<source>), its quarantined rows
+    (audit.quarantine) and its ledger row (audit.ingest_ledger), so a run killed at any point leaves every
+    file either committed whole or not at all.
+    """
 
     def __init__(
         self,
         con: duckdb.DuckDBPyConnection,
         spec: SourceSpec,
         landing: Location,
-        lake: Location,
+        scratch_base: str,
         run_id: str,
         reference_fingerprint: str,
     ) -> None:
         self.con = con
         self.spec = spec
         self.landing = landing
-        self.lake = lake
         self.run_id = run_id
         self.fingerprint = spec_fingerprint(spec, reference_fingerprint)
-        self.scratch_base = lake.path(".scratch") if lake.is_local else None
-        if self.scratch_base:
-            remove_orphans(self.scratch_base)
-            remove_orphans(lake.path(TMP_DIR))
+        self.scratch_base = os.path.join(scratch_base, "ingest")
+        os.makedirs(self.scratch_base, exist_ok=True)
+        remove_orphans(self.scratch_base)
+        self.table = TableDef(ingest_table(spec.name), kind_columns(spec.kind))
+        if not self.table.exists(con):
+            with commit(con, f"create {self.table.name}"):
+                self.table.create(con)
         self.ref = RefSnapshot.load(con)
 
     def run(self, key: str, paths: list[str]) -> PartitionResult:
         """Ingest a partition; files already loaded with the same fingerprint are not loaded again."""
         result = PartitionResult()
-        previous = {r.source_file: r for r in read_ledger(self.con, self.lake, self.spec.name, key)}
+        previous = {r.source_file: r for r in read_ledger(self.con, self.spec.name, key)}
         current = {self.landing.relative(p): p for p in paths}
-        for gone in set(previous) - set(current):
-            self._drop_outputs(key, gone)
+        for gone in sorted(set(previous) - set(current)):
+            with commit(self.con, f"ingest {self.spec.name}: {gone} left landing"):
+                self._drop_outputs(gone)
+                forget_ledger(self.con, self.spec.name, gone)
             result.changed = True
         outside = {f for f, p in current.items() if not self.landing.contains(p)}
         # (size, mtime) before hashing: a file that changes from here to the end of its load is refused.
@@ -169,8 +170,6 @@ class Ingestor:
             result.rows.append(row)
             if row.status == "failed" or row.status == "rejected":
                 result.errors.append(row.detail or f"{source_file}: {row.status}")
-        if result.changed:
-            write_ledger(self.con, self.lake, self.spec.name, key, result.rows)
         return result
 
     def _row(
@@ -189,10 +188,33 @@ class Ingestor:
             **outcome,
         )
 
-    def _drop_outputs(self, key: str, source_file: str) -> None:
-        """Remove what the lake holds from one landed file (its rows and its quarantined rows)."""
-        self.lake.remove(lake_file(self.spec, key, source_file))
-        self.lake.remove(quarantine_file(self.spec, key, source_file))
+    def _drop_outputs(self, source_file: str) -> None:
+        """Delete what the lake holds from one landed file: its rows and its quarantined rows (in a commit)."""
+        self.con.execute(f"DELETE FROM {qualified(self.table.name)} WHERE source_file = ?", [source_file])
+        self.con.execute(
+            f"DELETE FROM {qualified('audit.quarantine')} WHERE source_name = ? AND source_file = ?",
+            [self.spec.name, source_file],
+        )
+
+    def _commit(
+        self, row: LedgerRow, staged: str | None = None, rejects: list[Reject] | None = None
+    ) -> LedgerRow:
+        """One commit for one landed file: its old outputs replaced by its loaded and quarantined rows (none
+        when `staged` is None), and its ledger row."""
+        with commit(self.con, f"ingest {self.spec.name}: {row.source_file} {row.status}"):
+            self._drop_outputs(row.source_file)
+            if staged is not None:
+                if row.status in ("loaded", "empty") and row.rows_loaded:
+                    columns = ", ".join(sql_ident(c) for c in self.table.columns)
+                    self.con.execute(
+                        f"INSERT INTO {qualified(self.table.name)} SELECT {columns} "
+                        f"FROM {numbered_scan(sql_str(staged))} WHERE __rule IS NULL"
+                    )
+                    row.output_file = self.table.name
+                if row.rows_quarantined:
+                    self._write_quarantine(row, staged, rejects or [])
+            record_ledger(self.con, [row])
+        return row
 
     def _stamp(self, path: str) -> tuple[int, object]:
         """Size and modification time of a landed file."""
@@ -203,41 +225,37 @@ class Ingestor:
         self, key: str, source_file: str, path: str, checksum: str, stamp: tuple[int, object]
     ) -> LedgerRow:
         row = self._row(key, source_file, stamp[0], checksum)
-        if self.scratch_base:
-            os.makedirs(self.scratch_base, exist_ok=True)
-        scratch = make_scratch(self.scratch_base or "/tmp")
+        scratch = make_scratch(self.scratch_base)
         try:
             local = path if self.landing.is_local else self._fetch(path, scratch)
             if row.file_bytes == 0:
                 row.status, row.detail = "empty", f"{source_file}: the file is empty"
-                return row
-            self._load(row, key, local, scratch)
+                return self._commit(row)
+            staged, rejects = self._load(row, key, local, scratch)
             if self._stamp(path) != stamp:
                 raise SourceFileError(
                     f"{source_file}: the file changed while it was being read (still being written?); "
                     "nothing was loaded from it, the next run reads it again"
                 )
+            return self._commit(row, staged, rejects)
         except SourceFileError as exc:
-            row.status, row.detail = "failed", str(exc)
-            self._drop_outputs(key, source_file)
+            failed = self._row(key, source_file, stamp[0], checksum, status="failed", detail=str(exc))
+            return self._commit(failed)
         finally:
             drop_scratch(scratch)
-        return row
 
     def _refused(self, key: str, source_file: str) -> LedgerRow:
         """A landed path that resolves outside the landing zone: never read, and the run fails."""
-        self._drop_outputs(key, source_file)
         detail = f"{source_file}: resolves outside the landing zone (a symlink?); it was not read"
-        return self._row(key, source_file, 0, "", status="failed", detail=detail)
+        return self._commit(self._row(key, source_file, 0, "", status="failed", detail=detail))
 
     def _still_loaded(self, old: LedgerRow | None, checksum: str) -> bool:
-        """Whether a file's previous load stands: same bytes, same spec and reference data, outputs present."""
+        """Whether a file's previous load stands: same bytes, same spec and reference data."""
         return (
             old is not None
             and old.status not in ("superseded", "duplicate")
             and old.checksum == checksum
             and old.fingerprint == self.fingerprint
-            and (old.output_file is None or self.lake.exists(old.output_file))
         )
 
     def _set_aside(
@@ -253,10 +271,8 @@ class Ingestor:
         """A file that is not loaded (a duplicate or a superseded delivery): no rows in the lake, a ledger row."""
         if old is not None and (old.status, old.checksum, old.detail) == (status, checksum, detail):
             return old
-        self._drop_outputs(key, source_file)
-        return self._row(
-            key, source_file, int(self.landing.fs.size(path)), checksum, status=status, detail=detail
-        )
+        size = int(self.landing.fs.size(path))
+        return self._commit(self._row(key, source_file, size, checksum, status=status, detail=detail))
 
     def _fetch(self, path: str, scratch: str) -> str:
         local = os.path.join(scratch, "landed" + os.path.splitext(path)[1])
@@ -278,8 +294,9 @@ class Ingestor:
                 )
         return raw
 
-    def _load(self, row: LedgerRow, key: str, local: str, scratch: str) -> None:
-        """One pass over the file: every parsed row, with its verdict, written in file order."""
+    def _load(self, row: LedgerRow, key: str, local: str, scratch: str) -> tuple[str, list[Reject]]:
+        """One pass over the file: every parsed row, with its verdict, staged in file order; the row is
+        accounted (and marked rejected when too many rows broke the contract)."""
         display = row.source_file
         raw = self._open(local, scratch, display)
         if self.spec.format.type in ("csv", "parquet"):
@@ -296,8 +313,6 @@ class Ingestor:
             staged = self._renumber(staged, rejects, os.path.join(scratch, "renumbered.parquet"))
         staged = self._mark_duplicates(staged, os.path.join(scratch, "deduplicated.parquet"))
         self._account(row, staged, len(rejects))
-        self._write_quarantine(row, key, staged, rejects)
-        target = lake_file(self.spec, key, row.source_file)
         bad_ratio = (row.rows_quarantined - row.rows_skipped) / row.rows_read if row.rows_read else 0.0
         if bad_ratio > self.spec.max_quarantine_ratio:
             row.status = "rejected"
@@ -307,15 +322,9 @@ class Ingestor:
                 f"({bad_ratio:.1%}) broke the contract, above the limit of {self.spec.max_quarantine_ratio:.1%} "
                 f"for source {self.spec.name}; the file was not loaded (see audit.quarantine)"
             )
-            self.lake.remove(target)
-            return
-        if row.rows_read == 0:
+        elif row.rows_read == 0:
             row.status = "empty"
-        if row.rows_loaded == 0:
-            self.lake.remove(target)
-            return
-        self.lake.move_in(staged, target)
-        row.output_file = target
+        return staged, rejects
 
     def _rejects(self, raw: RawRelation) -> list[Reject]:
         """Records the reader could not split, in file order."""
@@ -345,7 +354,7 @@ class Ingestor:
         if not self.spec.dedup_keys:
             return staged
         numbered = numbered_scan(sql_str(staged))
-        if not keys_repeat(self.con, numbered, self.spec.dedup_keys):
+        if not keys_repeat(self.con, numbered, self.spec.dedup_keys, "__rule IS NULL"):
             return staged
         keys = ", ".join(sql_ident(k) for k in self.spec.dedup_keys)
         repeat = f"__rule IS NULL AND row_number() OVER (PARTITION BY __rule IS NULL, {keys} ORDER BY source_row) > 1"
@@ -371,13 +380,10 @@ class Ingestor:
         row.rows_skipped = int(skipped)
         row.rows_read = row.rows_loaded + row.rows_quarantined
 
-    def _write_quarantine(self, row: LedgerRow, key: str, staged: str, rejects: list[Reject]) -> None:
-        target = quarantine_file(self.spec, key, row.source_file)
-        if row.rows_quarantined == 0:
-            self.lake.remove(target)
-            return
+    def _write_quarantine(self, row: LedgerRow, staged: str, rejects: list[Reject]) -> None:
+        """Insert the file's quarantined rows into audit.quarantine (inside the file's commit)."""
         head = (
-            f"SELECT {sql_str(self.spec.name)} AS source_name, {sql_str(key)} AS partition_key, "
+            f"SELECT {sql_str(self.spec.name)} AS source_name, {sql_str(row.partition_key)} AS partition_key, "
             f"{sql_str(row.source_file)} AS source_file"
         )
         parts = [
@@ -390,5 +396,6 @@ class Ingestor:
                 f"{head}, CAST(r AS BIGINT) AS source_row, 'unparsable_record' AS rule, d AS detail, "
                 f"line AS raw_content FROM (VALUES {values}) v(r, d, line)"
             )
+        columns = ", ".join(sql_ident(c) for c in TABLES["audit.quarantine"].columns)
         query = f"SELECT *, {sql_str(self.run_id)} AS run_id FROM ({' UNION ALL '.join(parts)}) ORDER BY source_row"
-        self.lake.write_query(self.con, query, target)
+        self.con.execute(f"INSERT INTO {qualified('audit.quarantine')} SELECT {columns} FROM ({query})")

@@ -8,7 +8,8 @@ import duckdb
 import pyarrow as pa
 import xxhash
 
-from warehouse.lake import Location, sql_str
+from warehouse.ducklake import qualified, table_exists
+from warehouse.lake import Location
 
 LEDGER_SCHEMA = pa.schema(
     [
@@ -67,34 +68,41 @@ def file_checksum(location: Location, path: str) -> str:
     return digest.hexdigest()
 
 
-def ledger_path(source_name: str, partition_key: str) -> str:
-    """Lake path of the ledger of one source partition."""
-    return f"audit/ingest_ledger/{source_name}/partition={partition_key}/ledger.parquet"
+LEDGER_TABLE = "audit.ingest_ledger"
 
 
-def read_ledger(
-    con: duckdb.DuckDBPyConnection, lake: Location, source_name: str, key: str
-) -> list[LedgerRow]:
-    """The ledger rows already recorded for a source partition (empty when none)."""
-    relative = ledger_path(source_name, key)
-    if not lake.exists(relative):
+def read_ledger(con: duckdb.DuckDBPyConnection, source_name: str, key: str | None = None) -> list[LedgerRow]:
+    """The ledger rows recorded for a source (one partition of it when `key` is given)."""
+    if not table_exists(con, LEDGER_TABLE):
         return []
-    lake.attach(con)
-    table = con.sql(
-        f"SELECT * FROM read_parquet({sql_str(lake.duckdb_path(lake.path(relative)))})"
+    where = "source_name = ?" + (" AND partition_key = ?" if key is not None else "")
+    params = [source_name] + ([key] if key is not None else [])
+    table = con.execute(
+        f"SELECT * FROM {qualified(LEDGER_TABLE)} WHERE {where} ORDER BY source_file", params
     ).to_arrow_table()
     names = [f.name for f in fields(LedgerRow)]
     return [LedgerRow(**{n: row.get(n) for n in names}) for row in table.to_pylist()]
 
 
-def write_ledger(
-    con: duckdb.DuckDBPyConnection, lake: Location, source_name: str, key: str, rows: list[LedgerRow]
-) -> None:
-    """Write the ledger of a source partition atomically (rows sorted by file)."""
-    ordered = sorted(rows, key=lambda r: r.source_file)
-    table = pa.Table.from_pylist([asdict(r) for r in ordered], schema=LEDGER_SCHEMA)
+def record_ledger(con: duckdb.DuckDBPyConnection, rows: list[LedgerRow]) -> None:
+    """Put ledger rows in place of the rows of the same files (call inside a lake commit)."""
+    if not rows:
+        return
+    table = pa.Table.from_pylist([asdict(r) for r in rows], schema=LEDGER_SCHEMA)
     con.register("__ledger_rows", table)
     try:
-        lake.write_query(con, "SELECT * FROM __ledger_rows", ledger_path(source_name, key))
+        con.execute(
+            f"DELETE FROM {qualified(LEDGER_TABLE)} l WHERE EXISTS (SELECT 1 FROM __ledger_rows n "
+            "WHERE l.source_name = n.source_name AND l.source_file = n.source_file)"
+        )
+        con.execute(f"INSERT INTO {qualified(LEDGER_TABLE)} SELECT * FROM __ledger_rows ORDER BY source_file")
     finally:
         con.unregister("__ledger_rows")
+
+
+def forget_ledger(con: duckdb.DuckDBPyConnection, source_name: str, source_file: str) -> None:
+    """Remove the ledger row of one file (call inside a lake commit)."""
+    con.execute(
+        f"DELETE FROM {qualified(LEDGER_TABLE)} WHERE source_name = ? AND source_file = ?",
+        [source_name, source_file],
+    )

@@ -1,4 +1,4 @@
-"""Mart assets: run a mart's SQL over lake views of its input tables and write marts/<name>/data.parquet."""
+"""Mart assets: run a mart's SQL over views of its input tables and replace the lake table <schema>.<name>."""
 
 from dataclasses import dataclass
 
@@ -7,7 +7,7 @@ import dagster as dg
 from assets.ingest.definitions import WRITE_POOL
 from pipelines.resources import Lakehouse
 from pipelines.settings import REPO_ROOT
-from warehouse.lake import parquet_rows
+from warehouse.ducklake import replace_table
 from warehouse.views import create_lake_views
 
 SQL_DIR = REPO_ROOT / "warehouse" / "sql"
@@ -113,17 +113,15 @@ def build_mart(mart: Mart) -> dg.AssetsDefinition:
         key=dg.AssetKey([mart.schema, mart.name]),
         group_name="marts",
         deps=[k for t in mart.inputs for k in table_asset_keys(t)],
-        kinds={"duckdb", "parquet"},
+        kinds={"duckdb", "ducklake"},
         description=mart.description,
         pool=WRITE_POOL,
     )
     def _mart(lakehouse: Lakehouse) -> dg.MaterializeResult:
-        lake = lakehouse.lake
-        relative = f"{mart.schema}/{mart.name}/data.parquet"
         with lakehouse.connect() as con:
-            create_lake_views(con, lake, list(mart.inputs))
-            lake.write_query(con, mart.sql, relative)
-            return dg.MaterializeResult(metadata={"rows": parquet_rows(con, lake, relative)})
+            create_lake_views(con, list(mart.inputs))
+            rows = replace_table(con, f"{mart.schema}.{mart.name}", mart.sql)
+            return dg.MaterializeResult(metadata={"rows": rows})
 
     return _mart
 

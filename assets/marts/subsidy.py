@@ -9,7 +9,8 @@ from assets.marts.definitions import table_asset_keys
 from assets.subsidy.policy import load_policy
 from assets.subsidy.published import INPUTS, QUERIES, attribute_usage
 from pipelines.resources import Lakehouse
-from warehouse.lake import parquet_rows, scalar
+from warehouse.ducklake import commit, qualified, table_rows
+from warehouse.lake import scalar
 from warehouse.views import create_lake_views
 
 DESCRIPTIONS = {
@@ -26,7 +27,7 @@ DESCRIPTIONS = {
             dg.AssetKey(["marts", name]),
             group_name="marts",
             deps=[k for t in INPUTS for k in table_asset_keys(t)],
-            kinds={"duckdb", "parquet"},
+            kinds={"duckdb", "ducklake"},
             description=description,
         )
         for name, description in DESCRIPTIONS.items()
@@ -35,14 +36,14 @@ DESCRIPTIONS = {
 )
 def subsidy_marts(lakehouse: Lakehouse) -> Iterator[dg.MaterializeResult]:
     """Attribute the whole period's charge lines to the vouchers under the subsidy policy file."""
-    lake = lakehouse.lake
     with lakehouse.connect() as con:
-        create_lake_views(con, lake, [t for t in INPUTS if not t.startswith("ref.")])
+        create_lake_views(con, [t for t in INPUTS if not t.startswith("ref.")])
         attribute_usage(con, load_policy())
-        for name, query in QUERIES.items():
-            relative = f"marts/{name}/data.parquet"
-            lake.write_query(con, query, relative)
-            metadata = {"rows": parquet_rows(con, lake, relative)}
+        with commit(con, "subsidy marts"):
+            for name, query in QUERIES.items():
+                con.execute(f"CREATE OR REPLACE TABLE {qualified('marts.' + name)} AS {query}")
+        for name in QUERIES:
+            metadata = {"rows": table_rows(con, f"marts.{name}")}
             if name == "subsidy_attribution":
                 metadata["subsidy_cny"] = float(
                     scalar(con, "SELECT coalesce(sum(amount), 0) FROM subsidy_attribution")

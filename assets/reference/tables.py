@@ -7,6 +7,7 @@ from dataclasses import dataclass
 import duckdb
 
 from pipelines.settings import CONTRACTS_DIR
+from warehouse.ducklake import commit, lake_tables, qualified
 from warehouse.lake import Location, first_row, scalar, sql_ident, sql_str
 
 
@@ -159,10 +160,26 @@ def _empty_select(table: RefTable) -> str:
     return "SELECT " + ", ".join(f"CAST(NULL AS {t}) AS {sql_ident(c)}" for c, t in table.columns.items())
 
 
-def load_reference_table(
-    con: duckdb.DuckDBPyConnection, table: RefTable, landing: Location, lake: Location
-) -> int:
-    """Validate one reference CSV strictly and write ref/<name>.parquet; returns the row count."""
+def load_reference_table(con: duckdb.DuckDBPyConnection, table: RefTable, landing: Location) -> int:
+    """Validate one reference CSV strictly and replace the lake table ref.<name> (one commit); its row count."""
+    rows = stage_reference_table(con, table, landing)
+    with commit(con, f"reference {table.name}"):
+        write_staged(con, table)
+    return rows
+
+
+def write_staged(con: duckdb.DuckDBPyConnection, table: RefTable) -> None:
+    """Replace ref.<name> with the staged rows (call inside a lake commit)."""
+    columns = ", ".join(sql_ident(c) for c in table.columns)
+    keys = ", ".join(sql_ident(k) for k in table.key)
+    con.execute(
+        f"CREATE OR REPLACE TABLE {qualified('ref.' + table.name)} AS SELECT {columns} FROM __ref ORDER BY {keys}"
+    )
+    con.execute("DROP TABLE __ref")
+
+
+def stage_reference_table(con: duckdb.DuckDBPyConnection, table: RefTable, landing: Location) -> int:
+    """Validate one reference CSV strictly into the temp table __ref; returns the row count."""
     if table.shipped_file:
         path, display = str(CONTRACTS_DIR / table.shipped_file), f"data_contracts/{table.shipped_file}"
     else:
@@ -211,25 +228,20 @@ def load_reference_table(
         empty = scalar(con, f"SELECT min(__row) FROM __ref WHERE {sql_ident(key)} IS NULL")
         if empty is not None:
             raise ReferenceDataError(f"{display}: row {empty}: key column {key} is empty")
-    columns = ", ".join(sql_ident(c) for c in table.columns)
-    lake.write_query(con, f"SELECT {columns} FROM __ref ORDER BY {keys}", f"ref/{table.name}.parquet")
-    count = scalar(con, "SELECT count(*) FROM __ref")
-    con.execute("DROP TABLE __ref")
-    return int(count)
+    return int(scalar(con, "SELECT count(*) FROM __ref"))
 
 
-def ref_source(lake: Location, name: str) -> str:
-    """A FROM-clause source for a reference table in the lake (typed and empty when not yet loaded)."""
-    relative = f"ref/{name}.parquet"
-    if lake.exists(relative):
-        return f"read_parquet({sql_str(lake.duckdb_path(lake.path(relative)))})"
-    return f"({_empty_select(REF_TABLES[name])} LIMIT 0)"
-
-
-def create_ref_views(con: duckdb.DuckDBPyConnection, lake: Location) -> None:
-    """Temp views ref_<name> over the lake's reference tables, plus ref_chip_lookup (normalised alias keys)."""
+def create_ref_views(con: duckdb.DuckDBPyConnection) -> None:
+    """Temp views ref_<name> over the lake's reference tables (typed and empty when not yet loaded), plus
+    ref_chip_lookup (normalised alias keys)."""
+    existing = lake_tables(con)
     for name in REF_TABLES:
-        con.execute(f"CREATE OR REPLACE TEMP VIEW ref_{name} AS SELECT * FROM {ref_source(lake, name)}")
+        source = (
+            qualified(f"ref.{name}")
+            if f"ref.{name}" in existing
+            else f"({_empty_select(REF_TABLES[name])} LIMIT 0)"
+        )
+        con.execute(f"CREATE OR REPLACE TEMP VIEW ref_{name} AS SELECT * FROM {source}")
     con.execute(
         "CREATE OR REPLACE TEMP VIEW ref_chip_lookup AS "
         "SELECT DISTINCT upper(regexp_replace(name, '[ _-]', '', 'g')) AS key, chip_model FROM ("

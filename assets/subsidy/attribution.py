@@ -266,7 +266,7 @@ def _prepare_lines(
         f"CAST(timezone({sql_str(policy.timezone)}, CAST(charge_period_start AS TIMESTAMPTZ)) AS DATE)"
     )
     only_day = f"WHERE {local_day} = DATE {sql_str(day.isoformat())}" if day is not None else ""
-    corrects = sql_ident(columns.corrects) if columns.corrects else "NULL"
+    corrects = sql_ident(columns.corrects) if columns.corrects else "CAST(NULL AS VARCHAR)"
     source = (
         f"SELECT {sql_ident(columns.line_id)} AS line_id, CAST(tenant_id AS VARCHAR) AS tenant_id, "
         "CAST(provider_id AS VARCHAR) AS provider_id, charge_period_start AS charge_time, "

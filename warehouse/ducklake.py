@@ -1,0 +1,260 @@
+"""The lake as a DuckLake: a SQL catalog (SQLite file or PostgreSQL) plus Parquet data on any storage.
+
+Every connection that reads or writes the lake attaches it as the database `lake`; writers commit through
+`commit()` (one DuckLake transaction, tagged with the refresh's run id), readers attach it read-only and see
+the latest committed snapshot (or a past one, by version or time).
+
+DuckDB extensions come from the installed PyPI packages (`duckdb-extension-<name>==1.5.5`), never from the
+network: `INSTALL '<path of the packaged binary>'` then `LOAD`.
+"""
+
+from __future__ import annotations
+
+import glob
+import importlib.util
+import json
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from urllib.parse import unquote, urlsplit
+
+import duckdb
+
+from warehouse.lake import reject_embedded_credentials, sql_ident, sql_str
+
+LAKE = "lake"
+SCHEMAS = ("ingest", "audit", "core", "ref", "marts", "exports", "meta")
+EXTENSION_PACKAGES = {
+    "ducklake": "duckdb_extension_ducklake",
+    "sqlite_scanner": "duckdb_extension_sqlite_scanner",
+    "postgres_scanner": "duckdb_extension_postgres_scanner",
+    "httpfs": "duckdb_extension_httpfs",
+}
+RUN_ID_VARIABLE = "computeflow_run_id"
+OFFLINE = {"autoinstall_known_extensions": False, "autoload_known_extensions": False}
+
+
+class LakeNotFoundError(RuntimeError):
+    """The catalog does not exist yet (nothing has been refreshed)."""
+
+
+def extension_path(name: str) -> str:
+    """Path of a DuckDB extension binary inside its installed PyPI package."""
+    package = EXTENSION_PACKAGES[name]
+    spec = importlib.util.find_spec(package)
+    if spec is None or spec.origin is None:
+        raise RuntimeError(
+            f"DuckDB extension {name} is not installed: pip install {package.replace('_', '-')}"
+        )
+    version = duckdb.__version__
+    found = glob.glob(
+        os.path.join(os.path.dirname(spec.origin), "extensions", f"v{version}", "*.duckdb_extension")
+    )
+    if not found:
+        raise RuntimeError(f"{package} holds no extension for DuckDB {version}: pin both to the same version")
+    return found[0]
+
+
+def s3_secret_sql(env: dict[str, str] | None = None) -> str:
+    """A DuckDB S3 secret from the standard AWS environment variables (credentials never live in a URL)."""
+    env = dict(os.environ if env is None else env)
+    options = ["TYPE s3"]
+    for option, variable in (("KEY_ID", "AWS_ACCESS_KEY_ID"), ("SECRET", "AWS_SECRET_ACCESS_KEY")):
+        if env.get(variable):
+            options.append(f"{option} {sql_str(env[variable])}")
+    if env.get("AWS_SESSION_TOKEN"):
+        options.append(f"SESSION_TOKEN {sql_str(env['AWS_SESSION_TOKEN'])}")
+    options.append(f"REGION {sql_str(env.get('AWS_DEFAULT_REGION') or env.get('AWS_REGION') or 'us-east-1')}")
+    endpoint = env.get("AWS_ENDPOINT_URL_S3") or env.get("AWS_ENDPOINT_URL")
+    if endpoint:
+        parts = urlsplit(endpoint if "://" in endpoint else f"https://{endpoint}")
+        options += [
+            f"ENDPOINT {sql_str(parts.netloc)}",
+            "URL_STYLE 'path'",
+            f"USE_SSL {'true' if parts.scheme == 'https' else 'false'}",
+        ]
+    return f"CREATE OR REPLACE SECRET computeflow_s3 ({', '.join(options)})"
+
+
+def _postgres_conninfo(url: str) -> str:
+    """libpq key=value connection string of a postgresql:// URL (a password comes from PGPASSWORD)."""
+    parts = urlsplit(url)
+    if parts.password:
+        raise ValueError(
+            "postgresql:// URL with a password refused: give it through PGPASSWORD, never in a URL"
+        )
+    pairs = {
+        "dbname": unquote(parts.path.lstrip("/")) or None,
+        "host": parts.hostname,
+        "port": str(parts.port) if parts.port else None,
+        "user": unquote(parts.username) if parts.username else None,
+    }
+    return " ".join(f"{k}={v}" for k, v in pairs.items() if v)
+
+
+@dataclass(frozen=True)
+class LakeConfig:
+    """Where the DuckLake catalog and its data live.
+
+    catalog_url: a SQLite file path (embedded default; one writer and many readers at once) or a
+    postgresql:// URL (many writers on many machines). data_url: a local directory or an s3:// URL.
+    """
+
+    catalog_url: str
+    data_url: str
+
+    def __post_init__(self) -> None:
+        reject_embedded_credentials(self.data_url)
+
+    @property
+    def is_postgres(self) -> bool:
+        """Whether the catalog is a PostgreSQL database."""
+        return self.catalog_url.startswith(("postgres://", "postgresql://"))
+
+    @property
+    def on_s3(self) -> bool:
+        """Whether the lake's data is on an S3-protocol store."""
+        return self.data_url.startswith(("s3://", "s3a://"))
+
+    def catalog_path(self) -> str | None:
+        """The SQLite catalog's file path (None for PostgreSQL)."""
+        if self.is_postgres:
+            return None
+        return self.catalog_url.removeprefix("sqlite:").removeprefix("//")
+
+    def exists(self) -> bool:
+        """Whether the catalog has been created (a PostgreSQL catalog is taken to exist)."""
+        path = self.catalog_path()
+        return path is None or os.path.exists(path)
+
+    def attach_target(self) -> str:
+        """The `ducklake:` string that ATTACH takes."""
+        if self.is_postgres:
+            return f"ducklake:postgres:{_postgres_conninfo(self.catalog_url)}"
+        return f"ducklake:sqlite:{self.catalog_path()}"
+
+    def data_path(self) -> str:
+        """DATA_PATH of the lake (a trailing slash: a directory)."""
+        return self.data_url.rstrip("/") + "/"
+
+    def describe(self) -> dict[str, str]:
+        """Catalog and data locations, for logs and metadata (no secrets)."""
+        return {"catalog": self.catalog_url, "data": self.data_url}
+
+
+def attach_statements(config: LakeConfig, read_only: bool = False, snapshot: int | None = None) -> list[str]:
+    """The SQL that loads the extensions (from the installed packages) and attaches the lake as `lake`."""
+    extensions = ["ducklake", "postgres_scanner" if config.is_postgres else "sqlite_scanner"]
+    if config.on_s3:
+        extensions.append("httpfs")
+    statements = [
+        s for name in extensions for s in (f"INSTALL {sql_str(extension_path(name))}", f"LOAD {name}")
+    ]
+    if config.on_s3:
+        statements.append(s3_secret_sql())
+    options = [f"DATA_PATH {sql_str(config.data_path())}"]
+    if read_only:
+        options.append("READ_ONLY")
+    if snapshot is not None:
+        options.append(f"SNAPSHOT_VERSION {int(snapshot)}")
+    statements.append(f"ATTACH {sql_str(config.attach_target())} AS {LAKE} ({', '.join(options)})")
+    return statements
+
+
+def attach(
+    con: duckdb.DuckDBPyConnection, config: LakeConfig, read_only: bool = False, snapshot: int | None = None
+) -> None:
+    """Attach the lake as `lake` on a connection; a writer also gets the lake's schemas."""
+    if read_only and not config.exists():
+        raise LakeNotFoundError(
+            f"no lakehouse at {config.catalog_url}: run `computeflow refresh` first (landing is the source of truth)"
+        )
+    path = config.catalog_path()
+    if path:
+        os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    if not config.on_s3:
+        os.makedirs(config.data_path(), exist_ok=True)
+    for statement in attach_statements(config, read_only, snapshot):
+        con.execute(statement)
+    if not read_only:
+        query = "SELECT schema_name FROM duckdb_schemas() WHERE database_name = ?"
+        have = {r[0] for r in con.execute(query, [LAKE]).fetchall()}
+        for schema in SCHEMAS:
+            if schema not in have:
+                con.execute(f"CREATE SCHEMA IF NOT EXISTS {LAKE}.{schema}")
+
+
+def reader_init_sql(config: LakeConfig) -> str:
+    """Statements that open the lake read-only in any DuckDB 1.5.5 client (the duckdb CLI, Harlequin)."""
+    return (
+        "; ".join([*attach_statements(config, read_only=True), f"USE {LAKE}", "SET TimeZone = 'UTC'"]) + ";"
+    )
+
+
+def connect_reader(config: LakeConfig, snapshot: int | None = None) -> duckdb.DuckDBPyConnection:
+    """A read-only connection on the latest committed snapshot (or a past one), with `lake` as the default
+    database so that tables read as `core.compute_usage`."""
+    con = duckdb.connect(config=OFFLINE)
+    con.execute("SET TimeZone = 'UTC'")
+    attach(con, config, read_only=True, snapshot=snapshot)
+    con.execute(f"USE {LAKE}")
+    return con
+
+
+def tag_run(con: duckdb.DuckDBPyConnection, run_id: str) -> None:
+    """Tag every later commit of this connection with a run id."""
+    con.execute(f"SET VARIABLE {RUN_ID_VARIABLE} = {sql_str(run_id)}")
+
+
+def qualified(name: str) -> str:
+    """The lake's SQL name of a table 'schema.table'."""
+    schema, table = name.split(".", 1)
+    return f"{LAKE}.{sql_ident(schema)}.{sql_ident(table)}"
+
+
+def lake_tables(con: duckdb.DuckDBPyConnection) -> set[str]:
+    """'schema.table' of every table the lake has (one catalog query)."""
+    rows = con.execute(
+        "SELECT schema_name || '.' || table_name FROM duckdb_tables() WHERE database_name = ?", [LAKE]
+    ).fetchall()
+    return {r[0] for r in rows}
+
+
+def table_exists(con: duckdb.DuckDBPyConnection, name: str) -> bool:
+    """Whether the lake has a table 'schema.table'."""
+    return name in lake_tables(con)
+
+
+@contextmanager
+def commit(con: duckdb.DuckDBPyConnection, message: str) -> Iterator[None]:
+    """One DuckLake transaction: everything inside commits together or not at all.
+
+    The snapshot carries the message and the run id set on the connection (RUN_ID_VARIABLE); lake.snapshots()
+    shows both, which tags what a refresh published.
+    """
+    con.execute("BEGIN TRANSACTION")
+    try:
+        yield
+        run_id = con.execute(f"SELECT getvariable('{RUN_ID_VARIABLE}')").fetchone()[0]
+        extra = json.dumps({"run_id": run_id} if run_id else {})
+        con.execute(
+            f"CALL {LAKE}.set_commit_message('computeflow', {sql_str(message)}, extra_info => {sql_str(extra)})"
+        )
+        con.execute("COMMIT")
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
+
+
+def replace_table(con: duckdb.DuckDBPyConnection, name: str, query: str) -> int:
+    """Replace a whole table with a query's rows in one commit; returns its row count."""
+    with commit(con, f"replace {name}"):
+        con.execute(f"CREATE OR REPLACE TABLE {qualified(name)} AS {query}")
+    return table_rows(con, name)
+
+
+def table_rows(con: duckdb.DuckDBPyConnection, name: str) -> int:
+    """Rows of a lake table."""
+    row = con.execute(f"SELECT count(*) FROM {qualified(name)}").fetchone()
+    return int(row[0]) if row else 0
