@@ -337,7 +337,8 @@ def sources_scaffold(name: str, sample: Path, kind: str, output: Path | None, fo
 
 
 @main.command()
-def shell() -> None:
+@click.option("--print", "print_only", is_flag=True, help="Print the statements that attach the lake, and exit.")
+def shell(print_only: bool) -> None:
     """Open the `duckdb` CLI on the lakehouse, read-only (tables read as core.compute_usage, ...)."""
     import shutil
 
@@ -346,6 +347,9 @@ def shell() -> None:
     settings = Settings.from_env()
     if not settings.lake.exists():
         raise click.ClickException(f"no lakehouse at {settings.catalog_url}: run `computeflow refresh` first")
+    if print_only:
+        click.echo(reader_init_sql(settings.lake))
+        return
     binary = shutil.which("duckdb") or str(Path(sys.executable).with_name("duckdb"))
     os.execvp(binary, [binary, "-cmd", reader_init_sql(settings.lake)])
 

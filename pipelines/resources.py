@@ -57,7 +57,7 @@ class Lakehouse(dg.ConfigurableResource):
 
     def setup_for_execution(self, context: dg.InitResourceContext) -> None:
         """Remember the run id: every lake commit of the run is tagged with it."""
-        self._run_id = context.run_id
+        self._run_id = context.run.run_id if context.run else None
 
     @property
     def landing(self) -> Location:

@@ -14,13 +14,14 @@ import duckdb
 import pytest
 from filelock import FileLock
 
-from assets.reference.tables import REF_TABLES, load_reference_table
+from assets.reference.tables import REF_TABLES, create_ref_views, load_reference_table
 from pipelines.definitions import build_definitions
 from pipelines.demo import generate_demo
 from pipelines.instance import instance_directory
 from pipelines.refresh import RefreshOutcome, refresh
 from pipelines.settings import CONTRACTS_DIR, Settings
-from warehouse.ducklake import connect_reader
+from warehouse.catalog import create_tables
+from warehouse.ducklake import OFFLINE, LakeConfig, attach, connect_reader
 from warehouse.lake import Location
 
 DEMO_DAYS = 12
@@ -124,15 +125,24 @@ def fresh(tmp_path: Path) -> Iterator[Deployment]:
     deployment.instance.dispose()
 
 
-@pytest.fixture
-def lake(tmp_path: Path) -> Location:
-    """A lake holding the shipped chip tables (no other reference data)."""
-    location = Location(str(tmp_path / "lake"))
-    con = duckdb.connect()
+def lake_connection(lake: LakeConfig) -> duckdb.DuckDBPyConnection:
+    """A writer connection on a lake (tables created, ref_* views in place), as the assets get one."""
+    con = duckdb.connect(config=OFFLINE)
     con.execute("SET TimeZone = 'UTC'")
-    for name in ("chips", "chip_aliases"):
-        load_reference_table(con, REF_TABLES[name], Location(str(tmp_path / "landing")), location)
-    return location
+    attach(con, lake)
+    create_tables(con)
+    create_ref_views(con)
+    return con
+
+
+@pytest.fixture
+def lake(tmp_path: Path) -> LakeConfig:
+    """A lake (SQLite catalog in tmp_path) holding the shipped chip tables (no other reference data)."""
+    config = LakeConfig(str(tmp_path / "catalog.sqlite"), str(tmp_path / "lake"))
+    with lake_connection(config) as con:
+        for name in ("chips", "chip_aliases"):
+            load_reference_table(con, REF_TABLES[name], Location(str(tmp_path / "landing")))
+    return config
 
 
 @pytest.fixture(autouse=True)

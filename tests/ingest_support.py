@@ -2,14 +2,20 @@
 
 from pathlib import Path
 
-import duckdb
-
-from assets.ingest.engine import Ingestor, PartitionResult, landed_files, numbered_scan
+from assets.ingest.engine import Ingestor, PartitionResult, landed_files
 from assets.ingest.spec import SourceSpec
-from assets.reference.tables import create_ref_views
+from tests.conftest import lake_connection
+from warehouse.catalog import ingest_table
+from warehouse.ducklake import LakeConfig, connect_reader, qualified
 from warehouse.lake import Location
 
 CSV_HEADER = "tenant,start,end,chip,cards,cost\n"
+
+
+def latest_snapshot(lake: LakeConfig) -> int:
+    """Id of the lake's latest committed snapshot (a commit adds one)."""
+    with connect_reader(lake) as con:
+        return int(con.execute("SELECT max(snapshot_id) FROM lake.snapshots()").fetchone()[0])
 
 
 def spec_of(**fields) -> SourceSpec:
@@ -35,40 +41,27 @@ def spec_of(**fields) -> SourceSpec:
 
 
 def ingest(
-    tmp_path: Path, lake: Location, spec: SourceSpec, name: str, content: bytes, run_id: str = "r1"
+    tmp_path: Path, lake: LakeConfig, spec: SourceSpec, name: str, content: bytes, run_id: str = "r1"
 ) -> tuple[PartitionResult, list[dict], list[tuple[int, str]]]:
     """Land `content` as acme/<name>, ingest its partition; returns the result, loaded rows, (row, rule) pairs."""
     landing = Location(str(tmp_path / "landing"))
     path = tmp_path / "landing" / "acme" / name
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(content)
-    con = duckdb.connect()
-    con.execute("SET TimeZone = 'UTC'")
-    create_ref_views(con, lake)
-    files = landed_files(spec, landing)
-    (key,) = files
-    result = Ingestor(con, spec, landing, lake, run_id, "ref").run(key, files[key])
-    loaded = (
-        con.execute(
-            f"SELECT * FROM {numbered_scan(repr(lake.root + '/ingest/acme/*/*.parquet'))} "
-            "WHERE __rule IS NULL ORDER BY source_row"
-        )
-        if list(Path(lake.root).glob("ingest/acme/*/*.parquet"))
-        else None
-    )
-    rows = loaded.fetchall() if loaded else []
-    cols = [d[0] for d in loaded.description] if loaded else []
-    quarantine = (
-        sorted(
-            (r[0], r[1])
-            for r in con.execute(
-                f"SELECT source_row, rule FROM read_parquet('{lake.root}/audit/quarantine/acme/*/*.parquet')"
+    with lake_connection(lake) as con:
+        files = landed_files(spec, landing)
+        (key,) = files
+        result = Ingestor(con, spec, landing, str(tmp_path / "scratch"), run_id, "ref").run(key, files[key])
+        loaded = con.execute(f"SELECT * FROM {qualified(ingest_table(spec.name))} ORDER BY source_row")
+        cols = [d[0] for d in loaded.description]
+        rows = [dict(zip(cols, r, strict=True)) for r in loaded.fetchall()]
+        quarantine = sorted(
+            con.execute(
+                f"SELECT source_row, rule FROM {qualified('audit.quarantine')} WHERE source_name = ?",
+                [spec.name],
             ).fetchall()
         )
-        if list(Path(lake.root).glob("audit/quarantine/acme/*/*.parquet"))
-        else []
-    )
-    return result, [dict(zip(cols, r, strict=True)) for r in rows], quarantine
+    return result, rows, quarantine
 
 
 CSV_HEADER = "tenant,start,end,chip,cards,cost\n"

@@ -32,15 +32,14 @@ def test_question_runs_on_the_demo_warehouse(demo: Deployment, number: int, ques
     assert demo.query(sql), question
 
 
-def _with_demo_warehouse(code: str, demo: Deployment) -> str:
-    return code.replace('"data/warehouse.duckdb"', repr(str(demo.settings.warehouse_path)))
-
-
-def test_python_examples_run(demo: Deployment, capsys: pytest.CaptureFixture[str]) -> None:
+def test_python_examples_run(
+    demo: Deployment, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     blocks = code_blocks("python")
     assert blocks
+    monkeypatch.setenv("COMPUTEFLOW_HOME", str(demo.settings.home))
     for block in blocks:
-        exec(compile(_with_demo_warehouse(block, demo), "ANALYSTS.md", "exec"), {})
+        exec(compile(block, "ANALYSTS.md", "exec"), {})
     assert "cny_per_pflop_hour" in capsys.readouterr().out
 
 
@@ -60,9 +59,8 @@ def test_the_notebook_is_valid_and_its_code_runs(
         c["cell_type"] in ("markdown", "code") and isinstance(c["source"], list) for c in notebook["cells"]
     )
     code = "\n".join("".join(c["source"]) for c in notebook["cells"] if c["cell_type"] == "code")
-    # The notebook opens data/warehouse.duckdb from the repository root: give it one that is the demo's.
-    (tmp_path / "data").mkdir()
-    (tmp_path / "data" / "warehouse.duckdb").symlink_to(demo.settings.warehouse_path)
+    # The notebook opens the lakehouse of COMPUTEFLOW_HOME (./data when unset): the demo's, from elsewhere.
+    monkeypatch.setenv("COMPUTEFLOW_HOME", str(demo.settings.home))
     monkeypatch.chdir(tmp_path)
     namespace: dict = {}
     exec(compile(code, NOTEBOOK.name, "exec"), namespace)

@@ -33,10 +33,9 @@ AGREED = {
 
 
 def _frame(demo: Deployment, sql: str) -> pl.DataFrame:
-    import duckdb
+    from warehouse.ducklake import connect_reader
 
-    with duckdb.connect(str(demo.settings.warehouse_path), read_only=True) as con:
-        con.execute("SET TimeZone = 'UTC'")
+    with connect_reader(demo.settings.lake) as con:
         return con.sql(sql).pl()
 
 

@@ -6,7 +6,6 @@ import re
 from datetime import UTC, datetime
 from pathlib import Path
 
-import duckdb
 import pytest
 from click.testing import CliRunner
 
@@ -14,7 +13,8 @@ from assets.dashboards.pages import PAGES
 from assets.dashboards.site import build_site
 from pipelines.cli import main
 from tests.browser import chromium, distinct_bytes, serve
-from tests.conftest import Deployment
+from tests.conftest import Deployment, lake_connection
+from warehouse.ducklake import LakeConfig
 
 DATA = re.compile(r'<script type="application/json" id="page-data">(.*?)</script>', re.S)
 
@@ -107,7 +107,11 @@ def test_network_and_quality_figures_match_the_warehouse(demo: Deployment, site:
 
 def test_pages_without_their_tables_say_which_are_missing(demo: Deployment, site: Path) -> None:
     published = {
-        r["t"] for r in cli_sql(demo, "SELECT schema_name || '.' || table_name AS t FROM duckdb_tables()")
+        r["t"]
+        for r in cli_sql(
+            demo,
+            "SELECT schema_name || '.' || table_name AS t FROM duckdb_tables() WHERE database_name = 'lake'",
+        )
     }
     for page in PAGES:
         html = (site / f"{page.name}.html").read_text(encoding="utf-8")
@@ -119,16 +123,15 @@ def test_pages_without_their_tables_say_which_are_missing(demo: Deployment, site
 
 def test_text_from_data_never_becomes_markup_and_nan_is_null(tmp_path: Path) -> None:
     hostile = '</script><script>alert("x")</script><img src=x onerror=alert(1)>'
-    warehouse = tmp_path / "warehouse.duckdb"
-    with duckdb.connect(str(warehouse)) as con:
-        con.execute("CREATE SCHEMA marts")
+    lake = LakeConfig(str(tmp_path / "catalog.sqlite"), str(tmp_path / "lake"))
+    with lake_connection(lake) as con:
         con.execute(
-            "CREATE TABLE marts.chip_mix AS SELECT DATE '2025-08-01' AS usage_date, 'lingang' AS site_id, "
+            "CREATE TABLE lake.marts.chip_mix AS SELECT DATE '2025-08-01' AS usage_date, 'lingang' AS site_id, "
             "? AS provider_id, 'Huawei' AS chip_vendor, true AS is_domestic_chip, 1.5 AS gpu_hours, "
             "'NaN'::DOUBLE AS pflop_hours, CAST(3 AS DECIMAL(18,4)) AS effective_cost_cny",
             [hostile],
         )
-    outcomes = build_site(warehouse, tmp_path / "site", [], datetime.now(UTC))
+    outcomes = build_site(lake, tmp_path / "site", [], datetime.now(UTC))
     html = (tmp_path / "site" / "chips.html").read_text(encoding="utf-8")
     assert "<script>alert" not in html and "<img" not in html
     daily = page_data(tmp_path / "site", "chips")["datasets"]["daily"]

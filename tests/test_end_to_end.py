@@ -4,11 +4,11 @@ import json
 from collections import Counter
 from pathlib import Path
 
-import duckdb
 from click.testing import CliRunner
 
 from pipelines.cli import main
 from tests.conftest import Deployment
+from warehouse.ducklake import LakeConfig, connect_reader
 
 DEMO_PROVIDERS = {"telecom_sh", "infinigence", "volcano_engine", "unicom_sh", "mobile_sh"}
 USAGE_SOURCES = DEMO_PROVIDERS | {"alibaba_pai", "focus_samples"}
@@ -135,7 +135,12 @@ def test_chip_mix_domestic_share(demo: Deployment) -> None:
 
 
 def test_all_design_tables_are_published(demo: Deployment) -> None:
-    tables = {r[0] for r in demo.query("SELECT schema_name || '.' || table_name FROM duckdb_tables()")}
+    tables = {
+        r[0]
+        for r in demo.query(
+            "SELECT schema_name || '.' || table_name FROM duckdb_tables() WHERE database_name = 'lake'"
+        )
+    }
     assert {
         "core.compute_usage",
         "core.dataset_catalog",
@@ -170,19 +175,20 @@ def test_flows_connect_datasets_jobs_and_transfers(demo: Deployment) -> None:
 
 def test_refresh_twice_changes_nothing(fresh: Deployment) -> None:
     assert fresh.refresh().success
-    first = snapshot(fresh.settings.warehouse_path)
+    first = snapshot(fresh.settings.lake)
     ledger_runs = fresh.query("SELECT DISTINCT run_id FROM audit.ingest_ledger")
     assert fresh.refresh().success
-    assert snapshot(fresh.settings.warehouse_path) == first
+    assert snapshot(fresh.settings.lake) == first
     assert fresh.query("SELECT DISTINCT run_id FROM audit.ingest_ledger") == ledger_runs
 
 
-def snapshot(path: Path, exclude: tuple[str, ...] = ()) -> dict[str, tuple]:
-    """Row count and an order-independent content hash of every table (without the `exclude` columns)."""
-    with duckdb.connect(str(path), read_only=True) as con:
+def snapshot(lake: LakeConfig, exclude: tuple[str, ...] = ()) -> dict[str, tuple]:
+    """Row count and an order-independent content hash of every lake table (without the `exclude` columns)."""
+    with connect_reader(lake) as con:
         tables = con.execute(
             "SELECT schema_name || '.' || table_name, list(column_name) FROM duckdb_columns() "
-            "JOIN duckdb_tables() USING (database_name, schema_name, table_name) GROUP BY 1 ORDER BY 1"
+            "JOIN duckdb_tables() USING (database_name, schema_name, table_name) "
+            "WHERE database_name = current_database() GROUP BY 1 ORDER BY 1"
         ).fetchall()
         result = {}
         for name, columns in tables:

@@ -8,11 +8,11 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from tests.ingest_support import CSV_HEADER, ingest, spec_of
-from warehouse.lake import Location
+from tests.ingest_support import CSV_HEADER, ingest, latest_snapshot, spec_of
+from warehouse.ducklake import LakeConfig
 
 
-def test_csv_defects_are_quarantined_with_their_rule_and_row(tmp_path: Path, lake: Location) -> None:
+def test_csv_defects_are_quarantined_with_their_rule_and_row(tmp_path: Path, lake: LakeConfig) -> None:
     body = (
         CSV_HEADER
         + "T1,2025-08-01 08:00:00,2025-08-01 10:00:00,910B,8,100.5\n"  # 1 ok
@@ -43,7 +43,7 @@ def test_csv_defects_are_quarantined_with_their_rule_and_row(tmp_path: Path, lak
     assert rows[0]["pflop_hours"] == pytest.approx(16 * 354 / 1000)
 
 
-def test_gbk_with_chinese_headers(tmp_path: Path, lake: Location) -> None:
+def test_gbk_with_chinese_headers(tmp_path: Path, lake: LakeConfig) -> None:
     body = "租户,开始,结束,芯片,卡数,金额\nT1,2025-08-01 08:00:00,2025-08-01 09:00:00,昇腾910B2,8,96.00\n"
     spec = spec_of(
         format={"type": "csv", "encoding": "gbk"},
@@ -60,7 +60,7 @@ def test_gbk_with_chinese_headers(tmp_path: Path, lake: Location) -> None:
     assert rows[0]["chip_model"] == "Ascend910B" and rows[0]["billed_cost"] == 96
 
 
-def test_wrong_encoding_is_a_clear_file_error(tmp_path: Path, lake: Location) -> None:
+def test_wrong_encoding_is_a_clear_file_error(tmp_path: Path, lake: LakeConfig) -> None:
     body = "租户,开始\nT1,x\n".encode()[:-5] + b"\xff\xfe\n"
     spec = spec_of(format={"type": "csv", "encoding": "gbk"})
     result, rows, _ = ingest(tmp_path, lake, spec, "2025-08-01.csv", body)
@@ -68,14 +68,14 @@ def test_wrong_encoding_is_a_clear_file_error(tmp_path: Path, lake: Location) ->
     assert "acme/2025-08-01.csv" in result.errors[0] and "not valid gbk" in result.errors[0]
 
 
-def test_missing_column_names_the_file_and_the_column(tmp_path: Path, lake: Location) -> None:
+def test_missing_column_names_the_file_and_the_column(tmp_path: Path, lake: LakeConfig) -> None:
     result, _, _ = ingest(
         tmp_path, lake, spec_of(), "2025-08-01.csv", b"tenant,start,end,chip,cards\nT,a,b,c,1\n"
     )
     assert "missing column(s) cost" in result.errors[0] and "2025-08-01.csv" in result.errors[0]
 
 
-def test_jsonl_with_a_broken_line_and_epoch_times(tmp_path: Path, lake: Location) -> None:
+def test_jsonl_with_a_broken_line_and_epoch_times(tmp_path: Path, lake: LakeConfig) -> None:
     lines = [
         {"tenant": "T1", "start": 1754006400, "end": 1754010000, "chip": "H800", "cards": 4, "fen": 12345},
         "this is not json",
@@ -100,7 +100,7 @@ def test_jsonl_with_a_broken_line_and_epoch_times(tmp_path: Path, lake: Location
     assert result.rows[0].rows_read == 3
 
 
-def test_gzip_key_value_lines(tmp_path: Path, lake: Location) -> None:
+def test_gzip_key_value_lines(tmp_path: Path, lake: LakeConfig) -> None:
     text = (
         "tenant=T1 start=2025-08-01T08:00:00+08:00 end=2025-08-01T09:00:00+08:00 chip=910B cards=8 cost=50\n"
         "garbage line without pairs\n"
@@ -113,13 +113,13 @@ def test_gzip_key_value_lines(tmp_path: Path, lake: Location) -> None:
     assert rows[1]["charge_period_start"].isoformat() == "2025-08-01T08:00:00+00:00"
 
 
-def test_not_really_gzip(tmp_path: Path, lake: Location) -> None:
+def test_not_really_gzip(tmp_path: Path, lake: LakeConfig) -> None:
     spec = spec_of(format={"type": "kv", "compression": "gzip"})
     result, _, _ = ingest(tmp_path, lake, spec, "2025-08-01.log.gz", b"tenant=T1 cards=1\n")
     assert "not a gzip file" in result.errors[0]
 
 
-def test_parquet_rows_are_numbered_from_the_file(tmp_path: Path, lake: Location) -> None:
+def test_parquet_rows_are_numbered_from_the_file(tmp_path: Path, lake: LakeConfig) -> None:
     table = pa.table(
         {
             "tenant": ["T1", None, "T3"],
@@ -143,7 +143,7 @@ def test_parquet_rows_are_numbered_from_the_file(tmp_path: Path, lake: Location)
     assert [(r["source_row"], r["gpu_count"]) for r in rows] == [(1, 1.0), (3, 3.0)]
 
 
-def test_threshold_holds_back_a_mostly_broken_file(tmp_path: Path, lake: Location) -> None:
+def test_threshold_holds_back_a_mostly_broken_file(tmp_path: Path, lake: LakeConfig) -> None:
     body = CSV_HEADER + "T1,2025-08-01 08:00:00,2025-08-01 09:00:00,A100,1,1\n" + ",x,y,A100,1,1\n" * 3
     result, rows, quarantine = ingest(
         tmp_path, lake, spec_of(max_quarantine_ratio=0.05), "2025-08-01.csv", body.encode()
@@ -154,20 +154,19 @@ def test_threshold_holds_back_a_mostly_broken_file(tmp_path: Path, lake: Locatio
     assert "75.0%" in result.errors[0] and "above the limit of 5.0%" in result.errors[0]
 
 
-def test_an_unchanged_file_is_not_loaded_twice(tmp_path: Path, lake: Location) -> None:
+def test_an_unchanged_file_is_not_loaded_twice(tmp_path: Path, lake: LakeConfig) -> None:
     body = (CSV_HEADER + "T1,2025-08-01 08:00:00,2025-08-01 09:00:00,A100,1,1\n").encode()
     ingest(tmp_path, lake, spec_of(), "2025-08-01.csv", body, run_id="r1")
-    output = next(Path(lake.root).glob("ingest/acme/*/*.parquet"))
-    stamp = output.stat().st_mtime_ns
+    snapshot = latest_snapshot(lake)
     second, _, _ = ingest(tmp_path, lake, spec_of(), "2025-08-01.csv", body, run_id="r2")
-    assert not second.changed and second.rows[0].run_id == "r1" and output.stat().st_mtime_ns == stamp
+    assert not second.changed and second.rows[0].run_id == "r1" and latest_snapshot(lake) == snapshot
     third, rows, _ = ingest(
         tmp_path, lake, spec_of(), "2025-08-01.csv", body + body[len(CSV_HEADER) :], run_id="r3"
     )
     assert third.changed and third.rows[0].run_id == "r3" and len(rows) == 2
 
 
-def test_row_numbers_survive_parallel_parsing_of_a_large_file(tmp_path: Path, lake: Location) -> None:
+def test_row_numbers_survive_parallel_parsing_of_a_large_file(tmp_path: Path, lake: LakeConfig) -> None:
     """Rows are numbered by their position in the written file; that must hold when DuckDB parses in parallel."""
     n = 400_000
     rows = [

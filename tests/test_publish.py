@@ -1,76 +1,91 @@
-"""Publishing swaps a complete warehouse in atomically; readers keep a consistent view and never block it."""
+"""Publishing is committing: readers in other processes see whole commits, keep their snapshot for the length
+of a transaction, never block the writer, and a failed commit leaves the tables as they were."""
 
 import subprocess
 import sys
 import textwrap
 from pathlib import Path
 
-import duckdb
 import pytest
 
-from warehouse.lake import Location
-from warehouse.publish import publish, publish_lock
+from tests.conftest import lake_connection
+from warehouse.ducklake import LakeConfig, commit, connect_reader, replace_table
 
 
-def write_chips(lake: Location, rows: int) -> None:
-    con = duckdb.connect()
-    lake.write_query(
-        con,
-        f"SELECT 'chip' || i AS chip_model, 'v' AS vendor, false AS domestic, 1.0 AS dense_tflops, "
-        f"1.0 AS memory_gb, 's' AS source FROM range({rows}) t(i)",
-        "ref/chips.parquet",
-    )
+def write_chips(lake: LakeConfig, rows: int) -> None:
+    with lake_connection(lake) as con:
+        replace_table(
+            con,
+            "ref.chips",
+            f"SELECT 'chip' || i AS chip_model, 'v' AS vendor, false AS is_domestic, 1.0 AS dense_tflops "
+            f"FROM range({rows}) t(i)",
+        )
+
+
+def chips(lake: LakeConfig) -> int:
+    with connect_reader(lake) as con:
+        return con.execute("select count(*) from ref.chips").fetchall()[0][0]
 
 
 def test_reader_in_another_process_does_not_block_and_keeps_its_snapshot(tmp_path: Path) -> None:
-    lake = Location(str(tmp_path / "lake"))
-    warehouse = tmp_path / "warehouse.duckdb"
+    lake = LakeConfig(str(tmp_path / "catalog.sqlite"), str(tmp_path / "lake"))
     write_chips(lake, 3)
-    publish(lake, warehouse, ["ref.chips"])
     reader = subprocess.Popen(
         [
             sys.executable,
             "-c",
             textwrap.dedent(f"""
-            import duckdb, sys
-            con = duckdb.connect({str(warehouse)!r}, read_only=True)
+            import sys
+            from warehouse.ducklake import LakeConfig, connect_reader
+            con = connect_reader(LakeConfig({lake.catalog_url!r}, {lake.data_url!r}))
+            con.execute("BEGIN TRANSACTION")
             print(con.execute("select count(*) from ref.chips").fetchall()[0][0], flush=True)
             sys.stdin.readline()
+            print(con.execute("select count(*) from ref.chips").fetchall()[0][0], flush=True)
+            con.execute("COMMIT")
             print(con.execute("select count(*) from ref.chips").fetchall()[0][0], flush=True)
         """),
         ],
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         text=True,
+        cwd=Path(__file__).resolve().parents[1],
     )
     assert reader.stdout is not None and reader.stdin is not None
     assert reader.stdout.readline().strip() == "3"
-    write_chips(lake, 5)
-    counts = publish(lake, warehouse, ["ref.chips"])  # the reader still holds its connection
-    assert counts == {"ref.chips": 5}
+    write_chips(lake, 5)  # commits while the reader holds its transaction open
     reader.stdin.write("\n")
     reader.stdin.flush()
-    assert reader.stdout.readline().strip() == "3", "an open reader must keep the warehouse it opened"
-    assert reader.wait(timeout=30) == 0
-    with duckdb.connect(str(warehouse), read_only=True) as con:
-        assert con.execute("select count(*) from ref.chips").fetchall()[0][0] == 5
-    assert not list(tmp_path.glob(".warehouse.duckdb.next-*")), "no staging file may be left behind"
+    assert reader.stdout.readline().strip() == "3", "a reader keeps its snapshot for its whole transaction"
+    assert reader.stdout.readline().strip() == "5", "a new transaction sees the latest commit"
+    assert reader.wait(timeout=60) == 0
+    assert chips(lake) == 5
 
 
-def test_publishers_are_serialised(tmp_path: Path) -> None:
-    warehouse = tmp_path / "warehouse.duckdb"
-    with publish_lock(warehouse), pytest.raises(BlockingIOError), publish_lock(warehouse, wait=False):
-        pass
-
-
-def test_a_failed_publish_leaves_the_served_warehouse_untouched(tmp_path: Path) -> None:
-    lake = Location(str(tmp_path / "lake"))
-    warehouse = tmp_path / "warehouse.duckdb"
+def test_a_failed_commit_leaves_the_tables_untouched(tmp_path: Path) -> None:
+    lake = LakeConfig(str(tmp_path / "catalog.sqlite"), str(tmp_path / "lake"))
     write_chips(lake, 2)
-    publish(lake, warehouse, ["ref.chips"])
-    (tmp_path / "lake" / "ref" / "chips.parquet").write_bytes(b"not parquet")
-    with pytest.raises(duckdb.Error):
-        publish(lake, warehouse, ["ref.chips"])
-    with duckdb.connect(str(warehouse), read_only=True) as con:
+    with lake_connection(lake) as con, pytest.raises(RuntimeError), commit(con, "half a change"):
+        con.execute("DELETE FROM lake.ref.chips")
+        raise RuntimeError("the writer dies half-way")
+    assert chips(lake) == 2
+
+
+def test_a_past_snapshot_stays_queryable(tmp_path: Path) -> None:
+    lake = LakeConfig(str(tmp_path / "catalog.sqlite"), str(tmp_path / "lake"))
+    write_chips(lake, 2)
+    with connect_reader(lake) as con:
+        (before,) = con.execute("SELECT max(snapshot_id) FROM lake.snapshots()").fetchone()
+    write_chips(lake, 7)
+    with connect_reader(lake, snapshot=before) as con:
         assert con.execute("select count(*) from ref.chips").fetchall()[0][0] == 2
-    assert not list(tmp_path.glob(".warehouse.duckdb.next-*"))
+    with connect_reader(lake) as con:
+        assert con.execute(f"select count(*) from ref.chips AT (VERSION => {before})").fetchall()[0][0] == 2
+    assert chips(lake) == 7
+
+
+def test_readers_refuse_writes(tmp_path: Path) -> None:
+    lake = LakeConfig(str(tmp_path / "catalog.sqlite"), str(tmp_path / "lake"))
+    write_chips(lake, 1)
+    with connect_reader(lake) as con, pytest.raises(Exception, match=r"read-only|read only"):
+        con.execute("DELETE FROM ref.chips")

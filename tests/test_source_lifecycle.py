@@ -23,12 +23,12 @@ def telecom_day(deployment: Deployment) -> list[tuple]:
 
 def test_an_identical_redelivery_is_not_loaded_twice(fresh: Deployment) -> None:
     assert fresh.refresh().success
-    before = snapshot(fresh.settings.warehouse_path)
+    before = snapshot(fresh.settings.lake)
     landing = Path(fresh.settings.landing_url)
     shutil.copy(landing / BILL, landing / "providers/telecom_sh/bill_20250802 (1).csv")
     (landing / BILL).write_bytes((landing / BILL).read_bytes())  # same bytes, new mtime
     assert fresh.refresh().success
-    after = snapshot(fresh.settings.warehouse_path)
+    after = snapshot(fresh.settings.lake)
     assert {k: v for k, v in after.items() if k != "audit.ingest_ledger"} == {
         k: v for k, v in before.items() if k != "audit.ingest_ledger"
     }

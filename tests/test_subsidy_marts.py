@@ -13,7 +13,6 @@ from decimal import Decimal
 from pathlib import Path
 
 import dagster as dg
-import duckdb
 import pytest
 
 from assets.subsidy.policy import load_policy
@@ -23,6 +22,7 @@ from pipelines.instance import instance_directory
 from pipelines.settings import CONTRACTS_DIR
 from pipelines.status import headline_figures
 from tests.conftest import Deployment, settings_for
+from warehouse.ducklake import connect_reader
 
 START = dt.date(2025, 8, 1)
 STORY_PROVIDERS = ("volcano_engine", "telecom_sh")
@@ -232,7 +232,7 @@ def test_focus_export_meets_the_focus_1_2_mandatory_column_rules(demo: Deploymen
 
 
 def test_status_reports_subsidy_and_cost_reduction(demo: Deployment) -> None:
-    with duckdb.connect(str(demo.settings.warehouse_path), read_only=True) as con:
+    with connect_reader(demo.settings.lake) as con:
         figures = dict(headline_figures(con))
     redeemed = demo.query("SELECT sum(amount_cny) FROM marts.subsidy_attribution")[0][0]
     assert figures["Subsidy redeemed (CNY)"] == f"{redeemed:,.2f}"

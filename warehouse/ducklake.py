@@ -10,10 +10,12 @@ network: `INSTALL '<path of the packaged binary>'` then `LOAD`.
 
 from __future__ import annotations
 
+import contextlib
 import glob
 import importlib.util
 import json
 import os
+import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -177,12 +179,22 @@ def attach(
         os.makedirs(config.data_path(), exist_ok=True)
     for statement in attach_statements(config, read_only, snapshot):
         con.execute(statement)
+    if path and not read_only:
+        use_wal(path)
     if not read_only:
         query = "SELECT schema_name FROM duckdb_schemas() WHERE database_name = ?"
         have = {r[0] for r in con.execute(query, [LAKE]).fetchall()}
         for schema in SCHEMAS:
             if schema not in have:
                 con.execute(f"CREATE SCHEMA IF NOT EXISTS {LAKE}.{schema}")
+
+
+def use_wal(path: str) -> None:
+    """Put a SQLite catalog in write-ahead-log mode (kept in the file), so that readers holding a snapshot
+    open never block the writer's commits."""
+    with contextlib.closing(sqlite3.connect(path, timeout=60)) as db:
+        if db.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
+            db.execute("PRAGMA journal_mode=WAL")
 
 
 def reader_init_sql(config: LakeConfig) -> str:
@@ -243,7 +255,8 @@ def commit(con: duckdb.DuckDBPyConnection, message: str) -> Iterator[None]:
         )
         con.execute("COMMIT")
     except BaseException:
-        con.execute("ROLLBACK")
+        with contextlib.suppress(duckdb.TransactionException):  # a failed COMMIT has ended the transaction
+            con.execute("ROLLBACK")
         raise
 
 

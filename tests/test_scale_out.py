@@ -1,0 +1,271 @@
+"""Scale-out deployments on real services: a PostgreSQL DuckLake catalog, Parquet data (and landing) on S3.
+
+The services are a throwaway PostgreSQL 15 cluster and a moto S3 server on loopback (tests/services.py);
+nothing is mocked. Each test runs under a time limit.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import replace
+from pathlib import Path
+
+import dagster as dg
+import pytest
+
+from assets.ingest.check import load_checked_specs
+from assets.ingest.engine import landed_files
+from pipelines.instance import instance_directory
+from pipelines.settings import REPO_ROOT
+from tests.conftest import Deployment, make_deployment, settings_for
+from tests.services import postgres_cluster, s3_server
+from tests.test_end_to_end import snapshot
+from warehouse.ducklake import LakeConfig, connect_reader, qualified
+from warehouse.lake import Location
+
+DAYS = 2
+SCALE = 0.2
+COMPARED = ("core.compute_usage", "audit.ingest_ledger", "marts.chip_mix", "marts.subsidy_attribution")
+BUCKET = "computeflow"
+WRITERS = 5
+REFRESH_LIMIT_S = 900
+WRITERS_LIMIT_S = 600
+
+
+class Overtime(BaseException):
+    """A test ran past its time limit (a BaseException, so that no `except Exception` swallows it)."""
+
+
+@contextmanager
+def time_limit(seconds: float) -> Iterator[None]:
+    """Fail the block with Overtime when it runs longer than `seconds` (SIGALRM; main thread only)."""
+
+    def expire(signum: int, frame: object) -> None:
+        raise Overtime(f"over the time limit of {seconds:.0f}s")
+
+    previous = signal.signal(signal.SIGALRM, expire)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+def upload_tree(client: object, root: Path, bucket: str, prefix: str) -> int:
+    """Upload every file under `root` to s3://bucket/prefix/<relative path>; returns the number of files."""
+    count = 0
+    for path in sorted(p for p in root.rglob("*") if p.is_file()):
+        client.upload_file(str(path), bucket, f"{prefix}/{path.relative_to(root).as_posix()}")
+        count += 1
+    return count
+
+
+def test_refresh_on_postgres_catalog_and_s3_lake_equals_local(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with time_limit(REFRESH_LIMIT_S):
+        local = make_deployment(tmp_path / "local", days=DAYS, scale=SCALE)
+        started = time.monotonic()
+        outcome = local.refresh()
+        local.instance.dispose()
+        print(f"local refresh (SQLite catalog, local lake): {time.monotonic() - started:.1f}s")
+        assert outcome.success, outcome.failures
+        expected = snapshot(local.settings.lake, exclude=("run_id",))
+
+        with postgres_cluster(tmp_path) as cluster, s3_server() as server:
+            for name, value in server.env.items():
+                monkeypatch.setenv(name, value)
+            bucket = server.bucket(BUCKET)
+            landed = upload_tree(server.client(), Path(local.settings.landing_url), BUCKET, "landing")
+            settings = replace(
+                settings_for(tmp_path / "remote"),
+                catalog_url=cluster.create_database("lake"),
+                lake_url=f"{bucket}/lake",
+                landing_url=f"{bucket}/landing",
+            )
+            remote = Deployment(settings, dg.DagsterInstance.from_config(instance_directory(settings)), {})
+            server.reset_counts()
+            started = time.monotonic()
+            try:
+                outcome = remote.refresh()
+            finally:
+                remote.instance.dispose()
+            requests = server.requests()
+            print(
+                f"remote refresh (PostgreSQL catalog, S3 lake and landing): {time.monotonic() - started:.1f}s; "
+                f"{landed} landed files; S3 requests by method: {dict(sorted(requests.items()))}"
+            )
+            assert outcome.success, outcome.failures
+            actual = snapshot(settings.lake, exclude=("run_id",))
+
+    assert requests["PUT"] > 0, "no PUT reached S3: the lake's data did not land there"
+    assert requests["HEAD"] < landed, (
+        f"{requests['HEAD']} HEAD requests for {landed} landed files: files are probed one by one"
+    )
+    assert requests["LIST"] < landed, f"{requests['LIST']} LIST requests for {landed} landed files"
+    for table in COMPARED:
+        assert table in expected and expected[table][0] > 0, f"{table} is empty in the local lake"
+        assert actual.get(table) == expected[table], f"{table} differs between the local and remote lakes"
+    differing = sorted(t for t in expected.keys() | actual.keys() if expected.get(t) != actual.get(t))
+    print(f"tables that differ between the two lakes (not compared): {differing}")
+
+
+WRITER = textwrap.dedent(
+    """
+    import json, os, sys, time
+    from pathlib import Path
+
+    from assets.ingest.engine import Ingestor, landed_files
+    from pipelines.resources import Lakehouse
+    from pipelines.settings import Settings
+    from warehouse.ducklake import tag_run
+
+    name, ready, go, run_id = sys.argv[1:5]
+    lakehouse = Lakehouse.from_settings(Settings.from_env())
+    (spec,) = [s for s in lakehouse.specs() if s.name == name]
+    with lakehouse.connect() as con:
+        tag_run(con, run_id)
+        ingestor = Ingestor(
+            con, spec, lakehouse.landing, lakehouse.scratch_path, run_id, lakehouse.reference_fingerprint(con)
+        )
+        grouped = landed_files(spec, lakehouse.landing)
+        Path(ready).touch()
+        deadline = time.monotonic() + 120
+        while not os.path.exists(go):
+            if time.monotonic() > deadline:
+                sys.exit(f"{name}: no go signal within 120s")
+            time.sleep(0.01)
+        started = time.monotonic()
+        errors, files = [], 0
+        for key, paths in sorted(grouped.items()):
+            result = ingestor.run(key, paths)
+            errors += result.errors
+            files += len(result.rows)
+    print(json.dumps({"source": name, "files": files, "seconds": time.monotonic() - started, "errors": errors}))
+    sys.exit(1 if errors else 0)
+    """
+)
+
+
+def test_five_writers_commit_different_sources_at_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with time_limit(WRITERS_LIMIT_S), postgres_cluster(tmp_path) as cluster, s3_server() as server:
+        for name, value in server.env.items():
+            monkeypatch.setenv(name, value)
+        deployment = make_deployment(
+            tmp_path / "home",
+            days=DAYS,
+            scale=SCALE,
+            catalog_url=cluster.create_database("lake"),
+            lake_url=f"{server.bucket(BUCKET)}/lake",
+        )
+        try:
+            outcome = deployment.refresh("key:ref/*")
+        finally:
+            deployment.instance.dispose()
+        assert outcome.success, outcome.failures
+
+        landing = Location(deployment.settings.landing_url)
+        usage = [s for s in load_checked_specs(deployment.settings.sources_dir) if s.kind == "usage"]
+        files = {s.name: sum(len(p) for p in landed_files(s, landing).values()) for s in usage}
+        # The five usage sources with the most landed files (then by name).
+        sources = sorted(sorted(files), key=lambda n: -files[n])[:WRITERS]
+        assert len(sources) == WRITERS and all(files[n] for n in sources), files
+
+        env = {
+            **os.environ,
+            "COMPUTEFLOW_HOME": str(deployment.settings.home),
+            "COMPUTEFLOW_LANDING_URL": deployment.settings.landing_url,
+            "COMPUTEFLOW_LAKE_URL": deployment.settings.lake_url,
+            "COMPUTEFLOW_CATALOG_URL": deployment.settings.catalog_url,
+            "COMPUTEFLOW_SOURCES_DIR": str(deployment.settings.sources_dir),
+            "PYTHONPATH": str(REPO_ROOT),
+        }
+        barrier = tmp_path / "barrier"
+        barrier.mkdir()
+        go = barrier / "go"
+        server.reset_counts()
+        writers = {
+            name: subprocess.Popen(
+                [
+                    sys.executable,
+                    "-c",
+                    WRITER,
+                    name,
+                    str(barrier / f"{name}.ready"),
+                    str(go),
+                    f"writer-{name}",
+                ],
+                cwd=REPO_ROOT,
+                env=env,
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
+            for name in sources
+        }
+        try:
+            deadline = time.monotonic() + 180
+            while not all((barrier / f"{n}.ready").exists() for n in sources):
+                exited = {n: p.returncode for n, p in writers.items() if p.poll() is not None}
+                assert not exited, f"writers exited before the barrier: {exited}"
+                assert time.monotonic() < deadline, "the writers did not get ready within 180s"
+                time.sleep(0.05)
+            started = time.monotonic()
+            go.touch()
+            outputs = {n: p.communicate(timeout=300) for n, p in writers.items()}
+            elapsed = time.monotonic() - started
+        finally:
+            for process in writers.values():
+                if process.poll() is None:
+                    process.kill()
+                    process.wait()
+        print(f"{WRITERS} writers ingested {sources} in {elapsed:.1f}s")
+        for name, (out, _err) in outputs.items():
+            print(f"  {name}: {out.strip()}")
+        print(f"S3 requests by method during the writes: {dict(sorted(server.requests().items()))}")
+        failed = {n: f"exit {writers[n].returncode}: {err[-4000:]}" for n, (_out, err) in outputs.items()}
+        failed = {n: detail for n, detail in failed.items() if writers[n].returncode != 0}
+        assert not failed, "\n\n".join(f"{n} {detail}" for n, detail in failed.items())
+
+        with connect_reader(LakeConfig(deployment.settings.catalog_url, deployment.settings.lake_url)) as con:
+            ledger = con.execute(
+                "SELECT source_name, status, count(*) FROM audit.ingest_ledger GROUP BY ALL ORDER BY ALL"
+            ).fetchall()
+            print(f"ledger (source, status, files): {ledger}")
+            assert {status for _source, status, _n in ledger} <= {"loaded", "empty"}, ledger
+            assert {source for source, _status, _n in ledger} == set(sources), ledger
+            for name in sources:
+                table = qualified(f"ingest.{name}")
+                booked = con.execute(
+                    "SELECT count(*), sum(rows_loaded), sum(money_loaded), sum(rows_quarantined) "
+                    "FROM audit.ingest_ledger WHERE source_name = ?",
+                    [name],
+                ).fetchone()
+                held = con.execute(f"SELECT count(*), sum(billed_cost) FROM {table}").fetchone()
+                (quarantined,) = con.execute(
+                    "SELECT count(*) FROM audit.quarantine WHERE source_name = ?", [name]
+                ).fetchone()
+                assert booked[0] == files[name], f"{name}: {booked[0]} ledger rows for {files[name]} files"
+                assert booked[1] == held[0] > 0, f"{name}: ledger rows_loaded {booked[1]} != {held[0]} rows"
+                assert booked[2] == held[1], (
+                    f"{name}: ledger money_loaded {booked[2]} != billed_cost {held[1]}"
+                )
+                assert booked[3] == quarantined, f"{name}: ledger quarantined {booked[3]} != {quarantined}"
+            commits = con.execute(
+                "SELECT commit_extra_info FROM lake.snapshots() WHERE commit_extra_info LIKE '%writer-%' "
+                "ORDER BY snapshot_id"
+            ).fetchall()
+        order = [json.loads(r[0])["run_id"].removeprefix("writer-") for r in commits]
+        print(f"writer commits in snapshot order: {order}")
