@@ -82,8 +82,23 @@ def demo(days: int, scale: float, seed: int, start: str, providers: tuple[str, .
     is_flag=True,
     help="Do not run the contract checks of the selected assets (nothing blocks).",
 )
-def refresh(selection: str | None, partition: str | None, skip_checks: bool) -> None:
-    """Materialize assets through Dagster (every landed day by default) and publish the warehouse."""
+@click.option(
+    "--rebuild-from-landing",
+    is_flag=True,
+    help="On a home of the previous lake layout: set its files aside and rebuild every table from landing.",
+)
+def refresh(
+    selection: str | None, partition: str | None, skip_checks: bool, rebuild_from_landing: bool
+) -> None:
+    """Materialize assets through Dagster (every landed day by default); each commit publishes."""
+    from pipelines.migration import previous_layout, rebuild_hint, set_aside
+
+    settings = Settings.from_env()
+    found = previous_layout(settings)
+    if found and not rebuild_from_landing:
+        raise click.ClickException(rebuild_hint(settings, found))
+    if found:
+        console.print(f"previous layout moved to {set_aside(settings)}; rebuilding from landing")
     _run_refresh("refreshing", selection, partition=partition, checks=not skip_checks)
 
 
@@ -337,7 +352,9 @@ def sources_scaffold(name: str, sample: Path, kind: str, output: Path | None, fo
 
 
 @main.command()
-@click.option("--print", "print_only", is_flag=True, help="Print the statements that attach the lake, and exit.")
+@click.option(
+    "--print", "print_only", is_flag=True, help="Print the statements that attach the lake, and exit."
+)
 def shell(print_only: bool) -> None:
     """Open the `duckdb` CLI on the lakehouse, read-only (tables read as core.compute_usage, ...)."""
     import shutil

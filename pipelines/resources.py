@@ -17,8 +17,10 @@ from assets.ingest.check import load_checked_specs
 from assets.ingest.spec import SourceSpec
 from pipelines.settings import Settings
 from warehouse.catalog import TABLES, create_tables
-from warehouse.ducklake import LakeConfig, attach, tag_run
+from warehouse.ducklake import OFFLINE, LakeConfig, attach, tag_run
 from warehouse.lake import Location, sql_str
+
+_READERS: dict[tuple, duckdb.DuckDBPyConnection] = {}
 
 
 class Lakehouse(dg.ConfigurableResource):
@@ -91,6 +93,23 @@ class Lakehouse(dg.ConfigurableResource):
 
             create_ref_views(con)
             yield con
+
+    @contextmanager
+    def read(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        """A read-only connection on the lake's latest snapshot, from one DuckDB instance per process and lake
+        (extensions loaded and the catalog attached once); temp objects are the connection's own."""
+        path = self.lake.catalog_path()
+        key = (self.catalog_url, self.lake_url, os.stat(path).st_ino if path and os.path.exists(path) else None)
+        if key not in _READERS:
+            base = duckdb.connect(config=OFFLINE)
+            attach(base, self.lake, read_only=True)
+            _READERS[key] = base
+        con = _READERS[key].cursor()
+        try:
+            con.execute("SET TimeZone = 'UTC'")
+            yield con
+        finally:
+            con.close()
 
     def reference_fingerprint(self, con: duckdb.DuckDBPyConnection) -> str:
         """A hash of the reference tables that ingest reads (chips, aliases, rates, fx, providers)."""

@@ -97,7 +97,7 @@ def first(pattern: str, root: Path) -> Callable[[], bool]:
     ("point", "pattern"),
     [
         ("while ingesting", "lake/ingest/*/*.parquet"),
-        ("while building core tables", "lake/core/compute_usage/*.parquet"),
+        ("while building core tables", "lake/core/*/*.parquet"),
         ("while building marts", "lake/marts/*/*.parquet"),
     ],
 )

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import lake_connection
+from tests.conftest import Deployment, lake_connection
 from warehouse.ducklake import LakeConfig, commit, connect_reader, replace_table
 
 
@@ -89,3 +89,40 @@ def test_readers_refuse_writes(tmp_path: Path) -> None:
     write_chips(lake, 1)
     with connect_reader(lake) as con, pytest.raises(Exception, match=r"read-only|read only"):
         con.execute("DELETE FROM ref.chips")
+
+
+def test_a_reader_keeps_one_snapshot_through_a_whole_refresh(fresh: Deployment) -> None:
+    assert fresh.refresh(selection="key:ref/*").success
+    lake = fresh.settings.lake
+    reader = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            textwrap.dedent(f"""
+            import sys
+            from warehouse.ducklake import LakeConfig, connect_reader
+            con = connect_reader(LakeConfig({lake.catalog_url!r}, {lake.data_url!r}))
+            count = "select count(*) from audit.ingest_ledger"
+            con.execute("BEGIN TRANSACTION")
+            print(con.execute(count).fetchall()[0][0], flush=True)
+            sys.stdin.readline()
+            print(con.execute(count).fetchall()[0][0], flush=True)
+            con.execute("COMMIT")
+            print(con.execute(count).fetchall()[0][0], flush=True)
+        """),
+        ],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+        cwd=Path(__file__).resolve().parents[1],
+    )
+    assert reader.stdout is not None and reader.stdin is not None
+    before = int(reader.stdout.readline())
+    outcome = fresh.refresh()  # every asset commits while the reader's transaction stays open
+    assert outcome.success, outcome.failures
+    reader.stdin.write("\n")
+    reader.stdin.flush()
+    assert int(reader.stdout.readline()) == before, "the reader saw one snapshot through the whole refresh"
+    after = int(reader.stdout.readline())
+    assert after == fresh.query("select count(*) from audit.ingest_ledger")[0][0] > before
+    assert reader.wait(timeout=60) == 0

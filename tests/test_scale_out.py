@@ -19,6 +19,7 @@ from dataclasses import replace
 from pathlib import Path
 
 import dagster as dg
+import fsspec
 import pytest
 
 from assets.ingest.check import load_checked_specs
@@ -36,7 +37,7 @@ SCALE = 0.2
 COMPARED = ("core.compute_usage", "audit.ingest_ledger", "marts.chip_mix", "marts.subsidy_attribution")
 BUCKET = "computeflow"
 WRITERS = 5
-REFRESH_LIMIT_S = 900
+REFRESH_LIMIT_S = 1200
 WRITERS_LIMIT_S = 600
 
 
@@ -60,6 +61,18 @@ def time_limit(seconds: float) -> Iterator[None]:
         signal.signal(signal.SIGALRM, previous)
 
 
+@contextmanager
+def fresh_s3_clients() -> Iterator[None]:
+    """No cached s3fs filesystem (fsspec caches them by arguments, not by the AWS_* environment they read)
+    is shared with code outside the block."""
+    s3 = fsspec.get_filesystem_class("s3")
+    s3.clear_instance_cache()
+    try:
+        yield
+    finally:
+        s3.clear_instance_cache()
+
+
 def upload_tree(client: object, root: Path, bucket: str, prefix: str) -> int:
     """Upload every file under `root` to s3://bucket/prefix/<relative path>; returns the number of files."""
     count = 0
@@ -81,7 +94,7 @@ def test_refresh_on_postgres_catalog_and_s3_lake_equals_local(
         assert outcome.success, outcome.failures
         expected = snapshot(local.settings.lake, exclude=("run_id",))
 
-        with postgres_cluster(tmp_path) as cluster, s3_server() as server:
+        with postgres_cluster(tmp_path) as cluster, s3_server() as server, fresh_s3_clients():
             for name, value in server.env.items():
                 monkeypatch.setenv(name, value)
             bucket = server.bucket(BUCKET)
@@ -107,16 +120,15 @@ def test_refresh_on_postgres_catalog_and_s3_lake_equals_local(
             assert outcome.success, outcome.failures
             actual = snapshot(settings.lake, exclude=("run_id",))
 
-    assert requests["PUT"] > 0, "no PUT reached S3: the lake's data did not land there"
-    assert requests["HEAD"] < landed, (
-        f"{requests['HEAD']} HEAD requests for {landed} landed files: files are probed one by one"
-    )
-    assert requests["LIST"] < landed, f"{requests['LIST']} LIST requests for {landed} landed files"
+    differing = sorted(t for t in expected.keys() | actual.keys() if expected.get(t) != actual.get(t))
+    print(f"tables that differ between the two lakes: {differing}")
     for table in COMPARED:
         assert table in expected and expected[table][0] > 0, f"{table} is empty in the local lake"
         assert actual.get(table) == expected[table], f"{table} differs between the local and remote lakes"
-    differing = sorted(t for t in expected.keys() | actual.keys() if expected.get(t) != actual.get(t))
-    print(f"tables that differ between the two lakes (not compared): {differing}")
+    assert requests["PUT"] > 0, "no PUT reached S3: the lake's data did not land there"
+    # Listings give sizes and dates: landed files are not probed one by one.
+    assert requests["HEAD"] < landed, f"{requests['HEAD']} HEAD requests for {landed} landed files"
+    assert requests["LIST"] < landed, f"{requests['LIST']} LIST requests for {landed} landed files"
 
 
 WRITER = textwrap.dedent(
@@ -245,7 +257,7 @@ def test_five_writers_commit_different_sources_at_once(
             ).fetchall()
             print(f"ledger (source, status, files): {ledger}")
             assert {status for _source, status, _n in ledger} <= {"loaded", "empty"}, ledger
-            assert {source for source, _status, _n in ledger} == set(sources), ledger
+            assert set(sources) <= {source for source, _status, _n in ledger}, ledger
             for name in sources:
                 table = qualified(f"ingest.{name}")
                 booked = con.execute(

@@ -29,6 +29,7 @@ class TableDef:
 
     name: str
     columns: dict[str, str]
+    view: bool = False  # defined by its asset as a view over other lake tables, never created empty
 
     def empty_select(self) -> str:
         """A typed SELECT with no rows, for a table the lake does not have yet."""
@@ -47,7 +48,7 @@ class TableDef:
 
     def create(self, con: duckdb.DuckDBPyConnection) -> None:
         """Create the (fixed-shape) table in the lake if it is missing."""
-        if self.columns and not self.exists(con):
+        if self.columns and not self.view and not self.exists(con):
             con.execute(f"CREATE TABLE IF NOT EXISTS {qualified(self.name)} AS {self.empty_select()} LIMIT 0")
 
 
@@ -138,7 +139,7 @@ MARTS = (
 
 def _tables() -> dict[str, TableDef]:
     tables = [
-        TableDef("core.compute_usage", {"charge_line_id": "VARCHAR", **kind_columns("usage")}),
+        TableDef("core.compute_usage", {"charge_line_id": "VARCHAR", **kind_columns("usage")}, view=True),
         TableDef("core.data_transfers", kind_columns("transfers")),
         TableDef(
             "core.dataset_catalog", {**kind_columns("catalog"), "snapshot_date": "DATE", **CATALOG_HISTORY}
@@ -163,7 +164,7 @@ TABLES: dict[str, TableDef] = _tables()
 def create_tables(con: duckdb.DuckDBPyConnection) -> None:
     """Create every fixed-shape table the lake is missing (one commit)."""
     existing = lake_tables(con)
-    missing = [t for t in TABLES.values() if t.columns and t.name not in existing]
+    missing = [t for t in TABLES.values() if t.columns and not t.view and t.name not in existing]
     if missing:
         with commit(con, "create tables"):
             for table in missing:

@@ -225,11 +225,14 @@ def qualified(name: str) -> str:
     return f"{LAKE}.{sql_ident(schema)}.{sql_ident(table)}"
 
 
-def lake_tables(con: duckdb.DuckDBPyConnection) -> set[str]:
-    """'schema.table' of every table the lake has (one catalog query)."""
-    rows = con.execute(
-        "SELECT schema_name || '.' || table_name FROM duckdb_tables() WHERE database_name = ?", [LAKE]
-    ).fetchall()
+def lake_tables(con: duckdb.DuckDBPyConnection, views: bool = True) -> set[str]:
+    """'schema.table' of every table (and view, unless `views` is false) the lake has."""
+    query = "SELECT schema_name || '.' || table_name FROM duckdb_tables() WHERE database_name = ?"
+    if views:
+        query += (
+            " UNION ALL SELECT schema_name || '.' || view_name FROM duckdb_views() WHERE database_name = ?"
+        )
+    rows = con.execute(query, [LAKE] * (2 if views else 1)).fetchall()
     return {r[0] for r in rows}
 
 

@@ -12,7 +12,7 @@ from assets.core.queries import (
     union_sources,
     vouchers_query,
 )
-from assets.core.usage import rebuild_usage
+from assets.core.usage import define_usage_view, partition_rows
 from assets.core.vocabulary import build_terms
 from assets.ingest.definitions import WRITE_POOL, ingest_key
 from assets.ingest.engine import UNPARTITIONED
@@ -39,7 +39,8 @@ def build_compute_usage(specs: list[SourceSpec]) -> dg.AssetsDefinition:
     )
     def compute_usage(context: AssetExecutionContext, lakehouse: Lakehouse) -> dg.MaterializeResult:
         with lakehouse.connect() as con:
-            total = rebuild_usage(con, usage, context.partition_keys)
+            define_usage_view(con, lakehouse.specs())
+            total = partition_rows(con, usage, context.partition_keys)
         return dg.MaterializeResult(metadata={"rows": total, "days": len(context.partition_keys)})
 
     return compute_usage
@@ -59,7 +60,8 @@ def build_usage_statements(specs: list[SourceSpec]) -> dg.AssetsDefinition:
     )
     def compute_usage_statements(lakehouse: Lakehouse) -> dg.MaterializeResult:
         with lakehouse.connect() as con:
-            rows = rebuild_usage(con, statements, [UNPARTITIONED])
+            define_usage_view(con, lakehouse.specs())
+            rows = partition_rows(con, statements, [UNPARTITIONED])
         return dg.MaterializeResult(metadata={"rows": rows})
 
     return compute_usage_statements

@@ -5,12 +5,9 @@ from __future__ import annotations
 import duckdb
 
 from assets.core.vocabulary import normalised_lists_sql
-from assets.ingest.compile import output_columns
-from assets.ingest.engine import LATEST_FIRST, keys_repeat
+from assets.ingest.dedup import source_rows
 from assets.ingest.spec import SourceSpec
-from warehouse.catalog import ingest_table
-from warehouse.ducklake import qualified, table_exists
-from warehouse.lake import sql_ident, sql_str
+from warehouse.lake import sql_ident
 
 HISTORY_ATTRIBUTES = (
     "name",
@@ -28,41 +25,6 @@ HISTORY_ATTRIBUTES = (
     "downloads",
     "homepage",
 )
-
-
-def source_rows(
-    con: duckdb.DuckDBPyConnection,
-    spec: SourceSpec,
-    partitions: list[str] | None = None,
-    dropped: bool = False,
-) -> str | None:
-    """Loaded rows of one source (of some partitions), deduplicated on its keys: the latest delivery wins.
-
-    With partitions given, rows repeat only within their own partition (a day's re-delivery). `dropped`
-    gives the rows deduplication leaves out instead (None when none do). The window runs only when the keys
-    do repeat, which a cheap aggregate over the key columns finds first. None when the source has no table.
-    """
-    table = ingest_table(spec.name)
-    if not table_exists(con, table):
-        return None
-    columns = ", ".join(sql_ident(c) for c in output_columns(spec.kind))
-    scan = f"(SELECT * FROM {qualified(table)}{partition_filter(partitions)})"
-    keys = [*(["partition_key"] if partitions is not None else []), *spec.dedup_keys]
-    repeats = bool(spec.dedup_keys) and keys_repeat(con, scan, keys)
-    if dropped and not repeats:
-        return None
-    part = f"SELECT {columns} FROM {scan}"
-    if repeats:
-        window = f"row_number() OVER (PARTITION BY {', '.join(sql_ident(k) for k in keys)} ORDER BY {LATEST_FIRST})"
-        part += f" QUALIFY {window} {'>' if dropped else '='} 1"
-    return part
-
-
-def partition_filter(partitions: list[str] | None) -> str:
-    """A WHERE clause on partition_key (empty for all partitions)."""
-    if partitions is None:
-        return ""
-    return " WHERE partition_key IN (" + ", ".join(sql_str(p) for p in partitions) + ")"
 
 
 def union_sources(

@@ -1,48 +1,68 @@
-"""core.compute_usage: the loaded rows of every usage source, one lake commit per rebuilt set of partitions.
+"""core.compute_usage: a DuckLake view over the loaded rows of every usage source, duplicates left out.
 
-Rows of a source that a later delivery of the same day repeats under the source's dedup keys are left out
-and listed in audit.usage_dedup_excluded (with the file and row they came from), so every loaded row is
-either in core or accounted for there.
+Ingest commits each landed file's rows to ingest.<source>, and in the same commit lists in
+audit.usage_dedup_excluded the rows of that source and day that a later delivery repeats under the source's
+dedup keys (the latest delivery wins). The view serves every loaded row not listed there, so no row is copied
+from ingest to core, every committed snapshot is consistent, and every loaded row is either in
+core.compute_usage or accounted for in audit.usage_dedup_excluded.
 """
 
 from __future__ import annotations
 
 import duckdb
 
-from assets.core.queries import partition_filter, source_rows
 from assets.ingest.spec import SourceSpec
-from warehouse.catalog import CHARGE_LINE_ID, TABLES
-from warehouse.ducklake import commit, qualified
-from warehouse.lake import scalar, sql_ident, sql_str
+from warehouse.catalog import CHARGE_LINE_ID, TABLES, ingest_table
+from warehouse.ducklake import LAKE, commit, lake_tables, qualified
+from warehouse.lake import sql_ident, sql_str
 
 USAGE = "core.compute_usage"
 EXCLUDED = "audit.usage_dedup_excluded"
 
 
-def rebuild_usage(con: duckdb.DuckDBPyConnection, specs: list[SourceSpec], partitions: list[str]) -> int:
-    """Replace the rows of `partitions` of these usage sources in core.compute_usage (one commit); returns
-    the rows the partitions now hold."""
-    if not partitions:
+def usage_view_sql(con: duckdb.DuckDBPyConnection, specs: list[SourceSpec]) -> str:
+    """The view's query: the usage sources' ingest tables (names relative to the lake), exclusions removed."""
+    table = TABLES[USAGE]
+    existing = lake_tables(con)
+    columns = ", ".join(sql_ident(c) for c in table.columns if c != "charge_line_id")
+    parts = [
+        f"SELECT {columns} FROM ingest.{sql_ident(ingest_table(s.name).split('.', 1)[1])}"
+        for s in sorted(specs, key=lambda s: s.name)
+        if s.kind == "usage" and ingest_table(s.name) in existing
+    ]
+    if not parts:
+        return f"{table.empty_select()} LIMIT 0"
+    rows = " UNION ALL ".join(parts)
+    return (
+        f"SELECT {CHARGE_LINE_ID} AS charge_line_id, {columns} FROM ({rows}) u "
+        f"ANTI JOIN audit.usage_dedup_excluded x USING (source_name, source_file, source_row)"
+    )
+
+
+def define_usage_view(con: duckdb.DuckDBPyConnection, specs: list[SourceSpec]) -> bool:
+    """(Re)define core.compute_usage over every usage source's table; commits only when the definition
+    changes (a new source). Returns whether it changed."""
+    query = usage_view_sql(con, specs)
+    current = con.execute(
+        "SELECT sql FROM duckdb_views() WHERE database_name = ? AND schema_name = 'core' AND view_name = ?",
+        [LAKE, "compute_usage"],
+    ).fetchone()
+    if current and query in current[0]:
+        return False
+    with commit(con, f"define view {USAGE}"):
+        if USAGE in lake_tables(con, views=False):  # a table of an earlier version of this layout
+            con.execute(f"DROP TABLE {qualified(USAGE)}")
+        con.execute(f"CREATE OR REPLACE VIEW {qualified(USAGE)} AS {query}")
+    return True
+
+
+def partition_rows(con: duckdb.DuckDBPyConnection, specs: list[SourceSpec], partitions: list[str]) -> int:
+    """Rows core.compute_usage serves for some partitions of some sources."""
+    if not specs or not partitions:
         return 0
     names = ", ".join(sql_str(s.name) for s in specs)
-    where = partition_filter(partitions) + (f" AND source_name IN ({names})" if specs else " AND FALSE")
-    columns = ", ".join(sql_ident(c) for c in TABLES[USAGE].columns if c != "charge_line_id")
-    excluded = ", ".join(sql_ident(c) for c in TABLES[EXCLUDED].columns)
-    with commit(con, f"{USAGE}: {len(partitions)} partition(s) of {len(specs)} source(s)"):
-        con.execute(f"DELETE FROM {qualified(USAGE)}{where}")
-        con.execute(f"DELETE FROM {qualified(EXCLUDED)}{where}")
-        for spec in specs:
-            rows = source_rows(con, spec, partitions)
-            if rows is None:
-                continue
-            con.execute(
-                f"INSERT INTO {qualified(USAGE)} SELECT {CHARGE_LINE_ID} AS charge_line_id, {columns} "
-                f"FROM ({rows}) ORDER BY partition_key, source_file, source_row"
-            )
-            dropped = source_rows(con, spec, partitions, dropped=True)
-            if dropped:
-                con.execute(
-                    f"INSERT INTO {qualified(EXCLUDED)} SELECT {excluded} FROM ({dropped}) "
-                    "ORDER BY partition_key, source_file, source_row"
-                )
-    return int(scalar(con, f"SELECT count(*) FROM {qualified(USAGE)}{where}"))
+    keys = ", ".join(sql_str(p) for p in partitions)
+    row = con.execute(
+        f"SELECT count(*) FROM {qualified(USAGE)} WHERE source_name IN ({names}) AND partition_key IN ({keys})"
+    ).fetchone()
+    return int(row[0]) if row else 0

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 import duckdb
 
 from assets.ingest.compile import compile_source, raw_fields_of
+from assets.ingest.dedup import exclude_repeats, keys_repeat
 from assets.ingest.ledger import LedgerRow, file_checksum, forget_ledger, read_ledger, record_ledger
 from assets.ingest.readers import RawRelation, SourceFileError, drop_scratch, make_scratch, open_raw
 from assets.ingest.refdata import RefSnapshot
@@ -25,31 +26,11 @@ MONEY_COLUMN = {"usage": "billed_cost", "transfers": "cost", "vouchers": "face_v
 SOURCE_ROW = "coalesce(source_row, file_row_number + 1)"
 
 
-# Among rows that share dedup keys, the latest delivery wins (window order, first row kept).
-LATEST_FIRST = "partition_key DESC, source_file DESC, source_row DESC"
-
-
 def numbered_scan(files_sql: str, options: str = "") -> str:
     """A FROM-clause source over ingest files (a SQL path or list) with every row's source_row filled in."""
     return (
         f"(SELECT * EXCLUDE (file_row_number) REPLACE ({SOURCE_ROW} AS source_row) "
         f"FROM read_parquet({files_sql}{options}, file_row_number = true))"
-    )
-
-
-def keys_repeat(con: duckdb.DuckDBPyConnection, source: str, keys: list[str], where: str = "TRUE") -> bool:
-    """Whether any combination of `keys` may occur twice among the rows of a source that pass `where`.
-
-    Groups by one 64-bit hash of the keys (much cheaper than grouping by the key columns); a hash collision
-    only makes the caller run its exact deduplication, which then finds nothing to drop.
-    """
-    columns = ", ".join(sql_ident(k) for k in keys)
-    return (
-        first_row(
-            con,
-            f"SELECT 1 FROM {source} WHERE {where} GROUP BY hash({columns}) HAVING count(*) > 1 LIMIT 1",
-        )
-        is not None
     )
 
 
@@ -123,16 +104,19 @@ class Ingestor:
             with commit(con, f"create {self.table.name}"):
                 self.table.create(con)
         self.ref = RefSnapshot.load(con)
+        self._recorded: set[str] = set()
 
     def run(self, key: str, paths: list[str]) -> PartitionResult:
         """Ingest a partition; files already loaded with the same fingerprint are not loaded again."""
         result = PartitionResult()
         previous = {r.source_file: r for r in read_ledger(self.con, self.spec.name, key)}
+        self._recorded = set(previous)
         current = {self.landing.relative(p): p for p in paths}
         for gone in sorted(set(previous) - set(current)):
             with commit(self.con, f"ingest {self.spec.name}: {gone} left landing"):
                 self._drop_outputs(gone)
                 forget_ledger(self.con, self.spec.name, gone)
+                exclude_repeats(self.con, self.spec, key)
             result.changed = True
         outside = {f for f, p in current.items() if not self.landing.contains(p)}
         # (size, mtime) before hashing: a file that changes from here to the end of its load is refused.
@@ -201,8 +185,10 @@ class Ingestor:
     ) -> LedgerRow:
         """One commit for one landed file: its old outputs replaced by its loaded and quarantined rows (none
         when `staged` is None), and its ledger row."""
+        replaces = row.source_file in self._recorded
         with commit(self.con, f"ingest {self.spec.name}: {row.source_file} {row.status}"):
-            self._drop_outputs(row.source_file)
+            if replaces:  # a file seen before: what it left is replaced (a new file has nothing to delete)
+                self._drop_outputs(row.source_file)
             if staged is not None:
                 if row.status in ("loaded", "empty") and row.rows_loaded:
                     columns = ", ".join(sql_ident(c) for c in self.table.columns)
@@ -213,7 +199,8 @@ class Ingestor:
                     row.output_file = self.table.name
                 if row.rows_quarantined:
                     self._write_quarantine(row, staged, rejects or [])
-            record_ledger(self.con, [row])
+            exclude_repeats(self.con, self.spec, row.partition_key)
+            record_ledger(self.con, [row], replace=replaces)
         return row
 
     def _stamp(self, path: str) -> tuple[int, object]:

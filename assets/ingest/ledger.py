@@ -84,17 +84,19 @@ def read_ledger(con: duckdb.DuckDBPyConnection, source_name: str, key: str | Non
     return [LedgerRow(**{n: row.get(n) for n in names}) for row in table.to_pylist()]
 
 
-def record_ledger(con: duckdb.DuckDBPyConnection, rows: list[LedgerRow]) -> None:
-    """Put ledger rows in place of the rows of the same files (call inside a lake commit)."""
+def record_ledger(con: duckdb.DuckDBPyConnection, rows: list[LedgerRow], replace: bool = True) -> None:
+    """Put ledger rows in place of the rows of the same files (call inside a lake commit); `replace=False`
+    when none of the files has a row yet."""
     if not rows:
         return
     table = pa.Table.from_pylist([asdict(r) for r in rows], schema=LEDGER_SCHEMA)
     con.register("__ledger_rows", table)
     try:
-        con.execute(
-            f"DELETE FROM {qualified(LEDGER_TABLE)} l WHERE EXISTS (SELECT 1 FROM __ledger_rows n "
-            "WHERE l.source_name = n.source_name AND l.source_file = n.source_file)"
-        )
+        if replace:
+            con.execute(
+                f"DELETE FROM {qualified(LEDGER_TABLE)} l WHERE EXISTS (SELECT 1 FROM __ledger_rows n "
+                "WHERE l.source_name = n.source_name AND l.source_file = n.source_file)"
+            )
         con.execute(f"INSERT INTO {qualified(LEDGER_TABLE)} SELECT * FROM __ledger_rows ORDER BY source_file")
     finally:
         con.unregister("__ledger_rows")

@@ -1,0 +1,87 @@
+"""Deduplication across deliveries: among loaded rows that share a source's dedup keys the latest delivery wins.
+
+Usage rows left out are listed in audit.usage_dedup_excluded, maintained in the same lake commit as the file
+that made them repeats (see assets.core.usage for the view that leaves them out).
+"""
+
+from __future__ import annotations
+
+import duckdb
+
+from assets.ingest.compile import output_columns
+from assets.ingest.spec import SourceSpec
+from warehouse.catalog import TABLES, ingest_table
+from warehouse.ducklake import lake_tables, qualified
+from warehouse.lake import first_row, sql_ident, sql_str
+
+EXCLUDED = "audit.usage_dedup_excluded"
+
+# Among rows that share dedup keys, the latest delivery wins (window order, first row kept).
+LATEST_FIRST = "partition_key DESC, source_file DESC, source_row DESC"
+
+
+def keys_repeat(con: duckdb.DuckDBPyConnection, source: str, keys: list[str], where: str = "TRUE") -> bool:
+    """Whether any combination of `keys` may occur twice among the rows of a source that pass `where`.
+
+    Groups by one 64-bit hash of the keys (much cheaper than grouping by the key columns); a hash collision
+    only makes the caller run its exact deduplication, which then finds nothing to drop.
+    """
+    columns = ", ".join(sql_ident(k) for k in keys)
+    return (
+        first_row(
+            con,
+            f"SELECT 1 FROM {source} WHERE {where} GROUP BY hash({columns}) HAVING count(*) > 1 LIMIT 1",
+        )
+        is not None
+    )
+
+
+def source_rows(
+    con: duckdb.DuckDBPyConnection,
+    spec: SourceSpec,
+    partitions: list[str] | None = None,
+    dropped: bool = False,
+) -> str | None:
+    """Loaded rows of one source (of some partitions), deduplicated on its keys: the latest delivery wins.
+
+    With partitions given, rows repeat only within their own partition (a day's re-delivery). `dropped`
+    gives the rows deduplication leaves out instead (None when none do). The window runs only when the keys
+    do repeat, which a cheap aggregate over the key columns finds first. None when the source has no table.
+    """
+    table = ingest_table(spec.name)
+    if table not in lake_tables(con):
+        return None
+    columns = ", ".join(sql_ident(c) for c in output_columns(spec.kind))
+    scan = f"(SELECT * FROM {qualified(table)}{partition_filter(partitions)})"
+    keys = [*(["partition_key"] if partitions is not None else []), *spec.dedup_keys]
+    repeats = bool(spec.dedup_keys) and keys_repeat(con, scan, keys)
+    if dropped and not repeats:
+        return None
+    part = f"SELECT {columns} FROM {scan}"
+    if repeats:
+        window = f"row_number() OVER (PARTITION BY {', '.join(sql_ident(k) for k in keys)} ORDER BY {LATEST_FIRST})"
+        part += f" QUALIFY {window} {'>' if dropped else '='} 1"
+    return part
+
+
+def partition_filter(partitions: list[str] | None) -> str:
+    """A WHERE clause on partition_key (empty for all partitions)."""
+    if partitions is None:
+        return ""
+    return " WHERE partition_key IN (" + ", ".join(sql_str(p) for p in partitions) + ")"
+
+
+def exclude_repeats(con: duckdb.DuckDBPyConnection, spec: SourceSpec, partition: str) -> None:
+    """Replace the exclusion list of one usage source partition (call inside the commit that changed it)."""
+    if spec.kind != "usage" or not spec.dedup_keys:
+        return
+    con.execute(
+        f"DELETE FROM {qualified(EXCLUDED)} WHERE source_name = ? AND partition_key = ?",
+        [spec.name, partition],
+    )
+    dropped = source_rows(con, spec, [partition], dropped=True)
+    if dropped:
+        columns = ", ".join(sql_ident(c) for c in TABLES[EXCLUDED].columns)
+        con.execute(
+            f"INSERT INTO {qualified(EXCLUDED)} SELECT {columns} FROM ({dropped}) ORDER BY source_file, source_row"
+        )
