@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dagster as dg
 
-from pipelines.settings import Settings
+from warehouse.settings import Settings
 
 
 def daily_partitions() -> dg.DailyPartitionsDefinition:

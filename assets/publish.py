@@ -9,8 +9,8 @@ import dagster as dg
 from dagster import AssetExecutionContext
 
 from assets.ingest.definitions import WRITE_POOL
-from pipelines.resources import Lakehouse
-from warehouse.catalog import TABLES
+from assets.resources import Lakehouse
+from assets.tables import TABLES
 from warehouse.ducklake import LAKE, table_rows
 
 WAREHOUSE_KEY = dg.AssetKey(["warehouse"])

@@ -16,7 +16,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 from rich.text import Text
 
-from pipelines.settings import Settings
+from warehouse.settings import Settings
 
 # Messages carry file, tenant and dataset names from outside: never interpret them as markup.
 console = Console(stderr=True, soft_wrap=True, markup=False)
@@ -160,7 +160,7 @@ def check(tables: tuple[str, ...]) -> None:
     """Validate tables in the lake against their contracts (every suite by default), without refreshing."""
     from assets.contracts.suites import suite_paths
     from assets.contracts.validation import load_suite, validate
-    from pipelines.resources import Lakehouse
+    from assets.resources import Lakehouse
 
     paths = suite_paths()
     unknown = [t for t in tables if t not in paths]

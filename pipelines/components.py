@@ -7,7 +7,7 @@ import dagster as dg
 from assets.ingest.check import load_checked_specs
 from assets.ingest.definitions import build_ingest_assets
 from assets.ingest.sensors import build_landing_sensor
-from pipelines.settings import REPO_ROOT, Settings
+from warehouse.settings import REPO_ROOT, Settings
 
 
 class SourceSpecsComponent(dg.Component, dg.Resolvable, dg.Model):

@@ -4,7 +4,7 @@ import warnings
 
 import dagster as dg
 
-from pipelines.settings import REPO_ROOT
+from warehouse.settings import REPO_ROOT
 
 warnings.filterwarnings("ignore", category=dg.BetaWarning)
 

@@ -6,7 +6,7 @@ import os
 
 import dagster as dg
 
-from pipelines.settings import Settings
+from warehouse.settings import Settings
 
 DAGSTER_YAML = """\
 # Local Dagster instance of ComputeFlow (created by the computeflow command).

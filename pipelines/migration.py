@@ -11,7 +11,7 @@ import shutil
 from datetime import UTC, datetime
 from pathlib import Path
 
-from pipelines.settings import Settings
+from warehouse.settings import Settings
 
 OLD_MARKERS = (
     "warehouse.duckdb",

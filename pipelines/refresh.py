@@ -11,10 +11,10 @@ from dataclasses import dataclass
 import dagster as dg
 
 from assets.ingest.engine import landed_files
+from assets.resources import Lakehouse
 from pipelines.automation import day_range, is_freshness_check
-from pipelines.resources import Lakehouse
-from pipelines.settings import Settings
 from warehouse.lake import process_alive
+from warehouse.settings import Settings
 
 REFRESH_TAG = "computeflow/refresh"
 PID_TAG = "computeflow/pid"

@@ -15,14 +15,14 @@ import pytest
 from filelock import FileLock
 
 from assets.reference.tables import REF_TABLES, create_ref_views, load_reference_table
+from assets.tables import create_lake_tables
 from pipelines.definitions import build_definitions
 from pipelines.demo import generate_demo
 from pipelines.instance import instance_directory
 from pipelines.refresh import RefreshOutcome, refresh
-from pipelines.settings import CONTRACTS_DIR, Settings
-from warehouse.catalog import create_tables
 from warehouse.ducklake import OFFLINE, LakeConfig, attach, connect_reader
 from warehouse.lake import Location
+from warehouse.settings import CONTRACTS_DIR, Settings
 
 DEMO_DAYS = 12
 DEMO_SCALE = 0.3
@@ -130,7 +130,7 @@ def lake_connection(lake: LakeConfig) -> duckdb.DuckDBPyConnection:
     con = duckdb.connect(config=OFFLINE)
     con.execute("SET TimeZone = 'UTC'")
     attach(con, lake)
-    create_tables(con)
+    create_lake_tables(con)
     create_ref_views(con)
     return con
 

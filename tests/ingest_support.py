@@ -4,8 +4,8 @@ from pathlib import Path
 
 from assets.ingest.engine import Ingestor, PartitionResult, landed_files
 from assets.ingest.spec import SourceSpec
+from assets.tables import ingest_table
 from tests.conftest import lake_connection
-from warehouse.catalog import ingest_table
 from warehouse.ducklake import LakeConfig, connect_reader, qualified
 from warehouse.lake import Location
 

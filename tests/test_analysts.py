@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from pipelines.settings import REPO_ROOT
 from tests.conftest import Deployment
+from warehouse.settings import REPO_ROOT
 
 DOC = REPO_ROOT / "docs" / "ANALYSTS.md"
 NOTEBOOK = REPO_ROOT / "docs" / "analyst_notebook.ipynb"

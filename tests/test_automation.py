@@ -6,8 +6,8 @@ import dagster as dg
 import pytest
 from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
 
+from assets.resources import Lakehouse
 from pipelines.automation import MART_MAX_AGE, daily_refresh, day_range
-from pipelines.resources import Lakehouse
 from tests.conftest import Deployment
 
 

@@ -15,7 +15,7 @@ from assets.capacity.planning import naive_comparison, plan_capacity
 from assets.contracts.checks import failures_markdown
 from assets.contracts.suites import suite_paths
 from assets.contracts.validation import load_suite, validate
-from pipelines.resources import Lakehouse
+from assets.resources import Lakehouse
 from tests.conftest import Deployment
 
 PAI = Path(__file__).resolve().parents[1] / "data_contracts/samples/alibaba_pai_gpu_2023"

@@ -6,10 +6,10 @@ from pathlib import Path
 
 from assets.ingest.spec import LandingSpec, load_spec
 from pipelines.demo.samples import SAMPLES_DIR
-from pipelines.settings import CONTRACTS_DIR
 from tests.conftest import Deployment
 from tests.ingest_support import ingest
 from warehouse.lake import Location
+from warehouse.settings import CONTRACTS_DIR
 
 
 def test_every_data_provenance_record_is_read_and_its_licences_normalised(demo: Deployment) -> None:

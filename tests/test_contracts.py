@@ -9,9 +9,9 @@ import pytest
 from assets.contracts.checks import failures_markdown
 from assets.contracts.suites import suite_paths
 from assets.contracts.validation import load_suite, validate
-from pipelines.resources import Lakehouse
+from assets.resources import Lakehouse
+from assets.tables import TABLES
 from tests.conftest import Deployment
-from warehouse.catalog import TABLES
 
 
 def test_every_core_ref_and_mart_table_has_a_loadable_suite() -> None:

@@ -4,8 +4,8 @@ docs/DATA_DICTIONARY.md is what `computeflow dictionary` writes for the demo war
 from click.testing import CliRunner
 
 from pipelines.cli import main
-from pipelines.settings import REPO_ROOT
 from tests.conftest import Deployment
+from warehouse.settings import REPO_ROOT
 
 PUBLISHED = """
     SELECT table_schema || '.' || table_name AS t, column_name, ordinal_position

@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
+from assets.tables import ingest_table
 from tests.conftest import Deployment, make_deployment
 from tests.test_end_to_end import snapshot
-from warehouse.catalog import ingest_table
 from warehouse.ducklake import connect_reader, lake_tables, qualified
 
 DAYS, SCALE = 4, 0.3

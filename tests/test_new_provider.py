@@ -9,8 +9,8 @@ import pytest
 from click.testing import CliRunner
 
 from pipelines.cli import main
-from pipelines.settings import CONTRACTS_DIR
 from tests.conftest import Deployment, make_deployment
+from warehouse.settings import CONTRACTS_DIR
 
 # SenseTime is in ref.providers and ref.rate_cards but had no usage feed: here it starts sending one.
 SPEC = """\

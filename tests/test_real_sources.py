@@ -6,8 +6,8 @@ from decimal import Decimal
 
 import pytest
 
-from pipelines.settings import CONTRACTS_DIR
 from tests.conftest import Deployment
+from warehouse.settings import CONTRACTS_DIR
 
 PAI = CONTRACTS_DIR / "samples" / "alibaba_pai_gpu_2023" / "openb_pod_list_default.csv"
 ORIGIN = datetime(2025, 7, 31, 16, 0, tzinfo=UTC)  # 2025-08-01 00:00 Asia/Shanghai, as the spec states

@@ -25,12 +25,12 @@ import pytest
 from assets.ingest.check import load_checked_specs
 from assets.ingest.engine import landed_files
 from pipelines.instance import instance_directory
-from pipelines.settings import REPO_ROOT
 from tests.conftest import Deployment, make_deployment, settings_for
 from tests.services import postgres_cluster, s3_server
 from tests.test_end_to_end import snapshot
 from warehouse.ducklake import LakeConfig, connect_reader, qualified
 from warehouse.lake import Location
+from warehouse.settings import REPO_ROOT
 
 DAYS = 2
 SCALE = 0.2
@@ -137,8 +137,8 @@ WRITER = textwrap.dedent(
     from pathlib import Path
 
     from assets.ingest.engine import Ingestor, landed_files
-    from pipelines.resources import Lakehouse
-    from pipelines.settings import Settings
+    from assets.resources import Lakehouse
+    from warehouse.settings import Settings
     from warehouse.ducklake import tag_run
 
     name, ready, go, run_id = sys.argv[1:5]

@@ -19,10 +19,10 @@ from assets.subsidy.policy import load_policy
 from pipelines.demo import generate_demo
 from pipelines.demo.behaviour import STORY_MIGRATION_DAY, STORY_TENANT
 from pipelines.instance import instance_directory
-from pipelines.settings import CONTRACTS_DIR
 from pipelines.status import headline_figures
 from tests.conftest import Deployment, settings_for
 from warehouse.ducklake import connect_reader
+from warehouse.settings import CONTRACTS_DIR
 
 START = dt.date(2025, 8, 1)
 STORY_PROVIDERS = ("volcano_engine", "telecom_sh")

@@ -1,26 +1,14 @@
-"""The published warehouse: every table's lake files and typed empty shape."""
+"""Table definitions of the lake: a table's name, its typed shape, and creating the fixed-shape ones."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 import duckdb
 
-from assets.capacity.tables import CAPACITY_TABLES
-from assets.ingest.compile import DERIVED, output_columns
-from assets.ingest.ledger import LEDGER_SCHEMA
-from assets.ingest.targets import TARGETS
-from assets.reference.tables import REF_TABLES
 from warehouse.ducklake import commit, lake_tables, qualified, table_exists
 from warehouse.lake import sql_ident
-
-_ARROW_SQL = {"string": "VARCHAR", "int64": "BIGINT", "decimal128(18, 4)": "DECIMAL(18,4)"}
-LINEAGE = {
-    "source_name": "VARCHAR",
-    "source_file": "VARCHAR",
-    "source_row": "BIGINT",
-    "partition_key": "VARCHAR",
-}
 
 
 @dataclass(frozen=True)
@@ -52,119 +40,10 @@ class TableDef:
             con.execute(f"CREATE TABLE IF NOT EXISTS {qualified(self.name)} AS {self.empty_select()} LIMIT 0")
 
 
-# A charge line's id: the source, the landed file and the row in it.
-CHARGE_LINE_ID = "md5(concat_ws('|', source_name, source_file, CAST(source_row AS VARCHAR)))"
-
-
-def kind_columns(kind: str) -> dict[str, str]:
-    """Columns and SQL types of the lake files that ingest writes for a kind."""
-    types = {**TARGETS[kind].inputs, **DERIVED[kind], **LINEAGE, "raw_chip": "VARCHAR"}
-    return {c: types[c] for c in output_columns(kind)}
-
-
-QUARANTINE_COLUMNS = {
-    "source_name": "VARCHAR",
-    "partition_key": "VARCHAR",
-    "source_file": "VARCHAR",
-    "source_row": "BIGINT",
-    "rule": "VARCHAR",
-    "detail": "VARCHAR",
-    "raw_content": "VARCHAR",
-    "run_id": "VARCHAR",
-}
-
-CATALOG_HISTORY = {
-    "valid_from": "DATE",
-    "valid_to": "DATE",
-    "is_current": "BOOLEAN",
-    "is_removed": "BOOLEAN",
-    "license_spdx": "VARCHAR",
-    "commercial_use": "BOOLEAN",
-    "unmapped_licenses": "BIGINT",
-    "modality_norm": "VARCHAR[]",
-    "language_codes": "VARCHAR[]",
-    "task_categories": "VARCHAR[]",
-}
-
-DATASET_TERMS = {
-    "facet": "VARCHAR",
-    "raw_value": "VARCHAR",
-    "normalised_value": "VARCHAR",
-    "detail": "VARCHAR",
-    "method": "VARCHAR",
-    "datasets": "BIGINT",
-}
-
-
-# The data dictionary (written from the contract suites by the meta/columns asset).
-DICTIONARY_COLUMNS = {
-    "table_name": "VARCHAR",
-    "table_description": "VARCHAR",
-    "column_name": "VARCHAR",
-    "ordinal": "INTEGER",
-    "data_type": "VARCHAR",
-    "meaning": "VARCHAR",
-}
-
-
-# Usage rows that a later delivery repeats under its source's dedup keys (written by the core assets).
-DEDUP_EXCLUDED = {
-    "source_name": "VARCHAR",
-    "partition_key": "VARCHAR",
-    "source_file": "VARCHAR",
-    "source_row": "BIGINT",
-}
-
-
-def ingest_table(source_name: str) -> str:
-    """Name of the lake table holding the loaded rows of one source."""
-    return f"ingest.{source_name}"
-
-
-MARTS = (
-    "chip_mix",
-    "network_savings",
-    "network_savings_monthly",
-    "dataset_flow",
-    "capacity_supply_daily",
-    "capacity_demand_daily",
-    "utilization_daily",
-    "queue_wait",
-    "subsidy_attribution",
-    "subsidy_unattributed",
-    "voucher_balances",
-    "cost_reduction_monthly",
-)
-
-
-def _tables() -> dict[str, TableDef]:
-    tables = [
-        TableDef("core.compute_usage", {"charge_line_id": "VARCHAR", **kind_columns("usage")}, view=True),
-        TableDef("core.data_transfers", kind_columns("transfers")),
-        TableDef(
-            "core.dataset_catalog", {**kind_columns("catalog"), "snapshot_date": "DATE", **CATALOG_HISTORY}
-        ),
-        TableDef("core.dataset_terms", DATASET_TERMS),
-        TableDef("core.vouchers", kind_columns("vouchers")),
-        TableDef("audit.ingest_ledger", {f.name: _ARROW_SQL[str(f.type)] for f in LEDGER_SCHEMA}),
-        TableDef("audit.quarantine", QUARANTINE_COLUMNS),
-        TableDef("audit.usage_dedup_excluded", DEDUP_EXCLUDED),
-        *(TableDef(f"marts.{m}", {}) for m in MARTS),
-        TableDef("exports.focus_cost_and_usage", {}),
-        *(TableDef(t, c) for t, c in CAPACITY_TABLES.items()),
-    ]
-    tables += [TableDef(f"ref.{t.name}", t.columns) for t in REF_TABLES.values()]
-    tables.append(TableDef("meta.columns", DICTIONARY_COLUMNS))
-    return {t.name: t for t in tables}
-
-
-TABLES: dict[str, TableDef] = _tables()
-
-
-def create_tables(con: duckdb.DuckDBPyConnection) -> None:
-    """Create every fixed-shape table the lake is missing (one commit)."""
+def create_tables(con: duckdb.DuckDBPyConnection, tables: Iterable[TableDef]) -> None:
+    """Create every fixed-shape table of `tables` that the lake is missing (one commit)."""
     existing = lake_tables(con)
-    missing = [t for t in TABLES.values() if t.columns and not t.view and t.name not in existing]
+    missing = [t for t in tables if t.columns and not t.view and t.name not in existing]
     if missing:
         with commit(con, "create tables"):
             for table in missing:

@@ -12,10 +12,10 @@ import polars as pl
 from assets.capacity.tables import CAPACITY_TABLES
 from assets.ingest.definitions import WRITE_POOL
 from assets.marts.definitions import table_asset_keys
-from pipelines.resources import Lakehouse
-from warehouse.catalog import TABLES
+from assets.resources import Lakehouse
+from assets.tables import TABLES
+from assets.views import create_lake_views
 from warehouse.ducklake import replace_table
-from warehouse.views import create_lake_views
 
 if TYPE_CHECKING:
     from assets.capacity.planning import CapacityPlan

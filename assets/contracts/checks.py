@@ -11,7 +11,7 @@ import dagster as dg
 from assets.contracts.suites import suite_document, suite_paths
 from assets.dictionary.definitions import COLUMNS_KEY
 from assets.marts.definitions import table_asset_keys
-from pipelines.resources import Lakehouse
+from assets.resources import Lakehouse
 
 if TYPE_CHECKING:
     from assets.contracts.validation import ContractOutcome

@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from pipelines.settings import REPO_ROOT
-from warehouse.catalog import TABLES
+from assets.tables import TABLES
+from warehouse.settings import REPO_ROOT
 
 SUITES_DIR = REPO_ROOT / "data_contracts" / "expectations"
 

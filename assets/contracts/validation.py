@@ -19,7 +19,7 @@ from great_expectations.data_context.types.base import ProgressBarsConfig
 
 from assets.contracts.gx_duckdb import URL_SCHEME, enable_regex
 from assets.contracts.suites import suite_document
-from warehouse.catalog import TABLES
+from assets.tables import TABLES
 from warehouse.ducklake import lake_tables
 
 SAMPLES = 5

@@ -18,8 +18,8 @@ from assets.ingest.definitions import WRITE_POOL, ingest_key
 from assets.ingest.engine import UNPARTITIONED
 from assets.ingest.spec import SourceSpec
 from assets.partitions import DAILY
-from pipelines.resources import Lakehouse
-from warehouse.catalog import TABLES
+from assets.resources import Lakehouse
+from assets.tables import TABLES
 from warehouse.ducklake import commit, qualified, replace_table, table_rows
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import duckdb
 
 from assets.ingest.spec import SourceSpec
-from warehouse.catalog import CHARGE_LINE_ID, TABLES, ingest_table
+from assets.tables import CHARGE_LINE_ID, TABLES, ingest_table
 from warehouse.ducklake import LAKE, commit, lake_tables, qualified
 from warehouse.lake import sql_ident, sql_str
 

@@ -7,7 +7,7 @@ import dagster as dg
 
 from assets.dashboards.site import build_site
 from assets.publish import WAREHOUSE_KEY
-from pipelines.resources import Lakehouse
+from assets.resources import Lakehouse
 
 DASHBOARDS_KEY = dg.AssetKey(["dashboards"])
 

@@ -8,8 +8,8 @@ from dataclasses import dataclass
 import duckdb
 
 from assets.contracts.suites import suite_paths
-from warehouse.catalog import DICTIONARY_COLUMNS as COLUMNS
-from warehouse.catalog import TABLES
+from assets.tables import DICTIONARY_COLUMNS as COLUMNS
+from assets.tables import TABLES
 from warehouse.ducklake import lake_tables, replace_table
 
 DICTIONARY_TABLE = "meta.columns"

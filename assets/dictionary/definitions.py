@@ -4,7 +4,7 @@ import dagster as dg
 
 from assets.dictionary.columns import write_dictionary
 from assets.ingest.definitions import WRITE_POOL
-from pipelines.resources import Lakehouse
+from assets.resources import Lakehouse
 from warehouse.ducklake import table_rows
 
 COLUMNS_KEY = dg.AssetKey(["meta", "columns"])

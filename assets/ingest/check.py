@@ -9,7 +9,7 @@ from assets.ingest.compile import DERIVED
 from assets.ingest.expressions import ExpressionError, referenced_names
 from assets.ingest.spec import SourceSpec, SpecError, load_spec
 from assets.ingest.targets import TARGETS
-from pipelines.settings import CONTRACTS_DIR
+from warehouse.settings import CONTRACTS_DIR
 
 
 def known_chip_models() -> set[str]:

@@ -10,7 +10,7 @@ import duckdb
 
 from assets.ingest.compile import output_columns
 from assets.ingest.spec import SourceSpec
-from warehouse.catalog import TABLES, ingest_table
+from assets.tables import TABLES, ingest_table
 from warehouse.ducklake import lake_tables, qualified
 from warehouse.lake import first_row, sql_ident, sql_str
 

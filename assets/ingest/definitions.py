@@ -7,7 +7,7 @@ from assets.ingest.engine import UNPARTITIONED, Ingestor, landed_files
 from assets.ingest.spec import SourceSpec
 from assets.partitions import DAILY
 from assets.reference.tables import INGEST_REFERENCE
-from pipelines.resources import Lakehouse
+from assets.resources import Lakehouse
 
 WRITE_POOL = "lakehouse_write"
 

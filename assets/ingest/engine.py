@@ -15,7 +15,7 @@ from assets.ingest.ledger import LedgerRow, file_checksum, forget_ledger, read_l
 from assets.ingest.readers import RawRelation, SourceFileError, drop_scratch, make_scratch, open_raw
 from assets.ingest.refdata import RefSnapshot
 from assets.ingest.spec import SourceSpec
-from warehouse.catalog import TABLES, TableDef, ingest_table, kind_columns
+from assets.tables import TABLES, TableDef, ingest_table, kind_columns
 from warehouse.ducklake import commit, qualified
 from warehouse.lake import Location, copy_to_parquet, first_row, remove_orphans, sql_ident, sql_str
 

@@ -10,7 +10,7 @@ from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PART
 from assets.ingest.definitions import ingest_key
 from assets.ingest.engine import UNPARTITIONED
 from assets.ingest.spec import SourceSpec
-from pipelines.resources import Lakehouse
+from assets.resources import Lakehouse
 from warehouse.lake import Location
 
 

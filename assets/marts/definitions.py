@@ -5,10 +5,10 @@ from dataclasses import dataclass
 import dagster as dg
 
 from assets.ingest.definitions import WRITE_POOL
-from pipelines.resources import Lakehouse
-from pipelines.settings import REPO_ROOT
+from assets.resources import Lakehouse
+from assets.views import create_lake_views
 from warehouse.ducklake import replace_table
-from warehouse.views import create_lake_views
+from warehouse.settings import REPO_ROOT
 
 SQL_DIR = REPO_ROOT / "warehouse" / "sql"
 

@@ -6,12 +6,12 @@ import dagster as dg
 
 from assets.ingest.definitions import WRITE_POOL
 from assets.marts.definitions import table_asset_keys
+from assets.resources import Lakehouse
 from assets.subsidy.policy import load_policy
 from assets.subsidy.published import INPUTS, QUERIES, attribute_usage
-from pipelines.resources import Lakehouse
+from assets.views import create_lake_views
 from warehouse.ducklake import commit, qualified, table_rows
 from warehouse.lake import scalar
-from warehouse.views import create_lake_views
 
 DESCRIPTIONS = {
     "subsidy_attribution": "One row per charge line and voucher that paid part of it (reversals negative), "

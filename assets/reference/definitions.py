@@ -11,7 +11,7 @@ from assets.reference.tables import (
     stage_reference_table,
     write_staged,
 )
-from pipelines.resources import Lakehouse
+from assets.resources import Lakehouse
 from warehouse.ducklake import commit
 
 

@@ -6,9 +6,9 @@ from dataclasses import dataclass
 
 import duckdb
 
-from pipelines.settings import CONTRACTS_DIR
 from warehouse.ducklake import commit, lake_tables, qualified
 from warehouse.lake import Location, first_row, scalar, sql_ident, sql_str
+from warehouse.settings import CONTRACTS_DIR
 
 
 class ReferenceDataError(ValueError):

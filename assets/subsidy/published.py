@@ -1,6 +1,6 @@
 """The published subsidy tables: the attribution engine over core usage and vouchers, shaped for the warehouse.
 
-Inputs are the temp views core_compute_usage, core_vouchers and ref_tenants (warehouse.views and the ref views
+Inputs are the temp views core_compute_usage, core_vouchers and ref_tenants (assets.views and the ref views
 of a lakehouse connection). The whole period is attributed on every run: a day's attribution depends on every
 earlier day (balances, caps, first use, credits), and a full run is deterministic, so a re-run writes the same
 rows.

@@ -12,8 +12,8 @@ from assets.marts.definitions import MART_ASSETS
 from assets.marts.subsidy import subsidy_marts
 from assets.publish import build_publish_asset
 from assets.reference.definitions import REFERENCE_ASSETS
-from pipelines.resources import Lakehouse
-from pipelines.settings import Settings
+from assets.resources import Lakehouse
+from warehouse.settings import Settings
 
 
 @dg.definitions

@@ -19,7 +19,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from assets.dashboards.site import build_site
-from pipelines.settings import Settings
+from warehouse.settings import Settings
 
 
 def main() -> None:

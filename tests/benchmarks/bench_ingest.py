@@ -22,8 +22,8 @@ import duckdb
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
+from assets.tables import TABLES
 from tests.benchmarks.measure import measure
-from warehouse.catalog import TABLES
 from warehouse.lake import Location
 
 BIN = Path(sys.executable).parent

@@ -15,10 +15,10 @@ from pydantic import PrivateAttr
 
 from assets.ingest.check import load_checked_specs
 from assets.ingest.spec import SourceSpec
-from pipelines.settings import Settings
-from warehouse.catalog import TABLES, create_tables
+from assets.tables import TABLES, create_lake_tables
 from warehouse.ducklake import OFFLINE, LakeConfig, attach, tag_run
 from warehouse.lake import Location, sql_str
+from warehouse.settings import Settings
 
 _READERS: dict[tuple, duckdb.DuckDBPyConnection] = {}
 
@@ -85,7 +85,7 @@ class Lakehouse(dg.ConfigurableResource):
             os.makedirs(self.scratch_path, exist_ok=True)
             con.execute(f"SET temp_directory = {sql_str(os.path.join(self.scratch_path, 'duckdb'))}")
             attach(con, self.lake)
-            create_tables(con)
+            create_lake_tables(con)
             if self._run_id:
                 tag_run(con, self._run_id)
             self.landing.attach(con)
@@ -99,7 +99,11 @@ class Lakehouse(dg.ConfigurableResource):
         """A read-only connection on the lake's latest snapshot, from one DuckDB instance per process and lake
         (extensions loaded and the catalog attached once); temp objects are the connection's own."""
         path = self.lake.catalog_path()
-        key = (self.catalog_url, self.lake_url, os.stat(path).st_ino if path and os.path.exists(path) else None)
+        key = (
+            self.catalog_url,
+            self.lake_url,
+            os.stat(path).st_ino if path and os.path.exists(path) else None,
+        )
         if key not in _READERS:
             base = duckdb.connect(config=OFFLINE)
             attach(base, self.lake, read_only=True)

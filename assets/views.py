@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import duckdb
 
-from warehouse.catalog import TABLES
+from assets.tables import TABLES
 from warehouse.ducklake import lake_tables
 
 
