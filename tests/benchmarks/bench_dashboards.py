@@ -1,6 +1,6 @@
-"""Benchmark: regenerate the dashboard site from a published warehouse.
+"""Benchmark: regenerate the dashboard site from the lakehouse.
 
-Builds every page of `assets.dashboards.site.build_site` from the warehouse of COMPUTEFLOW_HOME (run
+Builds every page of `assets.dashboards.site.build_site` from the lakehouse of COMPUTEFLOW_HOME (run
 `computeflow demo` and `computeflow refresh` first; the latest check results are not read, the quality page's
 check table stays empty) into a temporary directory and prints one JSON line: wall seconds, peak RSS, and rows
 embedded and bytes written per page. Run: `COMPUTEFLOW_HOME=data python tests/benchmarks/bench_dashboards.py`.
@@ -24,13 +24,14 @@ from warehouse.settings import Settings
 
 def main() -> None:
     """Build the site once and report."""
-    warehouse = Settings.from_env().warehouse_path
+    settings = Settings.from_env()
     with tempfile.TemporaryDirectory() as out:
         start = time.perf_counter()
-        pages = build_site(warehouse, Path(out), [], datetime.now(UTC))
+        pages = build_site(settings.lake, Path(out), [], datetime.now(UTC))
         seconds = time.perf_counter() - start
+        lake_bytes = sum(p.stat().st_size for p in Path(settings.lake_url).rglob("*.parquet"))
         report = {
-            "warehouse_mb": round(warehouse.stat().st_size / 2**20, 1),
+            "lake_mb": round(lake_bytes / 2**20, 1),
             "wall_seconds": round(seconds, 2),
             "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
             "pages": {p.name: {"rows": p.rows, "kb": round(p.path.stat().st_size / 1024)} for p in pages},

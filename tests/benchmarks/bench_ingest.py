@@ -4,7 +4,7 @@ For each size (default 1M and 10M rows) it writes China Unicom's FOCUS CSV feed 
 joins the daily files into one UTF-8 (byte-order mark) CSV, then measures in separate processes:
   baseline:    DuckDB `COPY (SELECT * FROM read_csv(file)) TO 'x.parquet'`
   computeflow: `computeflow refresh --skip-checks` of ingest/unicom_sh and core/compute_usage for that file's
-               day (the reference tables are loaded first, outside the measurement)
+               day, committed to the DuckLake lake (reference tables loaded first, outside the measurement)
   contract:    `computeflow check core.compute_usage`, the table's Great Expectations suite on the result
 Prints one JSON line per measurement (seconds, peak RSS) and the ratio. Run: `python tests/benchmarks/bench_ingest.py`.
 """
@@ -18,13 +18,10 @@ import sys
 import tempfile
 from pathlib import Path
 
-import duckdb
-
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from assets.tables import TABLES
 from tests.benchmarks.measure import measure
-from warehouse.lake import Location
+from warehouse.ducklake import LakeConfig, connect_reader
 
 BIN = Path(sys.executable).parent
 ROWS_PER_SCALE = 16_900  # Unicom feed rows over 120 days at --scale 1
@@ -87,13 +84,11 @@ def run(rows: int, work: Path) -> None:
         [str(BIN / "computeflow"), "refresh", "--select", SELECTION, "--partition", DAY, "--skip-checks"], env
     )
     contract = measure([str(BIN / "computeflow"), "check", "core.compute_usage"], env)
-    with duckdb.connect() as con:
+    with connect_reader(LakeConfig(str(home / "catalog.sqlite"), str(home / "lake"))) as con:
         read, loaded = con.execute(
-            f"SELECT rows_read, rows_loaded FROM read_parquet('{home}/lake/audit/ingest_ledger/unicom_sh/*/*.parquet')"
+            "SELECT rows_read, rows_loaded FROM audit.ingest_ledger WHERE source_name = 'unicom_sh'"
         ).fetchall()[0]
-        core = con.execute(
-            f"SELECT count(*) FROM {TABLES['core.compute_usage'].source(Location(str(home / 'lake')))}"
-        ).fetchall()
+        core = con.execute("SELECT count(*) FROM core.compute_usage").fetchall()
     size = csv_path.stat().st_size
     print(json.dumps({"rows": rows, "bytes": size, "step": "duckdb COPY baseline", **baseline}))
     print(

@@ -13,11 +13,10 @@ import sys
 import tempfile
 from pathlib import Path
 
-import duckdb
-
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from tests.benchmarks.measure import measure
+from warehouse.ducklake import LakeConfig, connect_reader
 
 BIN = Path(sys.executable).parent
 
@@ -33,7 +32,8 @@ def main() -> None:
         env = {"COMPUTEFLOW_HOME": str(home / "default")}
         demo = measure([str(BIN / "computeflow"), "demo"], env)
         refresh = measure([str(BIN / "computeflow"), "refresh"], env)
-        with duckdb.connect(str(home / "default" / "warehouse.duckdb"), read_only=True) as con:
+        lake = LakeConfig(str(home / "default" / "catalog.sqlite"), str(home / "default" / "lake"))
+        with connect_reader(lake) as con:
             rows = con.execute("select count(*) from core.compute_usage").fetchall()[0][0]
         print(json.dumps({"step": "make run: demo", **demo}))
         print(json.dumps({"step": "make run: refresh", "core_usage_rows": rows, **refresh}))
