@@ -118,9 +118,10 @@ class Location:
 
 
 def copy_to_parquet(con: duckdb.DuckDBPyConnection, query: str, local_path: str) -> None:
-    """COPY a query to a local Parquet file (zstd, order preserved)."""
+    """COPY a query to a local scratch Parquet file (order preserved; lz4, the cheapest codec to write, since
+    a staged file is read once or twice and then dropped)."""
     con.execute(
-        f"COPY ({query}) TO {sql_str(local_path)} (FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE 122880)"
+        f"COPY ({query}) TO {sql_str(local_path)} (FORMAT parquet, COMPRESSION lz4_raw, ROW_GROUP_SIZE 122880)"
     )
 
 
