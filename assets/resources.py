@@ -16,7 +16,7 @@ from pydantic import PrivateAttr
 from assets.ingest.check import load_checked_specs
 from assets.ingest.spec import SourceSpec
 from assets.tables import TABLES, create_lake_tables
-from warehouse.ducklake import OFFLINE, LakeConfig, attach, tag_run
+from warehouse.ducklake import OFFLINE, LakeConfig, attach, enable_s3, tag_run
 from warehouse.lake import Location, sql_str
 from warehouse.settings import Settings
 
@@ -88,7 +88,10 @@ class Lakehouse(dg.ConfigurableResource):
             create_lake_tables(con)
             if self._run_id:
                 tag_run(con, self._run_id)
-            self.landing.attach(con)
+            if self.landing.on_s3:
+                enable_s3(con)  # DuckDB's own S3 client: fsspec must not take over the lake's s3:// paths
+            else:
+                self.landing.attach(con)
             from assets.reference.tables import create_ref_views
 
             create_ref_views(con)

@@ -164,6 +164,12 @@ def attach_statements(config: LakeConfig, read_only: bool = False, snapshot: int
     return statements
 
 
+def enable_s3(con: duckdb.DuckDBPyConnection) -> None:
+    """Let DuckDB read and write s3:// paths with its own client (httpfs) and the environment's credentials."""
+    for statement in (f"INSTALL {sql_str(extension_path('httpfs'))}", "LOAD httpfs", s3_secret_sql()):
+        con.execute(statement)
+
+
 def attach(
     con: duckdb.DuckDBPyConnection, config: LakeConfig, read_only: bool = False, snapshot: int | None = None
 ) -> None:

@@ -70,6 +70,11 @@ class Location:
         self.fs, self.root = fsspec.core.url_to_fs(self.url)
         self.is_local = isinstance(self.fs, LocalFileSystem)
 
+    @property
+    def on_s3(self) -> bool:
+        """Whether the location is on an S3-protocol store."""
+        return self.url.startswith(("s3://", "s3a://"))
+
     def contains(self, path: str) -> bool:
         """Whether a path stays inside the root once symlinks are resolved (always true for object stores)."""
         if not self.is_local:
@@ -86,7 +91,8 @@ class Location:
         return path[len(self.root) :].lstrip("/") if path.startswith(self.root) else path
 
     def duckdb_path(self, path: str) -> str:
-        """The name DuckDB reads a file by: a local path, or a URL served by the registered fsspec fs."""
+        """The name DuckDB reads a file by: a local path, or a URL (s3:// through DuckDB's own S3 client, other
+        protocols through the registered fsspec filesystem)."""
         return path if self.is_local else self.fs.unstrip_protocol(path)
 
     def listing(self, paths: Iterable[str]) -> str:

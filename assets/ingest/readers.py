@@ -105,6 +105,7 @@ def _csv_options(fmt: FormatSpec, gz: bool, rejects: str) -> str:
         f"rejects_scan = {sql_str(rejects + '_scans')}",
         "null_padding = false",
         f"compression = {sql_str('gzip' if gz else 'none')}",
+        "hive_partitioning = false",  # a landed file's columns are its own, never its folder names
     ]
     return ", ".join(opts)
 
@@ -131,7 +132,8 @@ def read_lines_relation(path: str, gz: bool) -> str:
     """Numbered non-blank lines of a text file, as `__row, __line`."""
     scan = (
         f"read_csv({sql_str(path)}, columns = {{'__line': 'VARCHAR'}}, header = false, delim = E'\\x1f', "
-        f"quote = '', escape = '', auto_detect = false, compression = {sql_str('gzip' if gz else 'none')})"
+        f"quote = '', escape = '', auto_detect = false, hive_partitioning = false, "
+        f"compression = {sql_str('gzip' if gz else 'none')})"
     )
     return (
         f"SELECT * FROM (SELECT row_number() OVER () AS __row, __line FROM {scan}) "
@@ -230,7 +232,7 @@ def json_document_to_lines(path: str, fmt: FormatSpec, scratch: str, display: st
 
 def read_parquet_relation(con: duckdb.DuckDBPyConnection, path: str) -> RawRelation:
     """A Parquet file: every column cast to text; rows are numbered by position."""
-    scan = f"read_parquet({sql_str(path)})"
+    scan = f"read_parquet({sql_str(path)}, hive_partitioning = false)"
     try:
         fields = [r[0] for r in con.execute(f"DESCRIBE SELECT * FROM {scan}").fetchall()]
     except duckdb.Error as exc:
