@@ -77,9 +77,9 @@ def spec_fingerprint(spec: SourceSpec, reference_fingerprint: str) -> str:
 class Ingestor:
     """Loads the files of one source partition with one DuckDB connection that has the lake attached.
 
-    Each landed file ends in one lake commit: its loaded rows (table ingest.<source>), its quarantined rows
-    (audit.quarantine) and its ledger row (audit.ingest_ledger), so a run killed at any point leaves every
-    file either committed whole or not at all.
+    A partition's files end in one lake commit: each file's loaded rows (table ingest.<source>), its
+    quarantined rows (audit.quarantine) and its ledger row (audit.ingest_ledger) commit together, so a run
+    killed at any point leaves every file either committed whole or not at all.
     """
 
     def __init__(
@@ -107,16 +107,22 @@ class Ingestor:
         self._recorded: set[str] = set()
 
     def run(self, key: str, paths: list[str]) -> PartitionResult:
-        """Ingest a partition; files already loaded with the same fingerprint are not loaded again."""
+        """Ingest a partition in one lake commit; files already loaded with the same fingerprint are not
+        loaded again (a partition with nothing new commits nothing)."""
+        with commit(self.con, f"ingest {self.spec.name} partition {key}"):
+            result = self._run(key, paths)
+            if result.changed:
+                exclude_repeats(self.con, self.spec, key)
+        return result
+
+    def _run(self, key: str, paths: list[str]) -> PartitionResult:
         result = PartitionResult()
         previous = {r.source_file: r for r in read_ledger(self.con, self.spec.name, key)}
         self._recorded = set(previous)
         current = {self.landing.relative(p): p for p in paths}
         for gone in sorted(set(previous) - set(current)):
-            with commit(self.con, f"ingest {self.spec.name}: {gone} left landing"):
-                self._drop_outputs(gone)
-                forget_ledger(self.con, self.spec.name, gone)
-                exclude_repeats(self.con, self.spec, key)
+            self._drop_outputs(gone)
+            forget_ledger(self.con, self.spec.name, gone)
             result.changed = True
         outside = {f for f, p in current.items() if not self.landing.contains(p)}
         # (size, mtime) before hashing: a file that changes from here to the end of its load is refused.
@@ -173,34 +179,32 @@ class Ingestor:
         )
 
     def _drop_outputs(self, source_file: str) -> None:
-        """Delete what the lake holds from one landed file: its rows and its quarantined rows (in a commit)."""
+        """Delete what the lake holds from one landed file: its rows and its quarantined rows."""
         self.con.execute(f"DELETE FROM {qualified(self.table.name)} WHERE source_file = ?", [source_file])
         self.con.execute(
             f"DELETE FROM {qualified('audit.quarantine')} WHERE source_name = ? AND source_file = ?",
             [self.spec.name, source_file],
         )
 
-    def _commit(
+    def _record(
         self, row: LedgerRow, staged: str | None = None, rejects: list[Reject] | None = None
     ) -> LedgerRow:
-        """One commit for one landed file: its old outputs replaced by its loaded and quarantined rows (none
-        when `staged` is None), and its ledger row."""
+        """Within the partition's commit, one landed file's old outputs replaced by its loaded and quarantined
+        rows (none when `staged` is None), and its ledger row."""
         replaces = row.source_file in self._recorded
-        with commit(self.con, f"ingest {self.spec.name}: {row.source_file} {row.status}"):
-            if replaces:  # a file seen before: what it left is replaced (a new file has nothing to delete)
-                self._drop_outputs(row.source_file)
-            if staged is not None:
-                if row.status in ("loaded", "empty") and row.rows_loaded:
-                    columns = ", ".join(sql_ident(c) for c in self.table.columns)
-                    self.con.execute(
-                        f"INSERT INTO {qualified(self.table.name)} SELECT {columns} "
-                        f"FROM {numbered_scan(sql_str(staged))} WHERE __rule IS NULL"
-                    )
-                    row.output_file = self.table.name
-                if row.rows_quarantined:
-                    self._write_quarantine(row, staged, rejects or [])
-            exclude_repeats(self.con, self.spec, row.partition_key)
-            record_ledger(self.con, [row], replace=replaces)
+        if replaces:  # a file seen before: what it left is replaced (a new file has nothing to delete)
+            self._drop_outputs(row.source_file)
+        if staged is not None:
+            if row.status in ("loaded", "empty") and row.rows_loaded:
+                columns = ", ".join(sql_ident(c) for c in self.table.columns)
+                self.con.execute(
+                    f"INSERT INTO {qualified(self.table.name)} SELECT {columns} "
+                    f"FROM {numbered_scan(sql_str(staged))} WHERE __rule IS NULL"
+                )
+                row.output_file = self.table.name
+            if row.rows_quarantined:
+                self._write_quarantine(row, staged, rejects or [])
+        record_ledger(self.con, [row], replace=replaces)
         return row
 
     def _stamp(self, path: str) -> tuple[int, object]:
@@ -217,24 +221,24 @@ class Ingestor:
             local = path if self.landing.is_local else self._fetch(path, scratch)
             if row.file_bytes == 0:
                 row.status, row.detail = "empty", f"{source_file}: the file is empty"
-                return self._commit(row)
+                return self._record(row)
             staged, rejects = self._load(row, key, local, scratch)
             if self._stamp(path) != stamp:
                 raise SourceFileError(
                     f"{source_file}: the file changed while it was being read (still being written?); "
                     "nothing was loaded from it, the next run reads it again"
                 )
-            return self._commit(row, staged, rejects)
+            return self._record(row, staged, rejects)
         except SourceFileError as exc:
             failed = self._row(key, source_file, stamp[0], checksum, status="failed", detail=str(exc))
-            return self._commit(failed)
+            return self._record(failed)
         finally:
             drop_scratch(scratch)
 
     def _refused(self, key: str, source_file: str) -> LedgerRow:
         """A landed path that resolves outside the landing zone: never read, and the run fails."""
         detail = f"{source_file}: resolves outside the landing zone (a symlink?); it was not read"
-        return self._commit(self._row(key, source_file, 0, "", status="failed", detail=detail))
+        return self._record(self._row(key, source_file, 0, "", status="failed", detail=detail))
 
     def _still_loaded(self, old: LedgerRow | None, checksum: str) -> bool:
         """Whether a file's previous load stands: same bytes, same spec and reference data."""
@@ -259,7 +263,7 @@ class Ingestor:
         if old is not None and (old.status, old.checksum, old.detail) == (status, checksum, detail):
             return old
         size = int(self.landing.fs.size(path))
-        return self._commit(self._row(key, source_file, size, checksum, status=status, detail=detail))
+        return self._record(self._row(key, source_file, size, checksum, status=status, detail=detail))
 
     def _fetch(self, path: str, scratch: str) -> str:
         local = os.path.join(scratch, "landed" + os.path.splitext(path)[1])
