@@ -8,7 +8,6 @@ refresh ended on (every commit of the run carries the run id in lake.snapshots()
 import dagster as dg
 from dagster import AssetExecutionContext
 
-from assets.ingest.definitions import WRITE_POOL
 from assets.resources import Lakehouse
 from assets.tables import TABLES
 from warehouse.ducklake import LAKE, table_rows
@@ -24,7 +23,6 @@ def build_publish_asset(upstream: list[dg.AssetKey]) -> dg.AssetsDefinition:
         group_name="warehouse",
         deps=upstream,
         kinds={"ducklake"},
-        pool=WRITE_POOL,
         description="The published lakehouse: the DuckLake snapshot this refresh ended on (query a past one "
         "with `AT (VERSION => n)` or `computeflow sql --snapshot n`).",
     )

@@ -61,7 +61,7 @@ def test_the_demo_keeps_the_capacity_contracts_warnings_included(demo: Deploymen
         lakehouse = Lakehouse.from_settings(demo.settings)
         for table in [*AGREED, "marts.capacity_supply_daily", "ref.capacity_plan"]:
             with lakehouse.connect() as con:
-                outcome = validate(con, lakehouse.lake, load_suite(suite_paths()[table]))
+                outcome = validate(con, load_suite(suite_paths()[table]))
             assert outcome.failed == [], (table, failures_markdown(outcome))
             assert all(o.error is None for o in outcome.outcomes), table
 

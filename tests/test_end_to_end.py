@@ -138,7 +138,8 @@ def test_all_design_tables_are_published(demo: Deployment) -> None:
     tables = {
         r[0]
         for r in demo.query(
-            "SELECT schema_name || '.' || table_name FROM duckdb_tables() WHERE database_name = 'lake'"
+            "SELECT schema_name || '.' || table_name FROM duckdb_tables() WHERE database_name = 'lake' "
+            "UNION ALL SELECT schema_name || '.' || view_name FROM duckdb_views() WHERE database_name = 'lake'"
         )
     }
     assert {
