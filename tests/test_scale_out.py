@@ -23,7 +23,6 @@ import dagster as dg
 import duckdb
 import fsspec
 import pytest
-from pipelines.settings import REPO_ROOT
 
 from assets.ingest.check import load_checked_specs
 from assets.ingest.engine import landed_files
@@ -32,6 +31,7 @@ from tests.conftest import Deployment, make_deployment, settings_for
 from tests.services import postgres_cluster, s3_server
 from warehouse.ducklake import OFFLINE, LakeConfig, connect_reader, qualified
 from warehouse.lake import Location, sql_str
+from warehouse.settings import REPO_ROOT
 
 DAYS = 2
 SCALE = 0.2
@@ -187,8 +187,8 @@ WRITER = textwrap.dedent(
     from pathlib import Path
 
     from assets.ingest.engine import Ingestor, landed_files
-    from pipelines.resources import Lakehouse
-    from pipelines.settings import Settings
+    from assets.resources import Lakehouse
+    from warehouse.settings import Settings
     from warehouse.ducklake import tag_run
 
     name, ready, go, run_id = sys.argv[1:5]
