@@ -36,7 +36,7 @@ class TableDef:
 
     def create(self, con: duckdb.DuckDBPyConnection) -> None:
         """Create the (fixed-shape) table in the lake if it is missing."""
-        if self.columns and not self.view and not self.exists(con):
+        if self.columns and not self.view:
             con.execute(f"CREATE TABLE IF NOT EXISTS {qualified(self.name)} AS {self.empty_select()} LIMIT 0")
 
 

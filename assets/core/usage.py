@@ -26,7 +26,7 @@ def usage_view_sql(con: duckdb.DuckDBPyConnection, specs: list[SourceSpec]) -> s
     existing = lake_tables(con)
     columns = ", ".join(sql_ident(c) for c in table.columns if c != "charge_line_id")
     parts = [
-        f"SELECT {columns} FROM ingest.{sql_ident(ingest_table(s.name).split('.', 1)[1])}"
+        f"SELECT {columns} FROM ingest.{sql_ident(s.name)}"
         for s in sorted(specs, key=lambda s: s.name)
         if s.kind == "usage" and ingest_table(s.name) in existing
     ]
