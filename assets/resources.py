@@ -10,7 +10,6 @@ from pathlib import Path
 
 import dagster as dg
 import duckdb
-from dagster_duckdb import DuckDBResource
 from pydantic import PrivateAttr
 
 from assets.ingest.check import load_checked_specs
@@ -21,6 +20,7 @@ from warehouse.lake import Location, sql_str
 from warehouse.settings import Settings
 
 _READERS: dict[tuple, duckdb.DuckDBPyConnection] = {}
+_WRITERS: dict[tuple, duckdb.DuckDBPyConnection] = {}
 
 
 class Lakehouse(dg.ConfigurableResource):
@@ -32,7 +32,8 @@ class Lakehouse(dg.ConfigurableResource):
     dashboards_path: str
     scratch_path: str
     sources_dir: str
-    duckdb: DuckDBResource
+    threads: int
+    memory_limit: str
     _run_id: str | None = PrivateAttr(default=None)
 
     @classmethod
@@ -46,15 +47,8 @@ class Lakehouse(dg.ConfigurableResource):
             dashboards_path=str(settings.dashboards_path),
             scratch_path=str(settings.scratch_path),
             sources_dir=str(settings.sources_dir),
-            duckdb=DuckDBResource(
-                database=":memory:",
-                connection_config={
-                    "threads": threads,
-                    "memory_limit": settings.duckdb_memory_limit,
-                    "autoinstall_known_extensions": False,
-                    "autoload_known_extensions": False,
-                },
-            ),
+            threads=threads,
+            memory_limit=settings.duckdb_memory_limit,
         )
 
     def setup_for_execution(self, context: dg.InitResourceContext) -> None:
@@ -75,38 +69,55 @@ class Lakehouse(dg.ConfigurableResource):
         """Source specs of this deployment."""
         return load_checked_specs(Path(self.sources_dir))
 
+    def _key(self) -> tuple:
+        """Which lake an instance is attached to: a catalog file deleted and made again is another lake."""
+        path = self.lake.catalog_path()
+        inode = os.stat(path).st_ino if path and os.path.exists(path) else None
+        return (os.getpid(), self.catalog_url, self.lake_url, inode)
+
+    def _writer(self) -> duckdb.DuckDBPyConnection:
+        """The process's in-memory DuckDB instance with the lake attached for writing (extensions loaded, the
+        catalog attached and the fixed-shape tables made once per process, not once per step)."""
+        key = self._key()
+        if key not in _WRITERS:
+            base = duckdb.connect(
+                config={**OFFLINE, "threads": self.threads, "memory_limit": self.memory_limit}
+            )
+            os.makedirs(self.scratch_path, exist_ok=True)
+            base.execute(f"SET temp_directory = {sql_str(os.path.join(self.scratch_path, 'duckdb'))}")
+            attach(base, self.lake)
+            if self.landing.on_s3:
+                enable_s3(base)  # DuckDB's own S3 client: fsspec must not take over the lake's s3:// paths
+            else:
+                self.landing.attach(base)
+            key = self._key()  # attaching may have made the catalog file
+            _WRITERS[key] = base
+        con = _WRITERS[key]
+        create_lake_tables(con)
+        return con
+
     @contextmanager
     def connect(self) -> Iterator[duckdb.DuckDBPyConnection]:
-        """An in-memory DuckDB connection (UTC) with the lake attached for writing as `lake`, the landing zone
-        readable, and the ref_* views over the reference tables."""
-        with self.duckdb.get_connection() as con:
+        """A connection (UTC) with the lake attached for writing as `lake`, the landing zone readable, and the
+        ref_* views over the reference tables; its temp tables and views are its own."""
+        con = self._writer().cursor()
+        try:
             con.execute("SET TimeZone = 'UTC'")
             con.execute("SET enable_progress_bar = false")
-            os.makedirs(self.scratch_path, exist_ok=True)
-            con.execute(f"SET temp_directory = {sql_str(os.path.join(self.scratch_path, 'duckdb'))}")
-            attach(con, self.lake)
-            create_lake_tables(con)
             if self._run_id:
                 tag_run(con, self._run_id)
-            if self.landing.on_s3:
-                enable_s3(con)  # DuckDB's own S3 client: fsspec must not take over the lake's s3:// paths
-            else:
-                self.landing.attach(con)
             from assets.reference.tables import create_ref_views
 
             create_ref_views(con)
             yield con
+        finally:
+            con.close()
 
     @contextmanager
     def read(self) -> Iterator[duckdb.DuckDBPyConnection]:
         """A read-only connection on the lake's latest snapshot, from one DuckDB instance per process and lake
         (extensions loaded and the catalog attached once); temp objects are the connection's own."""
-        path = self.lake.catalog_path()
-        key = (
-            self.catalog_url,
-            self.lake_url,
-            os.stat(path).st_ino if path and os.path.exists(path) else None,
-        )
+        key = self._key()
         if key not in _READERS:
             base = duckdb.connect(config=OFFLINE)
             attach(base, self.lake, read_only=True)

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from urllib.parse import unquote, urlsplit
 
 import duckdb
+from filelock import FileLock
 
 from warehouse.lake import reject_embedded_credentials, sql_ident, sql_str
 
@@ -189,10 +190,11 @@ def attach(
         use_wal(path)
     if not read_only:
         query = "SELECT schema_name FROM duckdb_schemas() WHERE database_name = ?"
-        have = {r[0] for r in con.execute(query, [LAKE]).fetchall()}
-        for schema in SCHEMAS:
-            if schema not in have:
-                con.execute(f"CREATE SCHEMA IF NOT EXISTS {LAKE}.{schema}")
+        missing = [s for s in SCHEMAS if s not in {r[0] for r in con.execute(query, [LAKE]).fetchall()}]
+        if missing:
+            with commit(con, "create schemas"):
+                for schema in missing:
+                    con.execute(f"CREATE SCHEMA IF NOT EXISTS {LAKE}.{schema}")
 
 
 def use_wal(path: str) -> None:
@@ -247,13 +249,38 @@ def table_exists(con: duckdb.DuckDBPyConnection, name: str) -> bool:
     return name in lake_tables(con)
 
 
+_COMMIT_LOCKS: dict[str, FileLock] = {}
+
+
+def commit_lock(con: duckdb.DuckDBPyConnection) -> contextlib.AbstractContextManager:
+    """What serialises write transactions on the lake of `con`: for a SQLite catalog, a lock file beside it
+    held from BEGIN to COMMIT (SQLite takes one writer at a time, and a transaction that starts only after the
+    previous one committed sees its rows: a second refresh skips the files the first one loaded); nothing for
+    PostgreSQL, where DuckLake resolves concurrent commits itself."""
+    row = con.execute("SELECT path FROM duckdb_databases() WHERE database_name = ?", [LAKE]).fetchone()
+    path = row[0] if row and row[0] else ""
+    if not path.startswith("sqlite:"):
+        return contextlib.nullcontext()
+    lock_path = path.removeprefix("sqlite:") + ".lock"
+    if lock_path not in _COMMIT_LOCKS:
+        _COMMIT_LOCKS[lock_path] = FileLock(lock_path, thread_local=False)
+    return _COMMIT_LOCKS[lock_path]
+
+
 @contextmanager
 def commit(con: duckdb.DuckDBPyConnection, message: str) -> Iterator[None]:
     """One DuckLake transaction: everything inside commits together or not at all.
 
     The snapshot carries the message and the run id set on the connection (RUN_ID_VARIABLE); lake.snapshots()
-    shows both, which tags what a refresh published.
+    shows both, which tags what a refresh published. Writers of a SQLite catalog take turns (`commit_lock`).
     """
+    with commit_lock(con):
+        with _transaction(con, message):
+            yield
+
+
+@contextmanager
+def _transaction(con: duckdb.DuckDBPyConnection, message: str) -> Iterator[None]:
     con.execute("BEGIN TRANSACTION")
     try:
         yield
