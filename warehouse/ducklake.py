@@ -274,9 +274,8 @@ def commit(con: duckdb.DuckDBPyConnection, message: str) -> Iterator[None]:
     The snapshot carries the message and the run id set on the connection (RUN_ID_VARIABLE); lake.snapshots()
     shows both, which tags what a refresh published. Writers of a SQLite catalog take turns (`commit_lock`).
     """
-    with commit_lock(con):
-        with _transaction(con, message):
-            yield
+    with commit_lock(con), _transaction(con, message):
+        yield
 
 
 @contextmanager
