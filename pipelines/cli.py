@@ -147,11 +147,11 @@ def _run_refresh(label: str, selection: str | None, **options: object) -> None:
         f"{outcome.partition_range[0]} .. {outcome.partition_range[1]}" if outcome.partition_range else "none"
     )
     console.print(f"run {outcome.run_id}: {outcome.steps} assets, days {span}")
+    for failure in outcome.failures:
+        console.print(Text("FAILED ", style="bold red") + Text(failure))
+    _print_status(settings)  # what the refresh published, failures contained or not
     if not outcome.success:
-        for failure in outcome.failures:
-            console.print(Text("FAILED ", style="bold red") + Text(failure))
         sys.exit(1)
-    _print_status(settings)
 
 
 @main.command()
@@ -204,7 +204,7 @@ def _reader(settings: Settings, snapshot: int | None = None) -> duckdb.DuckDBPyC
 
 
 def _print_status(settings: Settings) -> None:
-    from pipelines.status import headline_figures, table_counts
+    from pipelines.status import headline_figures, table_counts, unaccepted_files
 
     if not settings.lake.exists():
         console.print(f"no lakehouse yet at {settings.catalog_url}")
@@ -219,6 +219,14 @@ def _print_status(settings: Settings) -> None:
         out.print(table)
         for label, value in headline_figures(con):
             out.print(f"{label}: {value}")
+        refused = unaccepted_files(con)
+        if refused:
+            files = Table(title=Text("landed files not loaded (rows queryable in audit.quarantine)"))
+            for column in ("source", "day", "file", "status", "reason"):
+                files.add_column(column)
+            for row in refused:
+                files.add_row(*(Text(str(v)) for v in row))
+            out.print(files)
     out.print(f"Dashboards: {settings.dashboards_path / 'index.html'}")
     out.print(f"Dagster instance: {settings.dagster_home} (open it with: computeflow ui)")
 

@@ -12,7 +12,7 @@ import dagster as dg
 
 from assets.ingest.engine import landed_files
 from assets.resources import Lakehouse
-from pipelines.automation import day_range, is_freshness_check
+from pipelines.automation import REFRESH_JOB, day_range, is_freshness_check
 from warehouse.lake import process_alive
 from warehouse.settings import Settings
 
@@ -87,6 +87,18 @@ def _selection(graph, keys: list[dg.AssetKey], checks: bool) -> dg.AssetSelectio
     return selection | dg.AssetSelection.checks(*own)
 
 
+def refresh_job(defs: dg.Definitions, selection: dg.AssetSelection) -> dg.JobDefinition:
+    """The `refresh_all` job of the code location, narrowed to `selection` (a run of it shows in the UI under
+    that job's name with the assets it materialized)."""
+    narrowed = dg.Definitions(
+        assets=defs.assets,
+        asset_checks=defs.asset_checks,
+        resources=defs.resources,
+        jobs=[dg.define_asset_job(REFRESH_JOB, selection=selection)],
+    )
+    return narrowed.resolve_job_def(REFRESH_JOB)
+
+
 def refresh(
     defs: dg.Definitions,
     instance: dg.DagsterInstance,
@@ -112,7 +124,6 @@ def refresh(
             keys = [k for k in keys if graph.get(k).partitions_def is None]
     if span:
         tags.update(day_range(*span))
-    assets = [*(defs.assets or []), *(defs.asset_checks or [])]
     done = threading.Event()
     watcher = None
     if on_step:
@@ -121,15 +132,8 @@ def refresh(
         )
         watcher.start()
     try:
-        result = dg.materialize(
-            assets,
-            instance=instance,
-            resources=defs.resources,
-            selection=_selection(graph, keys, checks),
-            tags=tags,
-            raise_on_error=False,
-            run_config=QUIET,
-        )
+        job = refresh_job(defs, _selection(graph, keys, checks))
+        result = job.execute_in_process(instance=instance, tags=tags, raise_on_error=False, run_config=QUIET)
     finally:
         done.set()
         if watcher:
@@ -138,7 +142,12 @@ def refresh(
         f"{event.step_key}: {event.step_failure_data.error.message.strip() if event.step_failure_data.error else ''}"
         for event in result.get_step_failure_events()
     ]
-    return RefreshOutcome(result.success, result.run_id, span, len(keys), failures)
+    failures += [
+        f"{evaluation.asset_key.to_user_string()} {evaluation.check_name}: {evaluation.description or 'failed'}"
+        for evaluation in result.get_asset_check_evaluations()
+        if not evaluation.passed and evaluation.severity == dg.AssetCheckSeverity.ERROR
+    ]
+    return RefreshOutcome(result.success and not failures, result.run_id, span, len(keys), failures)
 
 
 def _watch(

@@ -79,3 +79,15 @@ def headline_figures(con: duckdb.DuckDBPyConnection) -> list[tuple[str, str]]:
             continue
         figures.append((label, "n/a" if value is None else fmt.format(value)))
     return figures
+
+
+def unaccepted_files(con: duckdb.DuckDBPyConnection) -> list[tuple]:
+    """(source, day, file, status, reason) of every landed file the lake holds as rejected or failed: files
+    that the last refresh of their source refused, whose other sources went on."""
+    try:
+        return con.execute(
+            "SELECT source_name, partition_key, source_file, status, detail FROM audit.ingest_ledger "
+            "WHERE status IN ('rejected', 'failed') ORDER BY 1, 2, 3"
+        ).fetchall()
+    except duckdb.CatalogException:
+        return []

@@ -113,11 +113,30 @@ def _outcome(result: object) -> ExpectationOutcome:
 
 
 def validate(con: duckdb.DuckDBPyConnection, suite: gx.ExpectationSuite) -> ContractOutcome:
-    """Run a suite against its table in the lake; `con` gets a view per warehouse table."""
+    """Run a suite against its table in the lake; `con` gets a view per warehouse table it names.
+
+    The validated table is read from the lake once, into a table of the connection's in-memory database
+    (spilling to disk past the memory limit), and every expectation's query runs on that copy: each scan of a
+    lake table costs catalog lookups per source table, and a suite runs dozens of queries."""
     start = time.perf_counter()
     table = suite.meta["table"]
+    view = table.replace(".", "_")
     text = json.dumps(suite.to_json_dict(), default=str)
-    create_table_views(con, {n for n in TABLES if n == table or n.replace(".", "_") in text})
+    create_table_views(con, {n for n in TABLES if n != table and n.replace(".", "_") in text})
+    con.execute(f"DROP VIEW IF EXISTS memory.main.{view}")
+    con.execute(f"CREATE OR REPLACE TABLE memory.main.{view} AS SELECT * FROM {TABLES[table].source(con)}")
+    try:
+        outcomes = _run_suite(con, suite, view)
+    finally:
+        con.execute(f"DROP TABLE IF EXISTS memory.main.{view}")
+    return ContractOutcome(table, outcomes, time.perf_counter() - start)
+
+
+def _run_suite(
+    con: duckdb.DuckDBPyConnection, suite: gx.ExpectationSuite, view: str
+) -> list[ExpectationOutcome]:
+    """The outcomes of a suite's expectations on the table (or view) `view` of the in-memory database."""
+    table = suite.meta["table"]
     context = gx.get_context(mode="ephemeral")
     context.variables.progress_bars = ProgressBarsConfig(globally=False, metric_calculations=False)
     source = context.data_sources.add_sql(
@@ -126,7 +145,6 @@ def validate(con: duckdb.DuckDBPyConnection, suite: gx.ExpectationSuite) -> Cont
         kwargs={"creator": lambda: duckdb_engine.ConnectionWrapper(con.cursor())},
     )
     enable_regex(source)
-    view = table.replace(".", "_")
     batch = source.add_query_asset(name=view, query=f"SELECT * FROM {view}").add_batch_definition_whole_table(
         "all"
     )
@@ -156,4 +174,4 @@ def validate(con: duckdb.DuckDBPyConnection, suite: gx.ExpectationSuite) -> Cont
         )
         results = definition.run(result_format=result_format)
         outcomes += [_outcome(r) for r in results.results]
-    return ContractOutcome(table, outcomes, time.perf_counter() - start)
+    return outcomes

@@ -10,6 +10,7 @@ from assets.reference.tables import INGEST_REFERENCE
 from assets.resources import Lakehouse
 
 WRITE_POOL = "lakehouse_write"
+FILES_CHECK = "files_accepted"
 
 
 def ingest_key(spec: SourceSpec) -> dg.AssetKey:
@@ -36,34 +37,57 @@ def build_ingest_asset(spec: SourceSpec) -> dg.AssetsDefinition:
             "provider_id": spec.provider_id,
         },
         pool=WRITE_POOL,
+        check_specs=[
+            dg.AssetCheckSpec(
+                FILES_CHECK,
+                asset=ingest_key(spec),
+                description="Every landed file of the refreshed days was accepted: none rejected by its "
+                "source's limits and none that could not be read. A failure here stops only this source: "
+                "its table keeps its last good rows and the other sources go on downstream.",
+            )
+        ],
     )
     def _ingest(context: AssetExecutionContext, lakehouse: Lakehouse) -> dg.MaterializeResult:
         keys = context.partition_keys if partitioned else [UNPARTITIONED]
-        grouped = landed_files(spec, lakehouse.landing)
         totals = {"files": 0, "rows_read": 0, "rows_loaded": 0, "rows_quarantined": 0, "files_reloaded": 0}
         errors: list[str] = []
-        with lakehouse.connect() as con:
-            ingestor = Ingestor(
-                con,
-                spec,
-                lakehouse.landing,
-                lakehouse.scratch_path,
-                context.run.run_id,
-                lakehouse.reference_fingerprint(con),
-            )
-            for key in keys:
-                result = ingestor.run(key, grouped.get(key, []))
-                errors += result.errors
-                for row in result.rows:
-                    totals["files"] += 1
-                    totals["rows_read"] += row.rows_read
-                    totals["rows_loaded"] += row.rows_loaded
-                    totals["rows_quarantined"] += row.rows_quarantined
-                    totals["files_reloaded"] += int(row.run_id == context.run.run_id)
+        try:
+            grouped = landed_files(spec, lakehouse.landing)
+            with lakehouse.connect() as con:
+                ingestor = Ingestor(
+                    con,
+                    spec,
+                    lakehouse.landing,
+                    lakehouse.scratch_path,
+                    context.run.run_id,
+                    lakehouse.reference_fingerprint(con),
+                )
+                for key in keys:
+                    try:
+                        result = ingestor.run(key, grouped.get(key, []))
+                    except Exception as exc:  # the partition's commit rolled back: its old rows stay
+                        errors.append(f"partition {key}: {type(exc).__name__}: {exc}")
+                        continue
+                    errors += result.errors
+                    for row in result.rows:
+                        totals["files"] += 1
+                        totals["rows_read"] += row.rows_read
+                        totals["rows_loaded"] += row.rows_loaded
+                        totals["rows_quarantined"] += row.rows_quarantined
+                        totals["files_reloaded"] += int(row.run_id == context.run.run_id)
+        except Exception as exc:  # nothing of this source was committed by this run
+            errors.append(f"{type(exc).__name__}: {exc}")
         context.log.info(f"{spec.name}: {totals}")
-        if errors:
-            raise dg.Failure(description=f"source {spec.name}: " + "\n".join(errors), metadata=totals)
-        return dg.MaterializeResult(metadata=totals)
+        for error in errors:
+            context.log.error(f"source {spec.name}: {error}")
+        check = dg.AssetCheckResult(
+            check_name=FILES_CHECK,
+            passed=not errors,
+            severity=dg.AssetCheckSeverity.ERROR,
+            description=f"source {spec.name}: " + "; ".join(errors) if errors else None,
+            metadata={"errors": len(errors), "first_error": errors[0] if errors else ""},
+        )
+        return dg.MaterializeResult(metadata=totals, check_results=[check])
 
     return _ingest
 

@@ -236,7 +236,7 @@ class Ingestor:
             drop_scratch(scratch)
 
     def _refused(self, key: str, source_file: str) -> LedgerRow:
-        """A landed path that resolves outside the landing zone: never read, and the run fails."""
+        """A landed path that resolves outside the landing zone: never read, and its source's check fails."""
         detail = f"{source_file}: resolves outside the landing zone (a symlink?); it was not read"
         return self._record(self._row(key, source_file, 0, "", status="failed", detail=detail))
 

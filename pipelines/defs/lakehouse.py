@@ -13,6 +13,7 @@ from assets.marts.subsidy import subsidy_marts
 from assets.publish import build_publish_asset
 from assets.reference.definitions import REFERENCE_ASSETS
 from assets.resources import Lakehouse
+from pipelines.automation import REFRESH_JOB, refresh_selection
 from warehouse.settings import Settings
 
 
@@ -32,8 +33,8 @@ def lakehouse() -> dg.Definitions:
         resources={"lakehouse": Lakehouse.from_settings(settings)},
         jobs=[
             dg.define_asset_job(
-                "refresh_all",
-                selection=dg.AssetSelection.all(),
+                REFRESH_JOB,
+                selection=refresh_selection(),
                 description="Ingest new files, rebuild core tables and marts, publish the warehouse.",
             )
         ],
