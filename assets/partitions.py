@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import date
+
 import dagster as dg
 
 from warehouse.settings import Settings
@@ -15,3 +17,16 @@ def daily_partitions() -> dg.DailyPartitionsDefinition:
 
 
 DAILY = daily_partitions()
+
+# The run tags with which Dagster runs one step over a range of partitions (its single-run backfills set them;
+# a RunRequest has no other way to ask for a range).
+RANGE_START_TAG = "dagster/asset_partition_range_start"
+RANGE_END_TAG = "dagster/asset_partition_range_end"
+
+
+def day_range(first: date | str, last: date | str) -> dict[str, str]:
+    """Run tags that make one run cover the day partitions first..last (inclusive)."""
+    first, last = (d if isinstance(d, str) else d.isoformat() for d in (first, last))
+    if first > last:
+        raise ValueError(f"the first day {first} is after the last day {last}")
+    return {RANGE_START_TAG: first, RANGE_END_TAG: last}

@@ -90,11 +90,10 @@ class Lakehouse(dg.ConfigurableResource):
                 enable_s3(base)  # DuckDB's own S3 client: fsspec must not take over the lake's s3:// paths
             else:
                 self.landing.attach(base)
+            create_lake_tables(base)
             key = self._key()  # attaching may have made the catalog file
             _WRITERS[key] = base
-        con = _WRITERS[key]
-        create_lake_tables(con)
-        return con
+        return _WRITERS[key]
 
     @contextmanager
     def connect(self) -> Iterator[duckdb.DuckDBPyConnection]:

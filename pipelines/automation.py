@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import dagster as dg
-from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
 
 from assets.capacity.definitions import CAPACITY_ASSETS
 from assets.marts.definitions import MART_ASSETS
 from assets.marts.subsidy import subsidy_marts
+from assets.partitions import day_range
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 REFRESH_JOB = "refresh_all"
@@ -19,14 +19,6 @@ FRESHNESS_CHECK = "freshness_check"  # the name build_last_update_freshness_chec
 DAILY_CRON = "0 6 * * *"
 # A mart older than a day and a bit has missed a daily refresh.
 MART_MAX_AGE = timedelta(hours=26)
-
-
-def day_range(first: date | str, last: date | str) -> dict[str, str]:
-    """Run tags that make one run cover the day partitions first..last (inclusive)."""
-    first, last = (d if isinstance(d, str) else d.isoformat() for d in (first, last))
-    if first > last:
-        raise ValueError(f"the first day {first} is after the last day {last}")
-    return {ASSET_PARTITION_RANGE_START_TAG: first, ASSET_PARTITION_RANGE_END_TAG: last}
 
 
 def daily_refresh_request(scheduled: datetime) -> dg.RunRequest:

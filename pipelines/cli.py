@@ -115,7 +115,7 @@ def _day(ctx: click.Context, param: click.Parameter, value: str) -> str:
 @click.option("--select", "selection", default=None, help="Dagster asset selection (default: everything).")
 def backfill(first: str, last: str, selection: str | None) -> None:
     """Re-run the day partitions --from..--to and everything downstream in one run, then publish."""
-    from pipelines.automation import day_range
+    from assets.partitions import day_range
 
     start = Settings.from_env().partition_start
     if first < start:

@@ -11,8 +11,9 @@ from dataclasses import dataclass
 import dagster as dg
 
 from assets.ingest.engine import landed_files
+from assets.partitions import day_range
 from assets.resources import Lakehouse
-from pipelines.automation import REFRESH_JOB, day_range, is_freshness_check
+from pipelines.automation import REFRESH_JOB, is_freshness_check
 from warehouse.lake import process_alive
 from warehouse.settings import Settings
 

@@ -6,8 +6,9 @@ import dagster as dg
 import pytest
 from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
 
+from assets.partitions import RANGE_END_TAG, RANGE_START_TAG, day_range
 from assets.resources import Lakehouse
-from pipelines.automation import MART_MAX_AGE, daily_refresh, day_range
+from pipelines.automation import MART_MAX_AGE, daily_refresh
 from tests.conftest import Deployment
 
 
@@ -22,6 +23,13 @@ def test_the_daily_schedule_refreshes_yesterday_and_today_in_shanghai(demo: Depl
     assert request.tags[ASSET_PARTITION_RANGE_START_TAG] == "2025-08-02"
     assert request.tags[ASSET_PARTITION_RANGE_END_TAG] == "2025-08-03"
     assert request.run_key == "daily:2025-08-03"
+
+
+def test_the_range_tags_are_the_ones_dagster_reads() -> None:
+    assert (RANGE_START_TAG, RANGE_END_TAG) == (
+        ASSET_PARTITION_RANGE_START_TAG,
+        ASSET_PARTITION_RANGE_END_TAG,
+    )
 
 
 def test_a_day_range_must_not_run_backwards() -> None:

@@ -219,6 +219,101 @@ WRITER = textwrap.dedent(
 )
 
 
+def race_writers(deployment: Deployment, count: int, tmp_path: Path) -> tuple[list[str], dict[str, int]]:
+    """Start one writer process per usage source (the `count` with the most landed files), release them at
+    once, and return the sources and their landed file counts once every writer has exited 0 after really
+    overlapping with the others."""
+    landing = Location(deployment.settings.landing_url)
+    usage = [s for s in load_checked_specs(deployment.settings.sources_dir) if s.kind == "usage"]
+    files = {s.name: sum(len(p) for p in landed_files(s, landing).values()) for s in usage}
+    sources = sorted(sorted(files), key=lambda n: -files[n])[:count]
+    assert len(sources) == count and all(files[n] for n in sources), files
+    env = {
+        **os.environ,
+        "COMPUTEFLOW_HOME": str(deployment.settings.home),
+        "COMPUTEFLOW_LANDING_URL": deployment.settings.landing_url,
+        "COMPUTEFLOW_LAKE_URL": deployment.settings.lake_url,
+        "COMPUTEFLOW_CATALOG_URL": deployment.settings.catalog_url,
+        "COMPUTEFLOW_SOURCES_DIR": str(deployment.settings.sources_dir),
+        "PYTHONPATH": str(REPO_ROOT),
+    }
+    barrier = tmp_path / "barrier"
+    barrier.mkdir()
+    go = barrier / "go"
+    writers = {
+        name: subprocess.Popen(
+            [sys.executable, "-c", WRITER, name, str(barrier / f"{name}.ready"), str(go), f"writer-{name}"],
+            cwd=REPO_ROOT,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for name in sources
+    }
+    try:
+        deadline = time.monotonic() + 180
+        while not all((barrier / f"{n}.ready").exists() for n in sources):
+            exited = {n: p.returncode for n, p in writers.items() if p.poll() is not None}
+            assert not exited, f"writers exited before the barrier: {exited}"
+            assert time.monotonic() < deadline, "the writers did not get ready within 180s"
+            time.sleep(0.05)
+        started = time.monotonic()
+        go.touch()
+        outputs = {n: p.communicate(timeout=300) for n, p in writers.items()}
+        elapsed = time.monotonic() - started
+    finally:
+        for process in writers.values():
+            if process.poll() is None:
+                process.kill()
+                process.wait()
+    print(f"{count} writers ingested {sources} in {elapsed:.1f}s")
+    failed = {n: f"exit {writers[n].returncode}: {err[-4000:]}" for n, (_out, err) in outputs.items()}
+    failed = {n: detail for n, detail in failed.items() if writers[n].returncode != 0}
+    assert not failed, "\n\n".join(f"{n} {detail}" for n, detail in failed.items())
+    reports = {n: json.loads(out.strip().splitlines()[-1]) for n, (out, _err) in outputs.items()}
+    for name, report in reports.items():
+        print(f"  {name}: {report['files']} files in {report['ended'] - report['started']:.1f}s")
+    # Every writer was loading at one same moment: the commits really raced.
+    assert max(r["started"] for r in reports.values()) < min(r["ended"] for r in reports.values()), reports
+    return sources, files
+
+
+def assert_writers_reconcile(deployment: Deployment, sources: list[str], files: dict[str, int]) -> None:
+    """Every writer's files have ledger rows, and the ledger's rows and money equal its table's and quarantine's;
+    every writer's commits are snapshots of the lake."""
+    with connect_reader(LakeConfig(deployment.settings.catalog_url, deployment.settings.lake_url)) as con:
+        ledger = con.execute(
+            "SELECT source_name, status, count(*) FROM audit.ingest_ledger GROUP BY ALL ORDER BY ALL"
+        ).fetchall()
+        print(f"ledger (source, status, files): {ledger}")
+        assert {status for _source, status, _n in ledger} <= {"loaded", "empty"}, ledger
+        assert set(sources) <= {source for source, _status, _n in ledger}, ledger
+        for name in sources:
+            table = qualified(f"ingest.{name}")
+            booked = con.execute(
+                "SELECT count(*), sum(rows_loaded), sum(money_loaded), sum(rows_quarantined) "
+                "FROM audit.ingest_ledger WHERE source_name = ?",
+                [name],
+            ).fetchone()
+            held = con.execute(f"SELECT count(*), sum(billed_cost) FROM {table}").fetchone()
+            (quarantined,) = con.execute(
+                "SELECT count(*) FROM audit.quarantine WHERE source_name = ?", [name]
+            ).fetchone()
+            assert booked[0] == files[name], f"{name}: {booked[0]} ledger rows for {files[name]} files"
+            assert booked[1] == held[0] > 0, f"{name}: ledger rows_loaded {booked[1]} != {held[0]} rows"
+            assert booked[2] == held[1], f"{name}: ledger money_loaded {booked[2]} != billed_cost {held[1]}"
+            assert booked[3] == quarantined, f"{name}: ledger quarantined {booked[3]} != {quarantined}"
+        commits = con.execute(
+            "SELECT commit_extra_info FROM lake.snapshots() WHERE commit_extra_info LIKE '%writer-%' "
+            "ORDER BY snapshot_id"
+        ).fetchall()
+    order = [json.loads(r[0])["run_id"].removeprefix("writer-") for r in commits]
+    print(f"writer commits in snapshot order: {order}")
+    assert set(order) == set(sources), order
+
+
 def test_five_writers_commit_different_sources_at_once(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -242,103 +337,26 @@ def test_five_writers_commit_different_sources_at_once(
         finally:
             deployment.instance.dispose()
         assert outcome.success, outcome.failures
-
-        landing = Location(deployment.settings.landing_url)
-        usage = [s for s in load_checked_specs(deployment.settings.sources_dir) if s.kind == "usage"]
-        files = {s.name: sum(len(p) for p in landed_files(s, landing).values()) for s in usage}
-        # The five usage sources with the most landed files (then by name).
-        sources = sorted(sorted(files), key=lambda n: -files[n])[:WRITERS]
-        assert len(sources) == WRITERS and all(files[n] for n in sources), files
-
-        env = {
-            **os.environ,
-            "COMPUTEFLOW_HOME": str(deployment.settings.home),
-            "COMPUTEFLOW_LANDING_URL": deployment.settings.landing_url,
-            "COMPUTEFLOW_LAKE_URL": deployment.settings.lake_url,
-            "COMPUTEFLOW_CATALOG_URL": deployment.settings.catalog_url,
-            "COMPUTEFLOW_SOURCES_DIR": str(deployment.settings.sources_dir),
-            "PYTHONPATH": str(REPO_ROOT),
-        }
-        barrier = tmp_path / "barrier"
-        barrier.mkdir()
-        go = barrier / "go"
         server.reset_counts()
-        writers = {
-            name: subprocess.Popen(
-                [
-                    sys.executable,
-                    "-c",
-                    WRITER,
-                    name,
-                    str(barrier / f"{name}.ready"),
-                    str(go),
-                    f"writer-{name}",
-                ],
-                cwd=REPO_ROOT,
-                env=env,
-                stdin=subprocess.DEVNULL,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.PIPE,
-                text=True,
-            )
-            for name in sources
-        }
-        try:
-            deadline = time.monotonic() + 180
-            while not all((barrier / f"{n}.ready").exists() for n in sources):
-                exited = {n: p.returncode for n, p in writers.items() if p.poll() is not None}
-                assert not exited, f"writers exited before the barrier: {exited}"
-                assert time.monotonic() < deadline, "the writers did not get ready within 180s"
-                time.sleep(0.05)
-            started = time.monotonic()
-            go.touch()
-            outputs = {n: p.communicate(timeout=300) for n, p in writers.items()}
-            elapsed = time.monotonic() - started
-        finally:
-            for process in writers.values():
-                if process.poll() is None:
-                    process.kill()
-                    process.wait()
-        print(f"{WRITERS} writers ingested {sources} in {elapsed:.1f}s")
+        sources, files = race_writers(deployment, WRITERS, tmp_path)
         print(f"S3 requests by method during the writes: {dict(sorted(server.requests().items()))}")
-        failed = {n: f"exit {writers[n].returncode}: {err[-4000:]}" for n, (_out, err) in outputs.items()}
-        failed = {n: detail for n, detail in failed.items() if writers[n].returncode != 0}
-        assert not failed, "\n\n".join(f"{n} {detail}" for n, detail in failed.items())
-        reports = {n: json.loads(out.strip().splitlines()[-1]) for n, (out, _err) in outputs.items()}
-        for name, report in reports.items():
-            print(f"  {name}: {report['files']} files in {report['ended'] - report['started']:.1f}s")
-        # Every writer was loading at one same moment: the commits really raced.
-        assert max(r["started"] for r in reports.values()) < min(r["ended"] for r in reports.values()), (
-            reports
-        )
+        assert_writers_reconcile(deployment, sources, files)
 
-        with connect_reader(LakeConfig(deployment.settings.catalog_url, deployment.settings.lake_url)) as con:
-            ledger = con.execute(
-                "SELECT source_name, status, count(*) FROM audit.ingest_ledger GROUP BY ALL ORDER BY ALL"
-            ).fetchall()
-            print(f"ledger (source, status, files): {ledger}")
-            assert {status for _source, status, _n in ledger} <= {"loaded", "empty"}, ledger
-            assert set(sources) <= {source for source, _status, _n in ledger}, ledger
-            for name in sources:
-                table = qualified(f"ingest.{name}")
-                booked = con.execute(
-                    "SELECT count(*), sum(rows_loaded), sum(money_loaded), sum(rows_quarantined) "
-                    "FROM audit.ingest_ledger WHERE source_name = ?",
-                    [name],
-                ).fetchone()
-                held = con.execute(f"SELECT count(*), sum(billed_cost) FROM {table}").fetchone()
-                (quarantined,) = con.execute(
-                    "SELECT count(*) FROM audit.quarantine WHERE source_name = ?", [name]
-                ).fetchone()
-                assert booked[0] == files[name], f"{name}: {booked[0]} ledger rows for {files[name]} files"
-                assert booked[1] == held[0] > 0, f"{name}: ledger rows_loaded {booked[1]} != {held[0]} rows"
-                assert booked[2] == held[1], (
-                    f"{name}: ledger money_loaded {booked[2]} != billed_cost {held[1]}"
-                )
-                assert booked[3] == quarantined, f"{name}: ledger quarantined {booked[3]} != {quarantined}"
-            commits = con.execute(
-                "SELECT commit_extra_info FROM lake.snapshots() WHERE commit_extra_info LIKE '%writer-%' "
-                "ORDER BY snapshot_id"
-            ).fetchall()
-        order = [json.loads(r[0])["run_id"].removeprefix("writer-") for r in commits]
-        print(f"writer commits in snapshot order: {order}")
+
+def test_two_writers_and_a_reader_share_the_embedded_sqlite_catalog(tmp_path: Path) -> None:
+    """On the SQLite catalog, writers in two processes take turns to commit (none fails with "database is
+    locked"), while a reader in a third holds its snapshot throughout."""
+    with time_limit(WRITERS_LIMIT_S):
+        deployment = make_deployment(tmp_path / "home", days=DAYS, scale=SCALE)
+        try:
+            outcome = deployment.refresh("key:ref/*")
+        finally:
+            deployment.instance.dispose()
+        assert outcome.success, outcome.failures
+        with connect_reader(deployment.settings.lake) as reader:
+            reader.execute("BEGIN TRANSACTION")
+            ledger_before = reader.execute("SELECT count(*) FROM audit.ingest_ledger").fetchone()
+            sources, files = race_writers(deployment, 2, tmp_path)
+            assert reader.execute("SELECT count(*) FROM audit.ingest_ledger").fetchone() == ledger_before
+            reader.execute("COMMIT")
+        assert_writers_reconcile(deployment, sources, files)

@@ -5,11 +5,11 @@ import json
 from itertools import groupby
 
 import dagster as dg
-from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
 
 from assets.ingest.definitions import ingest_key
 from assets.ingest.engine import UNPARTITIONED
 from assets.ingest.spec import SourceSpec
+from assets.partitions import day_range
 from assets.resources import Lakehouse
 from warehouse.lake import Location
 
@@ -62,7 +62,7 @@ def run_requests(spec: SourceSpec, state: dict[str, list[str]], changed: list[st
         return [dg.RunRequest(asset_selection=[key], run_key=_run_key(spec, state, changed))]
     requests = []
     for first, last in _day_ranges(changed):
-        tags = {ASSET_PARTITION_RANGE_START_TAG: first, ASSET_PARTITION_RANGE_END_TAG: last}
+        tags = day_range(first, last)
         days = [d for d in changed if first <= d <= last]
         requests.append(dg.RunRequest(asset_selection=[key], tags=tags, run_key=_run_key(spec, state, days)))
     return requests

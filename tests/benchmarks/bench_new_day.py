@@ -2,8 +2,8 @@
 
 For each history (default 30 and 120 days of the demo) it generates N+1 days, holds the last day's landed files
 back, refreshes, then lands that day and refreshes again, measuring that second refresh: wall time, and the bytes
-it wrote to the lake (new Parquet data and delete files) and to the catalog. Prints one JSON line per history and
-the ratio of the longest history's figures to the shortest's.
+it wrote to the lake (new Parquet data and delete files, in total and by schema) and to the catalog. Prints one
+JSON line per history and the ratio of the longest history's figures to the shortest's.
 Run: `python tests/benchmarks/bench_new_day.py [--days 30 120]`.
 """
 
@@ -62,12 +62,18 @@ def run(days: int, work: Path) -> dict:
             shutil.move(str(path), target)
     refresh = measure([str(BIN / "computeflow"), "refresh"], env)
     after = lake_files(home)
-    written = sum(size for path, size in after.items() if before.get(path) != size)
+    changed = {path: size for path, size in after.items() if before.get(path) != size}
+    written = sum(changed.values())
+    by_schema: dict[str, int] = {}
+    for path, size in changed.items():
+        schema = Path(path).relative_to(home / "lake").parts[0]
+        by_schema[schema] = by_schema.get(schema, 0) + size
     catalog = (home / "catalog.sqlite").stat().st_size - catalog_before
     return {
         "history_days": days,
         "new_day": last,
         "lake_bytes_written": written,
+        "lake_bytes_written_by_schema": dict(sorted(by_schema.items())),
         "catalog_bytes_grown": catalog,
         "lake_bytes_total": sum(after.values()),
         **refresh,
