@@ -1,30 +1,65 @@
-"""The local Dagster instance under COMPUTEFLOW_HOME (runs, event logs, schedules, concurrency pools)."""
+"""The Dagster instance of a deployment (runs, event logs, schedules, concurrency pools): SQLite files under
+COMPUTEFLOW_HOME by default, or a PostgreSQL database (COMPUTEFLOW_DAGSTER_STORAGE_URL) that several machines
+share, beside a PostgreSQL lake catalog."""
 
 from __future__ import annotations
 
 import os
+from urllib.parse import unquote, urlsplit
 
 import dagster as dg
+import yaml
 
 from warehouse.settings import Settings
 
-DAGSTER_YAML = """\
-# Local Dagster instance of ComputeFlow (created by the computeflow command).
-concurrency:
-  pools:
-    default_limit: 1
-telemetry:
-  enabled: false
-"""
+# The first line of a dagster.yaml this command wrote (this and the earlier wording).
+OURS = (
+    "# Dagster instance of ComputeFlow, written by",
+    "# Local Dagster instance of ComputeFlow (created by",
+)
+HEADER = (
+    "# Dagster instance of ComputeFlow, written by the computeflow command: remove this line to keep edits.\n"
+)
+
+
+def postgres_storage(url: str) -> dict:
+    """dagster-postgres storage settings for a postgresql:// URL; the password comes from PGPASSWORD only."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("postgres", "postgresql"):
+        raise ValueError(f"COMPUTEFLOW_DAGSTER_STORAGE_URL must be a postgresql:// URL, not {url!r}")
+    if parts.password:
+        raise ValueError("a Dagster storage URL with a password is refused: give it through PGPASSWORD")
+    database = {
+        "username": unquote(parts.username or os.environ.get("PGUSER", "postgres")),
+        "hostname": parts.hostname or "localhost",
+        "db_name": unquote(parts.path.lstrip("/")) or "dagster",
+        "port": parts.port or 5432,
+        "scheme": "postgresql+psycopg2",  # the driver dagster-postgres installs
+        "password": {"env": "PGPASSWORD"},
+    }
+    if "PGPASSWORD" not in os.environ:
+        del database["password"]
+    return {"postgres": {"postgres_db": database}}
+
+
+def dagster_yaml(settings: Settings) -> str:
+    """The instance's dagster.yaml: telemetry off, one run at a time per write pool, and its storage."""
+    config: dict = {"concurrency": {"pools": {"default_limit": 1}}, "telemetry": {"enabled": False}}
+    if settings.dagster_storage_url:
+        config["storage"] = postgres_storage(settings.dagster_storage_url)
+    return HEADER + yaml.safe_dump(config, sort_keys=True)
 
 
 def instance_directory(settings: Settings) -> str:
-    """Create the instance directory with its dagster.yaml (kept when it exists); returns the directory."""
+    """Create the instance directory with its dagster.yaml (rewritten while it is ours, kept once edited by
+    hand); returns the directory."""
     home = settings.dagster_home
     home.mkdir(parents=True, exist_ok=True)
     config = home / "dagster.yaml"
-    if not config.exists():
-        config.write_text(DAGSTER_YAML, encoding="utf-8")
+    text = dagster_yaml(settings)
+    current = config.read_text(encoding="utf-8") if config.exists() else None
+    if current is None or (current.startswith(OURS) and current != text):
+        config.write_text(text, encoding="utf-8")
     return str(home)
 
 

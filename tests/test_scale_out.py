@@ -360,3 +360,37 @@ def test_two_writers_and_a_reader_share_the_embedded_sqlite_catalog(tmp_path: Pa
             assert reader.execute("SELECT count(*) FROM audit.ingest_ledger").fetchone() == ledger_before
             reader.execute("COMMIT")
         assert_writers_reconcile(deployment, sources, files)
+
+
+def test_two_machines_share_one_dagster_instance_on_postgres(tmp_path: Path) -> None:
+    """With COMPUTEFLOW_DAGSTER_STORAGE_URL, runs and materializations live in PostgreSQL: a refresh from one
+    machine's instance is a run the other machine's instance sees, and the other way round."""
+    with time_limit(WRITERS_LIMIT_S), postgres_cluster(tmp_path) as cluster:
+        storage = cluster.create_database("dagster")
+        first = make_deployment(
+            tmp_path / "home",
+            days=DAYS,
+            scale=SCALE,
+            catalog_url=cluster.create_database("lake"),
+            dagster_storage_url=storage,
+        )
+        # The other machine: its own instance directory, the same storage, lake and landing.
+        settings = replace(first.settings, dagster_home=tmp_path / "machine-b" / "dagster")
+        second = Deployment(
+            settings, dg.DagsterInstance.from_config(instance_directory(settings)), first.manifest
+        )
+        try:
+            assert "postgres" in (settings.dagster_home / "dagster.yaml").read_text(encoding="utf-8")
+            by_first = first.refresh("key:ref/chips")
+            assert by_first.success, by_first.failures
+            run = second.instance.get_run_by_id(by_first.run_id)
+            assert run is not None and run.job_name == "refresh_all"
+            assert run.status == dg.DagsterRunStatus.SUCCESS
+            chips = second.instance.get_latest_materialization_event(dg.AssetKey(["ref", "chips"]))
+            assert chips is not None and chips.run_id == by_first.run_id
+            by_second = second.refresh("key:ref/tenants")
+            assert by_second.success, by_second.failures
+            assert first.instance.get_run_by_id(by_second.run_id) is not None
+        finally:
+            first.instance.dispose()
+            second.instance.dispose()

@@ -26,6 +26,7 @@ class Settings:
     sources_dir: Path
     partition_start: str
     duckdb_memory_limit: str = "1GB"
+    dagster_storage_url: str | None = None
 
     @property
     def lake(self) -> LakeConfig:
@@ -51,4 +52,5 @@ class Settings:
             sources_dir=Path(os.environ.get("COMPUTEFLOW_SOURCES_DIR", CONTRACTS_DIR / "sources")),
             partition_start=os.environ.get("COMPUTEFLOW_PARTITION_START", DEFAULT_PARTITION_START),
             duckdb_memory_limit=os.environ.get("COMPUTEFLOW_DUCKDB_MEMORY", "1GB"),
+            dagster_storage_url=os.environ.get("COMPUTEFLOW_DAGSTER_STORAGE_URL") or None,
         )
