@@ -7,6 +7,7 @@ import dagster as dg
 from assets.ingest.check import load_checked_specs
 from assets.ingest.definitions import build_ingest_assets
 from assets.ingest.sensors import build_landing_sensor
+from pipelines.automation import REFRESH_JOB
 from warehouse.settings import REPO_ROOT, Settings
 
 
@@ -14,7 +15,8 @@ class SourceSpecsComponent(dg.Component, dg.Resolvable, dg.Model):
     """Turns the YAML source specs of a folder into Dagster definitions, with no Python per source.
 
     Each spec yields one ingest asset (daily-partitioned when its file paths carry a day); one sensor watches
-    every spec's landing glob and requests exactly the partitions whose files are new or changed. A spec that
+    every spec's landing glob and requests a run of the partitions whose files are new or changed and of
+    everything downstream. A spec that
     does not validate fails the load with an error naming the file and the key.
     """
 
@@ -30,4 +32,6 @@ class SourceSpecsComponent(dg.Component, dg.Resolvable, dg.Model):
     def build_defs(self, context: dg.ComponentLoadContext) -> dg.Definitions:
         """Ingest assets and the landing sensor of every spec."""
         specs = load_checked_specs(self.resolved_dir())
-        return dg.Definitions(assets=build_ingest_assets(specs), sensors=[build_landing_sensor(specs)])
+        return dg.Definitions(
+            assets=build_ingest_assets(specs), sensors=[build_landing_sensor(specs, REFRESH_JOB)]
+        )

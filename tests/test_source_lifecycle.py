@@ -89,7 +89,15 @@ def test_the_landing_sensor_requests_exactly_the_changed_partitions(fresh: Deplo
     shutil.copy(landing / BILL, landing / "providers/telecom_sh/bill_20250805.csv")
     third = evaluate(fresh, defs, second.cursor)
     (request,) = third.run_requests
-    assert request.asset_selection == [dg.AssetKey(["ingest", "telecom_sh"])]
+    selected = set(request.asset_selection)
+    assert dg.AssetKey(["ingest", "telecom_sh"]) in selected
+    assert not {k for k in selected if k.path[0] == "ingest"} - {dg.AssetKey(["ingest", "telecom_sh"])}
+    # ... and everything downstream of it, over the same day: core, marts, the warehouse snapshot, dashboards
+    assert {dg.AssetKey(["core", "compute_usage"]), dg.AssetKey(["marts", "chip_mix"])} <= selected
+    assert {dg.AssetKey("warehouse"), dg.AssetKey("dashboards")} <= selected
+    assert dg.AssetKey(["ref", "chips"]) not in selected
+    assert defs.resolve_sensor_def("landing_files").job_name == "refresh_all"
+    assert defs.resolve_sensor_def("landing_files").default_status == dg.DefaultSensorStatus.RUNNING
     assert request.tags["dagster/asset_partition_range_start"] == "2025-08-05"
     assert request.tags["dagster/asset_partition_range_end"] == "2025-08-05"
     assert json.loads(third.cursor)["telecom_sh"]["2025-08-05"]

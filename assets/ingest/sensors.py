@@ -1,8 +1,8 @@
-"""A sensor on the landing zone: new or changed files request exactly the partitions they belong to."""
+"""A sensor on the landing zone: new or changed files request one run over the days they belong to, with everything
+downstream of their sources."""
 
 import hashlib
 import json
-from itertools import groupby
 
 import dagster as dg
 
@@ -29,18 +29,6 @@ def landing_state(spec: SourceSpec, landing: Location) -> dict[str, list[str]]:
     return {k: sorted(v) for k, v in state.items()}
 
 
-def _day_ranges(days: list[str]) -> list[tuple[str, str]]:
-    """Contiguous runs of ISO days, as (first, last)."""
-    from datetime import date
-
-    ordinals = sorted(date.fromisoformat(d).toordinal() for d in days)
-    ranges = []
-    for _, run in groupby(enumerate(ordinals), key=lambda pair: pair[1] - pair[0]):
-        members = [o for _, o in run]
-        ranges.append((date.fromordinal(members[0]).isoformat(), date.fromordinal(members[-1]).isoformat()))
-    return ranges
-
-
 def changed_partitions(
     spec: SourceSpec, state: dict[str, list[str]], seen: dict[str, list[str]]
 ) -> list[str]:
@@ -48,46 +36,61 @@ def changed_partitions(
     return sorted(k for k, files in state.items() if seen.get(k) != files)
 
 
-def _run_key(spec: SourceSpec, state: dict[str, list[str]], keys: list[str]) -> str:
-    digest = hashlib.sha1(json.dumps([state.get(k) for k in keys]).encode()).hexdigest()[:12]
-    return f"{spec.name}:{keys[0]}:{keys[-1]}:{digest}"
+def tick_request(
+    changes: dict[str, tuple[SourceSpec, dict[str, list[str]], list[str]]],
+    graph: object | None,  # an AssetGraph
+) -> dg.RunRequest | None:
+    """One run for everything that changed since the last tick: the ingest assets of the changed sources over
+    the span of their changed days (the ledger skips files already loaded), and every asset downstream of them
+    (day-partitioned ones over the same span) when the asset graph is known."""
+    if not changes:
+        return None
+    keys = [ingest_key(spec) for spec, _state, _changed in changes.values()]
+    days = sorted(k for _spec, _state, changed in changes.values() for k in changed if k != UNPARTITIONED)
+    selection = set(keys)
+    if graph is not None:
+        for key in dg.AssetSelection.assets(*keys).downstream().resolve(graph):
+            if days or graph.get(key).partitions_def is None:
+                selection.add(key)
+    digest = hashlib.sha1(
+        json.dumps(
+            {n: [state.get(k) for k in changed] for n, (_s, state, changed) in sorted(changes.items())}
+        ).encode()
+    ).hexdigest()[:12]
+    span = f"{days[0]}:{days[-1]}" if days else UNPARTITIONED
+    return dg.RunRequest(
+        asset_selection=sorted(selection),
+        tags=day_range(days[0], days[-1]) if days else {},
+        run_key=f"landing:{span}:{digest}",
+    )
 
 
-def run_requests(spec: SourceSpec, state: dict[str, list[str]], changed: list[str]) -> list[dg.RunRequest]:
-    """One run per contiguous range of changed days (or one unpartitioned run)."""
-    key = ingest_key(spec)
-    if not changed:
-        return []
-    if spec.landing.partition is None:
-        return [dg.RunRequest(asset_selection=[key], run_key=_run_key(spec, state, changed))]
-    requests = []
-    for first, last in _day_ranges(changed):
-        tags = day_range(first, last)
-        days = [d for d in changed if first <= d <= last]
-        requests.append(dg.RunRequest(asset_selection=[key], tags=tags, run_key=_run_key(spec, state, days)))
-    return requests
-
-
-def build_landing_sensor(specs: list[SourceSpec]) -> dg.SensorDefinition:
-    """The landing sensor over every spec; its cursor remembers each partition's files (path, size, mtime)."""
+def build_landing_sensor(specs: list[SourceSpec], job_name: str) -> dg.SensorDefinition:
+    """The landing sensor over every spec (running by default); its cursor remembers each partition's files
+    (path, size, mtime), and each tick with changes requests one run of `job_name`."""
 
     @dg.sensor(
         name="landing_files",
         minimum_interval_seconds=60,
-        asset_selection=[ingest_key(s) for s in specs],
-        description="Requests ingest runs for exactly the partitions whose landed files are new or changed.",
+        job_name=job_name,
+        default_status=dg.DefaultSensorStatus.RUNNING,
+        description="Requests one run over the partitions whose landed files are new or changed, and "
+        "everything downstream of their sources: core tables, marts, the warehouse snapshot, dashboards.",
     )
     def landing_files(context: dg.SensorEvaluationContext, lakehouse: Lakehouse) -> dg.SensorResult:
         cursor = json.loads(context.cursor) if context.cursor else {}
         landing = lakehouse.landing
-        requests: list[dg.RunRequest] = []
+        changes = {}
         for spec in specs:
             state = landing_state(spec, landing)
             changed = changed_partitions(spec, state, cursor.get(spec.name, {}))
-            requests += run_requests(spec, state, changed)
+            if changed:
+                changes[spec.name] = (spec, state, changed)
             cursor[spec.name] = state
-        if not requests:
+        graph = context.repository_def.asset_graph if context.repository_def else None
+        request = tick_request(changes, graph)
+        if request is None:
             return dg.SensorResult(skip_reason="no new or changed landed files", cursor=json.dumps(cursor))
-        return dg.SensorResult(run_requests=requests, cursor=json.dumps(cursor))
+        return dg.SensorResult(run_requests=[request], cursor=json.dumps(cursor))
 
     return landing_files
