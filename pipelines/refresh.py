@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 import dagster as dg
 
+from assets.ingest.definitions import FILES_CHECK
 from assets.ingest.engine import landed_files
 from assets.partitions import day_range
 from assets.resources import Lakehouse
@@ -79,13 +80,15 @@ def _selected_keys(defs: dg.Definitions, selection: str | None) -> list[dg.Asset
 
 
 def _selection(graph, keys: list[dg.AssetKey], checks: bool) -> dg.AssetSelection:
-    """The assets, with their checks (freshness checks aside) when `checks` is true."""
-    selection = dg.AssetSelection.assets(*keys).without_checks()
-    if not checks:
-        return selection
+    """The assets with their checks (freshness checks aside); without the contract checks when `checks` is
+    false (an ingest asset's own `files_accepted` check is part of its step and always runs)."""
     selected = set(keys)
-    own = [k for k in graph.asset_check_keys if k.asset_key in selected and not is_freshness_check(k)]
-    return selection | dg.AssetSelection.checks(*own)
+    own = [
+        k
+        for k in graph.asset_check_keys
+        if k.asset_key in selected and not is_freshness_check(k) and (checks or k.name == FILES_CHECK)
+    ]
+    return dg.AssetSelection.assets(*keys).without_checks() | dg.AssetSelection.checks(*own)
 
 
 def refresh_job(defs: dg.Definitions, selection: dg.AssetSelection) -> dg.JobDefinition:

@@ -10,6 +10,8 @@ import dagster as dg
 
 from assets.ingest.check import load_checked_specs
 from assets.ingest.engine import landed_files
+from pipelines.definitions import build_definitions
+from pipelines.refresh import refresh
 from tests.conftest import Deployment
 from warehouse.lake import Location
 
@@ -90,3 +92,17 @@ def test_a_rejected_file_stops_only_its_source(fresh: Deployment, tmp_path: Path
     record = fresh.instance.event_log_storage.get_asset_check_execution_history(check, limit=1)[0]
     evaluation = record.event.dagster_event.event_specific_data
     assert not evaluation.passed and broken in evaluation.description
+
+
+def test_skipping_checks_skips_the_contracts_but_not_the_ingest_verdict(fresh: Deployment) -> None:
+    with fresh.environment():
+        outcome = refresh(
+            build_definitions(), fresh.instance, f"key:ref/* or key:ingest/{BROKEN}", checks=False
+        )
+    assert outcome.success, outcome.failures
+    records = fresh.instance.get_records_for_run(
+        outcome.run_id, of_type=dg.DagsterEventType.ASSET_CHECK_EVALUATION
+    ).records
+    evaluated = {r.event_log_entry.dagster_event.event_specific_data.check_name for r in records}
+    assert evaluated == {"files_accepted"}
+    assert fresh.query("SELECT count(*) FROM audit.ingest_ledger WHERE source_name = ?", [BROKEN])[0][0] > 0
