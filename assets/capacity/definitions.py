@@ -10,8 +10,8 @@ import duckdb
 import polars as pl
 
 from assets.capacity.tables import CAPACITY_TABLES
-from assets.ingest.definitions import WRITE_POOL
 from assets.marts.definitions import table_asset_keys
+from assets.pools import write_pool
 from assets.resources import Lakehouse
 from assets.tables import TABLES
 from assets.views import create_lake_views
@@ -110,7 +110,7 @@ def _finite(summary: dict[str, float | int]) -> dict[str, float | int | None]:
         )
         for table in CAPACITY_TABLES
     ],
-    pool=WRITE_POOL,
+    pool=write_pool("marts/capacity"),
 )
 def capacity_forecasts(lakehouse: Lakehouse) -> Iterator[dg.MaterializeResult]:
     """Backtest, choose and forecast every demand series; write forecasts, alerts and backtests."""

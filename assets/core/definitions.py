@@ -14,10 +14,11 @@ from assets.core.queries import (
 )
 from assets.core.usage import define_usage_view, partition_rows
 from assets.core.vocabulary import build_terms
-from assets.ingest.definitions import WRITE_POOL, ingest_key
+from assets.ingest.definitions import ingest_key
 from assets.ingest.engine import UNPARTITIONED
 from assets.ingest.spec import SourceSpec
 from assets.partitions import DAILY
+from assets.pools import write_pool
 from assets.resources import Lakehouse
 from assets.tables import TABLES
 from warehouse.ducklake import commit, qualified, replace_table, table_rows
@@ -35,7 +36,7 @@ def build_compute_usage(specs: list[SourceSpec]) -> dg.AssetsDefinition:
         deps=[ingest_key(s) for s in usage],
         kinds={"duckdb", "ducklake"},
         description="One charge line (job x charge period) per row, FOCUS columns plus chips, GPU- and PFLOP-hours.",
-        pool=WRITE_POOL,
+        pool=write_pool(dg.AssetKey(["core", "compute_usage"])),
     )
     def compute_usage(context: AssetExecutionContext, lakehouse: Lakehouse) -> dg.MaterializeResult:
         with lakehouse.connect() as con:
@@ -56,7 +57,7 @@ def build_usage_statements(specs: list[SourceSpec]) -> dg.AssetsDefinition:
         deps=[ingest_key(s) for s in statements],
         kinds={"duckdb", "ducklake"},
         description="core.compute_usage rows of whole-statement files (monthly bills, traces) with no day in the path.",
-        pool=WRITE_POOL,
+        pool=write_pool(dg.AssetKey(["core", "compute_usage_statements"])),
     )
     def compute_usage_statements(lakehouse: Lakehouse) -> dg.MaterializeResult:
         with lakehouse.connect() as con:
@@ -83,7 +84,7 @@ def _build_whole(
         deps=[*(ingest_key(s) for s in sources), *(dg.AssetKey(["ref", r]) for r in reference)],
         kinds={"duckdb", "ducklake"},
         description=description,
-        pool=WRITE_POOL,
+        pool=write_pool(dg.AssetKey(["core", name])),
     )
     def _core(lakehouse: Lakehouse) -> dg.MaterializeResult:
         table = TABLES[f"core.{name}"]
@@ -120,7 +121,7 @@ def build_dataset_catalog(sources: list[SourceSpec]) -> dg.AssetsDefinition:
                 "normalised term it maps to (NULL when unmapped), with how many datasets carry it.",
             ),
         ],
-        pool=WRITE_POOL,
+        pool=write_pool("core/dataset_catalog"),
     )
     def dataset_catalog(lakehouse: Lakehouse) -> Iterator[dg.MaterializeResult]:
         with lakehouse.connect() as con:

@@ -3,7 +3,7 @@
 import dagster as dg
 
 from assets.dictionary.columns import write_dictionary
-from assets.ingest.definitions import WRITE_POOL
+from assets.pools import write_pool
 from assets.resources import Lakehouse
 from warehouse.ducklake import table_rows
 
@@ -19,7 +19,7 @@ def build_dictionary_asset(upstream: list[dg.AssetKey]) -> dg.AssetsDefinition:
         group_name="warehouse",
         deps=upstream,
         kinds={"duckdb", "ducklake"},
-        pool=WRITE_POOL,
+        pool=write_pool(COLUMNS_KEY),
         description="Data dictionary: every published table and column with its type and meaning (from the "
         "contract suites' meta.columns).",
     )

@@ -6,10 +6,10 @@ from dagster import AssetExecutionContext
 from assets.ingest.engine import UNPARTITIONED, Ingestor, landed_files
 from assets.ingest.spec import SourceSpec
 from assets.partitions import DAILY
+from assets.pools import write_pool
 from assets.reference.tables import INGEST_REFERENCE
 from assets.resources import Lakehouse
 
-WRITE_POOL = "lakehouse_write"
 FILES_CHECK = "files_accepted"
 
 
@@ -36,7 +36,7 @@ def build_ingest_asset(spec: SourceSpec) -> dg.AssetsDefinition:
             "format": spec.format.type,
             "provider_id": spec.provider_id,
         },
-        pool=WRITE_POOL,
+        pool=write_pool(ingest_key(spec)),
         check_specs=[
             dg.AssetCheckSpec(
                 FILES_CHECK,

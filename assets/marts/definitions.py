@@ -4,7 +4,7 @@ from dataclasses import dataclass
 
 import dagster as dg
 
-from assets.ingest.definitions import WRITE_POOL
+from assets.pools import write_pool
 from assets.resources import Lakehouse
 from assets.views import create_lake_views
 from warehouse.ducklake import replace_table
@@ -115,7 +115,7 @@ def build_mart(mart: Mart) -> dg.AssetsDefinition:
         deps=[k for t in mart.inputs for k in table_asset_keys(t)],
         kinds={"duckdb", "ducklake"},
         description=mart.description,
-        pool=WRITE_POOL,
+        pool=write_pool(dg.AssetKey([mart.schema, mart.name])),
     )
     def _mart(lakehouse: Lakehouse) -> dg.MaterializeResult:
         with lakehouse.connect() as con:

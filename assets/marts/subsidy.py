@@ -4,8 +4,8 @@ from collections.abc import Iterator
 
 import dagster as dg
 
-from assets.ingest.definitions import WRITE_POOL
 from assets.marts.definitions import table_asset_keys
+from assets.pools import write_pool
 from assets.resources import Lakehouse
 from assets.subsidy.policy import load_policy
 from assets.subsidy.published import INPUTS, QUERIES, attribute_usage
@@ -32,7 +32,7 @@ DESCRIPTIONS = {
         )
         for name, description in DESCRIPTIONS.items()
     ],
-    pool=WRITE_POOL,
+    pool=write_pool("marts/subsidy"),
 )
 def subsidy_marts(lakehouse: Lakehouse) -> Iterator[dg.MaterializeResult]:
     """Attribute the whole period's charge lines to the vouchers under the subsidy policy file."""

@@ -3,8 +3,8 @@
 import dagster as dg
 from dagster import AssetExecutionContext
 
-from assets.ingest.definitions import WRITE_POOL
 from assets.ingest.ledger import LedgerRow, file_checksum, read_ledger, record_ledger
+from assets.pools import write_pool
 from assets.reference.tables import (
     REF_TABLES,
     ReferenceDataError,
@@ -40,7 +40,7 @@ def _build(table: RefTable) -> dg.AssetsDefinition:
         group_name="reference",
         kinds={"duckdb", "ducklake"},
         description=f"ref.{table.name}, validated strictly from {origin}",
-        pool=WRITE_POOL,
+        pool=write_pool(dg.AssetKey(["ref", table.name])),
     )
     def _ref(context: AssetExecutionContext, lakehouse: Lakehouse) -> dg.MaterializeResult:
         with lakehouse.connect() as con:
