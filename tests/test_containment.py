@@ -92,6 +92,9 @@ def test_a_rejected_file_stops_only_its_source(fresh: Deployment, tmp_path: Path
     record = fresh.instance.event_log_storage.get_asset_check_execution_history(check, limit=1)[0]
     evaluation = record.event.dagster_event.event_specific_data
     assert not evaluation.passed and broken in evaluation.description
+    # The data-quality dashboard of this refresh lists the refused file and the failed check.
+    quality = (fresh.settings.dashboards_path / "quality.html").read_text(encoding="utf-8")
+    assert broken in quality and "files_accepted" in quality
 
 
 def test_skipping_checks_skips_the_contracts_but_not_the_ingest_verdict(fresh: Deployment) -> None:

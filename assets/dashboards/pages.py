@@ -505,7 +505,7 @@ QUALITY = Page(
     "quality",
     "Data quality",
     "Rows rejected per source and rule (skipped rows, which a source's rules leave out on purpose, counted "
-    "apart), files per source, and the latest result of every check.",
+    "apart), files per source, landed files not loaded and why, and the latest result of every check.",
     datasets={
         "ledger": Dataset(
             """SELECT partition_key AS day, source_name, sum(rows_read) AS rows_read,
@@ -527,6 +527,11 @@ QUALITY = Page(
             """SELECT source_name, rule, count(*) AS rows_quarantined
                FROM audit.quarantine GROUP BY ALL ORDER BY ALL""",
             ("audit.quarantine",),
+        ),
+        "refused": Dataset(
+            """SELECT source_name, partition_key AS day, source_file, status, detail AS reason
+               FROM audit.ingest_ledger WHERE status IN ('failed', 'rejected') ORDER BY ALL""",
+            ("audit.ingest_ledger",),
         ),
         "checks": Dataset("SELECT * FROM checks ORDER BY passed, asset, check_name", ()),
     },
@@ -570,6 +575,13 @@ QUALITY = Page(
                 "rejected_share",
             ),
             sort="rows_rejected",
+        ),
+        TableView(
+            "refused_table",
+            "Landed files not loaded (their source kept its last good rows; their rows are in audit.quarantine)",
+            "refused",
+            ("source_name", "day", "source_file", "status", "reason"),
+            limit=500,
         ),
         TableView(
             "checks_table",

@@ -5,7 +5,10 @@ import dagster as dg
 from assets.capacity.definitions import CAPACITY_CHECKS
 from assets.contracts.checks import build_contract_checks
 from assets.dashboards.definitions import build_dashboards_asset
+from assets.ingest.check import load_checked_specs
+from assets.ingest.definitions import FILES_CHECK, ingest_key
 from pipelines.automation import daily_refresh, freshness_sensor, mart_freshness_checks, mart_keys
+from warehouse.settings import Settings
 
 
 @dg.definitions
@@ -13,6 +16,8 @@ def automation() -> dg.Definitions:
     """The daily refresh, freshness of every mart, and the dashboard site downstream of the warehouse."""
     checks = mart_freshness_checks(mart_keys())
     check_keys = [key for c in [*build_contract_checks(), *CAPACITY_CHECKS, *checks] for key in c.check_keys]
+    specs = load_checked_specs(Settings.from_env().sources_dir)
+    check_keys += [dg.AssetCheckKey(ingest_key(spec), FILES_CHECK) for spec in specs]
     return dg.Definitions(
         assets=[build_dashboards_asset(check_keys)],
         asset_checks=checks,
