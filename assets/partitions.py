@@ -30,3 +30,16 @@ def day_range(first: date | str, last: date | str) -> dict[str, str]:
     if first > last:
         raise ValueError(f"the first day {first} is after the last day {last}")
     return {RANGE_START_TAG: first, RANGE_END_TAG: last}
+
+
+PARTITION_TAG = "dagster/partition"
+
+
+def run_days(tags: dict[str, str]) -> tuple[str, str] | None:
+    """The first and last day partition a run covers (from its range or partition tags); None for a run that
+    names no day."""
+    if RANGE_START_TAG in tags and RANGE_END_TAG in tags:
+        return tags[RANGE_START_TAG], tags[RANGE_END_TAG]
+    if PARTITION_TAG in tags:
+        return tags[PARTITION_TAG], tags[PARTITION_TAG]
+    return None

@@ -8,7 +8,7 @@ import pytest
 
 from assets.contracts.checks import failures_markdown
 from assets.contracts.suites import suite_paths
-from assets.contracts.validation import load_suite, validate
+from assets.contracts.validation import create_table_views, load_suite, validate
 from assets.resources import Lakehouse
 from assets.tables import TABLES
 from tests.conftest import Deployment
@@ -73,3 +73,19 @@ def test_a_broken_contract_blocks_downstream_and_the_publish(fresh: Deployment) 
             run.run_id, of_type=dg.DagsterEventType.STEP_SUCCESS
         ).records
     )
+
+
+def test_a_day_partitioned_contract_runs_on_the_days_of_the_run(demo: Deployment) -> None:
+    day = "2025-08-03"
+    suite = load_suite(suite_paths()["core.compute_usage"])
+    with demo.environment():
+        lakehouse = Lakehouse.from_settings(demo.settings)
+        with lakehouse.read() as con:
+            outcome = validate(con, suite, (day, day))
+            create_table_views(con, {"audit.ingest_ledger", "ref.chips"}, (day, day))
+            ledger_days = con.execute("SELECT DISTINCT partition_key FROM audit_ingest_ledger").fetchall()
+            chips = con.execute("SELECT count(*) FROM lake.ref.chips").fetchone()[0]
+            all_chips = con.execute("SELECT count(*) FROM lake.ref.chips").fetchone()[0]
+    assert outcome.failed == [], failures_markdown(outcome)
+    assert ledger_days == [(day,)]  # the tables it reconciles with hold the same days
+    assert chips == all_chips > 0  # a table without day partitions is whole

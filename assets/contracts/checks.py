@@ -1,22 +1,25 @@
 """Each table's Great Expectations suite as a blocking Dagster asset check on the asset that writes it."""
 
-from __future__ import annotations
 
 import html
 import json
 from typing import TYPE_CHECKING
 
 import dagster as dg
+from dagster import AssetCheckExecutionContext
 
 from assets.contracts.suites import suite_document, suite_paths
 from assets.dictionary.definitions import COLUMNS_KEY
 from assets.marts.definitions import table_asset_keys
+from assets.partitions import run_days
 from assets.resources import Lakehouse
 
 if TYPE_CHECKING:
     from assets.contracts.validation import ContractOutcome
 
 CONTRACT_CHECK = "contract"
+# Tables written per day partition: their contract runs on the days of the run.
+DAY_PARTITIONED = ("core.compute_usage",)
 
 
 def _cell(value: object) -> str:
@@ -25,7 +28,7 @@ def _cell(value: object) -> str:
     return html.escape(text).replace("|", "&#124;").replace("\n", " ")
 
 
-def failures_markdown(outcome: ContractOutcome) -> str:
+def failures_markdown(outcome: "ContractOutcome") -> str:
     """A markdown table of the expectations that failed, with why they exist and sample offending rows."""
     lines = ["| expectation | severity | unexpected | why | sample rows |", "|---|---|---|---|---|"]
     for o in outcome.failed:
@@ -37,7 +40,7 @@ def failures_markdown(outcome: ContractOutcome) -> str:
     return "\n".join(lines)
 
 
-def check_result(outcome: ContractOutcome) -> dg.AssetCheckResult:
+def check_result(outcome: "ContractOutcome") -> dg.AssetCheckResult:
     """The Dagster result of a contract: failed criticals are errors (blocking), failed warnings warn."""
     metadata: dict[str, dg.MetadataValue] = {
         "expectations": dg.MetadataValue.int(len(outcome.outcomes)),
@@ -75,12 +78,14 @@ def build_contract_check(table: str) -> dg.AssetChecksDefinition:
         blocking=True,
         description=f"Great Expectations suite {path.name}: {meta.get('description', '')}",
     )
-    def _contract(lakehouse: Lakehouse) -> dg.AssetCheckResult:
+    def _contract(context: AssetCheckExecutionContext, lakehouse: Lakehouse) -> dg.AssetCheckResult:
         # Great Expectations is imported when a check runs, not when the code location loads.
         from assets.contracts.validation import load_suite, validate
 
+        # A day-partitioned table is validated on the days the run wrote (its other days did not change).
+        days = run_days(context.run.tags) if table in DAY_PARTITIONED else None
         with lakehouse.read() as con:  # a committed snapshot: never blocks, nor is blocked by, a writer
-            return check_result(validate(con, load_suite(path)))
+            return check_result(validate(con, load_suite(path), days))
 
     return _contract
 

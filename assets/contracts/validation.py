@@ -21,6 +21,7 @@ from assets.contracts.gx_duckdb import URL_SCHEME, enable_regex
 from assets.contracts.suites import suite_document
 from assets.tables import TABLES
 from warehouse.ducklake import lake_tables
+from warehouse.lake import sql_str
 
 SAMPLES = 5
 ROW_QUERY = "unexpected_rows_expectation"
@@ -70,14 +71,32 @@ def load_suite(path: Path) -> gx.ExpectationSuite:
         raise ValueError(f"{path}: {exc}") from None
 
 
-def create_table_views(con: duckdb.DuckDBPyConnection, names: set[str]) -> None:
-    """A view per named lake table (e.g. core_compute_usage), visible to every cursor of the connection."""
+def create_table_views(
+    con: duckdb.DuckDBPyConnection, names: set[str], days: tuple[str, str] | None = None
+) -> None:
+    """A view per named lake table (e.g. core_compute_usage), visible to every cursor of the connection; with
+    `days`, the tables that have a partition_key hold only the rows of those day partitions."""
     existing = lake_tables(con)
     for name, table in TABLES.items():
         if name not in names or (not table.columns and name not in existing):
             continue  # a table without a fixed shape that nothing has written yet
         view = f"memory.main.{name.replace('.', '_')}"
-        con.execute(f"CREATE OR REPLACE VIEW {view} AS SELECT * FROM {table.source(con, existing)}")
+        con.execute(f"CREATE OR REPLACE VIEW {view} AS {_rows(con, name, days, existing)}")
+
+
+def _rows(
+    con: duckdb.DuckDBPyConnection, name: str, days: tuple[str, str] | None, existing: set[str] | None = None
+) -> str:
+    """SELECT of a lake table's rows, only those of the day partitions `days` when it has a partition_key."""
+    source = TABLES[name].source(con, existing)
+    query = f"SELECT * FROM {source}"
+    if days is None:
+        return query
+    columns = {r[0] for r in con.execute(f"DESCRIBE {query}").fetchall()}
+    if "partition_key" not in columns:
+        return query
+    first, last = (sql_str(d) for d in days)
+    return f"{query} WHERE partition_key BETWEEN {first} AND {last}"
 
 
 def _label(config: object) -> str:
@@ -112,19 +131,22 @@ def _outcome(result: object) -> ExpectationOutcome:
     )
 
 
-def validate(con: duckdb.DuckDBPyConnection, suite: gx.ExpectationSuite) -> ContractOutcome:
-    """Run a suite against its table in the lake; `con` gets a view per warehouse table it names.
+def validate(
+    con: duckdb.DuckDBPyConnection, suite: gx.ExpectationSuite, days: tuple[str, str] | None = None
+) -> ContractOutcome:
+    """Run a suite against its table in the lake; `con` gets a view per warehouse table it names. With `days`,
+    the suite runs on the rows of those day partitions, and so do the tables it reconciles with (per file).
 
-    The validated table is read from the lake once, into a table of the connection's in-memory database
+    The validated rows are read from the lake once, into a table of the connection's in-memory database
     (spilling to disk past the memory limit), and every expectation's query runs on that copy: each scan of a
     lake table costs catalog lookups per source table, and a suite runs dozens of queries."""
     start = time.perf_counter()
     table = suite.meta["table"]
     view = table.replace(".", "_")
     text = json.dumps(suite.to_json_dict(), default=str)
-    create_table_views(con, {n for n in TABLES if n != table and n.replace(".", "_") in text})
+    create_table_views(con, {n for n in TABLES if n != table and n.replace(".", "_") in text}, days)
     con.execute(f"DROP VIEW IF EXISTS memory.main.{view}")
-    con.execute(f"CREATE OR REPLACE TABLE memory.main.{view} AS SELECT * FROM {TABLES[table].source(con)}")
+    con.execute(f"CREATE OR REPLACE TABLE memory.main.{view} AS {_rows(con, table, days)}")
     try:
         outcomes = _run_suite(con, suite, view)
     finally:
