@@ -1,22 +1,22 @@
-"""The partitioning every daily asset shares."""
+"""The day partitioning the daily assets share, and the run tags that name a range of days."""
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
+from zoneinfo import ZoneInfo
 
 import dagster as dg
 
-from warehouse.settings import Settings
+
+def daily_partitions(start: str) -> dg.DailyPartitionsDefinition:
+    """Daily partitions (Asia/Shanghai days) from `start` to today."""
+    return dg.DailyPartitionsDefinition(start_date=start, timezone="Asia/Shanghai", end_offset=1)
 
 
-def daily_partitions() -> dg.DailyPartitionsDefinition:
-    """Daily partitions (Asia/Shanghai days) from the deployment's first day."""
-    return dg.DailyPartitionsDefinition(
-        start_date=Settings.from_env().partition_start, timezone="Asia/Shanghai", end_offset=1
-    )
+def today_in_shanghai() -> str:
+    """Today's date in Asia/Shanghai, ISO."""
+    return datetime.now(ZoneInfo("Asia/Shanghai")).date().isoformat()
 
-
-DAILY = daily_partitions()
 
 # The run tags with which Dagster runs one step over a range of partitions (its single-run backfills set them;
 # a RunRequest has no other way to ask for a range).

@@ -8,9 +8,13 @@ from zoneinfo import ZoneInfo
 import dagster as dg
 
 from assets.capacity.definitions import CAPACITY_ASSETS
+from assets.ingest.engine import first_partition_day
+from assets.ingest.spec import SourceSpec
 from assets.marts.definitions import MART_ASSETS
 from assets.marts.subsidy import subsidy_marts
-from assets.partitions import day_range
+from assets.partitions import daily_partitions, day_range
+from warehouse.lake import Location
+from warehouse.settings import Settings
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 REFRESH_JOB = "refresh_all"
@@ -40,6 +44,14 @@ def daily_refresh_request(scheduled: datetime) -> dg.RunRequest:
 def daily_refresh(context: dg.ScheduleEvaluationContext) -> dg.RunRequest:
     """The daily refresh tick."""
     return daily_refresh_request(context.scheduled_execution_time)
+
+
+def deployment_days(settings: Settings, specs: list[SourceSpec]) -> dg.DailyPartitionsDefinition:
+    """The day partitions of a deployment: from COMPUTEFLOW_PARTITION_START, or else from the first landed day,
+    to today."""
+    return daily_partitions(
+        first_partition_day(specs, Location(settings.landing_url), settings.partition_start)
+    )
 
 
 def mart_keys() -> list[dg.AssetKey]:

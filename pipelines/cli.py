@@ -115,9 +115,14 @@ def _day(ctx: click.Context, param: click.Parameter, value: str) -> str:
 @click.option("--select", "selection", default=None, help="Dagster asset selection (default: everything).")
 def backfill(first: str, last: str, selection: str | None) -> None:
     """Re-run the day partitions --from..--to and everything downstream in one run, then publish."""
+    from assets.ingest.check import load_checked_specs
+    from assets.ingest.engine import first_partition_day
     from assets.partitions import day_range
+    from warehouse.lake import Location
 
-    start = Settings.from_env().partition_start
+    settings = Settings.from_env()
+    specs = load_checked_specs(settings.sources_dir)
+    start = first_partition_day(specs, Location(settings.landing_url), settings.partition_start)
     if first < start:
         raise click.BadParameter(f"{first} is before the first partition day {start}", param_hint="--from")
     try:

@@ -7,7 +7,7 @@ import dagster as dg
 from assets.ingest.check import load_checked_specs
 from assets.ingest.definitions import build_ingest_assets
 from assets.ingest.sensors import build_landing_sensor
-from pipelines.automation import REFRESH_JOB
+from pipelines.automation import REFRESH_JOB, deployment_days
 from warehouse.settings import REPO_ROOT, Settings
 
 
@@ -32,6 +32,7 @@ class SourceSpecsComponent(dg.Component, dg.Resolvable, dg.Model):
     def build_defs(self, context: dg.ComponentLoadContext) -> dg.Definitions:
         """Ingest assets and the landing sensor of every spec."""
         specs = load_checked_specs(self.resolved_dir())
+        days = deployment_days(Settings.from_env(), specs)
         return dg.Definitions(
-            assets=build_ingest_assets(specs), sensors=[build_landing_sensor(specs, REFRESH_JOB)]
+            assets=build_ingest_assets(specs, days), sensors=[build_landing_sensor(specs, REFRESH_JOB)]
         )

@@ -37,8 +37,9 @@ class RefreshOutcome:
 def landed_partition_range(defs: dg.Definitions) -> tuple[str, str] | None:
     """First and last day that any daily-partitioned source has landed files for.
 
-    A file dated before the first partition day could never be loaded, so it stops the refresh with a clear
-    error instead of being passed over.
+    A file dated before a configured first partition day (COMPUTEFLOW_PARTITION_START) could never be loaded,
+    so it stops the refresh with a clear error instead of being passed over; without one, the partitions start
+    at the first landed day.
     """
     lakehouse: Lakehouse = defs.resources["lakehouse"]
     first = Settings.from_env().partition_start
@@ -47,7 +48,7 @@ def landed_partition_range(defs: dg.Definitions) -> tuple[str, str] | None:
         if spec.landing.partition is None:
             continue
         for day, paths in landed_files(spec, lakehouse.landing).items():
-            if day < first:
+            if first and day < first:
                 raise ValueError(
                     f"{lakehouse.landing.relative(paths[0])} (source {spec.name}) is dated {day}, before the first "
                     f"partition day {first}: set COMPUTEFLOW_PARTITION_START to {day} or earlier"

@@ -38,7 +38,7 @@ def settings_for(home: Path, sources_dir: Path | None = None) -> Settings:
         dashboards_path=home / "dashboards",
         dagster_home=home / "dagster",
         sources_dir=sources_dir or CONTRACTS_DIR / "sources",
-        partition_start="2025-01-01",
+        partition_start=None,
     )
 
 

@@ -10,7 +10,6 @@ from warehouse.ducklake import LakeConfig
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 CONTRACTS_DIR = REPO_ROOT / "data_contracts"
-DEFAULT_PARTITION_START = "2025-01-01"
 
 
 @dataclass(frozen=True)
@@ -24,7 +23,7 @@ class Settings:
     dashboards_path: Path
     dagster_home: Path
     sources_dir: Path
-    partition_start: str
+    partition_start: str | None
     duckdb_memory_limit: str = "1GB"
     dagster_storage_url: str | None = None
 
@@ -50,7 +49,7 @@ class Settings:
             dashboards_path=home / "dashboards",
             dagster_home=Path(os.environ.get("DAGSTER_HOME", home / "dagster")),
             sources_dir=Path(os.environ.get("COMPUTEFLOW_SOURCES_DIR", CONTRACTS_DIR / "sources")),
-            partition_start=os.environ.get("COMPUTEFLOW_PARTITION_START", DEFAULT_PARTITION_START),
+            partition_start=os.environ.get("COMPUTEFLOW_PARTITION_START") or None,
             duckdb_memory_limit=os.environ.get("COMPUTEFLOW_DUCKDB_MEMORY", "1GB"),
             dagster_storage_url=os.environ.get("COMPUTEFLOW_DAGSTER_STORAGE_URL") or None,
         )

@@ -1,6 +1,5 @@
 """Each table's Great Expectations suite as a blocking Dagster asset check on the asset that writes it."""
 
-
 import html
 import json
 from typing import TYPE_CHECKING

@@ -17,21 +17,20 @@ from assets.core.vocabulary import build_terms
 from assets.ingest.definitions import ingest_key
 from assets.ingest.engine import UNPARTITIONED
 from assets.ingest.spec import SourceSpec
-from assets.partitions import DAILY
 from assets.pools import write_pool
 from assets.resources import Lakehouse
 from assets.tables import TABLES
 from warehouse.ducklake import commit, qualified, replace_table, table_rows
 
 
-def build_compute_usage(specs: list[SourceSpec]) -> dg.AssetsDefinition:
+def build_compute_usage(specs: list[SourceSpec], days: dg.PartitionsDefinition) -> dg.AssetsDefinition:
     """core.compute_usage by day: the day's loaded rows of every daily usage source."""
     usage = [s for s in specs if s.kind == "usage" and s.landing.partition is not None]
 
     @dg.asset(
         key=dg.AssetKey(["core", "compute_usage"]),
         group_name="core",
-        partitions_def=DAILY,
+        partitions_def=days,
         backfill_policy=dg.BackfillPolicy.single_run(),
         deps=[ingest_key(s) for s in usage],
         kinds={"duckdb", "ducklake"},
@@ -155,14 +154,14 @@ def build_dataset_catalog(sources: list[SourceSpec]) -> dg.AssetsDefinition:
     return dataset_catalog
 
 
-def build_core_assets(specs: list[SourceSpec]) -> list[dg.AssetsDefinition]:
-    """Every core-table asset."""
+def build_core_assets(specs: list[SourceSpec], days: dg.PartitionsDefinition) -> list[dg.AssetsDefinition]:
+    """Every core-table asset (core.compute_usage over the day partitions `days`)."""
 
     def of_kind(kind: str) -> list[SourceSpec]:
         return [s for s in specs if s.kind == kind]
 
     return [
-        build_compute_usage(specs),
+        build_compute_usage(specs, days),
         build_usage_statements(specs),
         _build_whole(
             "data_transfers",

@@ -5,7 +5,6 @@ from dagster import AssetExecutionContext
 
 from assets.ingest.engine import UNPARTITIONED, Ingestor, landed_files
 from assets.ingest.spec import SourceSpec
-from assets.partitions import DAILY
 from assets.pools import write_pool
 from assets.reference.tables import INGEST_REFERENCE
 from assets.resources import Lakehouse
@@ -18,15 +17,15 @@ def ingest_key(spec: SourceSpec) -> dg.AssetKey:
     return dg.AssetKey(["ingest", spec.name])
 
 
-def build_ingest_asset(spec: SourceSpec) -> dg.AssetsDefinition:
-    """The ingest asset of one source spec."""
+def build_ingest_asset(spec: SourceSpec, days: dg.PartitionsDefinition) -> dg.AssetsDefinition:
+    """The ingest asset of one source spec (over the day partitions `days` when its files carry a day)."""
     partitioned = spec.landing.partition is not None
 
     @dg.asset(
         key=ingest_key(spec),
         group_name=f"ingest_{spec.kind}",
         description=spec.description or f"{spec.kind} files of source {spec.name}",
-        partitions_def=DAILY if partitioned else None,
+        partitions_def=days if partitioned else None,
         backfill_policy=dg.BackfillPolicy.single_run() if partitioned else None,
         deps=[dg.AssetKey(["ref", name]) for name in INGEST_REFERENCE],
         kinds={"duckdb", "ducklake"},
@@ -92,6 +91,6 @@ def build_ingest_asset(spec: SourceSpec) -> dg.AssetsDefinition:
     return _ingest
 
 
-def build_ingest_assets(specs: list[SourceSpec]) -> list[dg.AssetsDefinition]:
+def build_ingest_assets(specs: list[SourceSpec], days: dg.PartitionsDefinition) -> list[dg.AssetsDefinition]:
     """Ingest assets for every spec."""
-    return [build_ingest_asset(s) for s in specs]
+    return [build_ingest_asset(s, days) for s in specs]

@@ -15,6 +15,7 @@ from assets.ingest.ledger import LedgerRow, file_checksum, forget_ledger, read_l
 from assets.ingest.readers import RawRelation, SourceFileError, drop_scratch, make_scratch, open_raw
 from assets.ingest.refdata import RefSnapshot
 from assets.ingest.spec import SourceSpec
+from assets.partitions import today_in_shanghai
 from assets.tables import TABLES, TableDef, ingest_table, kind_columns
 from warehouse.ducklake import commit, qualified
 from warehouse.lake import Location, copy_to_parquet, first_row, remove_orphans, sql_ident, sql_str
@@ -61,6 +62,15 @@ def landed_files(spec: SourceSpec, landing: Location) -> dict[str, list[str]]:
         if key is not None:
             grouped[key].append(path)
     return dict(grouped)
+
+
+def first_partition_day(specs: list[SourceSpec], landing: Location, configured: str | None) -> str:
+    """The first day partition: `configured` (COMPUTEFLOW_PARTITION_START) when set, else the first day any
+    daily source has landed files for (the partitions span the landed data), else today in Shanghai."""
+    if configured:
+        return configured
+    days = [day for spec in specs if spec.landing.partition for day in landed_files(spec, landing)]
+    return min(days) if days else today_in_shanghai()
 
 
 def file_id(source_file: str) -> str:

@@ -13,7 +13,7 @@ from assets.marts.subsidy import subsidy_marts
 from assets.publish import build_publish_asset
 from assets.reference.definitions import REFERENCE_ASSETS
 from assets.resources import Lakehouse
-from pipelines.automation import REFRESH_JOB, refresh_selection
+from pipelines.automation import REFRESH_JOB, deployment_days, refresh_selection
 from warehouse.settings import Settings
 
 
@@ -22,7 +22,13 @@ def lakehouse() -> dg.Definitions:
     """Everything downstream of ingest, for the deployment the environment describes."""
     settings = Settings.from_env()
     specs = load_checked_specs(settings.sources_dir)
-    tables = [*REFERENCE_ASSETS, *build_core_assets(specs), *MART_ASSETS, subsidy_marts, *CAPACITY_ASSETS]
+    tables = [
+        *REFERENCE_ASSETS,
+        *build_core_assets(specs, deployment_days(settings, specs)),
+        *MART_ASSETS,
+        subsidy_marts,
+        *CAPACITY_ASSETS,
+    ]
     upstream = [key for a in tables for key in a.keys] + [ingest_key(s) for s in specs]
     dictionary = build_dictionary_asset(upstream)
     tables.append(dictionary)
