@@ -89,3 +89,13 @@ def test_marts_older_than_a_day_are_overdue(demo: Deployment) -> None:
     with freeze_time(datetime.now(UTC) + MART_MAX_AGE + timedelta(hours=1)):
         verdicts = _freshness(demo)
     assert verdicts and not any(verdicts.values()), verdicts
+
+
+def test_day_partitions_start_at_the_first_landed_day(demo: Deployment) -> None:
+    graph = demo.definitions().resolve_asset_graph()
+    firsts = {
+        graph.get(key).partitions_def.get_first_partition_key()
+        for key in graph.materializable_asset_keys
+        if graph.get(key).partitions_def is not None
+    }
+    assert firsts == {demo.manifest["start"]}  # the demo's first day, not a fixed start years before
