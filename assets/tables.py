@@ -119,7 +119,7 @@ def _tables() -> dict[str, TableDef]:
         TableDef("audit.quarantine", QUARANTINE_COLUMNS),
         TableDef("audit.usage_dedup_excluded", DEDUP_EXCLUDED),
         *(TableDef(f"marts.{m}", {}) for m in MARTS),
-        TableDef("exports.focus_cost_and_usage", {}),
+        TableDef("exports.focus_cost_and_usage", {}, view=True),
         *(TableDef(t, c) for t, c in CAPACITY_TABLES.items()),
     ]
     tables += [TableDef(f"ref.{t.name}", t.columns) for t in REF_TABLES.values()]

@@ -302,6 +302,24 @@ def replace_table(con: duckdb.DuckDBPyConnection, name: str, query: str) -> int:
     return table_rows(con, name)
 
 
+def define_view(con: duckdb.DuckDBPyConnection, name: str, query: str) -> bool:
+    """(Re)define the lake view 'schema.table' as `query` (names relative to the lake), in one commit and only
+    when its definition changes; a table of that name (an earlier layout) is dropped in the same commit.
+    Returns whether it changed."""
+    schema, view = name.split(".", 1)
+    current = con.execute(
+        "SELECT sql FROM duckdb_views() WHERE database_name = ? AND schema_name = ? AND view_name = ?",
+        [LAKE, schema, view],
+    ).fetchone()
+    if current and query in current[0]:
+        return False
+    with commit(con, f"define view {name}"):
+        if name in lake_tables(con, views=False):
+            con.execute(f"DROP TABLE {qualified(name)}")
+        con.execute(f"CREATE OR REPLACE VIEW {qualified(name)} AS {query}")
+    return True
+
+
 def table_rows(con: duckdb.DuckDBPyConnection, name: str) -> int:
     """Rows of a lake table."""
     row = con.execute(f"SELECT count(*) FROM {qualified(name)}").fetchone()

@@ -13,7 +13,7 @@ import duckdb
 
 from assets.ingest.spec import SourceSpec
 from assets.tables import CHARGE_LINE_ID, TABLES, ingest_table
-from warehouse.ducklake import LAKE, commit, lake_tables, qualified
+from warehouse.ducklake import define_view, lake_tables, qualified
 from warehouse.lake import sql_ident, sql_str
 
 USAGE = "core.compute_usage"
@@ -42,18 +42,7 @@ def usage_view_sql(con: duckdb.DuckDBPyConnection, specs: list[SourceSpec]) -> s
 def define_usage_view(con: duckdb.DuckDBPyConnection, specs: list[SourceSpec]) -> bool:
     """(Re)define core.compute_usage over every usage source's table; commits only when the definition
     changes (a new source). Returns whether it changed."""
-    query = usage_view_sql(con, specs)
-    current = con.execute(
-        "SELECT sql FROM duckdb_views() WHERE database_name = ? AND schema_name = 'core' AND view_name = ?",
-        [LAKE, "compute_usage"],
-    ).fetchone()
-    if current and query in current[0]:
-        return False
-    with commit(con, f"define view {USAGE}"):
-        if USAGE in lake_tables(con, views=False):  # a table of an earlier version of this layout
-            con.execute(f"DROP TABLE {qualified(USAGE)}")
-        con.execute(f"CREATE OR REPLACE VIEW {qualified(USAGE)} AS {query}")
-    return True
+    return define_view(con, USAGE, usage_view_sql(con, specs))
 
 
 def partition_rows(con: duckdb.DuckDBPyConnection, specs: list[SourceSpec], partitions: list[str]) -> int:

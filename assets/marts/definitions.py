@@ -1,5 +1,6 @@
 """Mart assets: run a mart's SQL over views of its input tables and replace the lake table <schema>.<name>."""
 
+import re
 from dataclasses import dataclass
 
 import dagster as dg
@@ -7,7 +8,7 @@ import dagster as dg
 from assets.pools import write_pool
 from assets.resources import Lakehouse
 from assets.views import create_lake_views
-from warehouse.ducklake import replace_table
+from warehouse.ducklake import define_view, replace_table, table_rows
 from warehouse.settings import REPO_ROOT
 
 SQL_DIR = REPO_ROOT / "warehouse" / "sql"
@@ -21,11 +22,19 @@ class Mart:
     inputs: tuple[str, ...]
     description: str
     schema: str = "marts"
+    view: bool = False  # a DuckLake view over its inputs: computed when read, nothing written on a refresh
 
     @property
     def sql(self) -> str:
-        """The mart's query."""
+        """The mart's query (its inputs named like core_compute_usage)."""
         return (SQL_DIR / self.schema / f"{self.name}.sql").read_text(encoding="utf-8")
+
+    def view_sql(self) -> str:
+        """The mart's query with its inputs named as the lake names them (core.compute_usage), for a view."""
+        query = self.sql
+        for name in sorted(self.inputs, key=len, reverse=True):
+            query = re.sub(rf"\b{name.replace('.', '_')}\b", name, query)
+        return query
 
 
 MARTS = (
@@ -69,8 +78,9 @@ MARTS = (
         "focus_cost_and_usage",
         ("core.compute_usage", "marts.subsidy_attribution", "ref.providers", "ref.tenants"),
         "core.compute_usage as a FOCUS 1.2 cost and usage export (PascalCase columns, x_ columns of our own "
-        "including the subsidy).",
+        "including the subsidy); a view, always in step with the charge lines and the subsidy attribution.",
         schema="exports",
+        view=True,
     ),
     Mart(
         "capacity_supply_daily",
@@ -118,10 +128,13 @@ def build_mart(mart: Mart) -> dg.AssetsDefinition:
         pool=write_pool(dg.AssetKey([mart.schema, mart.name])),
     )
     def _mart(lakehouse: Lakehouse) -> dg.MaterializeResult:
+        name = f"{mart.schema}.{mart.name}"
         with lakehouse.connect() as con:
+            if mart.view:
+                define_view(con, name, mart.view_sql())
+                return dg.MaterializeResult(metadata={"rows": table_rows(con, name), "view": True})
             create_lake_views(con, list(mart.inputs))
-            rows = replace_table(con, f"{mart.schema}.{mart.name}", mart.sql)
-            return dg.MaterializeResult(metadata={"rows": rows})
+            return dg.MaterializeResult(metadata={"rows": replace_table(con, name, mart.sql)})
 
     return _mart
 
