@@ -5,11 +5,11 @@ share, beside a PostgreSQL lake catalog."""
 from __future__ import annotations
 
 import os
-from urllib.parse import unquote, urlsplit
 
 import dagster as dg
 import yaml
 
+from warehouse.ducklake import postgres_parts
 from warehouse.settings import Settings
 
 # The first line of a dagster.yaml this command wrote (this and the earlier wording).
@@ -24,21 +24,16 @@ HEADER = (
 
 def postgres_storage(url: str) -> dict:
     """dagster-postgres storage settings for a postgresql:// URL; the password comes from PGPASSWORD only."""
-    parts = urlsplit(url)
-    if parts.scheme not in ("postgres", "postgresql"):
-        raise ValueError(f"COMPUTEFLOW_DAGSTER_STORAGE_URL must be a postgresql:// URL, not {url!r}")
-    if parts.password:
-        raise ValueError("a Dagster storage URL with a password is refused: give it through PGPASSWORD")
+    parts = postgres_parts(url)
     database = {
-        "username": unquote(parts.username or os.environ.get("PGUSER", "postgres")),
-        "hostname": parts.hostname or "localhost",
-        "db_name": unquote(parts.path.lstrip("/")) or "dagster",
-        "port": parts.port or 5432,
+        "username": parts["user"] or os.environ.get("PGUSER", "postgres"),
+        "hostname": parts["host"] or "localhost",
+        "db_name": parts["dbname"] or "dagster",
+        "port": parts["port"] or 5432,
         "scheme": "postgresql+psycopg2",  # the driver dagster-postgres installs
-        "password": {"env": "PGPASSWORD"},
     }
-    if "PGPASSWORD" not in os.environ:
-        del database["password"]
+    if "PGPASSWORD" in os.environ:
+        database["password"] = {"env": "PGPASSWORD"}
     return {"postgres": {"postgres_db": database}}
 
 

@@ -80,20 +80,27 @@ def s3_secret_sql(env: dict[str, str] | None = None) -> str:
     return f"CREATE OR REPLACE SECRET computeflow_s3 ({', '.join(options)})"
 
 
-def _postgres_conninfo(url: str) -> str:
-    """libpq key=value connection string of a postgresql:// URL (a password comes from PGPASSWORD)."""
+def postgres_parts(url: str) -> dict[str, str | int | None]:
+    """dbname, host, port and user of a postgresql:// URL (None where the URL gives none); a URL that carries
+    a password is refused: it comes from PGPASSWORD only."""
     parts = urlsplit(url)
+    if parts.scheme not in ("postgres", "postgresql"):
+        raise ValueError(f"not a postgresql:// URL: {url!r}")
     if parts.password:
         raise ValueError(
             "postgresql:// URL with a password refused: give it through PGPASSWORD, never in a URL"
         )
-    pairs = {
+    return {
         "dbname": unquote(parts.path.lstrip("/")) or None,
         "host": parts.hostname,
-        "port": str(parts.port) if parts.port else None,
+        "port": parts.port,
         "user": unquote(parts.username) if parts.username else None,
     }
-    return " ".join(f"{k}={v}" for k, v in pairs.items() if v)
+
+
+def _postgres_conninfo(url: str) -> str:
+    """libpq key=value connection string of a postgresql:// URL (a password comes from PGPASSWORD)."""
+    return " ".join(f"{k}={v}" for k, v in postgres_parts(url).items() if v)
 
 
 @dataclass(frozen=True)
