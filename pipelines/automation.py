@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from zoneinfo import ZoneInfo
 
 import dagster as dg
 
@@ -12,15 +11,12 @@ from assets.ingest.engine import first_partition_day
 from assets.ingest.spec import SourceSpec
 from assets.marts.definitions import MART_ASSETS
 from assets.marts.subsidy import subsidy_marts
-from assets.partitions import daily_partitions, day_range
+from assets.partitions import DAILY_CRON, SHANGHAI, daily_partitions, day_range
 from warehouse.lake import Location
 from warehouse.settings import Settings
 
-SHANGHAI = ZoneInfo("Asia/Shanghai")
 REFRESH_JOB = "refresh_all"
 FRESHNESS_CHECK = "freshness_check"  # the name build_last_update_freshness_checks gives its checks
-# Providers deliver the previous day's files overnight: refresh at 06:00 Shanghai time.
-DAILY_CRON = "0 6 * * *"
 # A mart older than a day and a bit has missed a daily refresh.
 MART_MAX_AGE = timedelta(hours=26)
 

@@ -83,14 +83,20 @@ def demo(days: int, scale: float, seed: int, start: str, providers: tuple[str, .
     help="Do not run the contract checks of the selected assets (nothing blocks).",
 )
 @click.option(
+    "--full",
+    is_flag=True,
+    help="Run every asset over every landed day, not only what changed since the last refresh.",
+)
+@click.option(
     "--rebuild-from-landing",
     is_flag=True,
     help="On a home of the previous lake layout: set its files aside and rebuild every table from landing.",
 )
 def refresh(
-    selection: str | None, partition: str | None, skip_checks: bool, rebuild_from_landing: bool
+    selection: str | None, partition: str | None, skip_checks: bool, full: bool, rebuild_from_landing: bool
 ) -> None:
-    """Materialize assets through Dagster (every landed day by default); each commit publishes."""
+    """Materialize what changed since the last refresh (new or changed landed files, specs, reference data or
+    code) and everything downstream of it, through Dagster; each commit publishes."""
     from pipelines.migration import previous_layout, rebuild_hint, set_aside
 
     settings = Settings.from_env()
@@ -99,7 +105,7 @@ def refresh(
         raise click.ClickException(rebuild_hint(settings, found))
     if found:
         console.print(f"previous layout moved to {set_aside(settings)}; rebuilding from landing")
-    _run_refresh("refreshing", selection, partition=partition, checks=not skip_checks)
+    _run_refresh("refreshing", selection, partition=partition, checks=not skip_checks, full=full)
 
 
 def _day(ctx: click.Context, param: click.Parameter, value: str) -> str:
@@ -151,7 +157,10 @@ def _run_refresh(label: str, selection: str | None, **options: object) -> None:
     span = (
         f"{outcome.partition_range[0]} .. {outcome.partition_range[1]}" if outcome.partition_range else "none"
     )
-    console.print(f"run {outcome.run_id}: {outcome.steps} assets, days {span}")
+    if outcome.run_id is None:
+        console.print("up to date: nothing landed or changed since the last refresh (--full runs everything)")
+    else:
+        console.print(f"run {outcome.run_id}: {outcome.steps} assets, days {span}")
     for failure in outcome.failures:
         console.print(Text("FAILED ", style="bold red") + Text(failure))
     _print_status(settings)  # what the refresh published, failures contained or not

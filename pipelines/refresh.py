@@ -12,9 +12,10 @@ import dagster as dg
 
 from assets.ingest.definitions import FILES_CHECK
 from assets.ingest.engine import landed_files
-from assets.partitions import day_range
+from assets.partitions import day_range, days_between
 from assets.resources import Lakehouse
 from pipelines.automation import REFRESH_JOB, is_freshness_check
+from pipelines.plan import Plan, plan_refresh
 from warehouse.lake import process_alive
 from warehouse.settings import Settings
 
@@ -28,10 +29,11 @@ class RefreshOutcome:
     """What a refresh did."""
 
     success: bool
-    run_id: str
+    run_id: str | None  # None when nothing was out of date and no run was launched
     partition_range: tuple[str, str] | None
     steps: int
     failures: list[str]
+    plan: Plan | None = None  # what an incremental refresh found out of date, and why
 
 
 def landed_partition_range(defs: dg.Definitions) -> tuple[str, str] | None:
@@ -112,21 +114,32 @@ def refresh(
     on_step: Callable[[str, int, int], None] | None = None,
     checks: bool = True,
     days: tuple[str, str] | None = None,
+    full: bool = False,
 ) -> RefreshOutcome:
-    """Run one Dagster run over the selected assets and the landed day range (or one partition, or the days
-    first..last of `days`), with the contract checks of those assets unless `checks` is false.
+    """Run one Dagster run of the `refresh_all` job, with the contract checks of its assets unless `checks` is
+    false.
 
-    Freshness checks are left to their sensor: a refresh is what makes the marts fresh."""
+    By default the run covers only what is out of date (see pipelines.plan): with nothing new, no run at all.
+    A selection, a partition, a day range or `full` runs exactly what they name instead (every landed day by
+    default). Freshness checks are left to their sensor: a refresh is what makes the marts fresh."""
     recover_dead_runs(instance)
     keys = _selected_keys(defs, selection)
-    tags = {REFRESH_TAG: uuid.uuid4().hex, PID_TAG: str(os.getpid())}
     graph = defs.resolve_asset_graph()
     partitioned = any(graph.get(k).partitions_def is not None for k in keys)
-    span = None
-    if partitioned:
-        span = days or ((partition, partition) if partition else landed_partition_range(defs))
-        if span is None:  # no dated file has landed: the day-partitioned assets have nothing to do
-            keys = [k for k in keys if graph.get(k).partitions_def is None]
+    span = days or ((partition, partition) if partition else None)
+    if span is None and partitioned:
+        span = landed_partition_range(defs)
+    plan = None
+    if not (selection or partition or days or full):
+        plan = plan_refresh(defs, instance, keys, days_between(*span) if span else [])
+        if not plan.keys:
+            return RefreshOutcome(True, None, None, 0, [], plan)
+        keys, span = plan.keys, plan.span
+    elif (
+        partitioned and span is None
+    ):  # no dated file has landed: the day-partitioned assets have nothing to do
+        keys = [k for k in keys if graph.get(k).partitions_def is None]
+    tags = {REFRESH_TAG: uuid.uuid4().hex, PID_TAG: str(os.getpid())}
     if span:
         tags.update(day_range(*span))
     done = threading.Event()
@@ -152,7 +165,7 @@ def refresh(
         for evaluation in result.get_asset_check_evaluations()
         if not evaluation.passed and evaluation.severity == dg.AssetCheckSeverity.ERROR
     ]
-    return RefreshOutcome(result.success and not failures, result.run_id, span, len(keys), failures)
+    return RefreshOutcome(result.success and not failures, result.run_id, span, len(keys), failures, plan)
 
 
 def _watch(

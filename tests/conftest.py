@@ -76,10 +76,20 @@ class Deployment:
         with self.environment():
             return build_definitions()
 
-    def refresh(self, selection: str | None = None, partition: str | None = None) -> RefreshOutcome:
-        """Materialize through Dagster, as `computeflow refresh` does."""
+    def refresh(
+        self, selection: str | None = None, partition: str | None = None, full: bool = False
+    ) -> RefreshOutcome:
+        """Materialize through Dagster, as `computeflow refresh` does (what changed, or everything if `full`)."""
         with self.environment():
-            return refresh(build_definitions(), self.instance, selection, partition)
+            return refresh(build_definitions(), self.instance, selection, partition, full=full)
+
+    def materializations(self) -> int:
+        """How many asset materializations the instance has recorded."""
+        return len(
+            self.instance.get_event_records(
+                dg.EventRecordsFilter(event_type=dg.DagsterEventType.ASSET_MATERIALIZATION), limit=1_000_000
+            )
+        )
 
     def query(self, sql: str, params: list | None = None) -> list[tuple]:
         """Run a query on the lakehouse's latest snapshot, read-only."""

@@ -99,11 +99,15 @@ class Location:
         """A SQL list literal of files under this location, as DuckDB reads them."""
         return "[" + ", ".join(sql_str(self.duckdb_path(p)) for p in paths) + "]"
 
-    def glob(self, pattern: str) -> list[str]:
-        """Sorted paths of the files matching a glob relative to the root (one listing per prefix on an
-        object store, no request per file)."""
+    def listing_info(self, pattern: str) -> dict[str, dict]:
+        """Path -> listing entry (size, modification time) of the files matching a glob relative to the root,
+        sorted by path (one listing per prefix on an object store, no request per file)."""
         found = self.fs.glob(self.path(pattern), detail=True)
-        return sorted(p for p, info in found.items() if info.get("type") != "directory")
+        return {p: found[p] for p in sorted(found) if found[p].get("type") != "directory"}
+
+    def glob(self, pattern: str) -> list[str]:
+        """Sorted paths of the files matching a glob relative to the root."""
+        return list(self.listing_info(pattern))
 
     def exists(self, relative: str) -> bool:
         """Whether a file exists under the root."""

@@ -3,11 +3,13 @@
 import dagster as dg
 from dagster import AssetExecutionContext
 
-from assets.ingest.engine import UNPARTITIONED, Ingestor, landed_files
+from assets.ingest.engine import UNPARTITIONED, Ingestor, landed_listing
 from assets.ingest.spec import SourceSpec
+from assets.landing_versions import NO_FILES, listing_versions, record_version
 from assets.pools import write_pool
 from assets.reference.tables import INGEST_REFERENCE
 from assets.resources import Lakehouse
+from assets.versions import spec_code_version
 
 FILES_CHECK = "files_accepted"
 
@@ -36,6 +38,7 @@ def build_ingest_asset(spec: SourceSpec, days: dg.PartitionsDefinition) -> dg.As
             "provider_id": spec.provider_id,
         },
         pool=write_pool(ingest_key(spec)),
+        code_version=spec_code_version(spec),
         check_specs=[
             dg.AssetCheckSpec(
                 FILES_CHECK,
@@ -51,7 +54,8 @@ def build_ingest_asset(spec: SourceSpec, days: dg.PartitionsDefinition) -> dg.As
         totals = {"files": 0, "rows_read": 0, "rows_loaded": 0, "rows_quarantined": 0, "files_reloaded": 0}
         errors: list[str] = []
         try:
-            grouped = landed_files(spec, lakehouse.landing)
+            listing = landed_listing(spec, lakehouse.landing)
+            versions = listing_versions(lakehouse.landing, listing)
             with lakehouse.connect() as con:
                 ingestor = Ingestor(
                     con,
@@ -63,10 +67,14 @@ def build_ingest_asset(spec: SourceSpec, days: dg.PartitionsDefinition) -> dg.As
                 )
                 for key in keys:
                     try:
-                        result = ingestor.run(key, grouped.get(key, []))
+                        result = ingestor.run(key, list(listing.get(key, {})))
                     except Exception as exc:  # the partition's commit rolled back: its old rows stay
                         errors.append(f"partition {key}: {type(exc).__name__}: {exc}")
                         continue
+                    # the files as listed before loading: a file replaced meanwhile differs next time
+                    record_version(
+                        context, None if key == UNPARTITIONED else key, versions.get(key, NO_FILES)
+                    )
                     errors += result.errors
                     for row in result.rows:
                         totals["files"] += 1

@@ -53,15 +53,21 @@ class PartitionResult:
     changed: bool = False
 
 
-def landed_files(spec: SourceSpec, landing: Location) -> dict[str, list[str]]:
-    """Landed files of a source grouped by partition key (the day in the path, or 'all')."""
-    grouped: dict[str, list[str]] = defaultdict(list)
-    for path in landing.glob(spec.landing.glob):
+def landed_listing(spec: SourceSpec, landing: Location) -> dict[str, dict[str, dict]]:
+    """Landed files of a source with their listing entries (size, modification time), grouped by partition key
+    (the day in the path, or 'all'), from one listing of the landing glob."""
+    grouped: dict[str, dict[str, dict]] = defaultdict(dict)
+    for path, info in landing.listing_info(spec.landing.glob).items():
         relative = landing.relative(path)
         key = spec.landing.partition.day_of(relative) if spec.landing.partition else UNPARTITIONED
         if key is not None:
-            grouped[key].append(path)
+            grouped[key][path] = info
     return dict(grouped)
+
+
+def landed_files(spec: SourceSpec, landing: Location) -> dict[str, list[str]]:
+    """Landed files of a source grouped by partition key (the day in the path, or 'all')."""
+    return {key: list(files) for key, files in landed_listing(spec, landing).items()}
 
 
 def first_partition_day(specs: list[SourceSpec], landing: Location, configured: str | None) -> str:

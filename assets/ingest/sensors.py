@@ -9,35 +9,13 @@ import dagster as dg
 from assets.ingest.definitions import ingest_key
 from assets.ingest.engine import UNPARTITIONED
 from assets.ingest.spec import SourceSpec
+from assets.landing_versions import changed_partitions, source_versions
 from assets.partitions import day_range
 from assets.resources import Lakehouse
-from warehouse.lake import Location
-
-
-def landing_state(spec: SourceSpec, landing: Location) -> dict[str, list[str]]:
-    """Partition key -> sorted 'path|size|mtime' entries of the spec's landed files."""
-    state: dict[str, list[str]] = {}
-    for path in landing.glob(spec.landing.glob):
-        relative = landing.relative(path)
-        key = spec.landing.partition.day_of(relative) if spec.landing.partition else UNPARTITIONED
-        if key is None:
-            continue
-        info = landing.fs.info(path)
-        state.setdefault(key, []).append(
-            f"{relative}|{info.get('size')}|{info.get('mtime', info.get('created'))}"
-        )
-    return {k: sorted(v) for k, v in state.items()}
-
-
-def changed_partitions(
-    spec: SourceSpec, state: dict[str, list[str]], seen: dict[str, list[str]]
-) -> list[str]:
-    """Partition keys whose landed files differ from what the sensor saw last time."""
-    return sorted(k for k, files in state.items() if seen.get(k) != files)
 
 
 def tick_request(
-    changes: dict[str, tuple[SourceSpec, dict[str, list[str]], list[str]]],
+    changes: dict[str, tuple[SourceSpec, dict[str, str], list[str]]],
     graph: object | None,  # an AssetGraph
 ) -> dg.RunRequest | None:
     """One run for everything that changed since the last tick: the ingest assets of the changed sources over
@@ -66,8 +44,9 @@ def tick_request(
 
 
 def build_landing_sensor(specs: list[SourceSpec], job_name: str) -> dg.SensorDefinition:
-    """The landing sensor over every spec (running by default); its cursor remembers each partition's files
-    (path, size, mtime), and each tick with changes requests one run of `job_name`."""
+    """The landing sensor over every spec (running by default); its cursor remembers each partition's landing
+    version (a digest of its files' paths, sizes and modification times), and each tick with changes requests
+    one run of `job_name`."""
 
     @dg.sensor(
         name="landing_files",
@@ -82,8 +61,8 @@ def build_landing_sensor(specs: list[SourceSpec], job_name: str) -> dg.SensorDef
         landing = lakehouse.landing
         changes = {}
         for spec in specs:
-            state = landing_state(spec, landing)
-            changed = changed_partitions(spec, state, cursor.get(spec.name, {}))
+            state = source_versions(spec, landing)
+            changed = changed_partitions(state, cursor.get(spec.name, {}))
             if changed:
                 changes[spec.name] = (spec, state, changed)
             cursor[spec.name] = state

@@ -4,6 +4,7 @@ import dagster as dg
 from dagster import AssetExecutionContext
 
 from assets.ingest.ledger import LedgerRow, file_checksum, read_ledger, record_ledger
+from assets.landing_versions import file_version, record_version
 from assets.pools import write_pool
 from assets.reference.tables import (
     REF_TABLES,
@@ -43,6 +44,7 @@ def _build(table: RefTable) -> dg.AssetsDefinition:
         pool=write_pool(dg.AssetKey(["ref", table.name])),
     )
     def _ref(context: AssetExecutionContext, lakehouse: Lakehouse) -> dg.MaterializeResult:
+        version = file_version(lakehouse.landing, table.landing_file) if table.landing_file else None
         with lakehouse.connect() as con:
             try:
                 rows = stage_reference_table(con, table, lakehouse.landing)
@@ -61,6 +63,8 @@ def _build(table: RefTable) -> dg.AssetsDefinition:
                     old = read_ledger(con, row.source_name)
                     if not old or old[0].checksum != row.checksum or old[0].status != "loaded":
                         record_ledger(con, [row])
+        if version:
+            record_version(context, None, version)
         return dg.MaterializeResult(metadata={"rows": rows, "origin": origin})
 
     return _ref

@@ -7,6 +7,7 @@ from assets.contracts.checks import build_contract_checks
 from assets.dashboards.definitions import build_dashboards_asset
 from assets.ingest.check import load_checked_specs
 from assets.ingest.definitions import FILES_CHECK, ingest_key
+from assets.versions import with_code_version
 from pipelines.automation import daily_refresh, freshness_sensor, mart_freshness_checks, mart_keys
 from warehouse.settings import Settings
 
@@ -19,7 +20,7 @@ def automation() -> dg.Definitions:
     specs = load_checked_specs(Settings.from_env().sources_dir)
     check_keys += [dg.AssetCheckKey(ingest_key(spec), FILES_CHECK) for spec in specs]
     return dg.Definitions(
-        assets=[build_dashboards_asset(check_keys)],
+        assets=with_code_version([build_dashboards_asset(check_keys)]),
         asset_checks=checks,
         schedules=[daily_refresh],
         sensors=[freshness_sensor(checks)],

@@ -13,6 +13,7 @@ from assets.marts.subsidy import subsidy_marts
 from assets.publish import build_publish_asset
 from assets.reference.definitions import REFERENCE_ASSETS
 from assets.resources import Lakehouse
+from assets.versions import with_code_version
 from pipelines.automation import REFRESH_JOB, deployment_days, refresh_selection
 from warehouse.settings import Settings
 
@@ -34,7 +35,7 @@ def lakehouse() -> dg.Definitions:
     tables.append(dictionary)
     upstream.append(dictionary.key)
     return dg.Definitions(
-        assets=[*tables, build_publish_asset(upstream)],
+        assets=with_code_version([*tables, build_publish_asset(upstream)]),
         asset_checks=[*build_contract_checks(), *CAPACITY_CHECKS],
         resources={"lakehouse": Lakehouse.from_settings(settings)},
         jobs=[

@@ -1,0 +1,121 @@
+"""A refresh does work in proportion to what changed: a new day runs that day (and what depends on it), and the
+result equals a full rebuild from landing."""
+
+import shutil
+import time
+from pathlib import Path
+
+import dagster as dg
+
+from assets.ingest.check import load_checked_specs
+from assets.ingest.engine import landed_files
+from assets.partitions import last_daily_tick
+from pipelines.instance import instance_directory
+from tests.conftest import Deployment, make_deployment, settings_for
+from tests.test_end_to_end import snapshot
+from warehouse.lake import Location
+
+DAYS, SCALE = 4, 0.2
+
+
+def materialized(deployment: Deployment, run_id: str) -> dict[dg.AssetKey, set[str | None]]:
+    """Asset key -> the partitions a run materialized (None for an unpartitioned asset)."""
+    found: dict[dg.AssetKey, set[str | None]] = {}
+    records = deployment.instance.get_records_for_run(
+        run_id, of_type=dg.DagsterEventType.ASSET_MATERIALIZATION
+    )
+    for record in records.records:
+        event = record.event_log_entry.dagster_event
+        found.setdefault(event.asset_key, set()).add(event.partition)
+    return found
+
+
+def hold_back_last_day(deployment: Deployment, held: Path) -> tuple[str, set[str]]:
+    """Move the last landed day's files of every daily source out of the landing zone; the day and the sources
+    that had files on it."""
+    landing = Location(deployment.settings.landing_url)
+    specs = [s for s in load_checked_specs(deployment.settings.sources_dir) if s.landing.partition]
+    last = max(day for spec in specs for day in landed_files(spec, landing))
+    sources = set()
+    for spec in specs:
+        for path in landed_files(spec, landing).get(last, []):
+            target = held / landing.relative(path)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.move(path, target)  # a move keeps the file's modification time
+            sources.add(spec.name)
+    return last, sources
+
+
+def land(held: Path, landing: Path) -> None:
+    """Move held files back into the landing zone."""
+    for path in held.rglob("*"):
+        if path.is_file():
+            target = landing / path.relative_to(held)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.move(str(path), target)
+
+
+def test_one_new_day_runs_that_day_and_equals_a_full_rebuild(tmp_path: Path) -> None:
+    deployment = make_deployment(tmp_path / "home", days=DAYS, scale=SCALE)
+    landing = Path(deployment.settings.landing_url)
+    last, sources = hold_back_last_day(deployment, tmp_path / "held")
+    assert len(sources) >= 3, sources
+    started = time.time()
+    assert deployment.refresh().success
+    land(tmp_path / "held", landing)
+
+    outcome = deployment.refresh()
+    assert outcome.success, outcome.failures
+    assert outcome.partition_range == (last, last)
+    runs = materialized(deployment, outcome.run_id)
+    ingested = {key.path[1] for key in runs if key.path[0] == "ingest"}
+    assert ingested == sources  # only the sources that delivered the new day ...
+    assert all(runs[ingest_key_of(name)] == {last} for name in sources)  # ... and only that day
+    assert runs[dg.AssetKey(["core", "compute_usage"])] == {last}
+    assert not [key for key in runs if key.path[0] == "ref"]  # reference data did not change
+    assert {dg.AssetKey(["marts", "chip_mix"]), dg.AssetKey("warehouse"), dg.AssetKey("dashboards")} <= set(
+        runs
+    )
+    assert dg.AssetKey(["core", "data_transfers"]) in runs or "elastic_net" not in sources
+    assert dg.AssetKey(["core", "vouchers"]) not in runs  # the voucher ledger did not change
+    if last_daily_tick().timestamp() < started:  # forecasts refit on their daily tick, not on every delivery
+        assert dg.AssetKey(["marts", "capacity_forecast"]) not in runs
+
+    # the same landing zone refreshed from an empty lake in one run gives the same tables
+    rebuilt_settings = settings_for(tmp_path / "rebuilt")
+    shutil.copytree(landing, rebuilt_settings.landing_url)
+    rebuilt = Deployment(
+        rebuilt_settings,
+        dg.DagsterInstance.from_config(instance_directory(rebuilt_settings)),
+        deployment.manifest,
+    )
+    assert rebuilt.refresh().success
+    assert snapshot(deployment.settings.lake, exclude=("run_id",)) == snapshot(
+        rebuilt.settings.lake, exclude=("run_id",)
+    )
+    for d in (deployment, rebuilt):
+        d.instance.dispose()
+
+
+def ingest_key_of(name: str) -> dg.AssetKey:
+    """The ingest asset key of a source by name."""
+    return dg.AssetKey(["ingest", name])
+
+
+def test_a_changed_spec_reruns_its_source_and_what_depends_on_it(fresh: Deployment, tmp_path: Path) -> None:
+    assert fresh.refresh().success
+    sources = tmp_path / "sources"
+    shutil.copytree(fresh.settings.sources_dir, sources)
+    spec_file = sources / "telecom_sh.yaml"
+    spec_file.write_text(
+        spec_file.read_text(encoding="utf-8").replace("description:", "description: (v2)", 1)
+    )
+    changed = Deployment(
+        settings_for(fresh.settings.home, sources_dir=sources), fresh.instance, fresh.manifest
+    )
+    outcome = changed.refresh()
+    assert outcome.success, outcome.failures
+    runs = materialized(changed, outcome.run_id)
+    assert {key for key in runs if key.path[0] == "ingest"} == {ingest_key_of("telecom_sh")}
+    assert outcome.plan.reasons[ingest_key_of("telecom_sh")] == "code version changed"
+    assert dg.AssetKey(["core", "compute_usage"]) in runs and dg.AssetKey(["ref", "chips"]) not in runs
