@@ -14,6 +14,7 @@ from pydantic import PrivateAttr
 
 from assets.ingest.check import load_checked_specs
 from assets.ingest.spec import SourceSpec
+from assets.reference.tables import INGEST_REFERENCE, SEARCH_PATH, create_ref_views
 from assets.tables import TABLES, create_lake_tables
 from warehouse.ducklake import OFFLINE, LakeConfig, attach, enable_s3, tag_run
 from warehouse.lake import Location, sql_str
@@ -91,6 +92,7 @@ class Lakehouse(dg.ConfigurableResource):
             else:
                 self.landing.attach(base)
             create_lake_tables(base)
+            create_ref_views(base)
             key = self._key()  # attaching may have made the catalog file
             _WRITERS[key] = base
         return _WRITERS[key]
@@ -98,16 +100,15 @@ class Lakehouse(dg.ConfigurableResource):
     @contextmanager
     def connect(self) -> Iterator[duckdb.DuckDBPyConnection]:
         """A connection (UTC) with the lake attached for writing as `lake`, the landing zone readable, and the
-        ref_* views over the reference tables; its temp tables and views are its own."""
+        ref_* views over the reference tables (shared by the process's connections); its temp tables and views
+        are its own."""
         con = self._writer().cursor()
         try:
             con.execute("SET TimeZone = 'UTC'")
             con.execute("SET enable_progress_bar = false")
+            con.execute(SEARCH_PATH)  # the process's ref_* views
             if self._run_id:
                 tag_run(con, self._run_id)
-            from assets.reference.tables import create_ref_views
-
-            create_ref_views(con)
             yield con
         finally:
             con.close()
@@ -130,7 +131,6 @@ class Lakehouse(dg.ConfigurableResource):
 
     def reference_fingerprint(self, con: duckdb.DuckDBPyConnection) -> str:
         """A hash of the reference tables that ingest reads (chips, aliases, rates, fx, providers)."""
-        from assets.reference.tables import INGEST_REFERENCE
 
         digest = hashlib.sha256()
         for name in INGEST_REFERENCE:

@@ -10,6 +10,7 @@ from assets.reference.tables import (
     REF_TABLES,
     ReferenceDataError,
     RefTable,
+    create_ref_views,
     stage_reference_table,
     write_staged,
 )
@@ -63,6 +64,7 @@ def _build(table: RefTable) -> dg.AssetsDefinition:
                     old = read_ledger(con, row.source_name)
                     if not old or old[0].checksum != row.checksum or old[0].status != "loaded":
                         record_ledger(con, [row])
+            create_ref_views(con)  # the process's ref_* views read the table now that it exists
         if version:
             record_version(context, None, version)
         return dg.MaterializeResult(metadata={"rows": rows, "origin": origin})

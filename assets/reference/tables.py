@@ -231,19 +231,28 @@ def stage_reference_table(con: duckdb.DuckDBPyConnection, table: RefTable, landi
     return int(scalar(con, "SELECT count(*) FROM __ref"))
 
 
+# The schema of the in-memory database that holds the ref_* views, searched after the connection's own objects.
+REF_VIEWS = "memory.ref_views"
+SEARCH_PATH = f"SET search_path = 'memory.main,{REF_VIEWS}'"
+
+
 def create_ref_views(con: duckdb.DuckDBPyConnection) -> None:
-    """Temp views ref_<name> over the lake's reference tables (typed and empty when not yet loaded), plus
-    ref_chip_lookup (normalised alias keys)."""
+    """Views ref_<name> over the lake's reference tables (typed and empty when not yet loaded), plus
+    ref_chip_lookup (normalised alias keys), in a schema of the in-memory database: every cursor of the same
+    DuckDB instance shares them once it sets SEARCH_PATH (DuckDB binds a view's names each time it is read, so a
+    replaced reference table is read as it is now)."""
     existing = lake_tables(con)
+    con.execute(f"CREATE SCHEMA IF NOT EXISTS {REF_VIEWS}")
     for name in REF_TABLES:
         source = (
             qualified(f"ref.{name}")
             if f"ref.{name}" in existing
             else f"({_empty_select(REF_TABLES[name])} LIMIT 0)"
         )
-        con.execute(f"CREATE OR REPLACE TEMP VIEW ref_{name} AS SELECT * FROM {source}")
+        con.execute(f"CREATE OR REPLACE VIEW {REF_VIEWS}.ref_{name} AS SELECT * FROM {source}")
+    con.execute(SEARCH_PATH)
     con.execute(
-        "CREATE OR REPLACE TEMP VIEW ref_chip_lookup AS "
+        f"CREATE OR REPLACE VIEW {REF_VIEWS}.ref_chip_lookup AS "
         "SELECT DISTINCT upper(regexp_replace(name, '[ _-]', '', 'g')) AS key, chip_model FROM ("
         "SELECT chip_model AS name, chip_model FROM ref_chips "
         "UNION ALL SELECT alias AS name, chip_model FROM ref_chip_aliases)"
