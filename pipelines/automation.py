@@ -1,17 +1,18 @@
 """Automation of the lakehouse: the daily refresh schedule, freshness checks on the marts and the dashboards."""
 
-from __future__ import annotations
-
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 import dagster as dg
 
 from assets.capacity.definitions import CAPACITY_ASSETS
+from assets.ingest.definitions import FILES_CHECK
 from assets.ingest.engine import first_partition_day
 from assets.ingest.spec import SourceSpec
 from assets.marts.definitions import MART_ASSETS
 from assets.marts.subsidy import subsidy_marts
 from assets.partitions import DAILY_CRON, SHANGHAI, daily_partitions, day_range
+from assets.resources import Lakehouse
+from pipelines.plan import landed_days, plan_refresh
 from warehouse.lake import Location
 from warehouse.settings import Settings
 
@@ -21,25 +22,44 @@ FRESHNESS_CHECK = "freshness_check"  # the name build_last_update_freshness_chec
 MART_MAX_AGE = timedelta(hours=26)
 
 
-def daily_refresh_request(scheduled: datetime) -> dg.RunRequest:
-    """The run of one daily tick: yesterday's and today's Shanghai day partitions, then everything downstream."""
-    today = scheduled.astimezone(SHANGHAI).date()
-    yesterday = today - timedelta(days=1)
-    return dg.RunRequest(run_key=f"daily:{today.isoformat()}", tags=day_range(yesterday, today))
-
-
 @dg.schedule(
     name="daily_refresh",
     job_name=REFRESH_JOB,
     cron_schedule=DAILY_CRON,
     execution_timezone="Asia/Shanghai",
     default_status=dg.DefaultScheduleStatus.RUNNING,
-    description="Every morning: ingest yesterday's and today's landed files, rebuild core tables and marts, "
-    "publish the warehouse and regenerate the dashboards.",
+    description="Every morning, the refresh `computeflow refresh` would run: whatever landed or changed since the "
+    "last run and everything downstream (marts, warehouse snapshot, dashboards), with the daily refit of the "
+    "capacity forecasts; skipped when everything is up to date.",
 )
-def daily_refresh(context: dg.ScheduleEvaluationContext) -> dg.RunRequest:
-    """The daily refresh tick."""
-    return daily_refresh_request(context.scheduled_execution_time)
+def daily_refresh(
+    context: dg.ScheduleEvaluationContext, lakehouse: Lakehouse
+) -> dg.RunRequest | dg.SkipReason:
+    """The daily refresh tick: one run of what is out of date."""
+    graph = context.repository_def.asset_graph
+    keys = sorted(refresh_selection().resolve(graph))
+    plan = plan_refresh(graph, lakehouse, context.instance, keys, landed_days(lakehouse))
+    if not plan.keys:
+        return dg.SkipReason("up to date: nothing landed or changed since the last refresh")
+    day = context.scheduled_execution_time.astimezone(SHANGHAI).date().isoformat()
+    return dg.RunRequest(
+        run_key=f"daily:{day}",
+        asset_selection=plan.keys,
+        asset_check_keys=run_checks(graph, plan.keys),
+        tags=day_range(*plan.span) if plan.span else {},
+    )
+
+
+def run_checks(graph, keys: list[dg.AssetKey], checks: bool = True) -> list[dg.AssetCheckKey]:
+    """The checks a run of `keys` evaluates: theirs, freshness checks aside (their sensor evaluates them: a
+    refresh is what makes the marts fresh); without the contract checks when `checks` is false (an ingest
+    asset's own `files_accepted` check is part of its step and always runs)."""
+    selected = set(keys)
+    return [
+        k
+        for k in graph.asset_check_keys
+        if k.asset_key in selected and not is_freshness_check(k) and (checks or k.name == FILES_CHECK)
+    ]
 
 
 def deployment_days(settings: Settings, specs: list[SourceSpec]) -> dg.DailyPartitionsDefinition:

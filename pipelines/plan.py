@@ -21,10 +21,12 @@ from dataclasses import dataclass, field
 import dagster as dg
 
 from assets.ingest.definitions import ingest_key
+from assets.ingest.engine import landed_files
 from assets.landing_versions import changed_partitions, file_version, recorded_versions, source_versions
-from assets.partitions import REFIT_TAG, last_daily_tick
+from assets.partitions import REFIT_TAG, days_between, last_daily_tick
 from assets.reference.tables import REF_TABLES
 from assets.resources import Lakehouse
+from warehouse.settings import Settings
 
 FAILED = "FAILED"
 
@@ -92,16 +94,37 @@ def landing_changes(lakehouse: Lakehouse, instance: dg.DagsterInstance, keys: se
     return changes
 
 
+def landed_days(lakehouse: Lakehouse) -> list[str]:
+    """Every day partition from the first to the last day that any daily source has landed files for.
+
+    A file dated before a configured first partition day (COMPUTEFLOW_PARTITION_START) could never be loaded,
+    so it stops the refresh with a clear error instead of being passed over."""
+    first = Settings.from_env().partition_start
+    days: set[str] = set()
+    for spec in lakehouse.specs():
+        if spec.landing.partition is None:
+            continue
+        for day, paths in landed_files(spec, lakehouse.landing).items():
+            if first and day < first:
+                raise ValueError(
+                    f"{lakehouse.landing.relative(paths[0])} (source {spec.name}) is dated {day}, before the first "
+                    f"partition day {first}: set COMPUTEFLOW_PARTITION_START to {day} or earlier"
+                )
+            days.add(day)
+    return days_between(min(days), max(days)) if days else []
+
+
 def plan_refresh(
-    defs: dg.Definitions, instance: dg.DagsterInstance, keys: list[dg.AssetKey], landed_days: list[str]
+    graph, lakehouse: Lakehouse, instance: dg.DagsterInstance, keys: list[dg.AssetKey], days: list[str]
 ) -> Plan:
-    """The out-of-date assets among `keys` (see the module's docstring); `landed_days` are the day partitions
-    from the first to the last landed day, those a day-partitioned asset runs when all of it is out of date."""
-    graph = defs.resolve_asset_graph()
+    """The out-of-date assets among `keys` of the asset graph (see the module's docstring); `days` are the day
+    partitions from the first to the last landed day, those a day-partitioned asset runs when all of it is out
+    of date."""
     candidates = set(keys)
     recorded = _Recorded(instance, graph, keys)
-    landing = landing_changes(defs.resources["lakehouse"], instance, candidates)
+    landing = landing_changes(lakehouse, instance, candidates)
     plan = Plan()
+    landed = days
     run_days: dict[dg.AssetKey, set[str]] = {}
     for key in graph.toposorted_asset_keys:
         if key not in candidates:
@@ -110,7 +133,7 @@ def plan_refresh(
         reason, days = _why(key, graph, recorded, landing, run_days, partitioned)
         if reason is None:
             continue
-        days = set(landed_days) if days is None else days & set(landed_days)
+        days = set(landed) if days is None else days & set(landed)
         if partitioned and not days:
             continue  # no landed day to run: nothing to do
         run_days[key] = days if partitioned else set()

@@ -10,14 +10,11 @@ from dataclasses import dataclass
 
 import dagster as dg
 
-from assets.ingest.definitions import FILES_CHECK
-from assets.ingest.engine import landed_files
-from assets.partitions import day_range, days_between
+from assets.partitions import day_range
 from assets.resources import Lakehouse
-from pipelines.automation import REFRESH_JOB, is_freshness_check
-from pipelines.plan import Plan, plan_refresh
+from pipelines.automation import REFRESH_JOB, run_checks
+from pipelines.plan import Plan, landed_days, plan_refresh
 from warehouse.lake import process_alive
-from warehouse.settings import Settings
 
 REFRESH_TAG = "computeflow/refresh"
 PID_TAG = "computeflow/pid"
@@ -34,29 +31,6 @@ class RefreshOutcome:
     steps: int
     failures: list[str]
     plan: Plan | None = None  # what an incremental refresh found out of date, and why
-
-
-def landed_partition_range(defs: dg.Definitions) -> tuple[str, str] | None:
-    """First and last day that any daily-partitioned source has landed files for.
-
-    A file dated before a configured first partition day (COMPUTEFLOW_PARTITION_START) could never be loaded,
-    so it stops the refresh with a clear error instead of being passed over; without one, the partitions start
-    at the first landed day.
-    """
-    lakehouse: Lakehouse = defs.resources["lakehouse"]
-    first = Settings.from_env().partition_start
-    days: set[str] = set()
-    for spec in lakehouse.specs():
-        if spec.landing.partition is None:
-            continue
-        for day, paths in landed_files(spec, lakehouse.landing).items():
-            if first and day < first:
-                raise ValueError(
-                    f"{lakehouse.landing.relative(paths[0])} (source {spec.name}) is dated {day}, before the first "
-                    f"partition day {first}: set COMPUTEFLOW_PARTITION_START to {day} or earlier"
-                )
-            days.add(day)
-    return (min(days), max(days)) if days else None
 
 
 def recover_dead_runs(instance: dg.DagsterInstance) -> list[str]:
@@ -83,14 +57,8 @@ def _selected_keys(defs: dg.Definitions, selection: str | None) -> list[dg.Asset
 
 
 def _selection(graph, keys: list[dg.AssetKey], checks: bool) -> dg.AssetSelection:
-    """The assets with their checks (freshness checks aside); without the contract checks when `checks` is
-    false (an ingest asset's own `files_accepted` check is part of its step and always runs)."""
-    selected = set(keys)
-    own = [
-        k
-        for k in graph.asset_check_keys
-        if k.asset_key in selected and not is_freshness_check(k) and (checks or k.name == FILES_CHECK)
-    ]
+    """The assets with the checks `run_checks` names."""
+    own = run_checks(graph, keys, checks)
     return dg.AssetSelection.assets(*keys).without_checks() | dg.AssetSelection.checks(*own)
 
 
@@ -126,12 +94,14 @@ def refresh(
     keys = _selected_keys(defs, selection)
     graph = defs.resolve_asset_graph()
     partitioned = any(graph.get(k).partitions_def is not None for k in keys)
+    lakehouse: Lakehouse = defs.resources["lakehouse"]
     span = days or ((partition, partition) if partition else None)
-    if span is None and partitioned:
-        span = landed_partition_range(defs)
+    landed = landed_days(lakehouse) if span is None and partitioned else []
+    if landed:
+        span = (landed[0], landed[-1])
     plan = None
     if not (selection or partition or days or full):
-        plan = plan_refresh(defs, instance, keys, days_between(*span) if span else [])
+        plan = plan_refresh(graph, lakehouse, instance, keys, landed)
         if not plan.keys:
             return RefreshOutcome(True, None, None, 0, [], plan)
         keys, span = plan.keys, plan.span

@@ -1,6 +1,8 @@
 """Schedules, sensors and freshness checks, evaluated with Dagster's testing APIs on a real demo instance."""
 
+import shutil
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import dagster as dg
 import pytest
@@ -8,21 +10,54 @@ from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PART
 
 from assets.partitions import RANGE_END_TAG, RANGE_START_TAG, day_range
 from assets.resources import Lakehouse
-from pipelines.automation import MART_MAX_AGE, daily_refresh
-from tests.conftest import Deployment
+from pipelines.automation import MART_MAX_AGE
+from pipelines.instance import instance_directory
+from tests.conftest import Deployment, settings_for
 
 
-def test_the_daily_schedule_refreshes_yesterday_and_today_in_shanghai(demo: Deployment) -> None:
+def _tick(demo: Deployment, defs: dg.Definitions) -> dg.RunRequest | dg.SkipReason:
+    """Evaluate the daily schedule at 06:00 Shanghai on 3 August (22:00 UTC on 2 August)."""
+    tick = datetime(2025, 8, 2, 22, 0, tzinfo=UTC)
+    with dg.build_schedule_context(
+        instance=demo.instance,
+        scheduled_execution_time=tick,
+        resources={"lakehouse": defs.resources["lakehouse"]},
+        repository_def=defs.get_repository_def(),
+    ) as context:
+        return defs.resolve_schedule_def("daily_refresh")(context)
+
+
+def test_the_daily_schedule_runs_only_what_is_out_of_date(demo: Deployment, tmp_path: Path) -> None:
     defs = demo.definitions()
     schedule = defs.resolve_schedule_def("daily_refresh")
     assert schedule.job_name == "refresh_all" and schedule.execution_timezone == "Asia/Shanghai"
-    # 06:00 in Shanghai on 3 August is 22:00 UTC on 2 August.
-    tick = datetime(2025, 8, 2, 22, 0, tzinfo=UTC)
-    with dg.build_schedule_context(instance=demo.instance, scheduled_execution_time=tick) as context:
-        request = daily_refresh(context)
-    assert request.tags[ASSET_PARTITION_RANGE_START_TAG] == "2025-08-02"
-    assert request.tags[ASSET_PARTITION_RANGE_END_TAG] == "2025-08-03"
-    assert request.run_key == "daily:2025-08-03"
+    assert schedule.default_status == dg.DefaultScheduleStatus.RUNNING
+    skipped = _tick(demo, defs)  # the demo is refreshed and nothing landed since
+    assert isinstance(skipped, dg.SkipReason) and "up to date" in skipped.skip_message
+
+    # a copy of the demo's instance and lake with one new file: the tick asks for that day and what follows
+    home = tmp_path / "home"
+    shutil.copytree(demo.settings.home, home, ignore=shutil.ignore_patterns("*.lock"))
+    copy = Deployment(
+        settings_for(home),
+        dg.DagsterInstance.from_config(instance_directory(settings_for(home))),
+        demo.manifest,
+    )
+    landing = home / "landing" / "providers" / "telecom_sh"
+    newest = max(landing.glob("bill_*.csv"))
+    shutil.copy(newest, landing / "bill_20251231.csv")
+    with copy.environment():
+        request = _tick(copy, copy.definitions())
+    copy.instance.dispose()
+    assert isinstance(request, dg.RunRequest) and request.run_key == "daily:2025-08-03"
+    assert request.tags[RANGE_START_TAG] == request.tags[RANGE_END_TAG] == "2025-12-31"
+    selected = set(request.asset_selection)
+    assert {dg.AssetKey(["ingest", "telecom_sh"]), dg.AssetKey(["core", "compute_usage"])} <= selected
+    assert not {k for k in selected if k.path[0] == "ingest"} - {dg.AssetKey(["ingest", "telecom_sh"])}
+    assert (
+        dg.AssetCheckKey(dg.AssetKey(["ingest", "telecom_sh"]), "files_accepted") in request.asset_check_keys
+    )
+    assert not [k for k in request.asset_check_keys if "freshness" in k.name]
 
 
 def test_the_range_tags_are_the_ones_dagster_reads() -> None:

@@ -11,7 +11,7 @@ import polars as pl
 
 from assets.capacity.tables import CAPACITY_TABLES
 from assets.marts.definitions import table_asset_keys
-from assets.partitions import DAILY_CRON, REFIT_TAG
+from assets.partitions import REFIT_TAG
 from assets.pools import write_pool
 from assets.resources import Lakehouse
 from assets.tables import TABLES
@@ -109,7 +109,6 @@ def _finite(summary: dict[str, float | int]) -> dict[str, float | int | None]:
             kinds={"statsforecast", "parquet"},
             description=DESCRIPTIONS[table],
             tags={REFIT_TAG: "daily"},
-            automation_condition=dg.AutomationCondition.on_cron(DAILY_CRON, "Asia/Shanghai"),
         )
         for table in CAPACITY_TABLES
     ],

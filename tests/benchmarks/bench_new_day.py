@@ -2,8 +2,9 @@
 
 For each history (default 30 and 120 days of the demo) it generates N+1 days, holds the last day's landed files
 back, refreshes, then lands that day and refreshes again, measuring that second refresh: wall time, and the bytes
-it wrote to the lake (new Parquet data and delete files, in total and by schema) and to the catalog. Prints one
-JSON line per history (with the wall time of the first, whole-history refresh) and the ratio of the longest
+it wrote to the lake (new Parquet data and delete files, in total and by schema) and to the catalog; then a
+refresh with nothing new. Prints one JSON line per history (with the wall and CPU time of the first,
+whole-history refresh from an empty lake, and of the refresh with nothing new) and the ratio of the longest
 history's figures to the shortest's.
 Run: `python tests/benchmarks/bench_new_day.py [--days 30 120]`.
 """
@@ -64,6 +65,7 @@ def run(days: int, work: Path) -> dict:
             shutil.move(str(path), target)
     refresh = measure([str(BIN / "computeflow"), "refresh"], env)
     after = lake_files(home)
+    nothing = measure([str(BIN / "computeflow"), "refresh"], env)  # nothing new since
     changed = {path: size for path, size in after.items() if before.get(path) != size}
     written = sum(changed.values())
     by_schema: dict[str, int] = {}
@@ -80,7 +82,11 @@ def run(days: int, work: Path) -> dict:
         "lake_bytes_total": sum(after.values()),
         **refresh,
         "history_refresh_seconds": round(history["seconds"], 1),
+        "history_refresh_cpu_seconds": round(history["cpu_seconds"], 1),
         "history_refresh_peak_rss_mib": round(history["peak_rss_mib"]),
+        "no_change_refresh_seconds": round(nothing["seconds"], 1),
+        "no_change_refresh_cpu_seconds": round(nothing["cpu_seconds"], 1),
+        "no_change_lake_bytes_written": sum(s for p, s in lake_files(home).items() if after.get(p) != s),
     }
 
 

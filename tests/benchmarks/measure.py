@@ -11,13 +11,15 @@ _PROBE = """
 import json, resource, subprocess, sys, time
 start = time.perf_counter()
 code = subprocess.run(sys.argv[1:], stdout=subprocess.DEVNULL).returncode
+usage = resource.getrusage(resource.RUSAGE_CHILDREN)
 print(json.dumps({"seconds": time.perf_counter() - start, "returncode": code,
-                  "peak_rss_mib": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024}))
+                  "cpu_seconds": usage.ru_utime + usage.ru_stime, "peak_rss_mib": usage.ru_maxrss / 1024}))
 """
 
 
 def measure(command: list[str], env: dict[str, str] | None = None) -> dict:
-    """Run a command in a fresh probe process; returns seconds, return code and peak RSS (MiB)."""
+    """Run a command in a fresh probe process; returns wall seconds, return code, CPU seconds (user + system)
+    and peak RSS (MiB)."""
     probe = subprocess.run(
         [sys.executable, "-c", _PROBE, *command],
         capture_output=True,
