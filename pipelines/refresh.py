@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 import dagster as dg
 
+from assets.marts.definitions import REBUILD_TAG
 from assets.partitions import day_range
 from assets.resources import Lakehouse
 from pipelines.automation import REFRESH_JOB, run_checks
@@ -110,6 +111,8 @@ def refresh(
     ):  # no dated file has landed: the day-partitioned assets have nothing to do
         keys = [k for k in keys if graph.get(k).partitions_def is None]
     tags = {REFRESH_TAG: uuid.uuid4().hex, PID_TAG: str(os.getpid())}
+    if full:
+        tags[REBUILD_TAG] = "true"
     if span:
         tags.update(day_range(*span))
     done = threading.Event()

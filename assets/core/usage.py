@@ -13,7 +13,7 @@ import duckdb
 
 from assets.ingest.spec import SourceSpec
 from assets.tables import CHARGE_LINE_ID, TABLES, ingest_table
-from warehouse.ducklake import define_view, lake_tables, qualified
+from warehouse.ducklake import LAKE, define_view, lake_tables, qualified
 from warehouse.lake import sql_ident, sql_str
 
 USAGE = "core.compute_usage"
@@ -55,3 +55,32 @@ def partition_rows(con: duckdb.DuckDBPyConnection, specs: list[SourceSpec], part
         f"SELECT count(*) FROM {qualified(USAGE)} WHERE source_name IN ({names}) AND partition_key IN ({keys})"
     ).fetchone()
     return int(row[0]) if row else 0
+
+
+def changed_charge_dates(con: duckdb.DuckDBPyConnection, specs: list[SourceSpec], since: int) -> set | None:
+    """The charge dates of core.compute_usage rows added, removed or excluded by the lake's commits after
+    snapshot `since` (from DuckLake's change feed of the usage sources' tables and of the exclusion list); None
+    when the feed cannot tell (a source table created or replaced since), and the caller must rebuild."""
+    now = con.execute(f"SELECT id FROM {LAKE}.current_snapshot()").fetchone()[0]
+    if now <= since:
+        return set()
+    existing = lake_tables(con, views=False)
+    tables = [s.name for s in specs if s.kind == "usage" and ingest_table(s.name) in existing]
+    parts = []
+    for name in tables:
+        changes = f"ducklake_table_changes({sql_str(LAKE)}, 'ingest', {sql_str(name)}, {since + 1}, {now})"
+        excluded = (
+            f"ducklake_table_changes({sql_str(LAKE)}, 'audit', 'usage_dedup_excluded', {since + 1}, {now})"
+        )
+        parts.append(f"SELECT charge_date FROM {changes}")
+        parts.append(
+            f"SELECT u.charge_date FROM {excluded} x JOIN {qualified(ingest_table(name))} u "
+            "USING (source_name, source_file, source_row)"
+        )
+    if not parts:
+        return set()
+    try:
+        rows = con.execute(" UNION ".join(parts)).fetchall()
+    except duckdb.Error:
+        return None
+    return {r[0] for r in rows}

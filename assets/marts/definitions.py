@@ -4,14 +4,19 @@ import re
 from dataclasses import dataclass
 
 import dagster as dg
+import duckdb
+from dagster import AssetExecutionContext
 
+from assets.core.usage import changed_charge_dates
 from assets.pools import write_pool
 from assets.resources import Lakehouse
 from assets.views import create_lake_views
-from warehouse.ducklake import define_view, replace_table, table_rows
+from warehouse.ducklake import LAKE, commit, define_view, qualified, replace_table, table_exists, table_rows
 from warehouse.settings import REPO_ROOT
 
 SQL_DIR = REPO_ROOT / "warehouse" / "sql"
+LAKE_SNAPSHOT = "lake_snapshot"  # materialization metadata: the lake snapshot a by-day mart was computed from
+REBUILD_TAG = "computeflow/rebuild"  # run tag: by-day marts rebuild every day (computeflow refresh --full)
 
 
 @dataclass(frozen=True)
@@ -23,6 +28,9 @@ class Mart:
     description: str
     schema: str = "marts"
     view: bool = False  # a DuckLake view over its inputs: computed when read, nothing written on a refresh
+    # (its day column, the charge-line column it comes from) for a mart whose rows of a day are computed from
+    # core.compute_usage's charge lines of that day alone: a refresh recomputes only the days that changed
+    day: tuple[str, str] | None = None
 
     @property
     def sql(self) -> str:
@@ -42,6 +50,7 @@ MARTS = (
         "chip_mix",
         ("core.compute_usage",),
         "Daily GPU-hours and PFLOP-hours by site, provider and chip vendor, with the domestic share.",
+        day=("usage_date", "charge_date"),
     ),
     Mart(
         "network_savings",
@@ -127,16 +136,68 @@ def build_mart(mart: Mart) -> dg.AssetsDefinition:
         description=mart.description,
         pool=write_pool(dg.AssetKey([mart.schema, mart.name])),
     )
-    def _mart(lakehouse: Lakehouse) -> dg.MaterializeResult:
+    def _mart(context: AssetExecutionContext, lakehouse: Lakehouse) -> dg.MaterializeResult:
         name = f"{mart.schema}.{mart.name}"
         with lakehouse.connect() as con:
             if mart.view:
                 define_view(con, name, mart.view_sql())
                 return dg.MaterializeResult(metadata={"rows": table_rows(con, name), "view": True})
             create_lake_views(con, list(mart.inputs))
-            return dg.MaterializeResult(metadata={"rows": replace_table(con, name, mart.sql)})
+            if mart.day is None:
+                return dg.MaterializeResult(metadata={"rows": replace_table(con, name, mart.sql)})
+            return _by_day(context, lakehouse, con, mart)
 
     return _mart
+
+
+def _by_day(
+    context: AssetExecutionContext, lakehouse: Lakehouse, con: duckdb.DuckDBPyConnection, mart: Mart
+) -> dg.MaterializeResult:
+    """Replace the rows of the days whose charge lines changed since the lake snapshot the mart was last
+    built from (DuckLake's change feed), in one commit; the whole table when that cannot be told (first build,
+    code changed, a source table created since)."""
+    name, (column, source) = f"{mart.schema}.{mart.name}", mart.day
+    since = _built_from(context)
+    with commit(con, f"{name} by day"):
+        snapshot = con.execute(f"SELECT id FROM {LAKE}.current_snapshot()").fetchone()[0]
+        days = (
+            None
+            if since is None or not table_exists(con, name)
+            else changed_charge_dates(con, lakehouse.specs(), since)
+        )
+        if days is None:
+            con.execute(f"CREATE OR REPLACE TABLE {qualified(name)} AS {mart.sql}")
+        elif days:
+            listed = ", ".join(f"DATE '{d.isoformat()}'" for d in sorted(days))
+            con.execute(
+                f"CREATE OR REPLACE TEMP VIEW core_compute_usage AS SELECT * FROM {qualified('core.compute_usage')} "
+                f"WHERE {source} IN ({listed})"
+            )
+            con.execute(f"DELETE FROM {qualified(name)} WHERE {column} IN ({listed})")
+            con.execute(f"INSERT INTO {qualified(name)} BY NAME {mart.sql}")
+    return dg.MaterializeResult(
+        metadata={
+            "rows": table_rows(con, name),
+            "days_recomputed": "all" if days is None else len(days),
+            LAKE_SNAPSHOT: snapshot,
+        }
+    )
+
+
+def _built_from(context: AssetExecutionContext) -> int | None:
+    """The lake snapshot the asset's last materialization was computed from, if its code has not changed since
+    and the run does not ask for a rebuild."""
+    key = context.asset_key
+    if context.run.tags.get(REBUILD_TAG):
+        return None
+    if context.instance.get_latest_materialization_code_versions([key]).get(
+        key
+    ) != context.assets_def.code_versions_by_key.get(key):
+        return None
+    event = context.instance.get_latest_materialization_event(key)
+    materialization = event.asset_materialization if event else None
+    entry = materialization.metadata.get(LAKE_SNAPSHOT) if materialization else None
+    return int(entry.value) if entry is not None else None
 
 
 MART_ASSETS = [build_mart(m) for m in MARTS]
