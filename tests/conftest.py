@@ -77,11 +77,16 @@ class Deployment:
             return build_definitions()
 
     def refresh(
-        self, selection: str | None = None, partition: str | None = None, full: bool = False
+        self,
+        selection: str | None = None,
+        partition: str | None = None,
+        full: bool = False,
+        checks: bool = True,
     ) -> RefreshOutcome:
-        """Materialize through Dagster, as `computeflow refresh` does (what changed, or everything if `full`)."""
+        """Materialize through Dagster, as `computeflow refresh` does (what changed, or everything if `full`;
+        without the contract checks if not `checks`, for tests whose subject they are not)."""
         with self.environment():
-            return refresh(build_definitions(), self.instance, selection, partition, full=full)
+            return refresh(build_definitions(), self.instance, selection, partition, checks=checks, full=full)
 
     def materializations(self) -> int:
         """How many asset materializations the instance has recorded."""
