@@ -123,14 +123,33 @@ def plan_refresh(
     candidates = set(keys)
     recorded = _Recorded(instance, graph, keys)
     landing = landing_changes(lakehouse, instance, candidates)
+    together: dict[dg.AssetKey, str] = {}  # assets that run because they are made by one step with another
+    while True:
+        plan = _pass(graph, candidates, recorded, landing, days, together)
+        neighbours = dg.AssetSelection.assets(*plan.keys).required_multi_asset_neighbors().resolve(graph)
+        added = {
+            k: "made in one step with assets that run"
+            for k in neighbours - set(plan.keys)
+            if k not in together
+        }
+        if not added:
+            return plan
+        together.update(added)  # and what depends on them runs too: plan again
+
+
+def _pass(
+    graph, candidates: set, recorded: _Recorded, landing: dict, landed: list[str], together: dict
+) -> Plan:
+    """One pass over the asset graph in dependency order: what runs, which days, and why."""
     plan = Plan()
-    landed = days
     run_days: dict[dg.AssetKey, set[str]] = {}
     for key in graph.toposorted_asset_keys:
-        if key not in candidates:
+        if key not in candidates and key not in together:
             continue
         partitioned = graph.get(key).partitions_def is not None
         reason, days = _why(key, graph, recorded, landing, run_days, partitioned)
+        if reason is None and key in together:
+            reason, days = together[key], None
         if reason is None:
             continue
         days = set(landed) if days is None else days & set(landed)

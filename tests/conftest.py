@@ -90,10 +90,10 @@ class Deployment:
 
     def materializations(self) -> int:
         """How many asset materializations the instance has recorded."""
-        return len(
-            self.instance.get_event_records(
-                dg.EventRecordsFilter(event_type=dg.DagsterEventType.ASSET_MATERIALIZATION), limit=1_000_000
-            )
+        kind = dg.DagsterEventType.ASSET_MATERIALIZATION
+        return sum(
+            len(self.instance.get_records_for_run(r.dagster_run.run_id, of_type=kind, limit=100_000).records)
+            for r in self.instance.get_run_records()
         )
 
     def query(self, sql: str, params: list | None = None) -> list[tuple]:

@@ -11,7 +11,10 @@ from assets.capacity.definitions import KEYS
 from assets.ingest.check import load_checked_specs
 from assets.ingest.engine import landed_files
 from assets.partitions import REFIT_TAG, last_daily_tick
+from pipelines.definitions import build_definitions
 from pipelines.instance import instance_directory
+from pipelines.plan import landed_days, plan_refresh
+from pipelines.refresh import refresh_job
 from tests.conftest import Deployment, make_deployment, settings_for
 from tests.test_end_to_end import snapshot
 from warehouse.lake import Location
@@ -127,3 +130,23 @@ def test_a_changed_spec_reruns_its_source_and_what_depends_on_it(fresh: Deployme
     assert {key for key in runs if key.path[0] == "ingest"} == {ingest_key_of("telecom_sh")}
     assert outcome.plan.reasons[ingest_key_of("telecom_sh")] == "code version changed"
     assert dg.AssetKey(["core", "compute_usage"]) in runs and dg.AssetKey(["ref", "chips"]) not in runs
+
+    # a new catalog snapshot: core.dataset_catalog runs, and core.dataset_terms with it (one step makes both)
+    catalog = Path(fresh.settings.landing_url) / "catalog" / "opendatalab"
+    first = min(catalog.glob("snapshot_*.json"))
+    shutil.copy(first, catalog / "snapshot_2025-08-03.json")
+    with changed.environment():
+        defs = build_definitions()
+        graph = defs.resolve_asset_graph()
+        lakehouse = defs.resources["lakehouse"]
+        plan = plan_refresh(
+            graph,
+            lakehouse,
+            changed.instance,
+            sorted(graph.materializable_asset_keys),
+            landed_days(lakehouse),
+        )
+    assert {dg.AssetKey(["core", "dataset_catalog"]), dg.AssetKey(["core", "dataset_terms"])} <= set(
+        plan.keys
+    )
+    assert refresh_job(defs, dg.AssetSelection.assets(*plan.keys))  # a job Dagster can build

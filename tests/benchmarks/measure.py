@@ -22,7 +22,7 @@ def measure(command: list[str], env: dict[str, str] | None = None) -> dict:
     and peak RSS (MiB)."""
     probe = subprocess.run(
         [sys.executable, "-c", _PROBE, *command],
-        capture_output=True,
+        stdout=subprocess.PIPE,  # the probe's figures; the command's errors reach this process's stderr
         text=True,
         env={**os.environ, **(env or {})},
         check=True,
