@@ -12,7 +12,7 @@ from assets.marts.definitions import MART_ASSETS
 from assets.marts.subsidy import subsidy_marts
 from assets.partitions import DAILY_CRON, SHANGHAI, daily_partitions, day_range
 from assets.resources import Lakehouse
-from pipelines.plan import landed_days, plan_refresh
+from pipelines.plan import landed_days, landed_listings, plan_refresh
 from warehouse.lake import Location
 from warehouse.settings import Settings
 
@@ -38,7 +38,8 @@ def daily_refresh(
     """The daily refresh tick: one run of what is out of date."""
     graph = context.repository_def.asset_graph
     keys = sorted(refresh_selection().resolve(graph))
-    plan = plan_refresh(graph, lakehouse, context.instance, keys, landed_days(lakehouse))
+    listings = landed_listings(lakehouse)
+    plan = plan_refresh(graph, lakehouse, context.instance, keys, listings, landed_days(lakehouse, listings))
     if not plan.keys:
         return dg.SkipReason("up to date: nothing landed or changed since the last refresh")
     day = context.scheduled_execution_time.astimezone(SHANGHAI).date().isoformat()

@@ -21,8 +21,8 @@ from dataclasses import dataclass, field
 import dagster as dg
 
 from assets.ingest.definitions import ingest_key
-from assets.ingest.engine import landed_files
-from assets.landing_versions import changed_partitions, file_version, recorded_versions, source_versions
+from assets.ingest.engine import landed_listing
+from assets.landing_versions import changed_partitions, file_version, listing_versions, recorded_versions
 from assets.partitions import REFIT_TAG, days_between, last_daily_tick
 from assets.reference.tables import REF_TABLES
 from assets.resources import Lakehouse
@@ -78,13 +78,21 @@ class _Recorded:
             cursor = page.cursor
 
 
-def landing_changes(lakehouse: Lakehouse, instance: dg.DagsterInstance, keys: set[dg.AssetKey]) -> dict:
+def landed_listings(lakehouse: Lakehouse) -> dict[str, dict[str, dict[str, dict]]]:
+    """Source name -> its landed files by partition with their listing entries: one listing per source, which
+    a refresh plans from."""
+    return {spec.name: landed_listing(spec, lakehouse.landing) for spec in lakehouse.specs()}
+
+
+def landing_changes(
+    lakehouse: Lakehouse, instance: dg.DagsterInstance, keys: set[dg.AssetKey], listings: dict
+) -> dict:
     """Asset key -> partitions whose landed files changed since its last run (ingest and reference assets)."""
     changes: dict[dg.AssetKey, list[str]] = {}
     for spec in lakehouse.specs():
         key = ingest_key(spec)
         if key in keys:
-            current = source_versions(spec, lakehouse.landing)
+            current = listing_versions(lakehouse.landing, listings[spec.name])
             changes[key] = changed_partitions(current, recorded_versions(instance, key))
     for table in REF_TABLES.values():
         key = dg.AssetKey(["ref", table.name])
@@ -94,8 +102,9 @@ def landing_changes(lakehouse: Lakehouse, instance: dg.DagsterInstance, keys: se
     return changes
 
 
-def landed_days(lakehouse: Lakehouse) -> list[str]:
-    """Every day partition from the first to the last day that any daily source has landed files for.
+def landed_days(lakehouse: Lakehouse, listings: dict) -> list[str]:
+    """Every day partition from the first to the last day that any daily source has landed files for (in
+    `landed_listings`).
 
     A file dated before a configured first partition day (COMPUTEFLOW_PARTITION_START) could never be loaded,
     so it stops the refresh with a clear error instead of being passed over."""
@@ -104,10 +113,11 @@ def landed_days(lakehouse: Lakehouse) -> list[str]:
     for spec in lakehouse.specs():
         if spec.landing.partition is None:
             continue
-        for day, paths in landed_files(spec, lakehouse.landing).items():
+        for day, files in listings[spec.name].items():
             if first and day < first:
+                file = lakehouse.landing.relative(next(iter(files)))
                 raise ValueError(
-                    f"{lakehouse.landing.relative(paths[0])} (source {spec.name}) is dated {day}, before the first "
+                    f"{file} (source {spec.name}) is dated {day}, before the first "
                     f"partition day {first}: set COMPUTEFLOW_PARTITION_START to {day} or earlier"
                 )
             days.add(day)
@@ -115,14 +125,19 @@ def landed_days(lakehouse: Lakehouse) -> list[str]:
 
 
 def plan_refresh(
-    graph, lakehouse: Lakehouse, instance: dg.DagsterInstance, keys: list[dg.AssetKey], days: list[str]
+    graph,
+    lakehouse: Lakehouse,
+    instance: dg.DagsterInstance,
+    keys: list[dg.AssetKey],
+    listings: dict,
+    days: list[str],
 ) -> Plan:
-    """The out-of-date assets among `keys` of the asset graph (see the module's docstring); `days` are the day
-    partitions from the first to the last landed day, those a day-partitioned asset runs when all of it is out
-    of date."""
+    """The out-of-date assets among `keys` of the asset graph (see the module's docstring), from the landing
+    zone as `landed_listings` saw it; `days` are the day partitions from the first to the last landed day,
+    those a day-partitioned asset runs when all of it is out of date."""
     candidates = set(keys)
     recorded = _Recorded(instance, graph, keys)
-    landing = landing_changes(lakehouse, instance, candidates)
+    landing = landing_changes(lakehouse, instance, candidates, listings)
     together: dict[dg.AssetKey, str] = {}  # assets that run because they are made by one step with another
     while True:
         plan = _pass(graph, candidates, recorded, landing, days, together)

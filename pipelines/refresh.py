@@ -14,7 +14,7 @@ from assets.marts.definitions import REBUILD_TAG
 from assets.partitions import day_range
 from assets.resources import Lakehouse
 from pipelines.automation import REFRESH_JOB, run_checks
-from pipelines.plan import Plan, landed_days, plan_refresh
+from pipelines.plan import Plan, landed_days, landed_listings, plan_refresh
 from warehouse.lake import process_alive
 
 REFRESH_TAG = "computeflow/refresh"
@@ -97,18 +97,18 @@ def refresh(
     partitioned = any(graph.get(k).partitions_def is not None for k in keys)
     lakehouse: Lakehouse = defs.resources["lakehouse"]
     span = days or ((partition, partition) if partition else None)
-    landed = landed_days(lakehouse) if span is None and partitioned else []
+    listings = landed_listings(lakehouse)
+    landed = landed_days(lakehouse, listings) if span is None and partitioned else []
     if landed:
         span = (landed[0], landed[-1])
     plan = None
     if not (selection or partition or days or full):
-        plan = plan_refresh(graph, lakehouse, instance, keys, landed)
+        plan = plan_refresh(graph, lakehouse, instance, keys, listings, landed)
         if not plan.keys:
             return RefreshOutcome(True, None, None, 0, [], plan)
         keys, span = plan.keys, plan.span
-    elif (
-        partitioned and span is None
-    ):  # no dated file has landed: the day-partitioned assets have nothing to do
+    elif partitioned and span is None:
+        # no dated file has landed: the day-partitioned assets have nothing to do
         keys = [k for k in keys if graph.get(k).partitions_def is None]
     tags = {REFRESH_TAG: uuid.uuid4().hex, PID_TAG: str(os.getpid())}
     if full:

@@ -13,7 +13,7 @@ from assets.ingest.engine import landed_files
 from assets.partitions import REFIT_TAG, last_daily_tick
 from pipelines.definitions import build_definitions
 from pipelines.instance import instance_directory
-from pipelines.plan import landed_days, plan_refresh
+from pipelines.plan import landed_days, landed_listings, plan_refresh
 from pipelines.refresh import refresh_job
 from tests.conftest import Deployment, make_deployment, settings_for
 from tests.test_end_to_end import snapshot
@@ -139,12 +139,10 @@ def test_a_changed_spec_reruns_its_source_and_what_depends_on_it(fresh: Deployme
         defs = build_definitions()
         graph = defs.resolve_asset_graph()
         lakehouse = defs.resources["lakehouse"]
+        listings = landed_listings(lakehouse)
+        keys = sorted(graph.materializable_asset_keys)
         plan = plan_refresh(
-            graph,
-            lakehouse,
-            changed.instance,
-            sorted(graph.materializable_asset_keys),
-            landed_days(lakehouse),
+            graph, lakehouse, changed.instance, keys, listings, landed_days(lakehouse, listings)
         )
     assert {dg.AssetKey(["core", "dataset_catalog"]), dg.AssetKey(["core", "dataset_terms"])} <= set(
         plan.keys

@@ -66,21 +66,23 @@ def changed_charge_dates(con: duckdb.DuckDBPyConnection, specs: list[SourceSpec]
         return set()
     existing = lake_tables(con, views=False)
     tables = [s.name for s in specs if s.kind == "usage" and ingest_table(s.name) in existing]
-    parts = []
-    for name in tables:
-        changes = f"ducklake_table_changes({sql_str(LAKE)}, 'ingest', {sql_str(name)}, {since + 1}, {now})"
-        excluded = (
-            f"ducklake_table_changes({sql_str(LAKE)}, 'audit', 'usage_dedup_excluded', {since + 1}, {now})"
-        )
-        parts.append(f"SELECT charge_date FROM {changes}")
-        parts.append(
-            f"SELECT u.charge_date FROM {excluded} x JOIN {qualified(ingest_table(name))} u "
-            "USING (source_name, source_file, source_row)"
-        )
-    if not parts:
+    if not tables:
         return set()
+
+    def feed(schema: str, table: str) -> str:
+        return f"ducklake_table_changes({sql_str(LAKE)}, {sql_str(schema)}, {sql_str(table)}, {since + 1}, {now})"
+
+    changed = [f"SELECT charge_date FROM {feed('ingest', n)}" for n in tables]
+    loaded = " UNION ALL ".join(
+        f"SELECT source_name, source_file, source_row, charge_date FROM {qualified(ingest_table(n))}"
+        for n in tables
+    )
+    excluded = (  # the exclusion list's changes, read once, dated by the rows they name
+        f"SELECT u.charge_date FROM {feed('audit', 'usage_dedup_excluded')} x "
+        f"JOIN ({loaded}) u USING (source_name, source_file, source_row)"
+    )
     try:
-        rows = con.execute(" UNION ".join(parts)).fetchall()
+        rows = con.execute(" UNION ".join([*changed, excluded])).fetchall()
     except duckdb.Error:
         return None
     return {r[0] for r in rows}
