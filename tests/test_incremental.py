@@ -23,15 +23,30 @@ DAYS, SCALE = 4, 0.2
 FORECASTS = list(KEYS.values())  # refitted once a day, not on every delivery
 
 
-def materialized(deployment: Deployment, run_id: str) -> dict[dg.AssetKey, set[str | None]]:
-    """Asset key -> the partitions a run materialized (None for an unpartitioned asset)."""
-    found: dict[dg.AssetKey, set[str | None]] = {}
+def materializations(deployment: Deployment, run_id: str) -> list[dg.DagsterEvent]:
+    """The materialization events of a run."""
     records = deployment.instance.get_records_for_run(
         run_id, of_type=dg.DagsterEventType.ASSET_MATERIALIZATION
     )
-    for record in records.records:
-        event = record.event_log_entry.dagster_event
+    return [record.event_log_entry.dagster_event for record in records.records]
+
+
+def materialized(deployment: Deployment, run_id: str) -> dict[dg.AssetKey, set[str | None]]:
+    """Asset key -> the partitions a run materialized (None for an unpartitioned asset)."""
+    found: dict[dg.AssetKey, set[str | None]] = {}
+    for event in materializations(deployment, run_id):
         found.setdefault(event.asset_key, set()).add(event.partition)
+    return found
+
+
+def rewritten(deployment: Deployment, run_id: str) -> dict[str, int | str]:
+    """Table -> the groups of rows (days, months, datasets) that a run rewrote in it ("all" when whole)."""
+    found = {}
+    for event in materializations(deployment, run_id):
+        metadata = event.step_materialization_data.materialization.metadata
+        for name, entry in metadata.items():
+            if name.endswith("s_rewritten"):
+                found[".".join(event.asset_key.path)] = entry.value
     return found
 
 
@@ -83,6 +98,10 @@ def test_one_new_day_runs_that_day_and_equals_a_full_rebuild(tmp_path: Path) -> 
     )
     assert dg.AssetKey(["core", "data_transfers"]) in runs or "elastic_net" not in sources
     assert dg.AssetKey(["core", "vouchers"]) not in runs  # the voucher ledger did not change
+    groups = rewritten(deployment, outcome.run_id)  # the marts rewrote the groups of rows that changed only
+    assert groups["marts.chip_mix"] == 1
+    assert {"marts.capacity_demand_daily", "marts.queue_wait", "marts.cost_reduction_monthly"} <= set(groups)
+    assert "all" not in groups.values(), groups
     if last_daily_tick().timestamp() < started:  # forecasts refit on their daily tick, not on every delivery
         assert not set(FORECASTS) & set(runs)
 

@@ -20,7 +20,7 @@ from assets.ingest.spec import SourceSpec
 from assets.pools import write_pool
 from assets.resources import Lakehouse
 from assets.tables import TABLES
-from warehouse.ducklake import commit, qualified, replace_table, table_rows
+from warehouse.ducklake import commit, qualified, replace_changed, replace_table, table_rows
 
 
 def build_compute_usage(specs: list[SourceSpec], days: dg.PartitionsDefinition) -> dg.AssetsDefinition:
@@ -73,14 +73,15 @@ def _build_whole(
     query: Callable[[str], str],
     sources: list[SourceSpec],
     description: str,
-    reference: tuple[str, ...] = (),
+    key: str,
 ) -> dg.AssetsDefinition:
-    """An unpartitioned core table built by one query over every source of a kind (and ref tables it names)."""
+    """An unpartitioned core table built by one query over every source of a kind; a refresh rewrites only the
+    groups of rows (by `key`) that changed."""
 
     @dg.asset(
         key=dg.AssetKey(["core", name]),
         group_name="core",
-        deps=[*(ingest_key(s) for s in sources), *(dg.AssetKey(["ref", r]) for r in reference)],
+        deps=[ingest_key(s) for s in sources],
         kinds={"duckdb", "ducklake"},
         description=description,
         pool=write_pool(dg.AssetKey(["core", name])),
@@ -89,10 +90,16 @@ def _build_whole(
         table = TABLES[f"core.{name}"]
         with lakehouse.connect() as con:
             union = union_sources(con, sources, kind)
-            rows = replace_table(
-                con, table.name, query(union) if union else f"{table.empty_select()} LIMIT 0"
+            with commit(con, f"core.{name}"):
+                rewritten = replace_changed(
+                    con, table.name, query(union) if union else f"{table.empty_select()} LIMIT 0", key
+                )
+            return dg.MaterializeResult(
+                metadata={
+                    "rows": table_rows(con, table.name),
+                    f"{key}s_rewritten": "all" if rewritten is None else rewritten,
+                }
             )
-            return dg.MaterializeResult(metadata={"rows": rows})
 
     return _core
 
@@ -169,6 +176,7 @@ def build_core_assets(specs: list[SourceSpec], days: dg.PartitionsDefinition) ->
             transfers_query,
             of_kind("transfers"),
             "One dataset transfer per row, with duration, throughput and cost.",
+            key="partition_key",
         ),
         build_dataset_catalog(of_kind("catalog")),
         _build_whole(
@@ -177,5 +185,6 @@ def build_core_assets(specs: list[SourceSpec], days: dg.PartitionsDefinition) ->
             vouchers_query,
             of_kind("vouchers"),
             "One compute subsidy voucher per row.",
+            key="voucher_id",
         ),
     ]

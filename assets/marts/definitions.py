@@ -11,12 +11,12 @@ from assets.core.usage import changed_charge_dates
 from assets.pools import write_pool
 from assets.resources import Lakehouse
 from assets.views import create_lake_views
-from warehouse.ducklake import LAKE, commit, define_view, qualified, replace_table, table_exists, table_rows
+from warehouse.ducklake import LAKE, commit, define_view, qualified, replace_changed, table_exists, table_rows
 from warehouse.settings import REPO_ROOT
 
 SQL_DIR = REPO_ROOT / "warehouse" / "sql"
-LAKE_SNAPSHOT = "lake_snapshot"  # materialization metadata: the lake snapshot a by-day mart was computed from
-REBUILD_TAG = "computeflow/rebuild"  # run tag: by-day marts rebuild every day (computeflow refresh --full)
+LAKE_SNAPSHOT = "lake_snapshot"  # materialization metadata: the lake snapshot a mart was computed from
+REBUILD_TAG = "computeflow/rebuild"  # run tag: marts rebuild whole (computeflow refresh --full)
 
 
 @dataclass(frozen=True)
@@ -28,9 +28,12 @@ class Mart:
     description: str
     schema: str = "marts"
     view: bool = False  # a DuckLake view over its inputs: computed when read, nothing written on a refresh
-    # (its day column, the charge-line column it comes from) for a mart whose rows of a day are computed from
-    # core.compute_usage's charge lines of that day alone: a refresh recomputes only the days that changed
-    day: tuple[str, str] | None = None
+    # The column whose values group the rows (a day, a month, a dataset): a refresh rewrites only the groups
+    # whose rows changed, so that what it writes follows what changed, not the length of history.
+    key: str = ""
+    # For a mart whose rows of one key come from core.compute_usage's charge lines with that value in this
+    # column alone: a refresh computes only the keys whose charge lines changed (DuckLake's change feed).
+    local: str = ""
 
     @property
     def sql(self) -> str:
@@ -50,24 +53,28 @@ MARTS = (
         "chip_mix",
         ("core.compute_usage",),
         "Daily GPU-hours and PFLOP-hours by site, provider and chip vendor, with the domestic share.",
-        day=("usage_date", "charge_date"),
+        key="usage_date",
+        local="charge_date",
     ),
     Mart(
         "network_savings",
         ("core.data_transfers", "ref.rate_cards", "ref.fx_rates"),
         "Per elastic-network transfer: duration at the base bandwidth against the actual one, hours saved, "
         "billed cost against the counterfactual cost without the boost, and the saving.",
+        key="transfer_date",
     ),
     Mart(
         "network_savings_monthly",
         ("marts.network_savings",),
         "Network savings per tenant and month: hours saved, billed against counterfactual cost, saving in percent.",
+        key="month",
     ),
     Mart(
         "dataset_flow",
         ("core.dataset_catalog", "core.data_transfers", "core.compute_usage"),
         "Per dataset: bytes moved to each site, transfer cost, GPU- and PFLOP-hours of the training that used it, "
         "tenants, licence, and commercial use under a non-commercial licence.",
+        key="dataset_id",
     ),
     Mart(
         "cost_reduction_monthly",
@@ -82,6 +89,7 @@ MARTS = (
         "Per tenant, provider, chip vendor and month: GPU- and PFLOP-hours, list, billed, effective and net "
         "cost, subsidy, cost per PFLOP-hour, and the reduction against the tenant's first three months and an "
         "overseas reference rate card.",
+        key="month",
     ),
     Mart(
         "focus_cost_and_usage",
@@ -96,22 +104,26 @@ MARTS = (
         ("ref.capacity_plan", "ref.chips", "core.compute_usage"),
         "Cards and available GPU-hours and PFLOP-hours of each site's pool per day and chip family, installed "
         "or planned, from ref.capacity_plan; site 'all' for the city.",
+        key="supply_date",
     ),
     Mart(
         "capacity_demand_daily",
         ("core.compute_usage", "marts.capacity_supply_daily"),
         "Daily GPU-hours and PFLOP-hours demand per series (site x chip family x provider, and the providers "
         "and sites summed), gap-free to the last complete day, with the supply of the site's pool.",
+        key="usage_date",
     ),
     Mart(
         "utilization_daily",
         ("marts.capacity_demand_daily", "marts.capacity_supply_daily"),
         "Used against available GPU-hours per day, site and chip family: idle hours and utilization.",
+        key="usage_date",
     ),
     Mart(
         "queue_wait",
         ("core.compute_usage",),
         "Queue wait (submit to start) of jobs whose source records a submit time, per day, site and provider.",
+        key="submit_date",
     ),
 )
 
@@ -143,42 +155,44 @@ def build_mart(mart: Mart) -> dg.AssetsDefinition:
                 define_view(con, name, mart.view_sql())
                 return dg.MaterializeResult(metadata={"rows": table_rows(con, name), "view": True})
             create_lake_views(con, list(mart.inputs))
-            if mart.day is None:
-                return dg.MaterializeResult(metadata={"rows": replace_table(con, name, mart.sql)})
-            return _by_day(context, lakehouse, con, mart)
+            return _by_key(context, lakehouse, con, mart)
 
     return _mart
 
 
-def _by_day(
+def _by_key(
     context: AssetExecutionContext, lakehouse: Lakehouse, con: duckdb.DuckDBPyConnection, mart: Mart
 ) -> dg.MaterializeResult:
-    """Replace the rows of the days whose charge lines changed since the lake snapshot the mart was last
-    built from (DuckLake's change feed), in one commit; the whole table when that cannot be told (first build,
-    code changed, a source table created since)."""
-    name, (column, source) = f"{mart.schema}.{mart.name}", mart.day
+    """In one commit, rewrite the groups of the mart's rows that changed; the whole table when the last build
+    cannot be compared with (first build, code changed, `--full`). A mart local to the charge day computes only
+    the days whose charge lines changed since the lake snapshot it was last built from (DuckLake's change
+    feed), the whole table when the feed cannot tell."""
+    name = f"{mart.schema}.{mart.name}"
     since = _built_from(context)
-    with commit(con, f"{name} by day"):
+    with commit(con, f"{name} by {mart.key}"):
         snapshot = con.execute(f"SELECT id FROM {LAKE}.current_snapshot()").fetchone()[0]
         days = (
-            None
-            if since is None or not table_exists(con, name)
-            else changed_charge_dates(con, lakehouse.specs(), since)
+            set() if not mart.local or since is None else changed_charge_dates(con, lakehouse.specs(), since)
         )
-        if days is None:
+        if since is None or days is None or not table_exists(con, name):
             con.execute(f"CREATE OR REPLACE TABLE {qualified(name)} AS {mart.sql}")
-        elif days:
-            listed = ", ".join(f"DATE '{d.isoformat()}'" for d in sorted(days))
-            con.execute(
-                f"CREATE OR REPLACE TEMP VIEW core_compute_usage AS SELECT * FROM {qualified('core.compute_usage')} "
-                f"WHERE {source} IN ({listed})"
-            )
-            con.execute(f"DELETE FROM {qualified(name)} WHERE {column} IN ({listed})")
-            con.execute(f"INSERT INTO {qualified(name)} BY NAME {mart.sql}")
+            rewritten: int | None = None
+        elif mart.local and not days:
+            rewritten = 0
+        else:
+            within = ""
+            if mart.local:
+                listed = ", ".join(f"DATE '{d.isoformat()}'" for d in sorted(days))
+                con.execute(
+                    "CREATE OR REPLACE TEMP VIEW core_compute_usage AS SELECT * FROM "
+                    f"{qualified('core.compute_usage')} WHERE {mart.local} IN ({listed})"
+                )
+                within = f"{mart.key} IN ({listed})"
+            rewritten = replace_changed(con, name, mart.sql, mart.key, within)
     return dg.MaterializeResult(
         metadata={
             "rows": table_rows(con, name),
-            "days_recomputed": "all" if days is None else len(days),
+            f"{mart.key}s_rewritten": "all" if rewritten is None else rewritten,
             LAKE_SNAPSHOT: snapshot,
         }
     )

@@ -2,7 +2,7 @@
 
 For each history (default 30 and 120 days of the demo) it generates N+1 days, holds the last day's landed files
 back, refreshes, then lands that day and refreshes again, measuring that second refresh: wall time, and the bytes
-it wrote to the lake (new Parquet data and delete files, in total and by schema) and to the catalog; then a
+it wrote to the lake (new Parquet data and delete files, in total, by schema and by table) and to the catalog; then a
 refresh with nothing new. Prints one JSON line per history (with the wall and CPU time of the first,
 whole-history refresh from an empty lake, and of the refresh with nothing new) and the ratio of the longest
 history's figures to the shortest's.
@@ -69,15 +69,18 @@ def run(days: int, work: Path) -> dict:
     changed = {path: size for path, size in after.items() if before.get(path) != size}
     written = sum(changed.values())
     by_schema: dict[str, int] = {}
+    by_table: dict[str, int] = {}
     for path, size in changed.items():
-        schema = Path(path).relative_to(home / "lake").parts[0]
+        schema, table = Path(path).relative_to(home / "lake").parts[:2]
         by_schema[schema] = by_schema.get(schema, 0) + size
+        by_table[f"{schema}.{table}"] = by_table.get(f"{schema}.{table}", 0) + size
     catalog = (home / "catalog.sqlite").stat().st_size - catalog_before
     return {
         "history_days": days,
         "new_day": last,
         "lake_bytes_written": written,
         "lake_bytes_written_by_schema": dict(sorted(by_schema.items())),
+        "lake_bytes_written_by_table": dict(sorted(by_table.items(), key=lambda item: -item[1])),
         "catalog_bytes_grown": catalog,
         "lake_bytes_total": sum(after.values()),
         **refresh,
