@@ -436,6 +436,29 @@ def test_day_by_day_equals_whole_period(case: tuple[list[Line], list[Voucher]]) 
     assert outputs(engine(lines, vouchers, daily=True)) == outputs(engine(lines, vouchers))
 
 
+@settings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(cases(span=8), st.integers(0, 8))
+def test_first_days_whole_then_the_rest_as_one_range_equals_whole_period(
+    case: tuple[list[Line], list[Voucher]], cut: int
+) -> None:
+    """How a refresh continues from a checkpoint: the days up to a cut in one whole-period run, the rest in one
+    range continuing from its state."""
+    lines, vouchers = case
+    assume(lines)
+    days = sorted({x.day for x in lines})
+    split = (days[0] + dt.timedelta(days=cut)).isoformat()
+    con = duckdb.connect()
+    load(con, lines, vouchers)
+    local_day = f"CAST(timezone({TEST_POLICY.timezone!r}, charge_period_start) AS DATE)"
+    first = f"(SELECT * FROM lines WHERE {local_day} <= DATE '{split}')"
+    attribute(con, first, "vouchers", TEST_POLICY, "affiliations", columns=COLUMNS)
+    done = con.execute("SELECT max(day) FROM subsidy_state_days").fetchone()[0]
+    if done is None or done < days[-1]:
+        start = days[0] if done is None else done + dt.timedelta(days=1)
+        attribute_day(con, "lines", "vouchers", TEST_POLICY, "affiliations", start, days[-1], columns=COLUMNS)
+    assert outputs(con) == outputs(engine(lines, vouchers))
+
+
 # --- examples ----------------------------------------------------------------------------------------------------
 SHANGHAI = load_policy()
 

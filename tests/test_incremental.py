@@ -11,6 +11,7 @@ from assets.capacity.definitions import KEYS
 from assets.ingest.check import load_checked_specs
 from assets.ingest.engine import landed_files
 from assets.partitions import REFIT_TAG, last_daily_tick
+from assets.subsidy.checkpoints import CHECKPOINTS
 from pipelines.definitions import build_definitions
 from pipelines.instance import instance_directory
 from pipelines.plan import landed_days, landed_listings, plan_refresh
@@ -37,6 +38,24 @@ def materialized(deployment: Deployment, run_id: str) -> dict[dg.AssetKey, set[s
     for event in materializations(deployment, run_id):
         found.setdefault(event.asset_key, set()).add(event.partition)
     return found
+
+
+def metadata_of(deployment: Deployment, run_id: str, key: dg.AssetKey) -> dict[str, object]:
+    """The metadata values of an asset's materialization in a run."""
+    for event in materializations(deployment, run_id):
+        if event.asset_key == key:
+            return {k: v.value for k, v in event.step_materialization_data.materialization.metadata.items()}
+    raise AssertionError(f"{key} was not materialized")
+
+
+def latest_checkpoint(deployment: Deployment) -> list[tuple]:
+    """The rows of the subsidy engine's latest checkpoint."""
+    return sorted(
+        deployment.query(
+            f"SELECT * FROM {CHECKPOINTS} WHERE through = (SELECT max(through) FROM {CHECKPOINTS})"
+        ),
+        key=repr,
+    )
 
 
 def rewritten(deployment: Deployment, run_id: str) -> dict[str, int | str]:
@@ -98,6 +117,8 @@ def test_one_new_day_runs_that_day_and_equals_a_full_rebuild(tmp_path: Path) -> 
     )
     assert dg.AssetKey(["core", "data_transfers"]) in runs or "elastic_net" not in sources
     assert dg.AssetKey(["core", "vouchers"]) not in runs  # the voucher ledger did not change
+    subsidy = metadata_of(deployment, outcome.run_id, dg.AssetKey(["marts", "subsidy_attribution"]))
+    assert subsidy["attributed_from"] == last  # continued from the checkpoint after the day before
     groups = rewritten(deployment, outcome.run_id)  # the marts rewrote the groups of rows that changed only
     assert groups["marts.chip_mix"] == 1
     assert {"marts.capacity_demand_daily", "marts.queue_wait", "marts.cost_reduction_monthly"} <= set(groups)
@@ -117,12 +138,17 @@ def test_one_new_day_runs_that_day_and_equals_a_full_rebuild(tmp_path: Path) -> 
     incremental = snapshot(deployment.settings.lake, exclude=("run_id",))
     full = snapshot(rebuilt.settings.lake, exclude=("run_id",))
     refits = {".".join(key.path) for key in FORECASTS}
-    assert {k: v for k, v in incremental.items() if k not in refits} == {
-        k: v for k, v in full.items() if k not in refits
+    assert {k: v for k, v in incremental.items() if k not in refits | {CHECKPOINTS}} == {
+        k: v for k, v in full.items() if k not in refits | {CHECKPOINTS}
     }
+    # the incremental run kept the checkpoint it continued from; the last one equals the rebuild's
+    assert latest_checkpoint(deployment) == latest_checkpoint(rebuilt)
     # the forecasts, refitted on their daily tick, then equal the rebuild's too
     assert deployment.refresh(selection=f"tag:{REFIT_TAG}=daily", checks=False).success
-    assert snapshot(deployment.settings.lake, exclude=("run_id",)) == full
+    refitted = snapshot(deployment.settings.lake, exclude=("run_id",))
+    assert {k: v for k, v in refitted.items() if k != CHECKPOINTS} == {
+        k: v for k, v in full.items() if k != CHECKPOINTS
+    }
     for d in (deployment, rebuilt):
         d.instance.dispose()
 

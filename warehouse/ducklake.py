@@ -346,6 +346,20 @@ def replace_changed(
         con.execute("DROP TABLE __replace_rows")
 
 
+def table_changed(con: duckdb.DuckDBPyConnection, name: str, since: int) -> bool:
+    """Whether a commit after snapshot `since` changed rows of the lake table 'schema.table' (DuckLake's change
+    feed); True when the feed cannot tell (the table was created or replaced since)."""
+    schema, table = name.split(".", 1)
+    now = con.execute(f"SELECT id FROM {LAKE}.current_snapshot()").fetchone()[0]
+    if now <= since:
+        return False
+    feed = f"ducklake_table_changes({sql_str(LAKE)}, {sql_str(schema)}, {sql_str(table)}, {since + 1}, {now})"
+    try:
+        return con.execute(f"SELECT count(*) FROM (SELECT 1 FROM {feed} LIMIT 1)").fetchone()[0] > 0
+    except duckdb.Error:
+        return True
+
+
 def _columns(con: duckdb.DuckDBPyConnection, database: str, name: str) -> list[tuple[str, str]]:
     """Names and types of a table's columns 'schema.table' in `database`, in order."""
     schema, table = name.split(".", 1)

@@ -56,12 +56,14 @@ def check_result(outcome: "ContractOutcome") -> dg.AssetCheckResult:
 
 
 def contract_check_key(table: str) -> dg.AssetCheckKey:
-    """Where a table's contract is checked: `contract` on the (first) asset that writes it; the audit tables,
-    which every ingest asset writes, on meta/columns (which runs after all of them and before the publish), as
-    `contract_<schema>_<table>`."""
+    """Where a table's contract is checked: `contract` on the (first) asset that writes it, as
+    `contract_<schema>_<table>` when that asset is named for another table; the audit tables, which every ingest
+    asset writes, on meta/columns (which runs after all of them and before the publish)."""
+    named = f"{CONTRACT_CHECK}_{table.replace('.', '_')}"
     if table.split(".")[0] == "audit":
-        return dg.AssetCheckKey(COLUMNS_KEY, f"{CONTRACT_CHECK}_{table.replace('.', '_')}")
-    return dg.AssetCheckKey(table_asset_keys(table)[0], CONTRACT_CHECK)
+        return dg.AssetCheckKey(COLUMNS_KEY, named)
+    key = table_asset_keys(table)[0]
+    return dg.AssetCheckKey(key, CONTRACT_CHECK if ".".join(key.path) == table else named)
 
 
 def build_contract_check(table: str) -> dg.AssetChecksDefinition:

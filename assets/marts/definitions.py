@@ -129,7 +129,10 @@ MARTS = (
 
 
 # Published tables assembled from more than one asset.
-TABLE_ASSETS = {"core.compute_usage": (("core", "compute_usage"), ("core", "compute_usage_statements"))}
+TABLE_ASSETS = {
+    "core.compute_usage": (("core", "compute_usage"), ("core", "compute_usage_statements")),
+    "meta.subsidy_checkpoints": (("marts", "subsidy_attribution"),),
+}
 
 
 def table_asset_keys(table: str) -> list[dg.AssetKey]:
@@ -168,7 +171,7 @@ def _by_key(
     the days whose charge lines changed since the lake snapshot it was last built from (DuckLake's change
     feed), the whole table when the feed cannot tell."""
     name = f"{mart.schema}.{mart.name}"
-    since = _built_from(context)
+    since = built_from(context)
     with commit(con, f"{name} by {mart.key}"):
         snapshot = con.execute(f"SELECT id FROM {LAKE}.current_snapshot()").fetchone()[0]
         days = (
@@ -198,10 +201,10 @@ def _by_key(
     )
 
 
-def _built_from(context: AssetExecutionContext) -> int | None:
-    """The lake snapshot the asset's last materialization was computed from, if its code has not changed since
-    and the run does not ask for a rebuild."""
-    key = context.asset_key
+def built_from(context: AssetExecutionContext, key: dg.AssetKey | None = None) -> int | None:
+    """The lake snapshot the asset's (or, in a multi-asset, `key`'s) last materialization was computed from, if
+    its code has not changed since and the run does not ask for a rebuild."""
+    key = key or context.asset_key
     if context.run.tags.get(REBUILD_TAG):
         return None
     if context.instance.get_latest_materialization_code_versions([key]).get(

@@ -1,16 +1,33 @@
-"""Subsidy marts: one run of the attribution engine writes the attribution, unattributed and balance tables."""
+"""Subsidy marts: the attribution engine writes the attribution, unattributed and balance tables.
 
+The first build (and a code change, `--full`, or a change to the vouchers or tenants) attributes the whole
+period. Otherwise a refresh continues from the engine's latest checkpoint before the first charge day whose
+lines changed (DuckLake's change feed of the usage tables) and rewrites only the days after it.
+"""
+
+import datetime as dt
 from collections.abc import Iterator
 
 import dagster as dg
+import duckdb
+from dagster import AssetExecutionContext
 
-from assets.marts.definitions import table_asset_keys
+from assets.core.usage import changed_charge_dates
+from assets.ingest.compile import LOCAL_TZ
+from assets.marts.definitions import LAKE_SNAPSHOT, built_from, table_asset_keys
 from assets.pools import write_pool
 from assets.resources import Lakehouse
-from assets.subsidy.policy import load_policy
-from assets.subsidy.published import INPUTS, QUERIES, attribute_usage
+from assets.subsidy.attribution import attribute, attribute_day
+from assets.subsidy.checkpoints import (
+    latest_checkpoint,
+    restore_checkpoint,
+    save_checkpoints,
+    take_checkpoint,
+)
+from assets.subsidy.policy import Policy, load_policy
+from assets.subsidy.published import DAY_COLUMNS, INPUTS, QUERIES, load_all_affiliations
 from assets.views import create_lake_views
-from warehouse.ducklake import commit, qualified, table_rows
+from warehouse.ducklake import LAKE, commit, qualified, table_changed, table_rows
 from warehouse.lake import scalar
 
 DESCRIPTIONS = {
@@ -19,6 +36,7 @@ DESCRIPTIONS = {
     "subsidy_unattributed": "Every charge line that got no subsidy, with the reason.",
     "voucher_balances": "Daily issued, redeemed, expired and outstanding amount of every voucher.",
 }
+ATTRIBUTION_KEY = dg.AssetKey(["marts", "subsidy_attribution"])
 
 
 @dg.multi_asset(
@@ -34,18 +52,89 @@ DESCRIPTIONS = {
     ],
     pool=write_pool("marts/subsidy"),
 )
-def subsidy_marts(lakehouse: Lakehouse) -> Iterator[dg.MaterializeResult]:
-    """Attribute the whole period's charge lines to the vouchers under the subsidy policy file."""
+def subsidy_marts(context: AssetExecutionContext, lakehouse: Lakehouse) -> Iterator[dg.MaterializeResult]:
+    """Attribute the charge lines to the vouchers under the subsidy policy file, from the first changed day."""
+    policy = load_policy()
     with lakehouse.connect() as con:
         create_lake_views(con, [t for t in INPUTS if not t.startswith("ref.")])
-        attribute_usage(con, load_policy())
+        snapshot = con.execute(f"SELECT id FROM {LAKE}.current_snapshot()").fetchone()[0]
+        restored = _continue_from(context, con, lakehouse, policy)
+        through = _attribute(con, policy, restored)
         with commit(con, "subsidy marts"):
             for name, query in QUERIES.items():
-                con.execute(f"CREATE OR REPLACE TABLE {qualified('marts.' + name)} AS {query}")
+                table = qualified("marts." + name)
+                if restored is None:
+                    con.execute(f"CREATE OR REPLACE TABLE {table} AS {query}")
+                else:
+                    after = f"{DAY_COLUMNS[name]} > DATE '{restored.isoformat()}'"
+                    con.execute(f"DELETE FROM {table} WHERE {after}")
+                    con.execute(f"INSERT INTO {table} SELECT * FROM ({query}) WHERE {after}")
+            save_checkpoints(con, restored)
         for name in QUERIES:
-            metadata = {"rows": table_rows(con, f"marts.{name}")}
+            metadata = {
+                "rows": table_rows(con, f"marts.{name}"),
+                "attributed_from": "all"
+                if restored is None
+                else (restored + dt.timedelta(days=1)).isoformat(),
+                "attributed_through": through.isoformat() if through else "",
+                LAKE_SNAPSHOT: snapshot,
+            }
             if name == "subsidy_attribution":
                 metadata["subsidy_cny"] = float(
-                    scalar(con, "SELECT coalesce(sum(amount), 0) FROM subsidy_attribution")
+                    scalar(con, f"SELECT coalesce(sum(amount_cny), 0) FROM {qualified('marts.' + name)}")
                 )
             yield dg.MaterializeResult(asset_key=["marts", name], metadata=metadata)
+
+
+def _continue_from(
+    context: AssetExecutionContext, con: duckdb.DuckDBPyConnection, lakehouse: Lakehouse, policy: Policy
+) -> dt.date | None:
+    """The checkpoint day to continue from, or None to attribute the whole period: when the last build cannot
+    be continued (first build, code changed, `--full`, charge days in another time zone than the policy's), the
+    vouchers or tenants changed, or the first changed charge day is older than every checkpoint."""
+    since = built_from(context, ATTRIBUTION_KEY)
+    if since is None or policy.timezone != LOCAL_TZ:
+        return None
+    if any(table_changed(con, name, since) for name in ("core.vouchers", "ref.tenants")):
+        return None
+    days = changed_charge_dates(con, lakehouse.specs(), since)
+    if days is None:
+        return None
+    return latest_checkpoint(con, min(days) if days else None)
+
+
+def _attribute(con: duckdb.DuckDBPyConnection, policy: Policy, restored: dt.date | None) -> dt.date | None:
+    """Attribute the whole period (`restored` None) or the days after checkpoint `restored`, in two parts: up to
+    the newest delivered day (the charge day of the latest day partition), then the days after it (lines that
+    came in the same deliveries or from undated sources); a checkpoint is taken after each, so that the next
+    delivery continues from the first. Returns the last day attributed."""
+    local_day = f"CAST(timezone('{policy.timezone}', charge_period_start) AS DATE)"
+    delivered, last = con.execute(
+        f"SELECT max(TRY_CAST(partition_key AS DATE)), max({local_day}) FROM core_compute_usage"
+    ).fetchone()
+    affiliations = load_all_affiliations(con, policy)
+    if restored is None:
+        lines = "core_compute_usage"
+        if delivered is not None and last is not None and delivered < last:
+            lines = f"(SELECT * FROM core_compute_usage WHERE {local_day} <= DATE '{delivered.isoformat()}')"
+        attribute(con, lines, "core_vouchers", policy, affiliations)
+    else:
+        restore_checkpoint(con, restored)
+        if delivered is not None and restored < delivered:
+            attribute_day(
+                con, "core_compute_usage", "core_vouchers", policy, affiliations, _next(restored), delivered
+            )
+    done = take_checkpoint(con)
+    if last is not None and (done is None or done < last):
+        first = (
+            _next(done)
+            if done
+            else con.execute(f"SELECT min({local_day}) FROM core_compute_usage").fetchone()[0]
+        )
+        attribute_day(con, "core_compute_usage", "core_vouchers", policy, affiliations, first, last)
+        done = take_checkpoint(con)
+    return done
+
+
+def _next(day: dt.date) -> dt.date:
+    return day + dt.timedelta(days=1)

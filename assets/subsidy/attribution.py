@@ -82,18 +82,21 @@ def attribute_day(
     policy: Policy,
     affiliations: str | None,
     day: dt.date,
+    last: dt.date | None = None,
     *,
     columns: Columns = Columns(),
 ) -> None:
-    """Attribute the lines of one local charge day, continuing from the state left by earlier days.
+    """Attribute the lines of one local charge day (or of the days `day` to `last`), continuing from the state
+    left by earlier days.
 
-    Days must come in increasing order; running every day of a period gives the whole-period result.
+    Days must come in increasing order; running every day of a period, one by one or in consecutive ranges
+    after a whole-period run of its first days, gives the whole-period result.
     """
     if _table_exists(con, "subsidy_state_days"):
-        last = con.execute("SELECT max(day) FROM subsidy_state_days").fetchone()[0]
-        if last is not None and day <= last:
-            raise ValueError(f"day {day} is not after the last attributed day {last}")
-    _run(con, lines, vouchers, policy, affiliations, columns, day)
+        done = con.execute("SELECT max(day) FROM subsidy_state_days").fetchone()[0]
+        if done is not None and day <= done:
+            raise ValueError(f"day {day} is not after the last attributed day {done}")
+    _run(con, lines, vouchers, policy, affiliations, columns, (day, last or day))
 
 
 def load_affiliations(
@@ -122,21 +125,19 @@ def _run(
     policy: Policy,
     affiliations: str | None,
     columns: Columns,
-    day: dt.date | None,
+    days: tuple[dt.date, dt.date] | None,
 ) -> None:
     """In one transaction: (for a whole period) drop earlier results, prepare the inputs, run the epochs in order,
     write balances and fold the state."""
     con.execute("BEGIN TRANSACTION")
     try:
-        for table in OUTPUTS + STATE if day is None else ():
+        for table in OUTPUTS + STATE if days is None else ():
             con.execute(f"DROP TABLE IF EXISTS {table}")
         _policy_tables(con, policy)
         _prepare_vouchers(con, vouchers, policy, columns)
-        epochs = _prepare_lines(con, lines, policy, affiliations, columns, day)
+        epochs = _prepare_lines(con, lines, policy, affiliations, columns, days)
         _create_outputs(con)
-        start, end = (
-            (day, day) if day else con.execute("SELECT min(day), max(day) FROM __sub_work").fetchone()
-        )
+        start, end = days or con.execute("SELECT min(day), max(day) FROM __sub_work").fetchone()
         previous: list[int] = []
         for epoch in range(1, epochs + 1):
             tiers = _open_epoch(con, epoch, policy)
@@ -255,7 +256,7 @@ def _prepare_lines(
     policy: Policy,
     affiliations: str | None,
     columns: Columns,
-    day: dt.date | None,
+    days: tuple[dt.date, dt.date] | None,
 ) -> int:
     """__sub_days (each tenant's days numbered by epoch) and __sub_work (the lines, grouped by epoch).
 
@@ -265,7 +266,11 @@ def _prepare_lines(
     local_day = (
         f"CAST(timezone({sql_str(policy.timezone)}, CAST(charge_period_start AS TIMESTAMPTZ)) AS DATE)"
     )
-    only_day = f"WHERE {local_day} = DATE {sql_str(day.isoformat())}" if day is not None else ""
+    only_day = (
+        f"WHERE {local_day} BETWEEN DATE {sql_str(days[0].isoformat())} AND DATE {sql_str(days[1].isoformat())}"
+        if days is not None
+        else ""
+    )
     corrects = sql_ident(columns.corrects) if columns.corrects else "CAST(NULL AS VARCHAR)"
     source = (
         f"SELECT {sql_ident(columns.line_id)} AS line_id, CAST(tenant_id AS VARCHAR) AS tenant_id, "

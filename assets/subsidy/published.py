@@ -1,16 +1,16 @@
 """The published subsidy tables: the attribution engine over core usage and vouchers, shaped for the warehouse.
 
 Inputs are the temp views core_compute_usage, core_vouchers and ref_tenants (assets.views and the ref views
-of a lakehouse connection). The whole period is attributed on every run: a day's attribution depends on every
-earlier day (balances, caps, first use, credits), and a full run is deterministic, so a re-run writes the same
-rows.
+of a lakehouse connection). A day's attribution depends on every earlier day (balances, caps, first use,
+credits); a run attributes the whole period, or continues from a checkpoint (assets.subsidy.checkpoints).
+Both are deterministic, so a re-run writes the same rows.
 """
 
 from __future__ import annotations
 
 import duckdb
 
-from .attribution import attribute, load_affiliations
+from .attribution import load_affiliations
 from .policy import Policy
 
 INPUTS = ("core.compute_usage", "core.vouchers", "ref.tenants")
@@ -52,6 +52,14 @@ QUERIES = {
 }
 
 
+# The day column of each published table: a refresh that continues from a checkpoint rewrites the days after it.
+DAY_COLUMNS = {
+    "subsidy_attribution": "charge_date",
+    "subsidy_unattributed": "charge_date",
+    "voucher_balances": "balance_date",
+}
+
+
 def load_all_affiliations(con: duckdb.DuckDBPyConnection, policy: Policy) -> str:
     """The policy's affiliations plus the affiliated providers of ref.tenants, as a table; returns its name."""
     table = load_affiliations(con, policy)
@@ -60,8 +68,3 @@ def load_all_affiliations(con: duckdb.DuckDBPyConnection, policy: Policy) -> str
         "WHERE affiliated_provider_id IS NOT NULL"
     )
     return table
-
-
-def attribute_usage(con: duckdb.DuckDBPyConnection, policy: Policy) -> None:
-    """Attribute every voucher of core_vouchers to the charge lines of core_compute_usage (whole period)."""
-    attribute(con, "core_compute_usage", "core_vouchers", policy, load_all_affiliations(con, policy))
