@@ -65,10 +65,11 @@ def subsidy_marts(context: AssetExecutionContext, lakehouse: Lakehouse) -> Itera
                 table = qualified("marts." + name)
                 if restored is None:
                     con.execute(f"CREATE OR REPLACE TABLE {table} AS {query}")
-                else:
+                else:  # the days after the checkpoint: none left when their lines are gone
                     after = f"{DAY_COLUMNS[name]} > DATE '{restored.isoformat()}'"
                     con.execute(f"DELETE FROM {table} WHERE {after}")
-                    con.execute(f"INSERT INTO {table} SELECT * FROM ({query}) WHERE {after}")
+                    if through is not None and through > restored:
+                        con.execute(f"INSERT INTO {table} SELECT * FROM ({query}) WHERE {after}")
             save_checkpoints(con, restored)
         for name in QUERIES:
             metadata = {
