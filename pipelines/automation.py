@@ -1,4 +1,4 @@
-"""Automation of the lakehouse: the daily refresh schedule, freshness checks on the marts and the dashboards."""
+"""Automation of the lakehouse: the daily refresh schedule and the freshness policy of the marts."""
 
 from datetime import timedelta
 
@@ -17,9 +17,9 @@ from warehouse.lake import Location
 from warehouse.settings import Settings
 
 REFRESH_JOB = "refresh_all"
-FRESHNESS_CHECK = "freshness_check"  # the name build_last_update_freshness_checks gives its checks
-# A mart older than a day and a bit has missed a daily refresh.
+# A mart older than a day and a bit has missed a daily refresh: Dagster's freshness daemon marks it failing.
 MART_MAX_AGE = timedelta(hours=26)
+MART_FRESHNESS = dg.FreshnessPolicy.time_window(fail_window=MART_MAX_AGE)
 
 
 @dg.schedule(
@@ -37,7 +37,7 @@ def daily_refresh(
 ) -> dg.RunRequest | dg.SkipReason:
     """The daily refresh tick: one run of what is out of date."""
     graph = context.repository_def.asset_graph
-    keys = sorted(refresh_selection().resolve(graph))
+    keys = sorted(graph.materializable_asset_keys)
     listings = landed_listings(lakehouse)
     plan = plan_refresh(graph, lakehouse, context.instance, keys, listings, landed_days(lakehouse, listings))
     if not plan.keys:
@@ -52,15 +52,10 @@ def daily_refresh(
 
 
 def run_checks(graph, keys: list[dg.AssetKey], checks: bool = True) -> list[dg.AssetCheckKey]:
-    """The checks a run of `keys` evaluates: theirs, freshness checks aside (their sensor evaluates them: a
-    refresh is what makes the marts fresh); without the contract checks when `checks` is false (an ingest
-    asset's own `files_accepted` check is part of its step and always runs)."""
+    """The checks a run of `keys` evaluates: theirs, without the contract checks when `checks` is false (an
+    ingest asset's own `files_accepted` check is part of its step and always runs)."""
     selected = set(keys)
-    return [
-        k
-        for k in graph.asset_check_keys
-        if k.asset_key in selected and not is_freshness_check(k) and (checks or k.name == FILES_CHECK)
-    ]
+    return [k for k in graph.asset_check_keys if k.asset_key in selected and (checks or k.name == FILES_CHECK)]
 
 
 def deployment_days(settings: Settings, specs: list[SourceSpec]) -> dg.DailyPartitionsDefinition:
@@ -81,27 +76,11 @@ def mart_keys() -> list[dg.AssetKey]:
     ]
 
 
-def refresh_selection() -> dg.AssetSelection:
-    """What the refresh job runs: every asset and its checks, the marts' freshness checks aside (their sensor
-    evaluates them: a refresh is what makes the marts fresh)."""
-    freshness = [dg.AssetCheckKey(key, FRESHNESS_CHECK) for key in mart_keys()]
-    return dg.AssetSelection.all() - dg.AssetSelection.checks(*freshness)
-
-
-def mart_freshness_checks(marts: list[dg.AssetKey]) -> list[dg.AssetChecksDefinition]:
-    """Freshness checks: each mart must have been materialized within MART_MAX_AGE."""
-    return list(dg.build_last_update_freshness_checks(assets=marts, lower_bound_delta=MART_MAX_AGE))
-
-
-def is_freshness_check(key: dg.AssetCheckKey) -> bool:
-    """Whether a check is a freshness check (evaluated by its sensor, not by the refresh that updates the mart)."""
-    return key.name == FRESHNESS_CHECK
-
-
-def freshness_sensor(checks: list[dg.AssetChecksDefinition]) -> dg.SensorDefinition:
-    """The sensor that evaluates the freshness checks when they may have changed."""
-    return dg.build_sensor_for_freshness_checks(
-        freshness_checks=checks,
-        name="mart_freshness",
-        default_status=dg.DefaultSensorStatus.RUNNING,
+def with_mart_freshness(assets: list[dg.AssetsDefinition]) -> list[dg.AssetsDefinition]:
+    """The assets, each mart with the marts' freshness policy."""
+    marts = set(mart_keys())
+    return list(
+        dg.map_asset_specs(
+            lambda spec: dg.apply_freshness_policy(spec, MART_FRESHNESS) if spec.key in marts else spec, assets
+        )
     )

@@ -1,12 +1,11 @@
 """Schedules, sensors and freshness checks, evaluated with Dagster's testing APIs on a real demo instance."""
 
 import shutil
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 
 import dagster as dg
 import pytest
-from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
 
 from assets.partitions import RANGE_END_TAG, RANGE_START_TAG, day_range
 from assets.resources import Lakehouse
@@ -60,13 +59,6 @@ def test_the_daily_schedule_runs_only_what_is_out_of_date(demo: Deployment, tmp_
     assert not [k for k in request.asset_check_keys if "freshness" in k.name]
 
 
-def test_the_range_tags_are_the_ones_dagster_reads() -> None:
-    assert (RANGE_START_TAG, RANGE_END_TAG) == (
-        ASSET_PARTITION_RANGE_START_TAG,
-        ASSET_PARTITION_RANGE_END_TAG,
-    )
-
-
 def test_a_day_range_must_not_run_backwards() -> None:
     with pytest.raises(ValueError, match="after the last day"):
         day_range("2025-08-05", "2025-08-01")
@@ -78,7 +70,7 @@ def test_the_landing_sensor_sees_the_demo_files_then_nothing_new(demo: Deploymen
     lakehouse = Lakehouse.from_settings(demo.settings)
     with dg.build_sensor_context(instance=demo.instance, resources={"lakehouse": lakehouse}) as context:
         first = sensor(context)
-        landed = {r.tags.get(ASSET_PARTITION_RANGE_START_TAG) for r in first.run_requests}
+        landed = {r.tags.get(RANGE_START_TAG) for r in first.run_requests}
         assert "2025-08-01" in landed
         cursor = first.cursor
     with dg.build_sensor_context(
@@ -88,42 +80,12 @@ def test_the_landing_sensor_sees_the_demo_files_then_nothing_new(demo: Deploymen
     assert not again.run_requests and "no new or changed" in again.skip_reason.skip_message
 
 
-def test_the_freshness_sensor_and_every_mart_check_are_defined(demo: Deployment) -> None:
-    defs = demo.definitions()
-    assert defs.resolve_sensor_def("mart_freshness")
-    graph = defs.resolve_asset_graph()
-    marts = {k for k in graph.materializable_asset_keys if k.path[0] == "marts"}
-    fresh = {k.asset_key for k in graph.asset_check_keys if "freshness" in k.name}
-    assert marts and marts <= fresh
-
-
-def _freshness(demo: Deployment) -> dict[str, bool]:
-    """Run every freshness check on the demo instance; asset -> passed."""
-    defs = demo.definitions()
-    graph = defs.resolve_asset_graph()
-    keys = [k for k in graph.asset_check_keys if "freshness" in k.name]
-    result = dg.materialize(
-        [*defs.assets, *defs.asset_checks],
-        instance=demo.instance,
-        resources=defs.resources,
-        selection=dg.AssetSelection.checks(*keys),
-        raise_on_error=False,
-    )
-    evaluations = result.get_asset_check_evaluations()
-    return {e.asset_key.to_user_string(): e.passed for e in evaluations}
-
-
-def test_marts_just_refreshed_are_fresh(demo: Deployment) -> None:
-    verdicts = _freshness(demo)
-    assert verdicts and all(verdicts.values()), verdicts
-
-
-def test_marts_older_than_a_day_are_overdue(demo: Deployment) -> None:
-    from dagster._core.test_utils import freeze_time
-
-    with freeze_time(datetime.now(UTC) + MART_MAX_AGE + timedelta(hours=1)):
-        verdicts = _freshness(demo)
-    assert verdicts and not any(verdicts.values()), verdicts
+def test_every_mart_and_only_the_marts_carry_the_freshness_policy(demo: Deployment) -> None:
+    graph = demo.definitions().resolve_asset_graph()
+    policies = {key: graph.get(key).freshness_policy for key in graph.materializable_asset_keys}
+    marts = {key for key in policies if key.path[0] == "marts"}
+    assert marts and {key for key, policy in policies.items() if policy is not None} == marts
+    assert {policies[key] for key in marts} == {dg.FreshnessPolicy.time_window(fail_window=MART_MAX_AGE)}
 
 
 def test_day_partitions_start_at_the_first_landed_day(demo: Deployment) -> None:

@@ -1,6 +1,7 @@
 """A refresh does work in proportion to what changed: a new day runs that day (and what depends on it), and the
 result equals a full rebuild from landing."""
 
+import datetime as dt
 import shutil
 import time
 from pathlib import Path
@@ -94,11 +95,13 @@ def land(held: Path, landing: Path) -> None:
             shutil.move(str(path), target)
 
 
-def test_one_new_day_runs_that_day_and_equals_a_full_rebuild(tmp_path: Path) -> None:
+def test_new_days_run_those_days_and_equal_a_full_rebuild(tmp_path: Path) -> None:
     deployment = make_deployment(tmp_path / "home", days=DAYS, scale=SCALE)
     landing = Path(deployment.settings.landing_url)
     last, sources = hold_back_last_day(deployment, tmp_path / "held")
     assert len(sources) >= 3, sources
+    day_before, _ = hold_back_last_day(deployment, tmp_path / "late")  # delivered late, after the last day
+    delivered = (dt.date.fromisoformat(day_before) - dt.timedelta(days=1)).isoformat()
     started = time.time()
     assert deployment.refresh(checks=False).success
     land(tmp_path / "held", landing)
@@ -118,13 +121,28 @@ def test_one_new_day_runs_that_day_and_equals_a_full_rebuild(tmp_path: Path) -> 
     assert dg.AssetKey(["core", "data_transfers"]) in runs or "elastic_net" not in sources
     assert dg.AssetKey(["core", "vouchers"]) not in runs  # the voucher ledger did not change
     subsidy = metadata_of(deployment, outcome.run_id, dg.AssetKey(["marts", "subsidy_attribution"]))
-    assert subsidy["attributed_from"] == last  # continued from the checkpoint after the day before
+    assert (
+        subsidy["attributed_from"] == day_before
+    )  # continued from the checkpoint after the newest delivered day
     groups = rewritten(deployment, outcome.run_id)  # the marts rewrote the groups of rows that changed only
     assert groups["marts.chip_mix"] == 1
     assert {"marts.capacity_demand_daily", "marts.queue_wait", "marts.cost_reduction_monthly"} <= set(groups)
     assert "all" not in groups.values(), groups
     if last_daily_tick().timestamp() < started:  # forecasts refit on their daily tick, not on every delivery
         assert not set(FORECASTS) & set(runs)
+
+    # a late delivery for the day before: the attribution continues from the checkpoint before that day
+    land(tmp_path / "late", landing)
+    outcome = deployment.refresh(checks=False)
+    assert outcome.success, outcome.failures
+    assert outcome.partition_range == (day_before, day_before)
+    subsidy = metadata_of(deployment, outcome.run_id, dg.AssetKey(["marts", "subsidy_attribution"]))
+    assert subsidy["attributed_from"] == day_before
+    checkpoints = {d.isoformat() for (d,) in deployment.query(f"SELECT DISTINCT through FROM {CHECKPOINTS}")}
+    assert {
+        delivered,
+        last,
+    } <= checkpoints  # the one it continued from, and one after the newest delivered day
 
     # the same landing zone refreshed from an empty lake in one run gives the same tables
     rebuilt_settings = settings_for(tmp_path / "rebuilt")

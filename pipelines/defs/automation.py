@@ -1,4 +1,4 @@
-"""Schedules, freshness checks and the dashboards asset on top of the lakehouse definitions."""
+"""The daily schedule and the dashboards asset on top of the lakehouse definitions."""
 
 import dagster as dg
 
@@ -8,20 +8,17 @@ from assets.dashboards.definitions import build_dashboards_asset
 from assets.ingest.check import load_checked_specs
 from assets.ingest.definitions import FILES_CHECK, ingest_key
 from assets.versions import with_code_version
-from pipelines.automation import daily_refresh, freshness_sensor, mart_freshness_checks, mart_keys
+from pipelines.automation import daily_refresh
 from warehouse.settings import Settings
 
 
 @dg.definitions
 def automation() -> dg.Definitions:
-    """The daily refresh, freshness of every mart, and the dashboard site downstream of the warehouse."""
-    checks = mart_freshness_checks(mart_keys())
-    check_keys = [key for c in [*build_contract_checks(), *CAPACITY_CHECKS, *checks] for key in c.check_keys]
+    """The daily refresh and the dashboard site downstream of the warehouse."""
+    check_keys = [key for c in [*build_contract_checks(), *CAPACITY_CHECKS] for key in c.check_keys]
     specs = load_checked_specs(Settings.from_env().sources_dir)
     check_keys += [dg.AssetCheckKey(ingest_key(spec), FILES_CHECK) for spec in specs]
     return dg.Definitions(
         assets=with_code_version([build_dashboards_asset(check_keys)]),
-        asset_checks=checks,
         schedules=[daily_refresh],
-        sensors=[freshness_sensor(checks)],
     )

@@ -14,7 +14,7 @@ from assets.publish import build_publish_asset
 from assets.reference.definitions import REFERENCE_ASSETS
 from assets.resources import Lakehouse
 from assets.versions import with_code_version
-from pipelines.automation import REFRESH_JOB, deployment_days, refresh_selection
+from pipelines.automation import REFRESH_JOB, deployment_days, with_mart_freshness
 from warehouse.settings import Settings
 
 
@@ -35,13 +35,13 @@ def lakehouse() -> dg.Definitions:
     tables.append(dictionary)
     upstream.append(dictionary.key)
     return dg.Definitions(
-        assets=with_code_version([*tables, build_publish_asset(upstream)]),
+        assets=with_mart_freshness(with_code_version([*tables, build_publish_asset(upstream)])),
         asset_checks=[*build_contract_checks(), *CAPACITY_CHECKS],
         resources={"lakehouse": Lakehouse.from_settings(settings)},
         jobs=[
             dg.define_asset_job(
                 REFRESH_JOB,
-                selection=refresh_selection(),
+                selection=dg.AssetSelection.all(),
                 description="Ingest new files, rebuild core tables and marts, publish the warehouse.",
             )
         ],
