@@ -241,14 +241,16 @@ def qualified(name: str) -> str:
 
 
 def lake_tables(con: duckdb.DuckDBPyConnection, views: bool = True) -> set[str]:
-    """'schema.table' of every table (and view, unless `views` is false) the lake has."""
-    query = "SELECT schema_name || '.' || table_name FROM duckdb_tables() WHERE database_name = ?"
+    """'schema.table' of every table (and view, unless `views` is false) the lake has.
+
+    Read from duckdb_columns() (tables and views): duckdb_tables() costs several times more on a DuckLake
+    catalog, for it sizes every table."""
+    query = "SELECT DISTINCT schema_name || '.' || table_name FROM duckdb_columns() WHERE database_name = ?"
+    found = {r[0] for r in con.execute(query, [LAKE]).fetchall()}
     if views:
-        query += (
-            " UNION ALL SELECT schema_name || '.' || view_name FROM duckdb_views() WHERE database_name = ?"
-        )
-    rows = con.execute(query, [LAKE] * (2 if views else 1)).fetchall()
-    return {r[0] for r in rows}
+        return found
+    query = "SELECT schema_name || '.' || view_name FROM duckdb_views() WHERE database_name = ?"
+    return found - {r[0] for r in con.execute(query, [LAKE]).fetchall()}
 
 
 def table_exists(con: duckdb.DuckDBPyConnection, name: str) -> bool:

@@ -114,7 +114,9 @@ def load_affiliations(
 
 
 def _table_exists(con: duckdb.DuckDBPyConnection, table: str) -> bool:
-    query = "SELECT count(*) FROM duckdb_tables() WHERE table_name = ? AND NOT temporary"
+    query = (
+        "SELECT count(*) FROM duckdb_columns() WHERE table_name = ? AND database_name = current_database()"
+    )
     return con.execute(query, [table]).fetchone()[0] > 0
 
 
@@ -153,7 +155,8 @@ def _run(
             con.execute("INSERT INTO subsidy_state_days VALUES (?)", [end])
         _compact_state(con)
         scratch = (
-            "SELECT table_name FROM duckdb_tables() WHERE temporary AND starts_with(table_name, '__sub_')"
+            "SELECT DISTINCT table_name FROM duckdb_columns() WHERE database_name = 'temp' "
+            "AND starts_with(table_name, '__sub_')"
         )
         for (table,) in con.execute(scratch).fetchall():
             con.execute(f"DROP TABLE {table}")
