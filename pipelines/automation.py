@@ -55,7 +55,9 @@ def run_checks(graph, keys: list[dg.AssetKey], checks: bool = True) -> list[dg.A
     """The checks a run of `keys` evaluates: theirs, without the contract checks when `checks` is false (an
     ingest asset's own `files_accepted` check is part of its step and always runs)."""
     selected = set(keys)
-    return [k for k in graph.asset_check_keys if k.asset_key in selected and (checks or k.name == FILES_CHECK)]
+    return [
+        k for k in graph.asset_check_keys if k.asset_key in selected and (checks or k.name == FILES_CHECK)
+    ]
 
 
 def deployment_days(settings: Settings, specs: list[SourceSpec]) -> dg.DailyPartitionsDefinition:
@@ -81,6 +83,7 @@ def with_mart_freshness(assets: list[dg.AssetsDefinition]) -> list[dg.AssetsDefi
     marts = set(mart_keys())
     return list(
         dg.map_asset_specs(
-            lambda spec: dg.apply_freshness_policy(spec, MART_FRESHNESS) if spec.key in marts else spec, assets
+            lambda spec: dg.apply_freshness_policy(spec, MART_FRESHNESS) if spec.key in marts else spec,
+            assets,
         )
     )
