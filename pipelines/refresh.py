@@ -12,7 +12,7 @@ import dagster as dg
 from filelock import FileLock
 
 from assets.marts.definitions import REBUILD_TAG
-from assets.partitions import day_range, days_between
+from assets.partitions import day_range
 from assets.resources import Lakehouse
 from pipelines.automation import REFRESH_JOB, run_checks
 from pipelines.plan import Plan, landed_days, landed_listings, plan_refresh
@@ -58,48 +58,6 @@ def _selected_keys(defs: dg.Definitions, selection: str | None) -> list[dg.Asset
     if not selection:
         return sorted(graph.materializable_asset_keys)
     return sorted(dg.AssetSelection.from_string(selection).resolve(graph))
-
-
-def build_refresh_job(assets: list[str], checks: list[list[str]]) -> dg.JobDefinition:
-    """The `refresh_all` job of the code location the environment describes, narrowed to assets (user strings)
-    and checks ([asset, check name] pairs): what each step process of a parallel run builds again."""
-    from pipelines.definitions import build_definitions
-
-    selection = dg.AssetSelection.assets(*(dg.AssetKey.from_user_string(a) for a in assets)).without_checks()
-    selection |= dg.AssetSelection.checks(
-        *(dg.AssetCheckKey(dg.AssetKey.from_user_string(a), n) for a, n in checks)
-    )
-    return refresh_job(build_definitions(), selection)
-
-
-def _execute(
-    defs: dg.Definitions,
-    instance: dg.DagsterInstance,
-    keys: list[dg.AssetKey],
-    checks: list[dg.AssetCheckKey],
-    tags: dict[str, str],
-    span: tuple[str, str] | None,
-) -> dg.ExecuteInProcessResult | dg.JobExecutionResult:
-    """Run the refresh job over `keys` and `checks`: in this process, or, for a run over many days that ingests
-    more than one source, with one step process per core (independent sources ingest and independent marts
-    build at once; the per-table write pools keep two steps from writing one table)."""
-    ingests = sum(1 for key in keys if key.path[0] == "ingest")
-    parallel_days = Settings.from_env().parallel_days
-    if span is None or ingests < 2 or len(days_between(*span)) < parallel_days:
-        job = refresh_job(
-            defs, dg.AssetSelection.assets(*keys).without_checks() | dg.AssetSelection.checks(*checks)
-        )
-        return job.execute_in_process(instance=instance, tags=tags, raise_on_error=False, run_config=QUIET)
-    job = dg.build_reconstructable_job(
-        "pipelines.refresh",
-        "build_refresh_job",
-        reconstructable_kwargs={
-            "assets": [key.to_user_string() for key in keys],
-            "checks": [[check.asset_key.to_user_string(), check.name] for check in checks],
-        },
-    )
-    config = {**QUIET, "execution": {"config": {"multiprocess": {"max_concurrent": os.cpu_count() or 2}}}}
-    return dg.execute_job(job, instance, run_config=config, tags=tags, raise_on_error=False)
 
 
 def refresh_job(defs: dg.Definitions, selection: dg.AssetSelection) -> dg.JobDefinition:
@@ -179,7 +137,9 @@ def _refresh(
         )
         watcher.start()
     try:
-        result = _execute(defs, instance, keys, run_checks(graph, keys, checks), tags, span)
+        selection = dg.AssetSelection.assets(*keys).without_checks()
+        job = refresh_job(defs, selection | dg.AssetSelection.checks(*run_checks(graph, keys, checks)))
+        result = job.execute_in_process(instance=instance, tags=tags, raise_on_error=False, run_config=QUIET)
     finally:
         done.set()
         if watcher:

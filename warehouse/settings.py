@@ -26,8 +26,6 @@ class Settings:
     partition_start: str | None
     duckdb_memory_limit: str = "1GB"
     dagster_storage_url: str | None = None
-    # A refresh over at least this many days runs its steps in parallel processes (one per core).
-    parallel_days: int = 7
 
     @property
     def lake(self) -> LakeConfig:
@@ -54,5 +52,4 @@ class Settings:
             partition_start=os.environ.get("COMPUTEFLOW_PARTITION_START") or None,
             duckdb_memory_limit=os.environ.get("COMPUTEFLOW_DUCKDB_MEMORY", "1GB"),
             dagster_storage_url=os.environ.get("COMPUTEFLOW_DAGSTER_STORAGE_URL") or None,
-            parallel_days=int(os.environ.get("COMPUTEFLOW_PARALLEL_DAYS", "7")),
         )
