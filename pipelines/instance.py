@@ -38,8 +38,12 @@ def postgres_storage(url: str) -> dict:
 
 
 def dagster_yaml(settings: Settings) -> str:
-    """The instance's dagster.yaml: telemetry off, one run at a time per write pool, and its storage."""
-    config: dict = {"concurrency": {"pools": {"default_limit": 1}}, "telemetry": {"enabled": False}}
+    """The instance's dagster.yaml: telemetry off, one step at a time per write pool, one queued run (the
+    schedule's, the landing sensor's) at a time, and its storage."""
+    config: dict = {
+        "concurrency": {"pools": {"default_limit": 1}, "runs": {"max_concurrent_runs": 1}},
+        "telemetry": {"enabled": False},
+    }
     if settings.dagster_storage_url:
         config["storage"] = postgres_storage(settings.dagster_storage_url)
     return HEADER + yaml.safe_dump(config, sort_keys=True)

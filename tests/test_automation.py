@@ -96,3 +96,11 @@ def test_day_partitions_start_at_the_first_landed_day(demo: Deployment) -> None:
         if graph.get(key).partitions_def is not None
     }
     assert firsts == {demo.manifest["start"]}  # the demo's first day, not a fixed start years before
+
+
+def test_the_instance_runs_one_queued_refresh_and_one_writer_per_table_at_a_time(tmp_path: Path) -> None:
+    instance = dg.DagsterInstance.from_config(instance_directory(settings_for(tmp_path / "home")))
+    concurrency = instance.get_concurrency_config()
+    assert concurrency.run_queue_config.max_concurrent_runs == 1  # the schedule's and the sensor's runs queue
+    assert concurrency.pool_config.default_pool_limit == 1
+    instance.dispose()
