@@ -10,8 +10,7 @@ from assets.ingest.compile import DERIVED, output_columns
 from assets.ingest.ledger import LEDGER_SCHEMA
 from assets.ingest.targets import TARGETS
 from assets.reference.tables import REF_TABLES
-from assets.subsidy.checkpoints import CHECKPOINTS
-from assets.subsidy.checkpoints import COLUMNS as CHECKPOINT_COLUMNS
+from assets.subsidy.checkpoints import CHECKPOINTS, TABLE_COLUMNS
 from warehouse.catalog import TableDef, create_tables
 
 _ARROW_SQL = {"string": "VARCHAR", "int64": "BIGINT", "decimal128(18, 4)": "DECIMAL(18,4)"}
@@ -126,7 +125,7 @@ def _tables() -> dict[str, TableDef]:
     ]
     tables += [TableDef(f"ref.{t.name}", t.columns) for t in REF_TABLES.values()]
     tables.append(TableDef("meta.columns", DICTIONARY_COLUMNS))
-    tables.append(TableDef(CHECKPOINTS, {"through": "DATE", "ledger": "VARCHAR", **CHECKPOINT_COLUMNS}))
+    tables.append(TableDef(CHECKPOINTS, TABLE_COLUMNS))
     return {t.name: t for t in tables}
 
 

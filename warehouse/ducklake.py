@@ -348,15 +348,26 @@ def replace_changed(
         con.execute("DROP TABLE __replace_rows")
 
 
+def current_snapshot(con: duckdb.DuckDBPyConnection) -> int:
+    """The id of the lake's current snapshot (as this connection's transaction sees it)."""
+    return con.execute(f"SELECT id FROM {LAKE}.current_snapshot()").fetchone()[0]
+
+
+def change_feed(name: str, since: int, now: int) -> str:
+    """DuckLake's change feed of the lake table 'schema.table' over the commits after snapshot `since` up to
+    `now`, as a relation (it fails when the table was created or replaced in between)."""
+    schema, table = name.split(".", 1)
+    return f"ducklake_table_changes({sql_str(LAKE)}, {sql_str(schema)}, {sql_str(table)}, {since + 1}, {now})"
+
+
 def table_changed(con: duckdb.DuckDBPyConnection, name: str, since: int) -> bool:
     """Whether a commit after snapshot `since` changed rows of the lake table 'schema.table' (DuckLake's change
     feed); True when the feed cannot tell (the table was created or replaced since)."""
-    schema, table = name.split(".", 1)
-    now = con.execute(f"SELECT id FROM {LAKE}.current_snapshot()").fetchone()[0]
+    now = current_snapshot(con)
     if now <= since:
         return False
-    feed = f"ducklake_table_changes({sql_str(LAKE)}, {sql_str(schema)}, {sql_str(table)}, {since + 1}, {now})"
     try:
+        feed = change_feed(name, since, now)
         return con.execute(f"SELECT count(*) FROM (SELECT 1 FROM {feed} LIMIT 1)").fetchone()[0] > 0
     except duckdb.Error:
         return True

@@ -13,7 +13,7 @@ import duckdb
 
 from assets.ingest.spec import SourceSpec
 from assets.tables import CHARGE_LINE_ID, TABLES, ingest_table
-from warehouse.ducklake import LAKE, define_view, lake_tables, qualified
+from warehouse.ducklake import change_feed, current_snapshot, define_view, lake_tables, qualified
 from warehouse.lake import sql_ident, sql_str
 
 USAGE = "core.compute_usage"
@@ -61,24 +61,20 @@ def changed_charge_dates(con: duckdb.DuckDBPyConnection, specs: list[SourceSpec]
     """The charge dates of core.compute_usage rows added, removed or excluded by the lake's commits after
     snapshot `since` (from DuckLake's change feed of the usage sources' tables and of the exclusion list); None
     when the feed cannot tell (a source table created or replaced since), and the caller must rebuild."""
-    now = con.execute(f"SELECT id FROM {LAKE}.current_snapshot()").fetchone()[0]
+    now = current_snapshot(con)
     if now <= since:
         return set()
     existing = lake_tables(con, views=False)
     tables = [s.name for s in specs if s.kind == "usage" and ingest_table(s.name) in existing]
     if not tables:
         return set()
-
-    def feed(schema: str, table: str) -> str:
-        return f"ducklake_table_changes({sql_str(LAKE)}, {sql_str(schema)}, {sql_str(table)}, {since + 1}, {now})"
-
-    changed = [f"SELECT charge_date FROM {feed('ingest', n)}" for n in tables]
+    changed = [f"SELECT charge_date FROM {change_feed(ingest_table(n), since, now)}" for n in tables]
     loaded = " UNION ALL ".join(
         f"SELECT source_name, source_file, source_row, charge_date FROM {qualified(ingest_table(n))}"
         for n in tables
     )
     excluded = (  # the exclusion list's changes, read once, dated by the rows they name
-        f"SELECT u.charge_date FROM {feed('audit', 'usage_dedup_excluded')} x "
+        f"SELECT u.charge_date FROM {change_feed('audit.usage_dedup_excluded', since, now)} x "
         f"JOIN ({loaded}) u USING (source_name, source_file, source_row)"
     )
     try:

@@ -11,7 +11,15 @@ from assets.core.usage import changed_charge_dates
 from assets.pools import write_pool
 from assets.resources import Lakehouse
 from assets.views import create_lake_views
-from warehouse.ducklake import LAKE, commit, define_view, qualified, replace_changed, table_exists, table_rows
+from warehouse.ducklake import (
+    commit,
+    current_snapshot,
+    define_view,
+    qualified,
+    replace_changed,
+    table_exists,
+    table_rows,
+)
 from warehouse.settings import REPO_ROOT
 
 SQL_DIR = REPO_ROOT / "warehouse" / "sql"
@@ -173,7 +181,7 @@ def _by_key(
     name = f"{mart.schema}.{mart.name}"
     since = built_from(context)
     with commit(con, f"{name} by {mart.key}"):
-        snapshot = con.execute(f"SELECT id FROM {LAKE}.current_snapshot()").fetchone()[0]
+        snapshot = current_snapshot(con)
         days = (
             set() if not mart.local or since is None else changed_charge_dates(con, lakehouse.specs(), since)
         )

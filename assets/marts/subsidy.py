@@ -27,7 +27,7 @@ from assets.subsidy.checkpoints import (
 from assets.subsidy.policy import Policy, load_policy
 from assets.subsidy.published import DAY_COLUMNS, INPUTS, QUERIES, load_all_affiliations
 from assets.views import create_lake_views
-from warehouse.ducklake import LAKE, commit, qualified, table_changed, table_rows
+from warehouse.ducklake import commit, current_snapshot, qualified, table_changed, table_rows
 from warehouse.lake import scalar
 
 DESCRIPTIONS = {
@@ -57,7 +57,7 @@ def subsidy_marts(context: AssetExecutionContext, lakehouse: Lakehouse) -> Itera
     policy = load_policy()
     with lakehouse.connect() as con:
         create_lake_views(con, [t for t in INPUTS if not t.startswith("ref.")])
-        snapshot = con.execute(f"SELECT id FROM {LAKE}.current_snapshot()").fetchone()[0]
+        snapshot = current_snapshot(con)
         restored = _continue_from(context, con, lakehouse, policy)
         through = _attribute(con, policy, restored)
         with commit(con, "subsidy marts"):

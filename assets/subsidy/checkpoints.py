@@ -3,7 +3,7 @@
 A day's attribution depends on every earlier day only through the engine's ledgers (redemptions, cap use, first
 use, credited cost) and its earlier attribution rows. A refresh whose charge lines changed from day F onward
 restores the ledgers of the latest checkpoint before F and the attribution rows up to it, then attributes the
-days after it one by one (`attribute_day`, proven equal to the whole-period run). Checkpoints after the
+days after it (`attribute_day` over a range, proven equal to the whole-period run). Checkpoints after the
 restored one are dropped (they were computed from the old lines), all but the newest RETAINED are pruned,
 and a change older than every checkpoint attributes the whole period again.
 """
@@ -31,6 +31,7 @@ COLUMNS = {
     "day": "DATE",
     "units": "BIGINT",
 }
+TABLE_COLUMNS = {"through": "DATE", "ledger": "VARCHAR", **COLUMNS}  # meta.subsidy_checkpoints
 # Ledger -> stored column -> the engine's column (engine table subsidy_state_<ledger>).
 LEDGERS = {
     "vouchers": {"voucher_id": "voucher_id", "units": "redeemed"},
@@ -114,5 +115,5 @@ def save_checkpoints(con: duckdb.DuckDBPyConnection, restored: dt.date | None) -
 
 def _taken(con: duckdb.DuckDBPyConnection) -> None:
     """The temp table of the checkpoints taken in this run."""
-    columns = ", ".join(f"{c} {t}" for c, t in {"through": "DATE", "ledger": "VARCHAR", **COLUMNS}.items())
+    columns = ", ".join(f"{c} {t}" for c, t in TABLE_COLUMNS.items())
     con.execute(f"CREATE TEMP TABLE IF NOT EXISTS __subsidy_checkpoints ({columns})")
