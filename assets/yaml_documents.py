@@ -9,6 +9,7 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 Model = TypeVar("Model", bound=BaseModel)
+SafeLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml's parser when PyYAML was built with it
 
 
 def _format_errors(path: Path, exc: ValidationError) -> str:
@@ -23,7 +24,7 @@ def _format_errors(path: Path, exc: ValidationError) -> str:
 def load_yaml_model(path: Path, model: type[Model], error: type[Exception], what: str) -> Model:
     """Parse `path` as YAML and validate it as `model`; raise `error` naming the file (and each bad key)."""
     try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+        raw = yaml.load(path.read_text(encoding="utf-8"), Loader=SafeLoader)
     except (OSError, yaml.YAMLError) as exc:
         raise error(f"{path}: cannot read {what}: {exc}") from exc
     if not isinstance(raw, dict):

@@ -17,4 +17,7 @@ def build_definitions() -> dg.Definitions:
     return dg.load_from_defs_folder(path_within_project=REPO_ROOT)
 
 
-defs = build_definitions()
+@dg.definitions
+def defs() -> dg.Definitions:
+    """The code location's definitions, built when Dagster loads the location (not on import)."""
+    return build_definitions()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import functools
 from pathlib import Path
 
 from assets.ingest.compile import DERIVED
@@ -59,23 +60,38 @@ def spec_problems(spec: SourceSpec, path: Path) -> list[str]:
 
 def check_spec_file(path: Path) -> list[str]:
     """All problems of a spec file (schema errors first); empty when the spec is usable."""
+    return _checked(path)[1]
+
+
+def _checked(path: Path) -> tuple[SourceSpec | None, list[str]]:
+    """A spec file's spec (None when it does not parse) and all its problems."""
     try:
         spec = load_spec(path)
     except SpecError as exc:
-        return str(exc).splitlines()
-    return spec_problems(spec, path)
+        return None, str(exc).splitlines()
+    return spec, spec_problems(spec, path)
 
 
 def load_checked_specs(directory: Path) -> list[SourceSpec]:
-    """Load every spec of a directory and run the deep checks; any problem in any file raises SpecError."""
+    """Load every spec of a directory and run the deep checks; any problem in any file raises SpecError.
+
+    A process loads a directory once while none of its files changes (same names, sizes and modification times).
+    """
+    stamps = tuple(
+        (path, path.stat().st_mtime_ns, path.stat().st_size) for path in sorted(directory.glob("*.yaml"))
+    )
+    return list(_load_checked(stamps))
+
+
+@functools.lru_cache(maxsize=4)
+def _load_checked(stamps: tuple[tuple[Path, int, int], ...]) -> tuple[SourceSpec, ...]:
     problems: list[str] = []
     specs: list[SourceSpec] = []
-    for path in sorted(directory.glob("*.yaml")):
-        found = check_spec_file(path)
-        if found:
-            problems += found
-        else:
-            specs.append(load_spec(path))
+    for path, _, _ in stamps:
+        spec, found = _checked(path)
+        problems += found
+        if spec is not None and not found:
+            specs.append(spec)
     if problems:
         raise SpecError("\n".join(problems))
-    return specs
+    return tuple(specs)
