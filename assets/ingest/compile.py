@@ -15,6 +15,8 @@ LOCAL_TZ = "Asia/Shanghai"
 _TRUE = ("true", "1", "yes", "y", "t", "是")
 _FALSE = ("false", "0", "no", "n", "f", "否")
 _EPOCH = {"s": 1, "ms": 1_000, "us": 1_000_000}
+_EPOCH_LIMIT = 253_402_300_800  # seconds from 1970 to year 10000
+_UNAMBIGUOUS_ZONES = ("UTC", "GMT")
 
 
 def raw_fields_of(spec: SourceSpec) -> set[str]:
@@ -47,7 +49,9 @@ def _timestamp(text: str, bare: str, cmap: ColumnMap, tz: str) -> str:
             f"TRY_CAST({bare} AS TIMESTAMPTZ)"  # the session time zone is UTC: offsets honoured, naive is UTC
         )
     if cmap.epoch:
-        seconds = f"TRY_CAST({bare} AS DOUBLE) / {_EPOCH[cmap.epoch]}"
+        number, unit = f"TRY_CAST({bare} AS DOUBLE)", _EPOCH[cmap.epoch]
+        # NaN, infinity and numbers past year 9999 give NULL (an unparsable row), never an error for the file
+        seconds = f"CASE WHEN abs({number}) < {_EPOCH_LIMIT * unit!r} THEN {number} / {unit} END"
         origin = f" + epoch(TIMESTAMPTZ {sql_str(cmap.origin)})" if cmap.origin else ""
         return f"to_timestamp({seconds}{origin})"
     if cmap.format:
@@ -60,6 +64,53 @@ def _timestamp(text: str, bare: str, cmap: ColumnMap, tz: str) -> str:
         f"CASE WHEN {_has_offset(text)} THEN TRY_CAST({text} AS TIMESTAMPTZ) "
         f"ELSE timezone({zone}, TRY_CAST({text} AS TIMESTAMP)) END"
     )
+
+
+def _zone_suffix(text: str) -> str:
+    """SQL: the zone abbreviation a timestamp text ends in (`... 16:00:00 CST` gives CST), NULL when none; the
+    regular expression runs only on texts whose last two characters are letters."""
+    return (
+        f"CASE WHEN ascii(right({text}, 1)) >= 65 AND ascii(right({text}, 2)) >= 65 "
+        f"THEN upper(nullif(regexp_extract({text}, ' ([A-Za-z]{{2,5}})$', 1), '')) END"
+    )
+
+
+def with_zone_abbreviations(text: str, value: str, abbreviations: dict[str, str]) -> tuple[str, str]:
+    """A timestamp value that honours the zone abbreviations a spec maps (and UTC / GMT), NULL for any other
+    abbreviation, and the SQL condition of a row whose abbreviation is ambiguous."""
+    suffix = _zone_suffix(text)
+    mapped = {k.upper(): v for k, v in abbreviations.items()}
+    zone = (
+        "CASE "
+        + " ".join(f"WHEN {suffix} = {sql_str(k)} THEN {sql_str(v)}" for k, v in mapped.items())
+        + " END"
+        if mapped
+        else "CAST(NULL AS VARCHAR)"
+    )
+    known = ", ".join(sql_str(z) for z in _UNAMBIGUOUS_ZONES)
+    value = (
+        f"CASE WHEN {suffix} IS NULL THEN {value} "
+        f"WHEN {zone} IS NOT NULL THEN TRY_CAST(regexp_replace({text}, ' [A-Za-z]{{2,5}}$', ' ' || {zone}) "
+        f"AS TIMESTAMPTZ) WHEN {suffix} IN ({known}) THEN TRY_CAST({text} AS TIMESTAMPTZ) END"
+    )
+    return value, f"{suffix} IS NOT NULL AND {zone} IS NULL AND {suffix} NOT IN ({known})"
+
+
+class SqlRuleName(str):
+    """A rule name computed per row by SQL (e.g. `no_fx_rate:USD:2025-08-04`) rather than a fixed name."""
+
+
+def _rule_name(name: str) -> str:
+    return str(name) if isinstance(name, SqlRuleName) else sql_str(name)
+
+
+def _fx_rules(ref: RefSnapshot, currency: str, day: str, missing: str) -> list[tuple[str, str]]:
+    """Rows without a CNY amount: a known currency with no rate for the day (`no_fx_rate:<currency>:<day>`),
+    else a currency the rate table does not know (`unknown_currency`)."""
+    code = f"upper({currency})"
+    known = ", ".join(sql_str(c) for c in sorted(ref.fx_currencies))
+    no_rate = SqlRuleName(f"'no_fx_rate:' || {code} || ':' || CAST({day} AS VARCHAR)")
+    return [(no_rate, f"{missing} AND {code} IN ({known})"), ("unknown_currency", missing)]
 
 
 def _has_offset(text: str) -> str:
@@ -130,6 +181,7 @@ class _Builder:
         self.spec = spec
         self.target: Target = TARGETS[spec.kind]
         self.raw_alias = {f: f"__f{i}" for i, f in enumerate(raw.fields)}
+        self.doubles: list[str] = []  # mapped DOUBLE columns, whose NaN and infinities are quarantined
 
     def raw(self, name: str) -> str:
         if name in self.raw_alias:
@@ -185,6 +237,12 @@ class _Builder:
                 )
         value = convert(source, sql_type, cmap, self.spec.timezone)
         source_text = _text(source, cmap.thousands)
+        if sql_type == "TIMESTAMPTZ" and not cmap.epoch and not cmap.format:
+            value, ambiguous = with_zone_abbreviations(source_text, value, self.spec.timezone_abbreviations)
+            checks.append((f"ambiguous_timezone:{col}", ambiguous))
+        if sql_type == "DOUBLE":
+            self.doubles.append(col)
+            checks.append((f"non_finite:{col}", f"NOT isfinite({sql_ident(col)})"))
         if fallible:  # the raw text is only looked at where the converted value is NULL
             checks.append(
                 (
@@ -288,7 +346,7 @@ def _usage_enrich(spec: SourceSpec, ref: RefSnapshot) -> tuple[str, list[tuple[s
     rules = [
         ("unknown_chip", "chip IS NOT NULL AND chip_model IS NULL"),
         ("missing_required:chip", "chip IS NULL AND chip_model IS NULL AND coalesce(gpu_hours, 0) > 0"),
-        ("unknown_currency", "fx_rate_to_cny IS NULL"),
+        *_fx_rules(ref, "billing_currency", "charge_date", "fx_rate_to_cny IS NULL"),
         ("missing_cost", "billed_cost IS NULL"),
     ]
     return enriched, rules
@@ -304,7 +362,7 @@ def _transfers_enrich(spec: SourceSpec, ref: RefSnapshot) -> tuple[str, list[tup
         f"CAST(t.cost * {ref.fx_sql('upper(t.currency)', day)} AS {MONEY}) AS cost_cny, "
         f"{day} AS transfer_date, {provider} AS provider_id FROM typed t"
     )
-    return enriched, [("unknown_currency", "cost IS NOT NULL AND cost_cny IS NULL")]
+    return enriched, _fx_rules(ref, "currency", "transfer_date", "cost IS NOT NULL AND cost_cny IS NULL")
 
 
 def _vouchers_enrich(ref: RefSnapshot) -> tuple[str, list[tuple[str, str]]]:
@@ -313,7 +371,7 @@ def _vouchers_enrich(ref: RefSnapshot) -> tuple[str, list[tuple[str, str]]]:
         f"SELECT t.*, CAST(t.face_value * {ref.fx_sql('upper(t.currency)', 't.valid_from')} AS {MONEY}) "
         "AS face_value_cny FROM typed t"
     )
-    return enriched, [("unknown_currency", "face_value_cny IS NULL")]
+    return enriched, _fx_rules(ref, "currency", "valid_from", "face_value_cny IS NULL")
 
 
 # Per kind: (column that must not start too far ahead, quantity limited by max_gpu_count, CNY amount limited).
@@ -363,8 +421,9 @@ def compile_source(spec: SourceSpec, raw: RawRelation, ref: RefSnapshot, source_
     target = b.target
     typed_cols, parse_checks = b.typed_columns()
     parse_flags = [f"({cond}) AS {sql_ident('__p' + str(i))}" for i, (_, cond) in enumerate(parse_checks)]
+    finite = ", ".join(f"CASE WHEN isfinite({c}) THEN {c} END AS {c}" for c in map(sql_ident, b.doubles))
     typed = (
-        f"SELECT *, {', '.join(parse_flags) or 'NULL AS __none'} "
+        f"SELECT * {f'REPLACE ({finite})' if finite else ''}, {', '.join(parse_flags) or 'NULL AS __none'} "
         f"FROM (SELECT *, {', '.join(typed_cols)} FROM ({raw.select_sql}))"
     )
     enriched, kind_rules = {
@@ -385,15 +444,21 @@ def compile_source(spec: SourceSpec, raw: RawRelation, ref: RefSnapshot, source_
     own_rules = [
         (r.name, compile_expression(r.when, resolve)) for r in spec.rules if r.action == "quarantine"
     ]
-    rules: list[tuple[str, str]] = [("unparsable_record", "__broken"), *skip_rules]
-    rules += [(f"missing_required:{c}", f"{sql_ident(c)} IS NULL") for c in target.required]
+    rules: list[tuple[str, str]] = [("unparsable_record", "__broken")]
+    if raw.header_sql:
+        rules.append(("repeated_header", raw.header_sql))
+    rules += skip_rules
+    # A value that is there but does not parse is named so before a required column is called missing.
     rules += [(name, sql_ident(f"__p{i}")) for i, (name, _) in enumerate(parse_checks)]
+    rules += [(f"missing_required:{c}", f"{sql_ident(c)} IS NULL") for c in target.required]
     if target.interval:
         start, end = target.interval
         rules.append(("end_before_start", f"{sql_ident(end)} < {sql_ident(start)}"))
+        if spec.kind == "usage":  # FOCUS: a charge period has a positive length
+            rules.append(("zero_length_period", f"{sql_ident(end)} = {sql_ident(start)}"))
     rules += [(f"negative_quantity:{c}", f"{sql_ident(c)} < 0") for c in target.numeric_checks]
     rules += kind_rules + _sanity_rules(spec, ref, key) + own_rules
-    judge = "CASE " + " ".join(f"WHEN {cond} THEN {sql_str(name)}" for name, cond in rules) + " END"
+    judge = "CASE " + " ".join(f"WHEN {cond} THEN {_rule_name(name)}" for name, cond in rules) + " END"
     lineage = ("source_name", "source_file", "source_row", "partition_key", "raw_chip")
     columns = ", ".join(sql_ident(c) for c in output_columns(spec.kind) if c not in lineage)
     raw_chip = "chip AS raw_chip, " if spec.kind == "usage" else ""

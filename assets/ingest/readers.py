@@ -8,12 +8,15 @@ table and read back with `rejects_sql`.
 from __future__ import annotations
 
 import codecs
+import csv
 import gzip
+import io
 import json
 import os
 import re
 import shutil
 import uuid
+from collections import defaultdict
 from dataclasses import dataclass
 
 import duckdb
@@ -42,6 +45,7 @@ class RawRelation:
     fields: list[str]
     raw_sql: str
     rejects_sql: str | None = None
+    header_sql: str | None = None  # holds for a record that repeats the header line
 
 
 def _aliases(fields: list[str]) -> dict[str, str]:
@@ -110,8 +114,40 @@ def _csv_options(fmt: FormatSpec, gz: bool, rejects: str) -> str:
     return ", ".join(opts)
 
 
-def read_csv_relation(con: duckdb.DuckDBPyConnection, path: str, fmt: FormatSpec, gz: bool) -> RawRelation:
+def header_names(path: str, fmt: FormatSpec, gz: bool) -> list[str]:
+    """The names of a CSV file's header line as written (after `skip_rows` lines; empty without a header)."""
+    if not fmt.header:
+        return []
+    with _open_bytes(path, gz) as handle, io.TextIOWrapper(handle, encoding="utf-8-sig", newline="") as text:
+        for _ in range(fmt.skip_rows):
+            text.readline()
+        quoting = csv.QUOTE_MINIMAL if fmt.quote else csv.QUOTE_NONE
+        return next(
+            csv.reader(text, delimiter=fmt.delimiter, quotechar=fmt.quote or None, quoting=quoting), []
+        )
+
+
+def refuse_ambiguous_header(names: list[str], wanted: list[str]) -> None:
+    """Refuse a header that names a column the spec reads more than once (compared without case): which of
+    them holds the values cannot be known, and reading either could load the wrong amounts."""
+    positions: dict[str, list[int]] = defaultdict(list)
+    for position, name in enumerate(names, start=1):
+        positions[name.strip().casefold()].append(position)
+    for field in wanted:
+        found = positions.get(field.strip().casefold(), [])
+        if len(found) > 1:
+            columns = ", ".join(str(p) for p in found)
+            raise SourceFileError(
+                f"the header names column {field!r} {len(found)} times (columns {columns}); which one holds "
+                "the values is ambiguous, so the file was not loaded"
+            )
+
+
+def read_csv_relation(
+    con: duckdb.DuckDBPyConnection, path: str, fmt: FormatSpec, gz: bool, wanted: list[str]
+) -> RawRelation:
     """A CSV file with a header: fields are its header names; rows are numbered by position."""
+    refuse_ambiguous_header(header_names(path, fmt, gz), wanted)
     rejects = f"rej_{uuid.uuid4().hex[:12]}"
     scan = f"read_csv({sql_str(path)}, {_csv_options(fmt, gz, rejects)})"
     try:
@@ -125,7 +161,8 @@ def read_csv_relation(con: duckdb.DuckDBPyConnection, path: str, fmt: FormatSpec
         f"SELECT line - {header_lines} AS __row, trim(any_value(csv_line), chr(13) || chr(10)) AS __raw, "
         f"min(error_type || ': ' || error_message) AS __detail FROM {rejects}_errors GROUP BY line"
     )
-    return RawRelation(select, fields, _json_of_fields(fields), rejects_sql)
+    repeated = " AND ".join(f"{sql_ident(a)} = {sql_str(f)}" for f, a in _aliases(fields).items())
+    return RawRelation(select, fields, _json_of_fields(fields), rejects_sql, repeated if fmt.header else None)
 
 
 def read_lines_relation(path: str, gz: bool) -> str:
@@ -255,7 +292,7 @@ def open_raw(
             return read_jsonl_relation(json_document_to_lines(path, fmt, scratch, display), False, fields)
         local, gz = transcode_to_utf8(path, fmt, scratch, display)
         if fmt.type == "csv":
-            return read_csv_relation(con, local, fmt, gz)
+            return read_csv_relation(con, local, fmt, gz, fields)
         if fmt.type == "jsonl":
             return read_jsonl_relation(local, gz, fields)
         return read_kv_relation(local, gz, fields)

@@ -113,6 +113,11 @@ class RefSnapshot:
         ]
         return f"CAST(CASE {' '.join(branches)} END AS DOUBLE)" if branches else "CAST(NULL AS DOUBLE)"
 
+    @property
+    def fx_currencies(self) -> set[str]:
+        """Currencies with a rate to CNY on some day (and CNY itself)."""
+        return {r.key[0] for r in self.fx_rates} | {"CNY"}
+
     def fx_sql(self, currency_sql: str, day_sql: str) -> str:
         """SQL of the rate to CNY of a currency on a day (1 for CNY); NULL when unknown."""
         branches = [

@@ -184,6 +184,11 @@ class SourceSpec(_Strict):
     landing: LandingSpec
     format: FormatSpec
     timezone: str = "UTC"
+    timezone_abbreviations: dict[str, str] = Field(
+        default_factory=dict,
+        description="zone abbreviations the provider writes after its times, each with the IANA zone it means "
+        "(e.g. CST: Asia/Shanghai); any other abbreviation is ambiguous and quarantines its row",
+    )
     currency: str = "CNY"
     columns: dict[str, ColumnMap]
     chip_aliases: dict[str, str] = Field(default_factory=dict)
@@ -211,6 +216,15 @@ class SourceSpec(_Strict):
     @classmethod
     def _zone(cls, value: str) -> str:
         return _check_zone(value)
+
+    @field_validator("timezone_abbreviations")
+    @classmethod
+    def _abbreviations(cls, value: dict[str, str]) -> dict[str, str]:
+        for abbreviation, zone in value.items():
+            if not re.fullmatch(r"[A-Za-z]{2,5}", abbreviation):
+                raise ValueError(f"{abbreviation!r} is not a zone abbreviation (2 to 5 letters)")
+            _check_zone(zone)
+        return value
 
     @model_validator(mode="after")
     def _kind_fields(self) -> SourceSpec:

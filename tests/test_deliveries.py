@@ -1,0 +1,139 @@
+"""Real deliveries through the real ingest path: ambiguous headers, non-finite numbers, zone abbreviations,
+zero-length periods and the names of the rules that quarantine rows. Each asserts the money and the ledger."""
+
+from decimal import Decimal
+from pathlib import Path
+
+from assets.reference.tables import REF_TABLES, load_reference_table
+from tests.conftest import lake_connection
+from tests.ingest_support import CSV_HEADER, ingest, spec_of
+from warehouse.ducklake import LakeConfig
+from warehouse.lake import Location
+
+OK = "T1,2025-08-01 08:00:00,2025-08-01 09:00:00,A100,1,10\n"
+
+
+def accounted(result) -> bool:
+    """rows read = rows loaded + quarantined + held, for every file."""
+    return all(r.rows_read == r.rows_loaded + r.rows_quarantined + r.rows_held for r in result.rows)
+
+
+def test_a_header_naming_a_mapped_column_twice_is_refused(tmp_path: Path, lake: LakeConfig) -> None:
+    # a discount column relabelled with the payable column's name, placed before it
+    header = "tenant,start,end,chip,cards,cost,cost\n"
+    body = (header + "T1,2025-08-01 08:00:00,2025-08-01 09:00:00,A100,1,-1.5,10\n").encode()
+    result, loaded, quarantine = ingest(tmp_path, lake, spec_of(), "2025-08-01.csv", body)
+    (ledger,) = result.rows
+    assert loaded == [] and quarantine == [] and ledger.status == "failed" and ledger.money_loaded is None
+    assert result.errors == [ledger.detail]
+    assert ledger.detail.startswith("acme/2025-08-01.csv: ")
+    assert "names column 'cost' 2 times (columns 6, 7)" in ledger.detail
+
+
+def test_a_repeated_column_the_spec_does_not_read_is_harmless(tmp_path: Path, lake: LakeConfig) -> None:
+    header = "tenant,start,end,chip,cards,cost,note,NOTE\n"
+    body = (header + OK.replace("\n", ",a,b\n")).encode()
+    result, loaded, _ = ingest(tmp_path, lake, spec_of(), "2025-08-01.csv", body)
+    assert [r["billed_cost"] for r in loaded] == [Decimal("10.0000")] and not result.errors
+
+
+def test_nan_and_infinity_are_quarantined_per_row(tmp_path: Path, lake: LakeConfig) -> None:
+    body = (
+        CSV_HEADER
+        + OK
+        + OK.replace(",1,10", ",NaN,10")
+        + OK.replace(",1,10", ",inf,10")
+        + OK.replace(",1,10", ",-Infinity,10")
+        + OK.replace(",1,10", ",1,NaN")
+    ).encode()
+    result, loaded, quarantine = ingest(tmp_path, lake, spec_of(), "2025-08-01.csv", body)
+    assert quarantine == [
+        (2, "non_finite:gpu_count"),
+        (3, "non_finite:gpu_count"),
+        (4, "non_finite:gpu_count"),
+        (5, "unparsable:billed_cost"),
+    ]
+    assert [r["source_row"] for r in loaded] == [1] and result.rows[0].money_loaded == Decimal("10")
+    assert accounted(result) and not result.errors
+
+
+def test_a_nan_epoch_quarantines_its_row_not_its_file(tmp_path: Path, lake: LakeConfig) -> None:
+    columns = {k: v.model_dump(exclude_none=True) for k, v in spec_of().columns.items()}
+    spec = spec_of(columns={**columns, "charge_period_start": {"column": "start", "epoch": "s"}})
+    body = (
+        CSV_HEADER
+        + "T1,1754006400,2025-08-01 09:00:00,A100,1,10\n"
+        + "T1,NaN,2025-08-01 09:00:00,A100,1,10\n"
+        + "T1,1e300,2025-08-01 09:00:00,A100,1,10\n"
+    ).encode()
+    result, loaded, quarantine = ingest(tmp_path, lake, spec, "2025-08-01.csv", body)
+    assert quarantine == [(2, "unparsable:charge_period_start"), (3, "unparsable:charge_period_start")]
+    assert [r["charge_period_start"].isoformat() for r in loaded] == ["2025-08-01T00:00:00+00:00"]
+    assert accounted(result) and not result.errors
+
+
+def test_zone_abbreviations_are_ambiguous_unless_the_spec_maps_them(tmp_path: Path, lake: LakeConfig) -> None:
+    body = (
+        CSV_HEADER
+        + "T1,2025-08-04 16:00:00 CST,2025-08-04 17:00:00 CST,A100,1,10\n"
+        + "T1,2025-08-04 16:00:00 UTC,2025-08-04 17:00:00 UTC,A100,1,10\n"
+        + "T1,2025-08-04 16:00:00,2025-08-04 17:00:00,A100,1,10\n"
+    ).encode()
+    result, loaded, quarantine = ingest(tmp_path, lake, spec_of(timezone="Asia/Shanghai"), "2025-08-04.csv", body)
+    assert quarantine == [(1, "ambiguous_timezone:charge_period_start")] and accounted(result)
+    assert [r["charge_period_start"].isoformat() for r in loaded] == [
+        "2025-08-04T16:00:00+00:00",  # UTC says so
+        "2025-08-04T08:00:00+00:00",  # naive: the spec's zone
+    ]
+    spec = spec_of(timezone="UTC", timezone_abbreviations={"CST": "Asia/Shanghai"})
+    _, loaded, quarantine = ingest(tmp_path, lake, spec, "2025-08-04.csv", body, run_id="r2")
+    assert quarantine == []
+    assert sorted(r["charge_period_start"].isoformat() for r in loaded) == [
+        "2025-08-04T08:00:00+00:00",  # China Standard Time, as mapped (US Central would be 22:00)
+        "2025-08-04T16:00:00+00:00",
+        "2025-08-04T16:00:00+00:00",
+    ]
+
+
+def test_a_zero_length_charge_period_is_quarantined_at_ingest(tmp_path: Path, lake: LakeConfig) -> None:
+    body = (CSV_HEADER + OK + OK.replace("09:00:00", "08:00:00")).encode()
+    result, loaded, quarantine = ingest(tmp_path, lake, spec_of(), "2025-08-01.csv", body)
+    assert quarantine == [(2, "zero_length_period")] and len(loaded) == 1 and accounted(result)
+
+
+def test_rule_names_tell_a_bad_value_from_a_missing_one(tmp_path: Path, lake: LakeConfig) -> None:
+    body = (
+        CSV_HEADER
+        + OK.replace("2025-08-01 08:00:00", "45870.33")  # an Excel serial date
+        + OK.replace("2025-08-01 08:00:00", "2025-08-01 30:00:00")  # hour 30
+        + CSV_HEADER  # the header repeated inside the file (a concatenation of two files)
+        + OK.replace("2025-08-01 08:00:00", "")  # really missing
+    ).encode()
+    _, _, quarantine = ingest(tmp_path, lake, spec_of(), "2025-08-01.csv", body)
+    assert quarantine == [
+        (1, "unparsable:charge_period_start"),
+        (2, "unparsable:charge_period_start"),
+        (3, "repeated_header"),
+        (4, "missing_required:charge_period_start"),
+    ]
+
+
+def test_a_missing_exchange_rate_names_the_currency_and_day(tmp_path: Path, lake: LakeConfig) -> None:
+    reference = tmp_path / "landing" / "reference"
+    reference.mkdir(parents=True)
+    (reference / "fx_rates.csv").write_text(
+        "currency,valid_from,valid_to,rate_to_cny\nUSD,2025-07-01,2025-07-31,7.15\n", encoding="utf-8"
+    )
+    with lake_connection(lake) as con:
+        load_reference_table(con, REF_TABLES["fx_rates"], Location(str(tmp_path / "landing")))
+    columns = {k: v.model_dump(exclude_none=True) for k, v in spec_of().columns.items()}
+    spec = spec_of(columns={**columns, "billing_currency": "cur"})
+    body = (
+        CSV_HEADER.replace("cost", "cost,cur")
+        + OK.replace("2025-08-01", "2025-07-31").replace("\n", ",USD\n")  # rate known for July
+        + OK.replace("\n", ",USD\n")  # no USD rate for August
+        + OK.replace("\n", ",XYZ\n")
+    ).encode()
+    result, loaded, quarantine = ingest(tmp_path, lake, spec, "2025-08-01.csv", body)
+    assert quarantine == [(2, "no_fx_rate:USD:2025-08-01"), (3, "unknown_currency")]
+    assert [r["billed_cost_cny"] for r in loaded] == [Decimal("71.5000")] and accounted(result)
