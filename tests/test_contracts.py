@@ -4,6 +4,7 @@ import json
 from pathlib import Path
 
 import dagster as dg
+import great_expectations as gx
 import pytest
 
 from assets.contracts.checks import failures_markdown
@@ -11,7 +12,7 @@ from assets.contracts.suites import suite_paths
 from assets.contracts.validation import create_table_views, load_suite, validate
 from assets.resources import Lakehouse
 from assets.tables import TABLES
-from tests.conftest import Deployment
+from tests.conftest import Deployment, lake_connection
 
 
 def test_every_core_ref_and_mart_table_has_a_loadable_suite() -> None:
@@ -89,3 +90,17 @@ def test_a_day_partitioned_contract_runs_on_the_days_of_the_run(demo: Deployment
     assert outcome.failed == [], failures_markdown(outcome)
     assert ledger_days == [(day,)]  # the tables it reconciles with hold the same days
     assert chips == all_chips > 0  # a table without day partitions is whole
+
+
+def test_every_contract_forbids_nan_and_infinity(lake) -> None:
+    with lake_connection(lake) as con:
+        con.execute("CREATE SCHEMA IF NOT EXISTS lake.marts")
+        con.execute(
+            "CREATE TABLE lake.marts.chip_mix AS SELECT * FROM (VALUES "
+            "('2025-08-01', 1.5), ('2025-08-02', 'NaN'::DOUBLE), ('2025-08-03', 'inf'::DOUBLE)) t(day, gpu_hours)"
+        )
+        suite = gx.ExpectationSuite(name="t", meta={"table": "marts.chip_mix"}, expectations=[])
+        outcome = validate(con, suite)
+    (failed,) = outcome.failed
+    assert not outcome.passed and "no NaN or infinity in gpu_hours" in failed.why
+    assert sorted(s["day"] for s in failed.samples) == ["2025-08-02", "2025-08-03"]

@@ -21,7 +21,7 @@ from assets.contracts.gx_duckdb import URL_SCHEME, enable_regex
 from assets.contracts.suites import suite_document
 from assets.tables import TABLES
 from warehouse.ducklake import lake_tables
-from warehouse.lake import sql_str
+from warehouse.lake import sql_ident, sql_str
 
 SAMPLES = 5
 ROW_QUERY = "unexpected_rows_expectation"
@@ -154,6 +154,25 @@ def validate(
     return ContractOutcome(table, outcomes, time.perf_counter() - start)
 
 
+def finite_numbers(con: duckdb.DuckDBPyConnection, view: str) -> list[gx.expectations.Expectation]:
+    """Every table's contract: its floating-point columns hold no NaN and no infinity (one row query)."""
+    columns = [
+        name
+        for name, kind, *_ in con.execute(f"DESCRIBE memory.main.{view}").fetchall()
+        if kind in ("DOUBLE", "FLOAT")
+    ]
+    if not columns:
+        return []
+    broken = " OR ".join(f"NOT isfinite({sql_ident(c)})" for c in columns)
+    return [
+        gx.expectations.UnexpectedRowsExpectation(
+            unexpected_rows_query=f"SELECT * FROM {{batch}} WHERE {broken}",
+            meta={"why": f"numbers are finite: no NaN or infinity in {', '.join(columns)}"},
+            severity="critical",
+        )
+    ]
+
+
 def _run_suite(
     con: duckdb.DuckDBPyConnection, suite: gx.ExpectationSuite, view: str
 ) -> list[ExpectationOutcome]:
@@ -172,6 +191,7 @@ def _run_suite(
     )
     row_level = [e for e in suite.expectations if e.expectation_type != ROW_QUERY]
     queries = [e for e in suite.expectations if e.expectation_type == ROW_QUERY]
+    queries += finite_numbers(con, view)
     outcomes: list[ExpectationOutcome] = []
     # Row-level expectations report counts and a few offending keys; row queries (whose output is already
     # only the offending rows, at most 200) return those rows.
