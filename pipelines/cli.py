@@ -207,12 +207,14 @@ def check(tables: tuple[str, ...]) -> None:
         sys.exit(1)
 
 
-def _reader(settings: Settings, snapshot: int | None = None) -> duckdb.DuckDBPyConnection:
+def _reader(
+    settings: Settings, snapshot: int | None = None, sandboxed: bool = False
+) -> duckdb.DuckDBPyConnection:
     """A read-only connection on the lake's latest (or a past) snapshot; a clear error when there is none."""
     from warehouse.ducklake import LakeNotFoundError, connect_reader
 
     try:
-        return connect_reader(settings.lake, snapshot)
+        return connect_reader(settings.lake, snapshot, sandboxed)
     except LakeNotFoundError as exc:
         raise click.ClickException(str(exc)) from None
 
@@ -260,11 +262,15 @@ def status() -> None:
     "--snapshot", type=int, default=None, help="Query this past lake snapshot (see lake.snapshots())."
 )
 def sql(query: str, fmt: str, snapshot: int | None) -> None:
-    """Query the lakehouse read-only: the latest committed snapshot, or a past one."""
-    with _reader(Settings.from_env(), snapshot) as con:
+    """Query the lakehouse read-only: the latest committed snapshot, or a past one. Only queries run (SELECT,
+    DESCRIBE, SHOW, SUMMARIZE, EXPLAIN); no file outside the lake can be read, and none written."""
+    from warehouse.ducklake import refuse_statements
+
+    with _reader(Settings.from_env(), snapshot, sandboxed=True) as con:
         try:
+            refuse_statements(query)
             cursor = con.execute(query)
-        except duckdb.Error as exc:
+        except (duckdb.Error, ValueError) as exc:
             raise click.ClickException(str(exc)) from None
         columns = [d[0] for d in cursor.description or []]
         rows = cursor.fetchall()
@@ -390,7 +396,7 @@ def shell(print_only: bool) -> None:
         click.echo(reader_init_sql(settings.lake))
         return
     binary = shutil.which("duckdb") or str(Path(sys.executable).with_name("duckdb"))
-    os.execvp(binary, [binary, "-cmd", reader_init_sql(settings.lake)])
+    os.execvp(binary, [binary, "-cmd", reader_init_sql(settings.lake, sandboxed=True)])
 
 
 @main.command()

@@ -79,7 +79,9 @@ def test_zone_abbreviations_are_ambiguous_unless_the_spec_maps_them(tmp_path: Pa
         + "T1,2025-08-04 16:00:00 UTC,2025-08-04 17:00:00 UTC,A100,1,10\n"
         + "T1,2025-08-04 16:00:00,2025-08-04 17:00:00,A100,1,10\n"
     ).encode()
-    result, loaded, quarantine = ingest(tmp_path, lake, spec_of(timezone="Asia/Shanghai"), "2025-08-04.csv", body)
+    result, loaded, quarantine = ingest(
+        tmp_path, lake, spec_of(timezone="Asia/Shanghai"), "2025-08-04.csv", body
+    )
     assert quarantine == [(1, "ambiguous_timezone:charge_period_start")] and accounted(result)
     assert [r["charge_period_start"].isoformat() for r in loaded] == [
         "2025-08-04T16:00:00+00:00",  # UTC says so

@@ -63,3 +63,25 @@ def test_resource_metadata_holds_no_credentials(demo: Deployment, monkeypatch) -
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "do-not-leak-4f1d")
     config = json.dumps(demo.definitions().resources["lakehouse"].model_dump(), default=str)
     assert "do-not-leak-4f1d" not in config
+
+
+@pytest.mark.parametrize(
+    ("query", "refusal"),
+    [
+        ("COPY (SELECT 1) TO '{out}'", "refused a COPY statement"),
+        ("EXPLAIN ANALYZE COPY (SELECT 1) TO '{out}'", "refused a COPY statement"),
+        ("SELECT * FROM read_csv('/etc/passwd')", "file system operations are disabled"),
+        ("SELECT * FROM read_text('{landing}/reference/tenants.csv')", "file system operations are disabled"),
+        ("ATTACH '{out}' AS x", "refused a ATTACH statement"),
+        ("SET enable_external_access = true", "refused a SET statement"),
+        ("SELECT 1; INSTALL httpfs", "refused a LOAD statement"),
+    ],
+)
+def test_sql_reads_the_lake_and_nothing_else(demo: Deployment, monkeypatch, tmp_path, query, refusal) -> None:
+    monkeypatch.setenv("COMPUTEFLOW_HOME", str(demo.settings.home))
+    out = tmp_path / "out.csv"
+    text = query.format(out=out, landing=demo.settings.home / "landing")
+    result = CliRunner().invoke(main, ["sql", text])
+    assert result.exit_code == 1 and refusal in result.output and not out.exists()
+    answer = CliRunner().invoke(main, ["sql", "SELECT count(*) AS n FROM core.vouchers", "--format", "json"])
+    assert answer.exit_code == 0 and json.loads(answer.output)[0]["n"] > 0

@@ -15,6 +15,7 @@ import glob
 import importlib.util
 import json
 import os
+import re
 import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -212,20 +213,51 @@ def use_wal(path: str) -> None:
             db.execute("PRAGMA journal_mode=WAL")
 
 
-def reader_init_sql(config: LakeConfig) -> str:
-    """Statements that open the lake read-only in any DuckDB 1.5.5 client (the duckdb CLI, Harlequin)."""
-    return (
-        "; ".join([*attach_statements(config, read_only=True), f"USE {LAKE}", "SET TimeZone = 'UTC'"]) + ";"
-    )
+def sandbox_statements(config: LakeConfig) -> list[str]:
+    """Statements that confine a connection, once the lake is attached, to reading the lake's data files: no
+    other file can be read or written, no database attached, no extension installed, and the settings locked."""
+    return [
+        f"SET allowed_directories = [{sql_str(config.data_path())}]",
+        "SET enable_external_access = false",
+        "SET lock_configuration = true",
+    ]
 
 
-def connect_reader(config: LakeConfig, snapshot: int | None = None) -> duckdb.DuckDBPyConnection:
+def refuse_statements(query: str) -> None:
+    """Raise ValueError unless every statement of `query` is a query (SELECT, FROM, DESCRIBE, SHOW, SUMMARIZE,
+    PRAGMA of a setting) or an EXPLAIN of one: no COPY, SET, ATTACH, CALL, CREATE, INSTALL or LOAD."""
+    for statement in duckdb.extract_statements(query):
+        text = statement.query.strip()
+        if statement.type == duckdb.StatementType.EXPLAIN:
+            explained = re.sub(r"^explain\s+(analyze\s+)?", "", text, flags=re.IGNORECASE)
+            if explained != text:
+                refuse_statements(explained)
+                continue
+        if statement.type != duckdb.StatementType.SELECT:
+            kind = str(statement.type).rsplit(".", 1)[-1]
+            raise ValueError(
+                f"only queries run on the read-only lakehouse; refused a {kind} statement: {text}"
+            )
+
+
+def reader_init_sql(config: LakeConfig, sandboxed: bool = False) -> str:
+    """Statements that open the lake read-only in any DuckDB 1.5.5 client (the duckdb CLI, Harlequin);
+    `sandboxed` confines the client to the lake's data files (see sandbox_statements)."""
+    statements = [*attach_statements(config, read_only=True), f"USE {LAKE}", "SET TimeZone = 'UTC'"]
+    return "; ".join(statements + (sandbox_statements(config) if sandboxed else [])) + ";"
+
+
+def connect_reader(
+    config: LakeConfig, snapshot: int | None = None, sandboxed: bool = False
+) -> duckdb.DuckDBPyConnection:
     """A read-only connection on the latest committed snapshot (or a past one), with `lake` as the default
-    database so that tables read as `core.compute_usage`."""
+    database so that tables read as `core.compute_usage`; `sandboxed` confines it to the lake's data files."""
     con = duckdb.connect(config=OFFLINE)
     con.execute("SET TimeZone = 'UTC'")
     attach(con, config, read_only=True, snapshot=snapshot)
     con.execute(f"USE {LAKE}")
+    for statement in sandbox_statements(config) if sandboxed else []:
+        con.execute(statement)
     return con
 
 
