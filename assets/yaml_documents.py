@@ -9,6 +9,8 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 Model = TypeVar("Model", bound=BaseModel)
+MAX_BYTES = 1 << 20  # a spec or policy file
+MAX_DEPTH = 32  # levels of nested mappings and lists
 SafeLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml's parser when PyYAML was built with it
 
 
@@ -21,12 +23,30 @@ def _format_errors(path: Path, exc: ValidationError) -> str:
     return "\n".join(lines)
 
 
+def _check_depth(document: object, path: Path, error: type[Exception]) -> None:
+    """Refuse a document nested more than MAX_DEPTH levels (walked without recursion)."""
+    stack = [(document, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if depth > MAX_DEPTH:
+            raise error(f"{path}: nested more deeply than {MAX_DEPTH} levels")
+        children = node.values() if isinstance(node, dict) else node if isinstance(node, list) else ()
+        stack.extend((child, depth + 1) for child in children)
+
+
 def load_yaml_model(path: Path, model: type[Model], error: type[Exception], what: str) -> Model:
     """Parse `path` as YAML and validate it as `model`; raise `error` naming the file (and each bad key)."""
     try:
+        if path.stat().st_size > MAX_BYTES:
+            raise error(
+                f"{path}: a {what} is at most {MAX_BYTES:,} bytes, this file has {path.stat().st_size:,}"
+            )
         raw = yaml.load(path.read_text(encoding="utf-8"), Loader=SafeLoader)
+        _check_depth(raw, path, error)
     except (OSError, yaml.YAMLError) as exc:
         raise error(f"{path}: cannot read {what}: {exc}") from exc
+    except RecursionError:
+        raise error(f"{path}: nested more deeply than {MAX_DEPTH} levels") from None
     if not isinstance(raw, dict):
         raise error(f"{path}: a {what} is a mapping of keys, got {type(raw).__name__}")
     try:

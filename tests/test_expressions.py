@@ -64,3 +64,11 @@ def test_string_literals_cannot_break_out_of_quotes() -> None:
 def test_identifiers_cannot_break_out_of_quotes() -> None:
     name = 'a" FROM (SELECT 1) --'
     assert evaluate(f"col({name!r})", **{name: "v"}) == "v"
+
+
+@pytest.mark.parametrize(
+    "expression", ["a" + " + a" * 5_000, "a" + " + a" * 200, "abs(" * 100 + "a" + ")" * 100]
+)
+def test_huge_or_deep_expressions_are_refused_clearly(expression: str) -> None:
+    with pytest.raises(ExpressionError, match=r"longer than 4000|nested more deeply than 64 levels"):
+        compile_expression(expression, lambda name: name)

@@ -93,3 +93,11 @@ def test_a_bad_spec_fails_the_whole_directory_load(tmp_path: Path) -> None:
     )
     with pytest.raises(SpecError, match=r"broken\.yaml"):
         load_checked_specs(tmp_path)
+
+
+@pytest.mark.parametrize("nested", ["[" * 5_000 + "]" * 5_000, "{a: " * 200 + "1" + "}" * 200])
+def test_deeply_nested_specs_are_refused_clearly(tmp_path: Path, nested: str) -> None:
+    path = tmp_path / "acme.yaml"
+    path.write_text(f"name: acme\nkind: usage\nextra: {nested}\n", encoding="utf-8")
+    (problem, *_) = check_spec_file(path)
+    assert problem.startswith(f"{path}: ") and ("nest" in problem or "depth" in problem)

@@ -36,6 +36,9 @@ FUNCTIONS: dict[str, tuple[str, int, int]] = {
     "add_seconds": ("", 2, 2),
 }
 
+MAX_LENGTH = 4_000  # characters of one expression
+MAX_DEPTH = 64  # nesting of its syntax tree
+
 _BINOPS = {ast.Add: "+", ast.Sub: "-", ast.Mult: "*", ast.Div: "/", ast.Mod: "%"}
 _CMPOPS = {ast.Eq: "=", ast.NotEq: "<>", ast.Lt: "<", ast.LtE: "<=", ast.Gt: ">", ast.GtE: ">="}
 
@@ -51,9 +54,30 @@ def referenced_names(expression: str) -> set[str]:
     return names
 
 
+def parse(expression: str) -> ast.Expression:
+    """The syntax tree of an expression, within MAX_LENGTH characters and MAX_DEPTH levels of nesting."""
+    if len(expression) > MAX_LENGTH:
+        raise ExpressionError(f"expression of {len(expression)} characters is longer than {MAX_LENGTH}")
+    try:
+        tree = ast.parse(expression.strip(), mode="eval")
+    except SyntaxError as exc:
+        raise ExpressionError(f"cannot parse expression {expression!r}: {exc.msg}") from None
+    except (RecursionError, MemoryError):
+        raise ExpressionError(f"expression nested more deeply than {MAX_DEPTH} levels") from None
+    stack = [(tree.body, 1)]
+    while stack:  # iterative, so that the depth check itself cannot overflow
+        node, depth = stack.pop()
+        if depth > MAX_DEPTH:
+            raise ExpressionError(
+                f"expression nested more deeply than {MAX_DEPTH} levels: {expression[:80]!r}..."
+            )
+        stack.extend((child, depth + 1) for child in ast.iter_child_nodes(node))
+    return tree
+
+
 def numeric_operands(expression: str) -> set[str]:
     """Names used directly as numbers (arithmetic operands, number()): their text must parse as a number."""
-    tree = ast.parse(expression.strip(), mode="eval")
+    tree = parse(expression)
     found: set[str] = set()
 
     def name_of(node: ast.AST) -> str | None:
@@ -83,11 +107,7 @@ def numeric_operands(expression: str) -> set[str]:
 
 def compile_expression(expression: str, resolve: Callable[[str], str]) -> str:
     """Compile an expression to SQL; `resolve` turns a name into the SQL that reads it."""
-    try:
-        tree = ast.parse(expression.strip(), mode="eval")
-    except SyntaxError as exc:
-        raise ExpressionError(f"cannot parse expression {expression!r}: {exc.msg}") from None
-    return _Compiler(resolve, expression).visit(tree.body)
+    return _Compiler(resolve, expression).visit(parse(expression).body)
 
 
 def _number(sql: str) -> str:
