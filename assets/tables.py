@@ -13,7 +13,12 @@ from assets.reference.tables import REF_TABLES
 from assets.subsidy.checkpoints import CHECKPOINTS, TABLE_COLUMNS
 from warehouse.catalog import TableDef, create_tables
 
-_ARROW_SQL = {"string": "VARCHAR", "int64": "BIGINT", "decimal128(18, 4)": "DECIMAL(18,4)"}
+_ARROW_SQL = {
+    "string": "VARCHAR",
+    "int64": "BIGINT",
+    "decimal128(18, 4)": "DECIMAL(18,4)",
+    "timestamp[us, tz=UTC]": "TIMESTAMPTZ",
+}
 LINEAGE = {
     "source_name": "VARCHAR",
     "source_file": "VARCHAR",

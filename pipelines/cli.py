@@ -169,6 +169,44 @@ def _run_refresh(label: str, selection: str | None, **options: object) -> None:
 
 
 @main.command()
+@click.argument("source")
+@click.argument("source_file")
+@click.option("--reason", required=True, help="Why the delivery is taken back (kept in the ledger).")
+def withdraw(source: str, source_file: str, reason: str) -> None:
+    """Take back one delivered file of SOURCE (SOURCE_FILE as the ledger names it, relative to landing): its
+    rows leave the lake, its ledger row says withdrawn and why, and the tables built on its day are refreshed."""
+    import uuid
+
+    from assets.ingest.engine import UNPARTITIONED, Ingestor
+    from assets.ingest.readers import SourceFileError
+    from assets.resources import Lakehouse
+
+    settings = Settings.from_env()
+    lakehouse = Lakehouse.from_settings(settings)
+    specs = {s.name: s for s in lakehouse.specs()}
+    if source not in specs:
+        raise click.BadParameter(
+            f"no source {source!r} (known: {', '.join(sorted(specs))})", param_hint="SOURCE"
+        )
+    with lakehouse.connect() as con:
+        ingestor = Ingestor(
+            con,
+            specs[source],
+            lakehouse.landing,
+            lakehouse.scratch_path,
+            f"withdraw-{uuid.uuid4().hex[:12]}",
+            lakehouse.reference_fingerprint(con),
+        )
+        try:
+            row = ingestor.withdraw(source_file, reason)
+        except SourceFileError as exc:
+            raise click.ClickException(str(exc)) from None
+    console.print(Text(f"withdrawn: {row.detail}"))
+    day = None if row.partition_key == UNPARTITIONED else row.partition_key
+    _run_refresh(f"refreshing after withdrawing {source_file}", f"key:ingest/{source}+", partition=day)
+
+
+@main.command()
 @click.argument("tables", nargs=-1)
 def check(tables: tuple[str, ...]) -> None:
     """Validate tables in the lake against their contracts (every suite by default), without refreshing."""

@@ -4,10 +4,16 @@ zero-length periods and the names of the rules that quarantine rows. Each assert
 from decimal import Decimal
 from pathlib import Path
 
+import pytest
+
+from assets.ingest.engine import Ingestor, landed_files
+from assets.ingest.ledger import read_ledger
+from assets.ingest.readers import SourceFileError
 from assets.reference.tables import REF_TABLES, load_reference_table
+from assets.tables import ingest_table
 from tests.conftest import lake_connection
 from tests.ingest_support import CSV_HEADER, ingest, spec_of
-from warehouse.ducklake import LakeConfig
+from warehouse.ducklake import LakeConfig, qualified
 from warehouse.lake import Location
 
 OK = "T1,2025-08-01 08:00:00,2025-08-01 09:00:00,A100,1,10\n"
@@ -139,3 +145,81 @@ def test_a_missing_exchange_rate_names_the_currency_and_day(tmp_path: Path, lake
     result, loaded, quarantine = ingest(tmp_path, lake, spec, "2025-08-01.csv", body)
     assert quarantine == [(2, "no_fx_rate:USD:2025-08-01"), (3, "unknown_currency")]
     assert [r["billed_cost_cny"] for r in loaded] == [Decimal("71.5000")] and accounted(result)
+
+
+def _run_partition(tmp_path: Path, lake: LakeConfig, run_id: str) -> dict[str, dict]:
+    """Ingest the acme day 2025-08-01 as landed now; the ledger rows by file, and the loaded money by file."""
+    spec = spec_of()
+    landing = Location(str(tmp_path / "landing"))
+    with lake_connection(lake) as con:
+        files = landed_files(spec, landing).get("2025-08-01", [])
+        Ingestor(con, spec, landing, str(tmp_path / "scratch"), run_id, "ref").run("2025-08-01", files)
+        ledger = {r.source_file: r for r in read_ledger(con, "acme")}
+        money = dict(
+            con.execute(
+                f"SELECT source_file, sum(billed_cost) FROM {qualified(ingest_table('acme'))} GROUP BY ALL"
+            ).fetchall()
+        )
+    return {f: {"ledger": r, "money": money.get(f)} for f, r in ledger.items()}
+
+
+def _land(tmp_path: Path, name: str, body: str) -> Path:
+    path = tmp_path / "landing" / "acme" / name
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(body, encoding="utf-8")
+    return path
+
+
+def test_a_vanished_file_keeps_its_rows_and_its_ledger_row(tmp_path: Path, lake: LakeConfig) -> None:
+    first = _land(tmp_path, "2025-08-01-a.csv", CSV_HEADER + OK + OK.replace(",10\n", ",32\n"))
+    _land(tmp_path, "2025-08-01-b.csv", CSV_HEADER + OK.replace("T1", "T2"))
+    loaded = _run_partition(tmp_path, lake, "r1")
+    assert loaded["acme/2025-08-01-a.csv"]["money"] == Decimal("42")
+    first.unlink()  # archived by the provider's tooling
+    after = _run_partition(tmp_path, lake, "r2")
+    gone = after["acme/2025-08-01-a.csv"]
+    assert gone["money"] == Decimal("42") and gone["ledger"].status == "loaded"
+    assert gone["ledger"].rows_loaded == 2 and gone["ledger"].vanished_at is not None
+    assert after["acme/2025-08-01-b.csv"]["ledger"].vanished_at is None
+    _land(tmp_path, "2025-08-01-b.csv", "").unlink()  # the day's last file goes too
+    emptied = _run_partition(tmp_path, lake, "r3")
+    assert {f: v["money"] for f, v in emptied.items()} == {
+        "acme/2025-08-01-a.csv": Decimal("42"),
+        "acme/2025-08-01-b.csv": Decimal("10"),
+    }
+    assert all(v["ledger"].vanished_at is not None for v in emptied.values())
+    _land(tmp_path, "2025-08-01-a.csv", CSV_HEADER + OK + OK.replace(",10\n", ",32\n"))  # back again
+    back = _run_partition(tmp_path, lake, "r4")["acme/2025-08-01-a.csv"]
+    assert back["ledger"].vanished_at is None and back["money"] == Decimal("42")
+
+
+def test_a_withdrawn_delivery_leaves_the_lake_and_stays_withdrawn(tmp_path: Path, lake: LakeConfig) -> None:
+    _land(tmp_path, "2025-08-01-a.csv", CSV_HEADER + OK + OK.replace("A100", "Z9000"))
+    _land(tmp_path, "2025-08-01-b.csv", CSV_HEADER + OK.replace("T1", "T2"))
+    _run_partition(tmp_path, lake, "r1")
+    spec = spec_of()
+    with lake_connection(lake) as con:
+        ingestor = Ingestor(
+            con, spec, Location(str(tmp_path / "landing")), str(tmp_path / "scratch"), "w1", "ref"
+        )
+        row = ingestor.withdraw("acme/2025-08-01-a.csv", "billed twice by the provider")
+        with pytest.raises(SourceFileError, match="no such file"):
+            ingestor.withdraw("acme/2025-08-01-zzz.csv", "typo")
+        quarantined = con.execute("SELECT count(*) FROM lake.audit.quarantine").fetchone()[0]
+    assert (row.status, row.rows_read, row.rows_loaded, row.rows_quarantined, row.rows_held) == (
+        "withdrawn",
+        2,
+        0,
+        0,
+        2,
+    )
+    assert "billed twice by the provider" in row.detail and quarantined == 0
+    again = _run_partition(tmp_path, lake, "r2")  # the file is still in landing: not loaded again
+    assert again["acme/2025-08-01-a.csv"]["ledger"].status == "withdrawn"
+    assert {f: v["money"] for f, v in again.items()} == {
+        "acme/2025-08-01-a.csv": None,
+        "acme/2025-08-01-b.csv": Decimal("10"),
+    }
+    _land(tmp_path, "2025-08-01-a.csv", CSV_HEADER + OK.replace(",10\n", ",11\n"))  # a corrected delivery
+    corrected = _run_partition(tmp_path, lake, "r3")["acme/2025-08-01-a.csv"]
+    assert corrected["ledger"].status == "loaded" and corrected["money"] == Decimal("11")

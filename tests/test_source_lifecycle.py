@@ -5,7 +5,9 @@ import shutil
 from pathlib import Path
 
 import dagster as dg
+from click.testing import CliRunner
 
+from pipelines.cli import main
 from tests.conftest import Deployment
 from tests.test_end_to_end import snapshot
 
@@ -113,3 +115,47 @@ def test_a_landing_zone_without_dated_files_refreshes_the_rest(fresh: Deployment
     assert fresh.query("SELECT count(*) FROM core.compute_usage") == [(0,)]
     assert fresh.query("SELECT count(*) FROM core.vouchers")[0][0] > 0
     assert fresh.query("SELECT count(*) FROM marts.network_savings") == [(0,)]
+
+
+def test_a_vanished_file_keeps_its_money_and_a_withdrawn_one_takes_it_out(fresh: Deployment) -> None:
+    assert fresh.refresh(checks=False).success
+    (source_file, money, day), *_ = fresh.query(
+        "SELECT source_file, money_loaded, partition_key FROM audit.ingest_ledger "
+        "WHERE source_name = 'telecom_sh' AND status = 'loaded' AND rows_loaded > 0 ORDER BY source_file"
+    )
+    lines = "SELECT count(*), sum(effective_cost_cny) FROM {} WHERE {} = ?"
+    before = fresh.query(lines.format("core.compute_usage", "charge_date"), [day])
+    mart_before = fresh.query(
+        "SELECT sum(charge_lines), sum(effective_cost_cny) FROM marts.chip_mix WHERE usage_date = ?", [day]
+    )
+    (of_file,) = fresh.query(lines.format("core.compute_usage", "source_file"), [source_file])
+    (on_day,) = fresh.query(
+        "SELECT count(*), sum(effective_cost_cny) FROM core.compute_usage WHERE source_file = ? AND charge_date = ?",
+        [source_file, day],
+    )
+    assert of_file[0] > 0 and fresh.query(
+        "SELECT sum(billed_cost) FROM core.compute_usage WHERE source_file = ?", [source_file]
+    ) == [(money,)]
+    (Path(fresh.settings.landing_url) / source_file).unlink()  # archived away from landing
+    assert fresh.refresh(checks=False).success
+    assert fresh.query(lines.format("core.compute_usage", "source_file"), [source_file]) == [of_file]
+    assert fresh.query(
+        "SELECT status, money_loaded, vanished_at IS NOT NULL FROM audit.ingest_ledger WHERE source_file = ?",
+        [source_file],
+    ) == [("loaded", money, True)]
+    with fresh.environment():
+        result = CliRunner().invoke(
+            main, ["withdraw", "telecom_sh", source_file, "--reason", "sent in error"]
+        )
+    assert result.exit_code == 0, result.output
+    assert fresh.query(lines.format("core.compute_usage", "source_file"), [source_file]) == [(0, None)]
+    after = fresh.query(lines.format("core.compute_usage", "charge_date"), [day])
+    assert after == [(before[0][0] - on_day[0], before[0][1] - on_day[1])]
+    assert fresh.query(
+        "SELECT sum(charge_lines), sum(effective_cost_cny) FROM marts.chip_mix WHERE usage_date = ?", [day]
+    ) == [(mart_before[0][0] - on_day[0], mart_before[0][1] - on_day[1])]
+    (status, detail, held, loaded) = fresh.query(
+        "SELECT status, detail, rows_held, rows_loaded FROM audit.ingest_ledger WHERE source_file = ?",
+        [source_file],
+    )[0]
+    assert status == "withdrawn" and "sent in error" in detail and held > 0 and loaded == 0

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 import duckdb
 
-from warehouse.ducklake import commit, lake_tables, qualified, table_exists
+from warehouse.ducklake import commit, lake_columns, lake_tables, qualified, table_exists
 from warehouse.lake import sql_ident
 
 
@@ -41,10 +41,17 @@ class TableDef:
 
 
 def create_tables(con: duckdb.DuckDBPyConnection, tables: Iterable[TableDef]) -> None:
-    """Create every fixed-shape table of `tables` that the lake is missing (one commit)."""
-    existing = lake_tables(con)
-    missing = [t for t in tables if t.columns and not t.view and t.name not in existing]
-    if missing:
+    """Create every fixed-shape table of `tables` that the lake is missing, and add the columns a newer
+    version of a table has to the lake's older one (NULL in the rows written before), in one commit."""
+    fixed = [t for t in tables if t.columns and not t.view]
+    present = lake_columns(con)
+    missing = [t for t in fixed if t.name not in present]
+    added = [(t, c) for t in fixed if t.name in present for c in t.columns if c not in present[t.name]]
+    if missing or added:
         with commit(con, "create tables"):
             for table in missing:
                 table.create(con)
+            for table, column in added:
+                con.execute(
+                    f"ALTER TABLE {qualified(table.name)} ADD COLUMN {sql_ident(column)} {table.columns[column]}"
+                )

@@ -285,6 +285,15 @@ def lake_tables(con: duckdb.DuckDBPyConnection, views: bool = True) -> set[str]:
     return found - {r[0] for r in con.execute(query, [LAKE]).fetchall()}
 
 
+def lake_columns(con: duckdb.DuckDBPyConnection) -> dict[str, set[str]]:
+    """The column names of every table and view the lake has, by 'schema.table'."""
+    query = "SELECT schema_name || '.' || table_name, column_name FROM duckdb_columns() WHERE database_name = ?"
+    found: dict[str, set[str]] = {}
+    for table, column in con.execute(query, [LAKE]).fetchall():
+        found.setdefault(table, set()).add(column)
+    return found
+
+
 def table_exists(con: duckdb.DuckDBPyConnection, name: str) -> bool:
     """Whether the lake has a table 'schema.table'."""
     return name in lake_tables(con)

@@ -5,13 +5,14 @@ from __future__ import annotations
 import hashlib
 import os
 from collections import defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
 
 import duckdb
 
 from assets.ingest.compile import compile_source, raw_fields_of
 from assets.ingest.dedup import exclude_repeats, keys_repeat
-from assets.ingest.ledger import LedgerRow, file_checksum, forget_ledger, read_ledger, record_ledger
+from assets.ingest.ledger import LedgerRow, file_checksum, read_ledger, record_ledger
 from assets.ingest.readers import RawRelation, SourceFileError, drop_scratch, make_scratch, open_raw
 from assets.ingest.refdata import RefSnapshot
 from assets.ingest.spec import SourceSpec
@@ -136,10 +137,12 @@ class Ingestor:
         previous = {r.source_file: r for r in read_ledger(self.con, self.spec.name, key)}
         self._recorded = set(previous)
         current = {self.landing.relative(p): p for p in paths}
-        for gone in sorted(set(previous) - set(current)):
-            self._drop_outputs(gone)
-            forget_ledger(self.con, self.spec.name, gone)
-            result.changed = True
+        # Landing is append-only to the pipeline: a file that vanishes keeps its rows and its ledger row, which
+        # records when it was found gone. Taking a delivery back is an explicit withdrawal (see withdraw).
+        vanished = [previous[f] for f in sorted(set(previous) - set(current)) if previous[f].vanished_at is None]
+        if vanished:
+            now = datetime.now(UTC)
+            record_ledger(self.con, [replace(r, vanished_at=now, run_id=self.run_id) for r in vanished])
         outside = {f for f, p in current.items() if not self.landing.contains(p)}
         # (size, mtime) before hashing: a file that changes from here to the end of its load is refused.
         stamps = {f: self._stamp(p) for f, p in current.items() if f not in outside}
@@ -168,8 +171,10 @@ class Ingestor:
             elif source_file in superseded:
                 detail = f"{source_file}: replaced by the re-delivery {superseded[source_file]}"
                 row = self._set_aside(old, key, source_file, path, checksum, "superseded", detail)
+            elif old is not None and old.status == "withdrawn" and old.checksum == checksum:
+                row = self._returned(old)  # a withdrawn delivery stays withdrawn until its bytes change
             elif self._still_loaded(old, checksum):
-                row = old
+                row = self._returned(old)
             else:
                 row = self._ingest_file(key, source_file, path, checksum, stamps[source_file])
             result.changed |= row is not old
@@ -177,6 +182,39 @@ class Ingestor:
             if row.status == "failed" or row.status == "rejected":
                 result.errors.append(row.detail or f"{source_file}: {row.status}")
         return result
+
+    def withdraw(self, source_file: str, reason: str) -> LedgerRow:
+        """Take a delivery back, in one lake commit: its loaded and quarantined rows leave the lake, and its
+        ledger row says `withdrawn` (its rows counted as held) with the reason. The file, if still in
+        landing, is not loaded again unless its bytes change."""
+        old = {r.source_file: r for r in read_ledger(self.con, self.spec.name)}.get(source_file)
+        if old is None:
+            raise SourceFileError(f"{source_file}: source {self.spec.name} has no such file in its ledger")
+        row = replace(
+            old,
+            status="withdrawn",
+            rows_loaded=0,
+            rows_quarantined=0,
+            rows_skipped=0,
+            rows_held=old.rows_read,
+            money_loaded=None,
+            output_file=None,
+            run_id=self.run_id,
+            detail=f"{source_file}: withdrawn ({reason}); it was {old.status}: {old.detail or 'no detail'}",
+        )
+        with commit(self.con, f"withdraw {self.spec.name} {source_file}"):
+            self._drop_outputs(source_file)
+            record_ledger(self.con, [row])
+            exclude_repeats(self.con, self.spec, old.partition_key)
+        return row
+
+    def _returned(self, old: LedgerRow) -> LedgerRow:
+        """The ledger row of a file whose outcome stands; one that had vanished is in landing again."""
+        if old.vanished_at is None:
+            return old
+        row = replace(old, vanished_at=None, run_id=self.run_id)
+        record_ledger(self.con, [row])
+        return row
 
     def _row(
         self, key: str, source_file: str, file_bytes: int, checksum: str, **outcome: object

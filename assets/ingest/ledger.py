@@ -31,6 +31,7 @@ LEDGER_SCHEMA = pa.schema(
         ("new_columns", pa.string()),
         ("output_file", pa.string()),
         ("run_id", pa.string()),
+        ("vanished_at", pa.timestamp("us", tz="UTC")),
     ]
 )
 
@@ -57,6 +58,7 @@ class LedgerRow:
     new_columns: str | None = None
     output_file: str | None = None
     run_id: str | None = None
+    vanished_at: object = None  # when the ingest first found the file gone from landing (its rows are kept)
 
 
 def file_checksum(location: Location, path: str) -> str:
@@ -102,9 +104,3 @@ def record_ledger(con: duckdb.DuckDBPyConnection, rows: list[LedgerRow], replace
         con.unregister("__ledger_rows")
 
 
-def forget_ledger(con: duckdb.DuckDBPyConnection, source_name: str, source_file: str) -> None:
-    """Remove the ledger row of one file (call inside a lake commit)."""
-    con.execute(
-        f"DELETE FROM {qualified(LEDGER_TABLE)} WHERE source_name = ? AND source_file = ?",
-        [source_name, source_file],
-    )
