@@ -58,6 +58,7 @@ CATALOG_HISTORY = {
     "unmapped_licenses": "BIGINT",
     "modality_norm": "VARCHAR[]",
     "language_codes": "VARCHAR[]",
+    "programming_languages": "VARCHAR[]",
     "task_categories": "VARCHAR[]",
 }
 

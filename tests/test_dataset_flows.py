@@ -10,9 +10,11 @@ import duckdb
 import pytest
 
 from assets.core.queries import HISTORY_ATTRIBUTES, catalog_history_query
-from assets.core.vocabulary import language_code
+from assets.core.vocabulary import build_terms, language_code
+from assets.reference.tables import REF_TABLES, create_ref_views, load_reference_table
 from pipelines.demo.transfers import FACTS_BYTES
-from tests.conftest import Deployment
+from tests.conftest import Deployment, lake_connection
+from warehouse.lake import Location
 
 SNAPSHOTS = {
     "2025-08-01": {"A": ("a", 10), "B": ("b", 5), "C": ("c", 1)},
@@ -105,7 +107,9 @@ def test_every_raw_catalog_term_is_in_the_lookup_with_its_normalised_value(demo:
         (f, r): n
         for f, r, n in demo.query("SELECT facet, raw_value, normalised_value FROM core.dataset_terms")
     }
-    assert raw <= set(terms)
+    code_names = {r for f, r in terms if f == "programming_language"}
+    assert {(f, r) for f, r in raw if r not in code_names} <= set(terms)
+    assert {("programming_language", r) for f, r in raw if r in code_names} <= set(terms)
     languages = {r: n for (f, r), n in terms.items() if f == "language"}
     for value, code in languages.items():
         expected = language_code(value)
@@ -205,3 +209,35 @@ def test_dataset_flow_reconciles_with_transfers_usage_and_licences(demo: Deploym
         assert nc_hours == pytest.approx(conflict[dataset], abs=1e-4), dataset
         assert flagged == (conflict[dataset] > 0), dataset
     assert any(flagged for *_, flagged in mart.values())  # the demo trains on a non-commercial dataset
+
+
+def test_programming_languages_are_not_read_as_natural_languages(lake) -> None:
+    with lake_connection(lake) as con:
+        for name in ("programming_languages", "licenses", "modalities", "task_categories"):
+            load_reference_table(con, REF_TABLES[name], Location(str(lake.data_url)))
+        create_ref_views(con)
+        con.execute(
+            "CREATE TEMP TABLE h AS SELECT 'cat' AS source_name, 'd1' AS dataset_id, "
+            "['JavaScript', 'CSS', 'XML', 'Lua', 'Java', 'python', 'zh', 'Mandarin Chinese', 'pt-BR', 'Elvish'] "
+            "AS languages, CAST(NULL AS VARCHAR[]) AS licenses, CAST(NULL AS VARCHAR) AS license, "
+            "CAST(NULL AS VARCHAR[]) AS modality, CAST(NULL AS VARCHAR[]) AS tasks"
+        )
+        build_terms(con, "h", "terms")
+        terms = {
+            r: (f, n, m)
+            for f, r, n, m in con.execute(
+                "SELECT facet, raw_value, normalised_value, method FROM terms"
+            ).fetchall()
+        }
+    assert terms == {
+        "JavaScript": ("programming_language", "JavaScript", "ref.programming_languages"),
+        "CSS": ("programming_language", "CSS", "ref.programming_languages"),
+        "XML": ("programming_language", "XML", "ref.programming_languages"),
+        "Lua": ("programming_language", "Lua", "ref.programming_languages"),
+        "Java": ("programming_language", "Java", "ref.programming_languages"),
+        "python": ("programming_language", "Python", "ref.programming_languages"),
+        "zh": ("language", "zh", "iso639"),
+        "Mandarin Chinese": ("language", "zh", "iso639"),
+        "pt-BR": ("language", "pt", "iso639"),
+        "Elvish": ("language", None, "unmapped"),  # no exact code or name: stays visible, unmapped
+    }

@@ -1,6 +1,7 @@
 """Real deliveries through the real ingest path: ambiguous headers, non-finite numbers, zone abbreviations,
 zero-length periods and the names of the rules that quarantine rows. Each asserts the money and the ledger."""
 
+import os
 from decimal import Decimal
 from pathlib import Path
 
@@ -223,3 +224,132 @@ def test_a_withdrawn_delivery_leaves_the_lake_and_stays_withdrawn(tmp_path: Path
     _land(tmp_path, "2025-08-01-a.csv", CSV_HEADER + OK.replace(",10\n", ",11\n"))  # a corrected delivery
     corrected = _run_partition(tmp_path, lake, "r3")["acme/2025-08-01-a.csv"]
     assert corrected["ledger"].status == "loaded" and corrected["money"] == Decimal("11")
+
+
+def _ingest_day(tmp_path: Path, lake: LakeConfig, spec, day: str, run_id: str) -> tuple[dict, list[tuple]]:
+    """Ingest one acme day as landed now: ledger rows by file, and (file, billed_cost) of the rows core serves."""
+    landing = Location(str(tmp_path / "landing"))
+    with lake_connection(lake) as con:
+        Ingestor(con, spec, landing, str(tmp_path / "scratch"), run_id, "ref").run(
+            day, landed_files(spec, landing)[day]
+        )
+        ledger = {r.source_file: r for r in read_ledger(con, spec.name)}
+        served = con.execute(
+            f"SELECT source_file, billed_cost FROM {qualified(ingest_table(spec.name))} "
+            "ANTI JOIN lake.audit.usage_dedup_excluded USING (source_name, source_file, source_row) ORDER BY ALL"
+        ).fetchall()
+    return ledger, served
+
+
+VERSIONED = r"bill_(\d{8})(?:_v(?P<version>\d+))?"
+
+
+def test_a_version_in_the_name_is_compared_as_a_number(tmp_path: Path, lake: LakeConfig) -> None:
+    spec = spec_of(
+        landing={
+            "glob": "acme/*",
+            "partition": {"regex": r"(\d{8})", "format": "%Y%m%d"},
+            "delivery_key": VERSIONED,
+        }
+    )
+    _land(tmp_path, "bill_20250815.csv", CSV_HEADER + OK.replace(",10\n", ",1\n"))
+    _land(tmp_path, "bill_20250815_v2.csv", CSV_HEADER + OK.replace(",10\n", ",2\n"))
+    _land(tmp_path, "bill_20250815_v10.csv", CSV_HEADER + OK.replace(",10\n", ",10\n"))
+    ledger, served = _ingest_day(tmp_path, lake, spec, "2025-08-15", "r1")
+    assert served == [("acme/bill_20250815_v10.csv", Decimal("10"))]
+    assert ledger["acme/bill_20250815_v2.csv"].status == "superseded"
+    assert (
+        "replaced by the re-delivery acme/bill_20250815_v10.csv" in ledger["acme/bill_20250815_v2.csv"].detail
+    )
+
+
+def test_a_copy_that_arrives_later_replaces_the_original(tmp_path: Path, lake: LakeConfig) -> None:
+    spec = spec_of(
+        landing={
+            "glob": "acme/*",
+            "partition": {"regex": r"(\d{8})", "format": "%Y%m%d"},
+            "delivery_key": r"bill_(\d{8})",
+        }
+    )
+    _land(tmp_path, "bill_20250816.csv", CSV_HEADER + OK.replace(",10\n", ",5\n"))
+    _ingest_day(tmp_path, lake, spec, "2025-08-16", "r1")
+    _land(tmp_path, "bill_20250816 (1).csv", CSV_HEADER + OK.replace(",10\n", ",7\n"))  # sorts first by name
+    ledger, served = _ingest_day(tmp_path, lake, spec, "2025-08-16", "r2")
+    assert served == [("acme/bill_20250816 (1).csv", Decimal("7"))]
+    assert ledger["acme/bill_20250816.csv"].status == "superseded"
+    assert ledger["acme/bill_20250816 (1).csv"].arrival > ledger["acme/bill_20250816.csv"].arrival
+
+
+@pytest.mark.parametrize("one_run", [False, True])
+def test_a_fix_whose_name_sorts_first_wins_the_duplicate_rows(
+    tmp_path: Path, lake: LakeConfig, one_run
+) -> None:
+    columns = {**{k: v.model_dump(exclude_none=True) for k, v in spec_of().columns.items()}, "job_id": "job"}
+    spec = spec_of(columns=columns, dedup_keys=["job_id", "charge_period_start"])
+    header = CSV_HEADER.replace("cost", "cost,job")
+    original = _land(
+        tmp_path,
+        "jobs_2025-08-10.csv",
+        header + OK.replace("2025-08-01", "2025-08-10").replace("\n", ",J1\n"),
+    )
+    if not one_run:
+        _ingest_day(tmp_path, lake, spec, "2025-08-10", "r1")
+    fix = _land(
+        tmp_path,
+        "jobs_2025-08-10-fix.csv",
+        header + OK.replace("2025-08-01", "2025-08-10").replace(",10\n", ",12\n").replace("\n", ",J1\n"),
+    )
+    stamp = original.stat().st_mtime
+    os.utime(fix, (stamp + 60, stamp + 60))  # delivered a minute after the original
+    _, served = _ingest_day(tmp_path, lake, spec, "2025-08-10", "r2")
+    assert served == [("acme/jobs_2025-08-10-fix.csv", Decimal("12"))]
+
+
+def test_hours_are_summed_exactly_whatever_the_order(lake: LakeConfig) -> None:
+    hours = [0.1] * 10 + [0.0000005]  # exactly 1.0000005: floating-point sums give 1.0000004999... or ...5001
+    with lake_connection(lake) as con:
+        con.execute(
+            "CREATE TEMP TABLE h AS SELECT unnest(?) AS x, generate_subscripts(?, 1) AS i", [hours, hours]
+        )
+        sums = {
+            con.execute(f"SELECT exact_sum(x) FROM (SELECT x FROM h ORDER BY i {order})").fetchone()[0]
+            for order in ("ASC", "DESC")
+        }
+    assert sums == {1.000001}  # the decimal sum, rounded half up to the stated 6 places
+
+
+@pytest.mark.parametrize(
+    ("encoding", "body", "cause"),
+    [
+        (
+            "utf-8",
+            (CSV_HEADER + OK).encode("utf-16"),
+            "is UTF-16, little-endian (it starts with the byte-order mark FF FE), not utf-8",
+        ),
+        (
+            "gbk",
+            (CSV_HEADER + OK).encode("utf-16-be"),
+            "looks like UTF-16 (big-endian, without a byte-order mark",
+        ),
+        (
+            "gbk",
+            b"\xef\xbb\xbf" + (CSV_HEADER + OK).encode("gbk"),
+            "starts with a UTF-8 byte-order mark (EF BB BF) but the spec says gbk",
+        ),
+        (
+            "utf-8",
+            (CSV_HEADER + OK + "T1," + "x" * 2_100_000 + ",A100,1,10\n").encode(),
+            "line 3 has 2,100,013 bytes, more than the reader's limit of 2,000,000 bytes",
+        ),
+    ],
+    ids=["utf16-for-utf8", "utf16-without-mark-for-gbk", "utf8-mark-before-gbk", "line-over-the-limit"],
+)
+def test_unreadable_files_name_the_real_cause(
+    tmp_path: Path, lake: LakeConfig, encoding, body, cause
+) -> None:
+    spec = spec_of(format={"type": "csv", "encoding": encoding})
+    _land(tmp_path, "2025-08-01-ok.csv", CSV_HEADER + OK)  # the day's other file still loads
+    result, loaded, quarantine = ingest(tmp_path, lake, spec, "2025-08-01.csv", body)
+    bad = next(r for r in result.rows if r.source_file == "acme/2025-08-01.csv")
+    assert bad.status == "failed" and bad.detail.startswith("acme/2025-08-01.csv: ") and cause in bad.detail
+    assert [r["source_file"] for r in loaded] == ["acme/2025-08-01-ok.csv"] and quarantine == []

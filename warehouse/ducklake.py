@@ -179,10 +179,16 @@ def enable_s3(con: duckdb.DuckDBPyConnection) -> None:
         con.execute(statement)
 
 
+# exact_sum(x): a sum of floating-point hours that does not depend on the summation order (each value as a
+# decimal of 9 places, summed exactly, rounded to 6), so that a re-run of a mart gives byte-identical numbers.
+MACROS = ("CREATE OR REPLACE MACRO exact_sum(x) AS CAST(round(sum(CAST(x AS DECIMAL(38,9))), 6) AS DOUBLE)",)
+
+
 def attach(
     con: duckdb.DuckDBPyConnection, config: LakeConfig, read_only: bool = False, snapshot: int | None = None
 ) -> None:
-    """Attach the lake as `lake` on a connection; a writer also gets the lake's schemas."""
+    """Attach the lake as `lake` on a connection (with the MACROS in its own database); a writer also gets the
+    lake's schemas."""
     if read_only and not config.exists():
         raise LakeNotFoundError(
             f"no lakehouse at {config.catalog_url}: run `computeflow refresh` first (landing is the source of truth)"
@@ -192,7 +198,7 @@ def attach(
         os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
     if not config.on_s3:
         os.makedirs(config.data_path(), exist_ok=True)
-    for statement in attach_statements(config, read_only, snapshot):
+    for statement in (*MACROS, *attach_statements(config, read_only, snapshot)):
         con.execute(statement)
     if path and not read_only:
         use_wal(path)
@@ -287,7 +293,9 @@ def lake_tables(con: duckdb.DuckDBPyConnection, views: bool = True) -> set[str]:
 
 def lake_columns(con: duckdb.DuckDBPyConnection) -> dict[str, set[str]]:
     """The column names of every table and view the lake has, by 'schema.table'."""
-    query = "SELECT schema_name || '.' || table_name, column_name FROM duckdb_columns() WHERE database_name = ?"
+    query = (
+        "SELECT schema_name || '.' || table_name, column_name FROM duckdb_columns() WHERE database_name = ?"
+    )
     found: dict[str, set[str]] = {}
     for table, column in con.execute(query, [LAKE]).fetchall():
         found.setdefault(table, set()).add(column)

@@ -1,9 +1,11 @@
 """Lookup of the raw licence, modality, language and task values of dataset catalogs to normalised terms.
 
 Licences map through ref.licenses (SPDX ids), modalities through ref.modalities, tasks through the first
-matching pattern of ref.task_categories, and languages through the IETF/ISO 639 language data of `langcodes`
-(codes such as 'zh' and names such as 'Mandarin Chinese' or 'English (Accented)' alike). A value that nothing
-maps keeps a NULL normalised value, so it stays visible in core.dataset_terms.
+matching pattern of ref.task_categories. A language value that ref.programming_languages names (`JavaScript`,
+`CSS`, `Lua`) is a programming language (facet `programming_language`); any other maps through the IETF/ISO 639
+data of `langcodes` only on an exact code (two letters, or three written in lower case) or an exact name in some
+language ('Mandarin Chinese', '中文', 'français', 'English (Accented)' without its qualifier). A value that
+nothing maps keeps a NULL normalised value, so it stays visible in core.dataset_terms.
 """
 
 from __future__ import annotations
@@ -36,16 +38,32 @@ def _candidates(raw: str) -> list[str]:
     return [c.replace(", ", " ") for c in dict.fromkeys([text, bare, *turned]) if c]
 
 
+def _is_code(text: str) -> bool:
+    """A language tag as catalogs write one (`zh`, `pt-BR`, `yue`): its language two letters, or three in lower
+    case (upper-case three-letter words such as CSS or XML are acronyms, not ISO 639-3 codes)."""
+    language = re.split(r"[-_]", text, maxsplit=1)[0]
+    return langcodes.tag_is_valid(text) and (
+        len(language) == 2 or (len(language) == 3 and language.islower())
+    )
+
+
+def _names_exactly(found: langcodes.Language, text: str) -> bool:
+    """Whether `text` is the language's own name, or its name in English or Chinese (case aside)."""
+    names = {found.display_name(), found.autonym(), found.display_name("zh")}
+    return text.casefold() in {n.casefold() for n in names}
+
+
 @lru_cache(maxsize=4096)
 def language_code(raw: str) -> tuple[str, str] | None:
-    """ISO 639 code and English name of a language as catalogs write it, or None when it is not one."""
+    """ISO 639 code and English name of a language as catalogs write it, or None when it is not exactly one."""
     for candidate in _candidates(raw):
         try:
-            found = (
-                langcodes.Language.get(candidate)
-                if langcodes.tag_is_valid(candidate)
-                else langcodes.find(candidate)
-            )
+            if _is_code(candidate):
+                found = langcodes.Language.get(candidate)
+            else:
+                found = langcodes.find(candidate)
+                if not _names_exactly(found, candidate):
+                    continue
         except (LookupError, ValueError):
             continue
         base = langcodes.Language.get(langcodes.standardize_tag(found.to_tag(), macro=True)).language
@@ -72,6 +90,10 @@ def raw_terms_query(history: str) -> str:
 def build_terms(con: duckdb.DuckDBPyConnection, history: str, table: str) -> None:
     """Create temp table `table`: facet, raw_value, normalised_value, detail, method, datasets."""
     con.execute(f"CREATE OR REPLACE TEMP TABLE __raw_terms AS {raw_terms_query(history)}")
+    con.execute(
+        "UPDATE __raw_terms SET facet = 'programming_language' WHERE facet = 'language' "
+        "AND lower(raw_value) IN (SELECT lower(raw_name) FROM ref_programming_languages)"
+    )
     raw_languages = [
         r[0] for r in con.execute("SELECT raw_value FROM __raw_terms WHERE facet = 'language'").fetchall()
     ]
@@ -97,14 +119,19 @@ def build_terms(con: duckdb.DuckDBPyConnection, history: str, table: str) -> Non
         resolved AS (
             SELECT t.facet, t.raw_value, t.datasets,
                    CASE t.facet WHEN 'license' THEN l.spdx_id WHEN 'modality' THEN m.modality
-                        WHEN 'language' THEN g.code ELSE k.task_category END AS normalised_value,
-                   CASE t.facet WHEN 'license' THEN l.note WHEN 'language' THEN g.name END AS detail,
+                        WHEN 'language' THEN g.code WHEN 'programming_language' THEN p.language
+                        ELSE k.task_category END AS normalised_value,
+                   CASE t.facet WHEN 'license' THEN l.note WHEN 'language' THEN g.name
+                        WHEN 'programming_language' THEN p.note END AS detail,
                    CASE t.facet WHEN 'license' THEN 'ref.licenses' WHEN 'modality' THEN 'ref.modalities'
-                        WHEN 'language' THEN 'iso639' ELSE 'ref.task_categories' END AS lookup
+                        WHEN 'language' THEN 'iso639' WHEN 'programming_language' THEN 'ref.programming_languages'
+                        ELSE 'ref.task_categories' END AS lookup
             FROM __raw_terms t
             LEFT JOIN ref_licenses l ON t.facet = 'license' AND lower(t.raw_value) = lower(l.raw_license)
             LEFT JOIN ref_modalities m ON t.facet = 'modality' AND lower(t.raw_value) = lower(m.raw_modality)
             LEFT JOIN __language_codes g ON t.facet = 'language' AND t.raw_value = g.raw_value
+            LEFT JOIN ref_programming_languages p
+                ON t.facet = 'programming_language' AND lower(t.raw_value) = lower(p.raw_name)
             LEFT JOIN tasks k ON t.facet = 'task' AND t.raw_value = k.raw_value
         )
         SELECT facet, raw_value, normalised_value, detail,
@@ -119,7 +146,10 @@ def normalised_lists_sql(terms: str) -> tuple[str, str]:
     """A FROM item of per-facet lookup maps built from `terms`, and the select-list items that turn the raw
     list columns into sorted lists of distinct normalised terms through them."""
     lists = (("modality", "modality", "modality_norm"), ("language", "languages", "language_codes"))
-    lists += (("task", "tasks", "task_categories"),)
+    lists += (
+        ("programming_language", "languages", "programming_languages"),
+        ("task", "tasks", "task_categories"),
+    )
     maps = ", ".join(
         f"map_from_entries(list((raw_value, normalised_value)) FILTER (WHERE facet = '{facet}' "
         f"AND normalised_value IS NOT NULL)) AS __{facet}_map"

@@ -9,6 +9,7 @@ from __future__ import annotations
 import duckdb
 
 from assets.ingest.compile import output_columns
+from assets.ingest.ledger import LEDGER_TABLE
 from assets.ingest.spec import SourceSpec
 from assets.tables import TABLES, ingest_table
 from warehouse.ducklake import lake_tables, qualified
@@ -16,8 +17,9 @@ from warehouse.lake import first_row, sql_ident, sql_str
 
 EXCLUDED = "audit.usage_dedup_excluded"
 
-# Among rows that share dedup keys, the latest delivery wins (window order, first row kept).
-LATEST_FIRST = "partition_key DESC, source_file DESC, source_row DESC"
+# Among rows that share dedup keys, the latest delivery wins (window order, first row kept): the later day, then
+# the file that arrived later (its ledger arrival; file names never decide), then the later row of that file.
+LATEST_FIRST = "partition_key DESC, __arrival DESC NULLS LAST, source_file DESC, source_row DESC"
 
 
 def keys_repeat(con: duckdb.DuckDBPyConnection, source: str, keys: list[str], where: str = "TRUE") -> bool:
@@ -57,11 +59,19 @@ def source_rows(
     repeats = bool(spec.dedup_keys) and keys_repeat(con, scan, keys)
     if dropped and not repeats:
         return None
-    part = f"SELECT {columns} FROM {scan}"
-    if repeats:
-        window = f"row_number() OVER (PARTITION BY {', '.join(sql_ident(k) for k in keys)} ORDER BY {LATEST_FIRST})"
-        part += f" QUALIFY {window} {'>' if dropped else '='} 1"
-    return part
+    if not repeats:
+        return f"SELECT {columns} FROM {scan}"
+    arrivals = (
+        f"SELECT source_file, max(arrival) AS __arrival FROM {qualified(LEDGER_TABLE)} "
+        f"WHERE source_name = {sql_str(spec.name)} GROUP BY source_file"
+    )
+    window = (
+        f"row_number() OVER (PARTITION BY {', '.join(sql_ident(k) for k in keys)} ORDER BY {LATEST_FIRST})"
+    )
+    return (
+        f"SELECT {columns} FROM {scan} LEFT JOIN ({arrivals}) USING (source_file) "
+        f"QUALIFY {window} {'>' if dropped else '='} 1"
+    )
 
 
 def partition_filter(partitions: list[str] | None) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 from collections import defaultdict
@@ -12,8 +13,15 @@ import duckdb
 
 from assets.ingest.compile import compile_source, raw_fields_of
 from assets.ingest.dedup import exclude_repeats, keys_repeat
-from assets.ingest.ledger import LedgerRow, file_checksum, read_ledger, record_ledger
-from assets.ingest.readers import RawRelation, SourceFileError, drop_scratch, make_scratch, open_raw
+from assets.ingest.ledger import LedgerRow, file_checksum, last_arrival, read_ledger, record_ledger
+from assets.ingest.readers import (
+    RawRelation,
+    SourceFileError,
+    drop_scratch,
+    make_scratch,
+    open_raw,
+    reader_error,
+)
 from assets.ingest.refdata import RefSnapshot
 from assets.ingest.spec import SourceSpec
 from assets.partitions import today_in_shanghai
@@ -80,6 +88,14 @@ def first_partition_day(specs: list[SourceSpec], landing: Location, configured: 
     return min(days) if days else today_in_shanghai()
 
 
+def _mtime(stamp: tuple[int, object] | None) -> float:
+    """A landed file's modification time as seconds (0 when unknown), from its (size, mtime) stamp."""
+    value = stamp[1] if stamp else None
+    if isinstance(value, datetime):
+        return value.timestamp()
+    return float(value) if isinstance(value, int | float) else 0.0
+
+
 def file_id(source_file: str) -> str:
     """Stable short id of a landed file, used to name its outputs."""
     return hashlib.sha1(source_file.encode("utf-8")).hexdigest()[:16]
@@ -122,14 +138,21 @@ class Ingestor:
                 self.table.create(con)
         self.ref = RefSnapshot.load(con)
         self._recorded: set[str] = set()
+        self._arrival: dict[str, int] = {}
+        self.stage = con  # the connection that reads and stages files (its own cursor during run)
 
     def run(self, key: str, paths: list[str]) -> PartitionResult:
         """Ingest a partition in one lake commit; files already loaded with the same fingerprint are not
-        loaded again (a partition with nothing new commits nothing)."""
-        with commit(self.con, f"ingest {self.spec.name} partition {key}"):
-            result = self._run(key, paths)
-            if result.changed:
-                exclude_repeats(self.con, self.spec, key)
+        loaded again (a partition with nothing new commits nothing).
+
+        Files are read and staged on a connection of their own, outside the lake transaction: a file the
+        reader fails on is recorded as failed and the partition's other files still commit."""
+        with contextlib.closing(self.con.cursor()) as self.stage:
+            self.stage.execute("SET TimeZone = 'UTC'")
+            with commit(self.con, f"ingest {self.spec.name} partition {key}"):
+                result = self._run(key, paths)
+                if result.changed:
+                    exclude_repeats(self.con, self.spec, key)
         return result
 
     def _run(self, key: str, paths: list[str]) -> PartitionResult:
@@ -139,7 +162,9 @@ class Ingestor:
         current = {self.landing.relative(p): p for p in paths}
         # Landing is append-only to the pipeline: a file that vanishes keeps its rows and its ledger row, which
         # records when it was found gone. Taking a delivery back is an explicit withdrawal (see withdraw).
-        vanished = [previous[f] for f in sorted(set(previous) - set(current)) if previous[f].vanished_at is None]
+        vanished = [
+            previous[f] for f in sorted(set(previous) - set(current)) if previous[f].vanished_at is None
+        ]
         if vanished:
             now = datetime.now(UTC)
             record_ledger(self.con, [replace(r, vanished_at=now, run_id=self.run_id) for r in vanished])
@@ -159,7 +184,10 @@ class Ingestor:
                 duplicates[source_file] = first_with[checksum]
             else:
                 first_with[checksum] = source_file
-        superseded = self.spec.landing.superseded([f for f in current if f not in duplicates])
+        self._arrival = self._arrivals(previous, current, stamps)
+        superseded = self.spec.landing.superseded(
+            {f: self._arrival[f] for f in current if f not in duplicates}
+        )
         for source_file, path in sorted(current.items()):
             old = previous.get(source_file)
             checksum = checksums.get(source_file, "")
@@ -208,11 +236,23 @@ class Ingestor:
             exclude_repeats(self.con, self.spec, old.partition_key)
         return row
 
+    def _arrivals(
+        self, previous: dict[str, LedgerRow], current: dict[str, str], stamps: dict[str, tuple[int, object]]
+    ) -> dict[str, int]:
+        """Each landed file's arrival order: as the ledger first saw it, and for files new to the ledger the
+        next numbers, in order of modification time (then path)."""
+        known = {f: r.arrival for f, r in previous.items() if r.arrival is not None}
+        new = sorted((f for f in current if f not in known), key=lambda f: (_mtime(stamps.get(f)), f))
+        start = last_arrival(self.con, self.spec.name)
+        return known | {f: start + i for i, f in enumerate(new, start=1)}
+
     def _returned(self, old: LedgerRow) -> LedgerRow:
-        """The ledger row of a file whose outcome stands; one that had vanished is in landing again."""
-        if old.vanished_at is None:
+        """The ledger row of a file whose outcome stands; one that had vanished is in landing again, and one
+        recorded before arrivals were kept gets its arrival."""
+        arrival = self._arrival[old.source_file]
+        if old.vanished_at is None and old.arrival == arrival:
             return old
-        row = replace(old, vanished_at=None, run_id=self.run_id)
+        row = replace(old, vanished_at=None, arrival=arrival, run_id=self.run_id)
         record_ledger(self.con, [row])
         return row
 
@@ -229,6 +269,7 @@ class Ingestor:
             checksum=checksum,
             fingerprint=self.fingerprint,
             run_id=self.run_id,
+            arrival=self._arrival.get(source_file),
             **outcome,
         )
 
@@ -326,7 +367,7 @@ class Ingestor:
 
     def _open(self, local: str, scratch: str, display: str) -> RawRelation:
         wanted = sorted(raw_fields_of(self.spec))
-        raw = open_raw(self.con, local, self.spec.format, wanted, scratch, display)
+        raw = open_raw(self.stage, local, self.spec.format, wanted, scratch, display)
         if self.spec.format.type in ("csv", "parquet"):
             missing = [f for f in wanted if f not in raw.fields and f not in self.spec.optional_columns]
             if missing:
@@ -350,9 +391,9 @@ class Ingestor:
         staged = os.path.join(scratch, "staged.parquet")
         query = compile_source(self.spec, raw, self.ref, row.source_file, key)
         try:
-            copy_to_parquet(self.con, query, staged)
+            copy_to_parquet(self.stage, query, staged)
         except duckdb.Error as exc:
-            raise SourceFileError(f"{display}: {str(exc).splitlines()[0]}") from None
+            raise SourceFileError(f"{display}: {reader_error(exc, local)}") from None
         rejects = self._rejects(raw)
         if rejects:
             staged = self._renumber(staged, rejects, os.path.join(scratch, "renumbered.parquet"))
@@ -375,14 +416,14 @@ class Ingestor:
         """Records the reader could not split, in file order."""
         if not raw.rejects_sql:
             return []
-        rows = self.con.execute(raw.rejects_sql + " ORDER BY 1").fetchall()
+        rows = self.stage.execute(raw.rejects_sql + " ORDER BY 1").fetchall()
         return [Reject(int(r), str(line), str(detail)) for r, line, detail in rows]
 
     def _renumber(self, staged: str, rejects: list[Reject], target: str) -> str:
         """Write explicit row numbers, counting the structurally rejected rows that precede each parsed row."""
         gaps = ", ".join(f"({r.row - i}, {i})" for i, r in enumerate(rejects, start=1))
         copy_to_parquet(
-            self.con,
+            self.stage,
             f"WITH g AS (SELECT good_before, max(n) AS n FROM (VALUES {gaps}) v(good_before, n) GROUP BY good_before),"
             f" o AS (SELECT * FROM {numbered_scan(sql_str(staged))}) "
             f"SELECT o.* REPLACE (o.source_row + coalesce(g.n, 0) AS source_row) "
@@ -399,12 +440,12 @@ class Ingestor:
         if not self.spec.dedup_keys:
             return staged
         numbered = numbered_scan(sql_str(staged))
-        if not keys_repeat(self.con, numbered, self.spec.dedup_keys, "__rule IS NULL"):
+        if not keys_repeat(self.stage, numbered, self.spec.dedup_keys, "__rule IS NULL"):
             return staged
         keys = ", ".join(sql_ident(k) for k in self.spec.dedup_keys)
         repeat = f"__rule IS NULL AND row_number() OVER (PARTITION BY __rule IS NULL, {keys} ORDER BY source_row) > 1"
         copy_to_parquet(
-            self.con,
+            self.stage,
             f"SELECT * REPLACE (CASE WHEN {repeat} THEN 'duplicate_key' ELSE __rule END AS __rule, "
             f"CASE WHEN {repeat} THEN CAST(to_json(t) AS VARCHAR) ELSE __raw END AS __raw) "
             f"FROM {numbered} t ORDER BY source_row",
@@ -416,7 +457,7 @@ class Ingestor:
         money = MONEY_COLUMN.get(self.spec.kind)
         total = f"sum({money}) FILTER (WHERE __rule IS NULL)" if money else "NULL"
         loaded, amount, quarantined, skipped = first_row(
-            self.con,
+            self.stage,
             f"SELECT count(*) FILTER (WHERE __rule IS NULL), {total}, count(__rule), "
             f"count(*) FILTER (WHERE starts_with(__rule, 'skip:')) FROM read_parquet({sql_str(staged)})",
         )

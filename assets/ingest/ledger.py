@@ -32,6 +32,7 @@ LEDGER_SCHEMA = pa.schema(
         ("output_file", pa.string()),
         ("run_id", pa.string()),
         ("vanished_at", pa.timestamp("us", tz="UTC")),
+        ("arrival", pa.int64()),
     ]
 )
 
@@ -59,6 +60,7 @@ class LedgerRow:
     output_file: str | None = None
     run_id: str | None = None
     vanished_at: object = None  # when the ingest first found the file gone from landing (its rows are kept)
+    arrival: int | None = None  # the order in which the source's files were first seen (1, 2, ...)
 
 
 def file_checksum(location: Location, path: str) -> str:
@@ -86,6 +88,14 @@ def read_ledger(con: duckdb.DuckDBPyConnection, source_name: str, key: str | Non
     return [LedgerRow(**{n: row.get(n) for n in names}) for row in table.to_pylist()]
 
 
+def last_arrival(con: duckdb.DuckDBPyConnection, source_name: str) -> int:
+    """The highest arrival number of a source's files (0 before the first)."""
+    if not table_exists(con, LEDGER_TABLE):
+        return 0
+    query = f"SELECT coalesce(max(arrival), 0) FROM {qualified(LEDGER_TABLE)} WHERE source_name = ?"
+    return int(con.execute(query, [source_name]).fetchone()[0])
+
+
 def record_ledger(con: duckdb.DuckDBPyConnection, rows: list[LedgerRow], replace: bool = True) -> None:
     """Put ledger rows in place of the rows of the same files (call inside a lake commit); `replace=False`
     when none of the files has a row yet."""
@@ -102,5 +112,3 @@ def record_ledger(con: duckdb.DuckDBPyConnection, rows: list[LedgerRow], replace
         con.execute(f"INSERT INTO {qualified(LEDGER_TABLE)} SELECT * FROM __ledger_rows ORDER BY source_file")
     finally:
         con.unregister("__ledger_rows")
-
-

@@ -25,6 +25,7 @@ from assets.ingest.spec import FormatSpec
 from warehouse.lake import sql_ident, sql_str
 
 CHUNK = 8 << 20
+MAX_LINE = 2_000_000  # bytes of one line: DuckDB's CSV reader's limit (max_line_size)
 
 
 class SourceFileError(ValueError):
@@ -70,6 +71,39 @@ def _open_bytes(path: str, gz: bool):
     return gzip.open(path, "rb") if gz else open(path, "rb")
 
 
+_WIDE_BOMS = {
+    b"\xff\xfe\x00\x00": "UTF-32, little-endian",
+    b"\x00\x00\xfe\xff": "UTF-32, big-endian",
+    b"\xff\xfe": "UTF-16, little-endian",
+    b"\xfe\xff": "UTF-16, big-endian",
+}
+_UTF8_BOM = b"\xef\xbb\xbf"
+
+
+def refuse_wrong_encoding(head: bytes, fmt: FormatSpec) -> None:
+    """Name the real encoding of a text file's first bytes when it cannot be the spec's: UTF-16 or UTF-32 (with
+    or without a byte-order mark), or a UTF-8 byte-order mark in front of a GBK file."""
+    for bom, name in _WIDE_BOMS.items():
+        if head.startswith(bom):
+            raise SourceFileError(
+                f"the file is {name} (it starts with the byte-order mark {bom.hex(' ').upper()}), not "
+                f"{fmt.encoding} as the spec says: ask for {fmt.encoding}, or convert it"
+            )
+    sample = head[:4096]
+    if len(sample) >= 8 and sample.count(0) * 4 >= len(sample):
+        even, odd = sample[0::2].count(0), sample[1::2].count(0)
+        layout = "little-endian" if odd > even else "big-endian"
+        raise SourceFileError(
+            f"the file looks like UTF-16 ({layout}, without a byte-order mark: every other byte is NUL), not "
+            f"{fmt.encoding} as the spec says: ask for {fmt.encoding}, or convert it"
+        )
+    if head.startswith(_UTF8_BOM) and fmt.encoding not in ("utf-8", "utf-8-sig"):
+        raise SourceFileError(
+            f"the file starts with a UTF-8 byte-order mark (EF BB BF) but the spec says {fmt.encoding}: it is "
+            f"UTF-8 (set encoding: utf-8), or {fmt.encoding} with a stray mark in front (ask for a clean file)"
+        )
+
+
 def transcode_to_utf8(path: str, fmt: FormatSpec, scratch: str, display: str) -> tuple[str, bool]:
     """Return a UTF-8 file DuckDB can read (streaming transcode when needed) and whether it is gzip."""
     gz = _is_gzip(path, fmt)
@@ -77,6 +111,12 @@ def transcode_to_utf8(path: str, fmt: FormatSpec, scratch: str, display: str) ->
         with open(path, "rb") as handle:
             if handle.read(2) != b"\x1f\x8b":
                 raise SourceFileError(f"{display}: declared gzip but is not a gzip file (bad magic bytes)")
+    try:
+        with _open_bytes(path, gz) as handle:
+            head = handle.read(1 << 16)
+    except (OSError, EOFError, gzip.BadGzipFile) as exc:
+        raise SourceFileError(f"{display}: cannot decompress: {exc}") from None
+    refuse_wrong_encoding(head, fmt)
     if fmt.encoding in ("utf-8", "utf-8-sig") and fmt.type != "json":
         return path, gz
     target = os.path.join(scratch, f"{uuid.uuid4().hex}.txt")
@@ -120,7 +160,7 @@ def header_names(path: str, fmt: FormatSpec, gz: bool) -> list[str]:
         return []
     with _open_bytes(path, gz) as handle, io.TextIOWrapper(handle, encoding="utf-8-sig", newline="") as text:
         for _ in range(fmt.skip_rows):
-            text.readline()
+            text.readline(MAX_LINE)
         quoting = csv.QUOTE_MINIMAL if fmt.quote else csv.QUOTE_NONE
         return next(
             csv.reader(text, delimiter=fmt.delimiter, quotechar=fmt.quote or None, quoting=quoting), []
@@ -143,6 +183,41 @@ def refuse_ambiguous_header(names: list[str], wanted: list[str]) -> None:
             )
 
 
+def reader_error(exc: duckdb.Error, path: str) -> str:
+    """The cause of a DuckDB reader error in words: the message without the offending line's text, the
+    reader's settings or SQL, and for a line over the reader's limit the number of the first such line."""
+    lines = [line.strip() for line in str(exc).splitlines()]
+    keep = [
+        line[:300]
+        for line in lines
+        if line
+        and not line.startswith(("Original Line", "Possible Solution", "LINE ", "^", "file ="))
+        and " = " not in line
+    ]
+    if any("Maximum line size" in line for line in lines):
+        number, size = _first_long_line(path)
+        where = f"line {number} has {size:,} bytes" if number else "a line is too long"
+        return (
+            f"{where}, more than the reader's limit of {MAX_LINE:,} bytes: a file without line breaks, "
+            "a binary file, or a quote that is never closed"
+        )
+    return ": ".join(keep[:2]) or "the reader failed"
+
+
+def _first_long_line(path: str) -> tuple[int | None, int]:
+    """The number (1-based, header included) and size of the first line longer than MAX_LINE bytes."""
+    number, size = 1, 0
+    with open(path, "rb") as handle:
+        while chunk := handle.read(CHUNK):
+            start = 0
+            while (end := chunk.find(b"\n", start)) != -1:
+                if size + end - start > MAX_LINE:
+                    return number, size + end - start
+                number, size, start = number + 1, 0, end + 1
+            size += len(chunk) - start
+    return (number, size) if size > MAX_LINE else (None, 0)
+
+
 def read_csv_relation(
     con: duckdb.DuckDBPyConnection, path: str, fmt: FormatSpec, gz: bool, wanted: list[str]
 ) -> RawRelation:
@@ -153,7 +228,7 @@ def read_csv_relation(
     try:
         fields = [row[0] for row in con.execute(f"DESCRIBE SELECT * FROM {scan}").fetchall()]
     except duckdb.Error as exc:
-        raise SourceFileError(f"cannot read as CSV: {str(exc).splitlines()[0]}") from None
+        raise SourceFileError(f"cannot read as CSV: {reader_error(exc, path)}") from None
     renamed = ", ".join(f"{sql_ident(f)} AS {sql_ident(a)}" for f, a in _aliases(fields).items())
     header_lines = (1 if fmt.header else 0) + fmt.skip_rows
     select = f"SELECT CAST(NULL AS BIGINT) AS __row, {renamed}, FALSE AS __broken FROM {scan}"

@@ -55,31 +55,41 @@ class LandingSpec(_Strict):
     partition: PartitionSpec | None = None
     delivery_key: str | None = Field(
         None,
-        description="regex with one group naming the statement a file delivers; of several files with the same "
-        "key, the one whose path sorts last is a corrected re-delivery and replaces the others",
+        description="regex with one group naming the statement a file delivers, and optionally a group named "
+        "`version` (a number; none counts as 0); of several files with the same statement, the highest version "
+        "wins, then the one that arrived last (first seen by the ledger later); file names never decide",
     )
 
     @field_validator("delivery_key")
     @classmethod
     def _delivery_group(cls, value: str | None) -> str | None:
-        if value is not None and re.compile(value).groups != 1:
-            raise ValueError("delivery_key must have exactly one capturing group")
+        if value is not None:
+            pattern = re.compile(value)
+            if pattern.groups - ("version" in pattern.groupindex) != 1:
+                raise ValueError("delivery_key must have one capturing group, and may add one named version")
         return value
 
-    def superseded(self, paths: list[str]) -> dict[str, str]:
-        """Files replaced by a later delivery of the same statement, mapped to the file that replaces them."""
+    def superseded(self, arrivals: dict[str, int]) -> dict[str, str]:
+        """Files replaced by a newer delivery of the same statement, mapped to the file that replaces them.
+
+        `arrivals` gives each landed file its arrival order; the newest delivery has the highest version, then
+        the latest arrival."""
         if not self.delivery_key:
             return {}
-        latest: dict[str, str] = {}
-        for path in sorted(paths):
-            match = re.search(self.delivery_key, path)
+        pattern = re.compile(self.delivery_key)
+        groups: dict[str, list[tuple[int, int, str]]] = {}
+        for path, arrival in arrivals.items():
+            match = pattern.search(path)
             if match:
-                latest[match.group(1)] = path
+                key = next(
+                    g for i, g in enumerate(match.groups(), 1) if i != pattern.groupindex.get("version")
+                )
+                version = match.groupdict().get("version")
+                groups.setdefault(key, []).append((int(version) if version else 0, arrival, path))
         replaced = {}
-        for path in paths:
-            match = re.search(self.delivery_key, path)
-            if match and latest[match.group(1)] != path:
-                replaced[path] = latest[match.group(1)]
+        for deliveries in groups.values():
+            newest = max(deliveries)[2]
+            replaced |= {path: newest for *_, path in deliveries if path != newest}
         return replaced
 
     @field_validator("glob")

@@ -64,6 +64,12 @@ REF_TABLES: dict[str, RefTable] = {
             shipped_file="reference/modalities.csv",
         ),
         RefTable(
+            "programming_languages",
+            {"raw_name": "VARCHAR", "language": "VARCHAR", "note": "VARCHAR"},
+            ("raw_name",),
+            shipped_file="reference/programming_languages.csv",
+        ),
+        RefTable(
             "task_categories",
             {"priority": "INTEGER", "pattern": "VARCHAR", "task_category": "VARCHAR", "note": "VARCHAR"},
             ("priority",),

@@ -4,16 +4,16 @@
 -- a site and a known chip only. Chip family: 'domestic' for domestic chips, 'nvidia' for NVIDIA, else 'other'.
 -- Each series runs from its first day with usage to the last complete day (the last day that every provider
 -- reporting in the final week of usage has reported), days without usage as 0. Supply is that of the site
--- and chip family (marts.capacity_supply_daily): provider series share their site's pool. Sums are rounded to 6
--- decimals so that a re-run gives identical values whatever the summation order.
+-- and chip family (marts.capacity_supply_daily): provider series share their site's pool. Sums are exact
+-- (exact_sum: decimals rounded to 6 places) so that a re-run gives identical values whatever the summation order.
 WITH usage AS (
     SELECT
         charge_date AS usage_date,
         site_id,
         CASE WHEN is_domestic_chip THEN 'domestic' WHEN chip_vendor = 'NVIDIA' THEN 'nvidia' ELSE 'other' END AS chip_family,
         provider_id,
-        round(sum(gpu_hours), 6) AS gpu_hours,
-        round(sum(pflop_hours), 6) AS pflop_hours
+        exact_sum(gpu_hours) AS gpu_hours,
+        exact_sum(pflop_hours) AS pflop_hours
     FROM core_compute_usage
     WHERE charge_category = 'Usage' AND chip_vendor IS NOT NULL AND site_id IS NOT NULL
     GROUP BY ALL
@@ -25,10 +25,10 @@ complete AS (
 levels AS (
     SELECT 'provider' AS level, usage_date, site_id, chip_family, provider_id, gpu_hours, pflop_hours FROM usage
     UNION ALL
-    SELECT 'site', usage_date, site_id, chip_family, 'all', round(sum(gpu_hours), 6), round(sum(pflop_hours), 6)
+    SELECT 'site', usage_date, site_id, chip_family, 'all', exact_sum(gpu_hours), exact_sum(pflop_hours)
     FROM usage GROUP BY ALL
     UNION ALL
-    SELECT 'city', usage_date, 'all', chip_family, 'all', round(sum(gpu_hours), 6), round(sum(pflop_hours), 6)
+    SELECT 'city', usage_date, 'all', chip_family, 'all', exact_sum(gpu_hours), exact_sum(pflop_hours)
     FROM usage GROUP BY ALL
 ),
 series AS (

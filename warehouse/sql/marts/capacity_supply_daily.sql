@@ -33,9 +33,9 @@ site_day AS (
         p.site_id,
         p.chip_family,
         CAST(sum(p.cards) AS BIGINT) AS cards,
-        CAST(round(sum(p.pool_cards), 6) AS DOUBLE) AS pool_cards,
-        CAST(round(sum(p.pool_cards) * 24, 6) AS DOUBLE) AS available_gpu_hours,
-        CAST(round(sum(p.pool_cards * p.dense_tflops) * 24 / 1000, 6) AS DOUBLE) AS available_pflop_hours,
+        exact_sum(p.pool_cards) AS pool_cards,
+        exact_sum(p.pool_cards * 24) AS available_gpu_hours,
+        exact_sum(p.pool_cards * p.dense_tflops * 24 / 1000) AS available_pflop_hours,
         CASE WHEN bool_or(p.status = 'planned') THEN 'planned' ELSE 'installed' END AS status,
         max(p.effective_date) AS effective_date
     FROM days d
@@ -49,9 +49,9 @@ SELECT
     'all' AS site_id,
     chip_family,
     CAST(sum(cards) AS BIGINT),
-    round(sum(pool_cards), 6),
-    round(sum(available_gpu_hours), 6),
-    round(sum(available_pflop_hours), 6),
+    exact_sum(pool_cards),
+    exact_sum(available_gpu_hours),
+    exact_sum(available_pflop_hours),
     CASE WHEN bool_or(status = 'planned') THEN 'planned' ELSE 'installed' END,
     max(effective_date)
 FROM site_day

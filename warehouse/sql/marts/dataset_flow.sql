@@ -53,10 +53,10 @@ training AS (
     SELECT u.dataset_id,
            count(DISTINCT u.job_id) AS training_jobs,
            count(*) AS charge_lines,
-           round(sum(u.gpu_hours), 6) AS gpu_hours,
-           round(sum(u.pflop_hours), 6) AS pflop_hours,
+           exact_sum(u.gpu_hours) AS gpu_hours,
+           exact_sum(u.pflop_hours) AS pflop_hours,
            sum(u.effective_cost_cny) AS training_cost_cny,
-           round(coalesce(sum(u.gpu_hours) FILTER (WHERE l.non_commercial), 0), 6) AS non_commercial_gpu_hours,
+           coalesce(exact_sum(CASE WHEN l.non_commercial THEN u.gpu_hours END), 0) AS non_commercial_gpu_hours,
            list(DISTINCT u.tenant_id) AS tenants,
            list(DISTINCT u.tenant_id) FILTER (WHERE l.non_commercial) AS non_commercial_tenants
     FROM core_compute_usage u
