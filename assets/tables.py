@@ -8,6 +8,7 @@ import duckdb
 from assets.capacity.tables import CAPACITY_TABLES
 from assets.ingest.compile import DERIVED, output_columns
 from assets.ingest.ledger import LEDGER_SCHEMA
+from assets.ingest.periods import PERIOD_COLUMNS
 from assets.ingest.targets import TARGETS
 from assets.reference.tables import REF_TABLES
 from assets.subsidy.checkpoints import CHECKPOINTS, TABLE_COLUMNS
@@ -27,14 +28,18 @@ LINEAGE = {
 }
 
 
-# A charge line's id: the source, the landed file and the row in it.
-CHARGE_LINE_ID = "md5(concat_ws('|', source_name, source_file, CAST(source_row AS VARCHAR)))"
+# A charge line's id: the source, the landed file and the row in it (and, for the second and later daily parts
+# of a line that spans days, the part).
+CHARGE_LINE_ID = (
+    "md5(concat_ws('|', source_name, source_file, CAST(source_row AS VARCHAR), "
+    "CASE WHEN period_part > 1 THEN CAST(period_part AS VARCHAR) END))"
+)
 
 
 def kind_columns(kind: str) -> dict[str, str]:
     """Columns and SQL types of the lake files that ingest writes for a kind."""
     types = {**TARGETS[kind].inputs, **DERIVED[kind], **LINEAGE, "raw_chip": "VARCHAR"}
-    return {c: types[c] for c in output_columns(kind)}
+    return {c: types[c] for c in output_columns(kind)} | (PERIOD_COLUMNS if kind == "usage" else {})
 
 
 QUARANTINE_COLUMNS = {

@@ -353,3 +353,50 @@ def test_unreadable_files_name_the_real_cause(
     bad = next(r for r in result.rows if r.source_file == "acme/2025-08-01.csv")
     assert bad.status == "failed" and bad.detail.startswith("acme/2025-08-01.csv: ") and cause in bad.detail
     assert [r["source_file"] for r in loaded] == ["acme/2025-08-01-ok.csv"] and quarantine == []
+
+
+def test_a_line_that_spans_days_is_split_into_daily_parts(tmp_path: Path, lake: LakeConfig) -> None:
+    columns = {**{k: v.model_dump(exclude_none=True) for k, v in spec_of().columns.items()}, "job_id": "job"}
+    spec = spec_of(timezone="Asia/Shanghai", columns=columns, dedup_keys=["job_id", "charge_period_start"])
+    header = CSV_HEADER.replace("cost", "cost,job")
+    _land(
+        tmp_path,
+        "2025-08-01.csv",
+        header
+        + "T1,2025-08-01 22:00:00,2025-08-03 02:00:00,A100,2,100.0001,J1\n"  # 2 h + 24 h + 2 h
+        + "T1,2025-08-01 08:00:00,2025-08-01 09:00:00,A100,1,10,J2\n",
+    )
+    ledger, served = _ingest_day(tmp_path, lake, spec, "2025-08-01", "r1")
+    (row,) = ledger.values()
+    assert (row.rows_read, row.rows_loaded, row.money_loaded) == (2, 2, Decimal("110.0001"))
+    with lake_connection(lake) as con:
+        parts = con.execute(
+            "SELECT source_row, period_part, period_parts, charge_date, charge_period_start, charge_period_end, "
+            "billed_cost, billed_cost_cny, gpu_hours, gpu_count FROM lake.ingest.acme ORDER BY source_row, period_part"
+        ).fetchall()
+    assert [(r[0], r[1], r[2], r[3].isoformat()) for r in parts] == [
+        (1, 1, 3, "2025-08-01"),
+        (1, 2, 3, "2025-08-02"),
+        (1, 3, 3, "2025-08-03"),
+        (2, 1, 1, "2025-08-01"),
+    ]
+    assert [(r[4].isoformat(), r[5].isoformat()) for r in parts[:3]] == [
+        ("2025-08-01T14:00:00+00:00", "2025-08-01T16:00:00+00:00"),  # 22:00 to midnight, Shanghai
+        ("2025-08-01T16:00:00+00:00", "2025-08-02T16:00:00+00:00"),
+        ("2025-08-02T16:00:00+00:00", "2025-08-02T18:00:00+00:00"),
+    ]
+    assert [r[6] for r in parts[:3]] == [Decimal("7.1429"), Decimal("85.7143"), Decimal("7.1429")]
+    assert sum(r[6] for r in parts[:3]) == Decimal("100.0001") == sum(r[7] for r in parts[:3])
+    assert [round(r[8], 9) for r in parts[:3]] == [4.0, 48.0, 4.0] and {r[9] for r in parts} == {1.0, 2.0}
+    # a corrected re-delivery of the line replaces all of its parts
+    _land(
+        tmp_path,
+        "2025-08-01-v2.csv",
+        header + "T1,2025-08-01 22:00:00,2025-08-02 02:00:00,A100,2,40,J1\n",
+    )
+    _, served = _ingest_day(tmp_path, lake, spec, "2025-08-01", "r2")
+    assert served == [
+        ("acme/2025-08-01-v2.csv", Decimal("20")),
+        ("acme/2025-08-01-v2.csv", Decimal("20")),
+        ("acme/2025-08-01.csv", Decimal("10")),
+    ]

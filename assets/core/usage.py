@@ -12,7 +12,8 @@ from __future__ import annotations
 import duckdb
 
 from assets.ingest.spec import SourceSpec
-from assets.tables import CHARGE_LINE_ID, TABLES, ingest_table
+from assets.tables import CHARGE_LINE_ID, TABLES, ingest_table, kind_columns
+from warehouse.catalog import TableDef, create_tables
 from warehouse.ducklake import change_feed, current_snapshot, define_view, lake_tables, qualified
 from warehouse.lake import sql_ident, sql_str
 
@@ -40,8 +41,12 @@ def usage_view_sql(con: duckdb.DuckDBPyConnection, specs: list[SourceSpec]) -> s
 
 
 def define_usage_view(con: duckdb.DuckDBPyConnection, specs: list[SourceSpec]) -> bool:
-    """(Re)define core.compute_usage over every usage source's table; commits only when the definition
-    changes (a new source). Returns whether it changed."""
+    """(Re)define core.compute_usage over every usage source's table (each given the columns a newer version
+    of the table has, such as the period columns); commits only when something changes (a new source).
+    Returns whether the view changed."""
+    existing = lake_tables(con)
+    tables = [ingest_table(s.name) for s in specs if s.kind == "usage" and ingest_table(s.name) in existing]
+    create_tables(con, [TableDef(t, kind_columns("usage")) for t in tables])
     return define_view(con, USAGE, usage_view_sql(con, specs))
 
 

@@ -10,6 +10,7 @@ import duckdb
 
 from assets.ingest.compile import output_columns
 from assets.ingest.ledger import LEDGER_TABLE
+from assets.ingest.periods import FIRST_PART
 from assets.ingest.spec import SourceSpec
 from assets.tables import TABLES, ingest_table
 from warehouse.ducklake import lake_tables, qualified
@@ -55,6 +56,8 @@ def source_rows(
         return None
     columns = ", ".join(sql_ident(c) for c in output_columns(spec.kind))
     scan = f"(SELECT * FROM {qualified(table)}{partition_filter(partitions)})"
+    if spec.kind == "usage":  # a line split by day repeats as a whole: its first part stands for it
+        scan = f"(SELECT * FROM {scan} WHERE {FIRST_PART})"
     keys = [*(["partition_key"] if partitions is not None else []), *spec.dedup_keys]
     repeats = bool(spec.dedup_keys) and keys_repeat(con, scan, keys)
     if dropped and not repeats:

@@ -14,6 +14,7 @@ import duckdb
 from assets.ingest.compile import compile_source, raw_fields_of
 from assets.ingest.dedup import exclude_repeats, keys_repeat
 from assets.ingest.ledger import LedgerRow, file_checksum, last_arrival, read_ledger, record_ledger
+from assets.ingest.periods import daily_parts
 from assets.ingest.readers import (
     RawRelation,
     SourceFileError,
@@ -26,6 +27,7 @@ from assets.ingest.refdata import RefSnapshot
 from assets.ingest.spec import SourceSpec
 from assets.partitions import today_in_shanghai
 from assets.tables import TABLES, TableDef, ingest_table, kind_columns
+from warehouse.catalog import create_tables
 from warehouse.ducklake import commit, qualified
 from warehouse.lake import Location, copy_to_parquet, first_row, remove_orphans, sql_ident, sql_str
 
@@ -133,9 +135,7 @@ class Ingestor:
         os.makedirs(self.scratch_base, exist_ok=True)
         remove_orphans(self.scratch_base)
         self.table = TableDef(ingest_table(spec.name), kind_columns(spec.kind))
-        if not self.table.exists(con):
-            with commit(con, f"create {self.table.name}"):
-                self.table.create(con)
+        create_tables(con, [self.table])  # or add the columns a newer version has
         self.ref = RefSnapshot.load(con)
         self._recorded: set[str] = set()
         self._arrival: dict[str, int] = {}
@@ -291,11 +291,13 @@ class Ingestor:
             self._drop_outputs(row.source_file)
         if staged is not None:
             if row.status in ("loaded", "empty") and row.rows_loaded:
-                columns = ", ".join(sql_ident(c) for c in self.table.columns)
-                self.con.execute(
-                    f"INSERT INTO {qualified(self.table.name)} SELECT {columns} "
-                    f"FROM {numbered_scan(sql_str(staged))} WHERE __rule IS NULL"
-                )
+                loaded = f"(SELECT * FROM {numbered_scan(sql_str(staged))} WHERE __rule IS NULL)"
+                columns = list(self.table.columns)
+                if self.spec.kind == "usage":  # lines that span days become one row per day
+                    rows = daily_parts(loaded, columns)
+                else:
+                    rows = f"SELECT {', '.join(sql_ident(c) for c in columns)} FROM {loaded}"
+                self.con.execute(f"INSERT INTO {qualified(self.table.name)} {rows}")
                 row.output_file = self.table.name
             if row.rows_quarantined:
                 self._write_quarantine(row, staged, rejects or [])
