@@ -21,7 +21,9 @@ def pai_pods() -> list[dict[str, str]]:
 def test_every_scheduled_gpu_pod_is_a_charge_line(demo: Deployment) -> None:
     pods = pai_pods()
     gpu_scheduled = [p for p in pods if p["scheduled_time"] and int(p["num_gpu"]) > 0]
-    loaded = demo.query("SELECT count(*) FROM core.compute_usage WHERE source_name = 'alibaba_pai'")[0][0]
+    loaded = demo.query(  # charge lines: a pod that runs over several days is one line in daily parts
+        "SELECT count(*) FROM core.compute_usage WHERE source_name = 'alibaba_pai' AND period_part = 1"
+    )[0][0]
     assert loaded == len(gpu_scheduled)
     assert loaded + 897 + 1052 == len(pods)
 
@@ -33,9 +35,10 @@ def test_fractional_gpus_relative_times_and_rate_card_pricing(demo: Deployment, 
         "SELECT list_price, contracted_price FROM ref.rate_cards WHERE provider_id = 'alibaba_pai' "
         "AND chip_model = 'V100'"
     )
-    row = demo.query(
-        "SELECT charge_period_start, charge_period_end, gpu_count, gpu_hours, list_cost, billed_cost, chip_model, "
-        "job_status, priced_from_rate_card, pflop_hours FROM core.compute_usage WHERE job_id = ?",
+    row = demo.query(  # the pod's line, its daily parts added up
+        "SELECT min(charge_period_start), max(charge_period_end), any_value(gpu_count), sum(gpu_hours), "
+        "sum(list_cost), sum(billed_cost), any_value(chip_model), any_value(job_status), "
+        "bool_and(priced_from_rate_card), sum(pflop_hours) FROM core.compute_usage WHERE job_id = ?",
         [pod_name],
     )[0]
     start, end, gpu_count, gpu_hours, list_cost, billed, chip, status, priced, pflop = row

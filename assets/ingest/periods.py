@@ -1,5 +1,7 @@
 """Usage lines whose charge period spans more than one Asia/Shanghai day, split into daily charge periods.
 
+Only usage charges are split (FOCUS ChargeCategory `Usage`): a purchase, credit or adjustment keeps its period.
+
 A line from 22:00 one day to 02:00 two days later becomes three rows: 22:00-24:00, the whole next day and
 00:00-02:00, each dated by its own day. Costs and quantities go pro rata to each part's share of the period;
 money is cut at rounded cumulative shares, so a line's parts add up to its amounts exactly. The parts keep the
@@ -28,6 +30,7 @@ def daily_parts(lines: str, columns: list[str]) -> str:
     row per Asia/Shanghai day (the period columns added: 1 of 1 for a line within one day)."""
     first = _local_day("charge_period_start")
     last = _local_day("charge_period_end - INTERVAL 1 MICROSECOND")
+    spans = f"coalesce(charge_category, 'Usage') = 'Usage' AND {first} < {last}"  # purchases stay whole
     whole = ", ".join(f"1 AS {sql_ident(c)}" if c in PERIOD_COLUMNS else sql_ident(c) for c in columns)
 
     def midnight(day: str) -> str:
@@ -58,7 +61,7 @@ def daily_parts(lines: str, columns: list[str]) -> str:
     days = (
         f"SELECT *, CAST(unnest(generate_series(CAST({first} AS TIMESTAMP), CAST({last} AS TIMESTAMP), "
         f"INTERVAL 1 DAY)) AS DATE) AS __day, date_diff('day', {first}, {last}) + 1 AS __parts "
-        f"FROM {lines} WHERE {first} < {last}"
+        f"FROM {lines} WHERE {spans}"
     )
     bounded = (
         f"SELECT *, greatest(charge_period_start, {midnight('__day')}) AS __part_start, "
@@ -66,5 +69,5 @@ def daily_parts(lines: str, columns: list[str]) -> str:
         f"date_diff('day', {first}, __day) + 1 AS __part FROM ({days})"
     )
     return (
-        f"SELECT {whole} FROM {lines} WHERE NOT ({first} < {last}) UNION ALL SELECT {parts} FROM ({bounded})"
+        f"SELECT {whole} FROM {lines} WHERE NOT ({spans}) UNION ALL SELECT {parts} FROM ({bounded})"
     )
