@@ -7,7 +7,11 @@ import duckdb
 from warehouse.lake import scalar
 
 HEADLINES = (
-    ("Charge lines", "SELECT count(*) FROM core.compute_usage", "{:,}"),
+    (
+        "Charge lines",
+        "SELECT count(*) FILTER (WHERE coalesce(period_part, 1) = 1) FROM core.compute_usage",
+        "{:,}",
+    ),
     ("GPU-hours", "SELECT sum(gpu_hours) FROM core.compute_usage", "{:,.0f}"),
     ("PFLOP-hours", "SELECT sum(pflop_hours) FROM core.compute_usage", "{:,.0f}"),
     ("Effective cost (CNY)", "SELECT sum(effective_cost_cny) FROM core.compute_usage", "{:,.2f}"),

@@ -31,7 +31,7 @@ from warehouse.catalog import create_tables
 from warehouse.ducklake import commit, qualified
 from warehouse.lake import Location, copy_to_parquet, first_row, remove_orphans, sql_ident, sql_str
 
-ENGINE_VERSION = "3"
+ENGINE_VERSION = "4"
 UNPARTITIONED = "all"
 MONEY_COLUMN = {"usage": "billed_cost", "transfers": "cost", "vouchers": "face_value"}
 # Ingest files leave source_row NULL where a row's number is its position in the file (see compile_source).

@@ -68,6 +68,4 @@ def daily_parts(lines: str, columns: list[str]) -> str:
         f"least(charge_period_end, {midnight('__day + 1')}) AS __part_end, "
         f"date_diff('day', {first}, __day) + 1 AS __part FROM ({days})"
     )
-    return (
-        f"SELECT {whole} FROM {lines} WHERE NOT ({spans}) UNION ALL SELECT {parts} FROM ({bounded})"
-    )
+    return f"SELECT {whole} FROM {lines} WHERE NOT ({spans}) UNION ALL SELECT {parts} FROM ({bounded})"
