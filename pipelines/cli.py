@@ -207,6 +207,31 @@ def withdraw(source: str, source_file: str, reason: str) -> None:
 
 
 @main.command()
+@click.option(
+    "--retain-days",
+    type=click.IntRange(min=1),
+    default=30,
+    show_default=True,
+    help="Past snapshots stay readable this long (AT (VERSION => n), sql --snapshot n).",
+)
+def maintain(retain_days: int) -> None:
+    """Compact the lake now (the nightly lake_maintenance job): merge small files, expire old snapshots, delete
+    the files nothing needs any more."""
+    from pipelines.definitions import build_definitions
+    from pipelines.instance import local_instance
+    from pipelines.maintenance import run_maintenance
+
+    settings = Settings.from_env()
+    if not settings.lake.exists():
+        raise click.ClickException(f"no lakehouse at {settings.catalog_url}: run `computeflow refresh` first")
+    done = run_maintenance(build_definitions(), local_instance(settings), retain_days)
+    console.print(
+        f"data files {done.files_before:,} -> {done.files_after:,} ({done.files_merged:,} merged), "
+        f"{done.snapshots_expired:,} snapshots expired, {done.files_deleted:,} unused files deleted"
+    )
+
+
+@main.command()
 @click.argument("tables", nargs=-1)
 def check(tables: tuple[str, ...]) -> None:
     """Validate tables in the lake against their contracts (every suite by default), without refreshing."""

@@ -9,16 +9,18 @@ from assets.ingest.check import load_checked_specs
 from assets.ingest.definitions import FILES_CHECK, ingest_key
 from assets.versions import with_code_version
 from pipelines.automation import daily_refresh
+from pipelines.maintenance import lake_maintenance, lake_maintenance_schedule
 from warehouse.settings import Settings
 
 
 @dg.definitions
 def automation() -> dg.Definitions:
-    """The daily refresh and the dashboard site downstream of the warehouse."""
+    """The daily refresh, the nightly lake maintenance and the dashboard site downstream of the warehouse."""
     check_keys = [key for c in [*build_contract_checks(), *CAPACITY_CHECKS] for key in c.check_keys]
     specs = load_checked_specs(Settings.from_env().sources_dir)
     check_keys += [dg.AssetCheckKey(ingest_key(spec), FILES_CHECK) for spec in specs]
     return dg.Definitions(
         assets=with_code_version([build_dashboards_asset(check_keys)]),
-        schedules=[daily_refresh],
+        jobs=[lake_maintenance],
+        schedules=[daily_refresh, lake_maintenance_schedule],
     )
