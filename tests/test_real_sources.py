@@ -55,9 +55,10 @@ def test_fractional_gpus_relative_times_and_rate_card_pricing(demo: Deployment, 
 
 
 def test_focus_bills_with_bom_us_dates_purchases_and_usd(demo: Deployment) -> None:
-    rows = demo.query(
-        "SELECT source_file, charge_category, charge_period_start, billed_cost, billed_cost_cny, fx_rate_to_cny "
-        "FROM core.compute_usage WHERE source_name = 'focus_samples' ORDER BY source_file, source_row"
+    rows = demo.query(  # one row per bill line, its daily parts (usage over several days) added up
+        "SELECT source_file, any_value(charge_category), min(charge_period_start), sum(billed_cost), "
+        "sum(billed_cost_cny), any_value(fx_rate_to_cny) FROM core.compute_usage WHERE source_name = 'focus_samples' "
+        "GROUP BY source_file, source_row ORDER BY source_file, source_row"
     )
     assert len(rows) == 8
     assert {r[1] for r in rows} == {"Usage", "Purchase"}

@@ -47,10 +47,15 @@ def _is_code(text: str) -> bool:
     )
 
 
-def _names_exactly(found: langcodes.Language, text: str) -> bool:
-    """Whether `text` is the language's own name, or its name in English or Chinese (case aside)."""
-    names = {found.display_name(), found.autonym(), found.display_name("zh")}
-    return text.casefold() in {n.casefold() for n in names}
+def _named_exactly(text: str) -> langcodes.Language | None:
+    """The language whose name is `text` exactly (case aside): its English or Chinese name, or its own name."""
+    for language in ("en", "zh"):
+        try:
+            return langcodes.Language.find_name("language", text, language)
+        except LookupError:
+            continue
+    found = langcodes.find(text)  # also matches names loosely: kept only when it is the language's own name
+    return found if found.autonym().casefold() == text.casefold() else None
 
 
 @lru_cache(maxsize=4096)
@@ -58,13 +63,10 @@ def language_code(raw: str) -> tuple[str, str] | None:
     """ISO 639 code and English name of a language as catalogs write it, or None when it is not exactly one."""
     for candidate in _candidates(raw):
         try:
-            if _is_code(candidate):
-                found = langcodes.Language.get(candidate)
-            else:
-                found = langcodes.find(candidate)
-                if not _names_exactly(found, candidate):
-                    continue
+            found = langcodes.Language.get(candidate) if _is_code(candidate) else _named_exactly(candidate)
         except (LookupError, ValueError):
+            continue
+        if found is None:
             continue
         base = langcodes.Language.get(langcodes.standardize_tag(found.to_tag(), macro=True)).language
         if base:
