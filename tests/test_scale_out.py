@@ -297,7 +297,9 @@ def assert_writers_reconcile(deployment: Deployment, sources: list[str], files: 
                 "FROM audit.ingest_ledger WHERE source_name = ?",
                 [name],
             ).fetchone()
-            held = con.execute(f"SELECT count(*), sum(billed_cost) FROM {table}").fetchone()
+            held = con.execute(  # lines (a usage line split by day is one) and their money
+                f"SELECT count(DISTINCT (source_file, source_row)), sum(billed_cost) FROM {table}"
+            ).fetchone()
             (quarantined,) = con.execute(
                 "SELECT count(*) FROM audit.quarantine WHERE source_name = ?", [name]
             ).fetchone()
