@@ -14,7 +14,7 @@ import duckdb
 from assets.ingest.compile import compile_source, raw_fields_of
 from assets.ingest.dedup import exclude_repeats, keys_repeat
 from assets.ingest.ledger import LedgerRow, file_checksum, last_arrival, read_ledger, record_ledger
-from assets.ingest.periods import daily_parts
+from assets.ingest.periods import SPANS_DAYS, daily_parts, whole_lines
 from assets.ingest.readers import (
     RawRelation,
     SourceFileError,
@@ -139,6 +139,8 @@ class Ingestor:
         self.ref = RefSnapshot.load(con)
         self._recorded: set[str] = set()
         self._arrival: dict[str, int] = {}
+        self._last_arrival: int | None = None  # the source's highest arrival number, read once per ingestor
+        self._spans: dict[str, bool] = {}  # staged files holding usage lines that span days
         self.stage = con  # the connection that reads and stages files (its own cursor during run)
 
     def run(self, key: str, paths: list[str]) -> PartitionResult:
@@ -243,7 +245,10 @@ class Ingestor:
         next numbers, in order of modification time (then path)."""
         known = {f: r.arrival for f, r in previous.items() if r.arrival is not None}
         new = sorted((f for f in current if f not in known), key=lambda f: (_mtime(stamps.get(f)), f))
-        start = last_arrival(self.con, self.spec.name)
+        if self._last_arrival is None:
+            self._last_arrival = last_arrival(self.con, self.spec.name)
+        start = self._last_arrival
+        self._last_arrival += len(new)
         return known | {f: start + i for i, f in enumerate(new, start=1)}
 
     def _returned(self, old: LedgerRow) -> LedgerRow:
@@ -294,7 +299,8 @@ class Ingestor:
                 loaded = f"(SELECT * FROM {numbered_scan(sql_str(staged))} WHERE __rule IS NULL)"
                 columns = list(self.table.columns)
                 if self.spec.kind == "usage":  # lines that span days become one row per day
-                    rows = daily_parts(loaded, columns)
+                    split = daily_parts if self._spans.get(row.source_file) else whole_lines
+                    rows = split(loaded, columns)
                 else:
                     rows = f"SELECT {', '.join(sql_ident(c) for c in columns)} FROM {loaded}"
                 self.con.execute(f"INSERT INTO {qualified(self.table.name)} {rows}")
@@ -458,10 +464,13 @@ class Ingestor:
     def _account(self, row: LedgerRow, staged: str, rejected: int) -> None:
         money = MONEY_COLUMN.get(self.spec.kind)
         total = f"sum({money}) FILTER (WHERE __rule IS NULL)" if money else "NULL"
-        loaded, amount, quarantined, skipped = first_row(
+        spans = (
+            f"bool_or({SPANS_DAYS}) FILTER (WHERE __rule IS NULL)" if self.spec.kind == "usage" else "NULL"
+        )
+        loaded, amount, quarantined, skipped, self._spans[row.source_file] = first_row(
             self.stage,
             f"SELECT count(*) FILTER (WHERE __rule IS NULL), {total}, count(__rule), "
-            f"count(*) FILTER (WHERE starts_with(__rule, 'skip:')) FROM read_parquet({sql_str(staged)})",
+            f"count(*) FILTER (WHERE starts_with(__rule, 'skip:')), {spans} FROM read_parquet({sql_str(staged)})",
         )
         row.rows_loaded, row.money_loaded = int(loaded), amount
         row.rows_quarantined = int(quarantined) + rejected

@@ -25,13 +25,22 @@ def _local_day(timestamp: str) -> str:
     return f"CAST(timezone({sql_str(LOCAL_TZ)}, {timestamp}) AS DATE)"
 
 
+FIRST_DAY = _local_day("charge_period_start")
+LAST_DAY = _local_day("charge_period_end - INTERVAL 1 MICROSECOND")
+# A usage line that spans days (purchases, credits and adjustments keep their period).
+SPANS_DAYS = f"coalesce(charge_category, 'Usage') = 'Usage' AND {FIRST_DAY} < {LAST_DAY}"
+
+
+def whole_lines(lines: str, columns: list[str]) -> str:
+    """SQL of `columns` of the usage rows of the FROM item `lines`, each line one part (1 of 1)."""
+    select = ", ".join(f"1 AS {sql_ident(c)}" if c in PERIOD_COLUMNS else sql_ident(c) for c in columns)
+    return f"SELECT {select} FROM {lines}"
+
+
 def daily_parts(lines: str, columns: list[str]) -> str:
     """SQL of `columns` of the usage rows of the FROM item `lines`, each line that spans days split into one
     row per Asia/Shanghai day (the period columns added: 1 of 1 for a line within one day)."""
-    first = _local_day("charge_period_start")
-    last = _local_day("charge_period_end - INTERVAL 1 MICROSECOND")
-    spans = f"coalesce(charge_category, 'Usage') = 'Usage' AND {first} < {last}"  # purchases stay whole
-    whole = ", ".join(f"1 AS {sql_ident(c)}" if c in PERIOD_COLUMNS else sql_ident(c) for c in columns)
+    first, last, spans = FIRST_DAY, LAST_DAY, SPANS_DAYS
 
     def midnight(day: str) -> str:
         return f"timezone({sql_str(LOCAL_TZ)}, CAST({day} AS TIMESTAMP))"
@@ -68,4 +77,4 @@ def daily_parts(lines: str, columns: list[str]) -> str:
         f"least(charge_period_end, {midnight('__day + 1')}) AS __part_end, "
         f"date_diff('day', {first}, __day) + 1 AS __part FROM ({days})"
     )
-    return f"SELECT {whole} FROM {lines} WHERE NOT ({spans}) UNION ALL SELECT {parts} FROM ({bounded})"
+    return f"{whole_lines(lines, columns)} WHERE NOT ({spans}) UNION ALL SELECT {parts} FROM ({bounded})"
