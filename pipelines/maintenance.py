@@ -5,13 +5,11 @@ accumulate."""
 from dataclasses import asdict
 
 import dagster as dg
-from filelock import FileLock
 
 from assets.partitions import DAILY_HOUR
 from assets.resources import Lakehouse
-from pipelines.refresh import QUIET, REFRESH_LOCK
+from pipelines.refresh import QUIET, deployment_turn
 from warehouse.ducklake import Maintenance, maintain
-from warehouse.settings import Settings
 
 MAINTENANCE_JOB = "lake_maintenance"
 
@@ -51,10 +49,8 @@ lake_maintenance_schedule = dg.ScheduleDefinition(
 
 def run_maintenance(defs: dg.Definitions, instance: dg.DagsterInstance, retain_days: int) -> Maintenance:
     """Run the maintenance job now, in this process, taking turns with refreshes of the deployment."""
-    home = Settings.from_env().home
-    home.mkdir(parents=True, exist_ok=True)
     job = defs.resolve_job_def(MAINTENANCE_JOB)
     config = {**QUIET, "ops": {"compact_lake": {"config": {"retain_days": retain_days}}}}
-    with FileLock(str(home / REFRESH_LOCK), thread_local=False):
+    with deployment_turn():
         result = job.execute_in_process(instance=instance, run_config=config)
     return Maintenance(**result.output_for_node("compact_lake"))

@@ -89,10 +89,15 @@ def refresh(
     A selection, a partition, a day range or `full` runs exactly what they name instead (every landed day by
     default). Refreshes of one deployment take turns (a lock file under COMPUTEFLOW_HOME): a second one waits,
     then plans from what the first left, instead of racing it step by step for the tables' write pools."""
+    with deployment_turn():
+        return _refresh(defs, instance, selection, partition, on_step, checks, days, full)
+
+
+def deployment_turn() -> FileLock:
+    """The lock under COMPUTEFLOW_HOME with which refreshes and maintenance runs of one deployment take turns."""
     home = Settings.from_env().home
     home.mkdir(parents=True, exist_ok=True)
-    with FileLock(str(home / REFRESH_LOCK), thread_local=False):
-        return _refresh(defs, instance, selection, partition, on_step, checks, days, full)
+    return FileLock(str(home / REFRESH_LOCK), thread_local=False)
 
 
 def _refresh(

@@ -297,13 +297,12 @@ class Ingestor:
         if staged is not None:
             if row.status in ("loaded", "empty") and row.rows_loaded:
                 loaded = f"(SELECT * FROM {numbered_scan(sql_str(staged))} WHERE __rule IS NULL)"
-                columns = list(self.table.columns)
-                if self.spec.kind == "usage":  # lines that span days become one row per day
-                    split = daily_parts if self._spans.get(row.source_file) else whole_lines
-                    rows = split(loaded, columns)
-                else:
-                    rows = f"SELECT {', '.join(sql_ident(c) for c in columns)} FROM {loaded}"
-                self.con.execute(f"INSERT INTO {qualified(self.table.name)} {rows}")
+                split = (
+                    daily_parts if self._spans.get(row.source_file) else whole_lines
+                )  # usage lines over days
+                self.con.execute(
+                    f"INSERT INTO {qualified(self.table.name)} {split(loaded, list(self.table.columns))}"
+                )
                 row.output_file = self.table.name
             if row.rows_quarantined:
                 self._write_quarantine(row, staged, rejects or [])

@@ -32,7 +32,8 @@ SPANS_DAYS = f"coalesce(charge_category, 'Usage') = 'Usage' AND {FIRST_DAY} < {L
 
 
 def whole_lines(lines: str, columns: list[str]) -> str:
-    """SQL of `columns` of the usage rows of the FROM item `lines`, each line one part (1 of 1)."""
+    """SQL of `columns` of the rows of the FROM item `lines`, each line one part (1 of 1 when the columns
+    include the period columns, as usage tables do)."""
     select = ", ".join(f"1 AS {sql_ident(c)}" if c in PERIOD_COLUMNS else sql_ident(c) for c in columns)
     return f"SELECT {select} FROM {lines}"
 
