@@ -28,17 +28,23 @@ LINEAGE = {
 }
 
 
-# A charge line's id: the source, the landed file and the row in it (and, for the second and later daily parts
-# of a line that spans days, the part).
+# A charge line's id: the source, the landed file and the row in it (and, for a record that yields several
+# lines, the line's name; for the second and later daily parts of a line that spans days, the part).
 CHARGE_LINE_ID = (
     "md5(concat_ws('|', source_name, source_file, CAST(source_row AS VARCHAR), "
-    "CASE WHEN period_part > 1 THEN CAST(period_part AS VARCHAR) END))"
+    "CASE WHEN period_part > 1 THEN CAST(period_part AS VARCHAR) END, source_line))"
 )
 
 
 def kind_columns(kind: str) -> dict[str, str]:
     """Columns and SQL types of the lake files that ingest writes for a kind."""
-    types = {**TARGETS[kind].inputs, **DERIVED[kind], **LINEAGE, "raw_chip": "VARCHAR"}
+    types = {
+        **TARGETS[kind].inputs,
+        **DERIVED[kind],
+        **LINEAGE,
+        "raw_chip": "VARCHAR",
+        "source_line": "VARCHAR",
+    }
     return {c: types[c] for c in output_columns(kind)} | (PERIOD_COLUMNS if kind == "usage" else {})
 
 

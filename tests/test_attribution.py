@@ -628,7 +628,12 @@ def test_day_runs_must_move_forward() -> None:
 
 # --- the policy file ---------------------------------------------------------------------------------------------
 def test_shanghai_policy_loads() -> None:
-    assert [t.rule for _, _, t in SHANGHAI.tiers()] == ["city_rent_30pct", "district_topup"]
+    assert [t.rule for _, _, t in SHANGHAI.tiers()] == [
+        "city_rent_30pct",
+        "district_topup",
+        "city_model_50pct",
+    ]
+    assert SHANGHAI.service_subcategories == {"Generative AI": "model_api"}
     assert SHANGHAI.programmes["compute"].max_duration_months == 12
     assert SHANGHAI.affiliations is not None and SHANGHAI.affiliations.is_file()
 
@@ -653,3 +658,28 @@ def test_policy_errors_name_file_and_key(tmp_path: Path, change, message: str) -
     with pytest.raises(PolicyError, match=message) as err:
         load_policy(path)
     assert str(path) in str(err.value)
+
+
+def test_model_vouchers_pay_for_tokens_and_compute_vouchers_for_gpu_time() -> None:
+    """Model-API lines are AI and Machine Learning like rented GPUs: their subcategory tells the programmes apart."""
+    con = duckdb.connect()
+    con.execute(LINES_DDL.replace("corrects VARCHAR)", "corrects VARCHAR, service_subcategory VARCHAR)"))
+    con.execute(VOUCHERS_DDL)
+    when = dt.datetime(2025, 1, 1, 10, tzinfo=TZ)
+    con.executemany(
+        "INSERT INTO lines VALUES (?, 'T001', 'unicom_sh', ?, ?, 'Usage', 'AI and Machine Learning', NULL, ?)",
+        [("GPU", when, Decimal("1000"), "AI Platforms"), ("TOK", when, Decimal("200"), "Generative AI")],
+    )
+    con.executemany(
+        "INSERT INTO vouchers VALUES (?, 'T001', ?, 'city', 10000, NULL, '2025-01-01', '2025-12-31', NULL)",
+        [("CV", "compute"), ("MV", "model")],
+    )
+    columns = Columns(
+        line_id="line_id", cost="billed_cost", face_value="face_value", subcategory="service_subcategory"
+    )
+    attribute(con, "lines", "vouchers", SHANGHAI, None, columns=columns)
+    rows = sorted(outputs(con)[0])
+    assert rows == [
+        ("GPU", "CV", "city_rent_30pct", 3_000_000, None),
+        ("TOK", "MV", "city_model_50pct", 1_000_000, None),
+    ]

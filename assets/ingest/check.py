@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import csv
 import functools
+import re
 from pathlib import Path
 
-from assets.ingest.compile import DERIVED
+from assets.ingest.compile import DERIVED, raw_fields_of
 from assets.ingest.expressions import ExpressionError, referenced_names
 from assets.ingest.spec import SourceSpec, SpecError, load_spec
 from assets.ingest.targets import TARGETS
@@ -23,20 +24,31 @@ def spec_problems(spec: SourceSpec, path: Path) -> list[str]:
     """Every problem of a parsed spec, one line each naming the file and key."""
     target = TARGETS[spec.kind]
     problems = []
-    for column, cmap in spec.columns.items():
+    mapped = {f"columns.{c}": m for c, m in spec.columns.items()}
+    for no, line in enumerate(spec.lines):
+        mapped |= {f"lines[{no}].columns.{c}": m for c, m in line.columns.items()}
+    for key, cmap in mapped.items():
+        column = key.rsplit(".", 1)[1]
         if column not in target.inputs:
             problems.append(
-                f"{path}: columns.{column}: not a column of the {spec.kind} table "
-                f"(known: {', '.join(target.inputs)})"
+                f"{path}: {key}: not a column of the {spec.kind} table (known: {', '.join(target.inputs)})"
             )
-        if cmap.expr is not None:
-            try:
-                referenced_names(cmap.expr)
-            except ExpressionError as exc:
-                problems.append(f"{path}: columns.{column}.expr: {exc}")
+        problems += _expression_problems(path, key, cmap.expr)
+    problems += _value_problems(spec, path)
     for required in target.required:
-        if required not in spec.columns:
+        if required not in spec.columns and not all(
+            required in line.columns for line in spec.lines or [None]
+        ):
             problems.append(f"{path}: columns.{required}: required mapping is missing")
+    if spec.pricing and spec.pricing.per == "model" and "model_id" not in mapped_columns(spec):
+        problems.append(f"{path}: pricing.per: model needs a model_id mapping (columns or lines)")
+    if spec.format.type == "regex":
+        fields = {g for p in spec.format.patterns for g in re.compile(p.regex).groupindex} | {"record_type"}
+        for name in sorted(raw_fields_of(spec) - fields - set(spec.optional_columns)):
+            problems.append(
+                f"{path}: {name!r} is read but no pattern of format.patterns has a group of that name "
+                f"(groups: {', '.join(sorted(fields))})"
+            )
     chips = known_chip_models()
     for alias, model in spec.chip_aliases.items():
         if model not in chips:
@@ -56,6 +68,53 @@ def spec_problems(spec: SourceSpec, path: Path) -> list[str]:
         if key not in names and key not in ("partition_key", "source_file"):
             problems.append(f"{path}: dedup_keys: {key!r} is not a column of the {spec.kind} table")
     return problems
+
+
+def mapped_columns(spec: SourceSpec) -> set[str]:
+    """Canonical columns a spec maps, in its shared columns or in any of its lines."""
+    return set(spec.columns) | {c for line in spec.lines for c in line.columns}
+
+
+def _expression_problems(path: Path, key: str, expression: str | None) -> list[str]:
+    if expression is None:
+        return []
+    try:
+        referenced_names(expression)
+    except ExpressionError as exc:
+        return [f"{path}: {key}.expr: {exc}"]
+    return []
+
+
+def _value_problems(spec: SourceSpec, path: Path) -> list[str]:
+    """Values that read a value defined after them (values are computed in order) or that nothing reads."""
+    problems: list[str] = []
+    order = list(spec.values)
+    read: set[str] = set()
+    maps = [*spec.columns.values(), *(m for line in spec.lines for m in line.columns.values())]
+    for cmap in maps:
+        read |= _names(cmap.expr) | ({cmap.column} if cmap.column else set())
+    for rule in spec.rules:
+        read |= _names(rule.when)
+    for no, (name, value) in enumerate(spec.values.items()):
+        problems += _expression_problems(path, f"values.{name}", value.expr)
+        uses = _names(value.expr) | ({value.column} if value.column else set())
+        read |= uses
+        later = sorted(n for n in uses if n in order[no:])
+        if later:
+            problems.append(f"{path}: values.{name}: reads {', '.join(later)}, defined at or after it")
+    for name in order:
+        if name not in read:
+            problems.append(f"{path}: values.{name}: unused (no mapping, rule or later value reads it)")
+    return problems
+
+
+def _names(expression: str | None) -> set[str]:
+    if expression is None:
+        return set()
+    try:
+        return referenced_names(expression)
+    except ExpressionError:
+        return set()
 
 
 def check_spec_file(path: Path) -> list[str]:

@@ -7,7 +7,7 @@ import re
 from assets.ingest.expressions import compile_expression, numeric_operands, referenced_names
 from assets.ingest.readers import RawRelation
 from assets.ingest.refdata import RefSnapshot
-from assets.ingest.spec import ColumnMap, SourceSpec
+from assets.ingest.spec import VALUE_TYPES, ColumnMap, SourceSpec
 from assets.ingest.targets import MONEY, TARGETS, Target
 from warehouse.lake import sql_ident, sql_str
 
@@ -23,7 +23,12 @@ def raw_fields_of(spec: SourceSpec) -> set[str]:
     """Every raw field name a spec reads (mappings and rules)."""
     target = TARGETS[spec.kind]
     names: set[str] = set()
-    for cmap in spec.columns.values():
+    maps = [
+        *spec.values.values(),
+        *spec.columns.values(),
+        *(m for line in spec.lines for m in line.columns.values()),
+    ]
+    for cmap in maps:
         if cmap.column is not None:
             names.add(cmap.column)
         elif cmap.expr is not None:
@@ -32,7 +37,7 @@ def raw_fields_of(spec: SourceSpec) -> set[str]:
         names |= {
             n for n in referenced_names(rule.when) if n not in target.inputs and n not in DERIVED[spec.kind]
         }
-    return names
+    return names - set(spec.values) - {FILE_DAY}
 
 
 def _text(sql: str, thousands: str | None = None, trim: bool = True) -> str:
@@ -176,32 +181,71 @@ def _literal(value: str | int | float | bool) -> str:
     return sql_str(value)
 
 
+# Names an expression may read besides the file's fields and the spec's values: the day the file's path names
+# (its partition), as text YYYY-MM-DD (NULL for a file of an undated source).
+FILE_DAY = "file_day"
+
+
 class _Builder:
-    def __init__(self, spec: SourceSpec, raw: RawRelation) -> None:
+    def __init__(self, spec: SourceSpec, raw: RawRelation, key: str) -> None:
         self.spec = spec
+        self.key = key
         self.target: Target = TARGETS[spec.kind]
         self.raw_alias = {f: f"__f{i}" for i, f in enumerate(raw.fields)}
         self.doubles: list[str] = []  # mapped DOUBLE columns, whose NaN and infinities are quarantined
 
     def raw(self, name: str) -> str:
+        if name in self.spec.values:
+            return sql_ident(f"__v_{name}")
+        if name == FILE_DAY:
+            return (
+                sql_str(self.key) if re.fullmatch(r"\d{4}-\d{2}-\d{2}", self.key) else "CAST(NULL AS VARCHAR)"
+            )
         if name in self.raw_alias:
             return sql_ident(self.raw_alias[name])
         if name in self.spec.optional_columns:
             return "CAST(NULL AS VARCHAR)"
         raise KeyError(name)
 
+    def values(self) -> tuple[list[str], list[tuple[str, str]]]:
+        """The spec's named values as columns `__v_<name>` (one SELECT item each, in order), and their checks."""
+        columns, checks = [], []
+        for name, value in self.spec.values.items():
+            sql, value_checks = self._mapped(f"__v_{name}", VALUE_TYPES[value.type], value, label=name)
+            columns.append(f"{sql} AS {sql_ident(f'__v_{name}')}")
+            checks.extend(value_checks)
+        return columns, checks
+
     def typed_columns(self) -> tuple[list[str], list[tuple[str, str]]]:
-        """Typed canonical columns, and (rule, condition) checks on raw values that failed to parse."""
+        """Typed canonical columns, and (rule, condition) checks on raw values that failed to parse.
+
+        A column that some of the spec's lines map their own way takes, on each line, that line's mapping (or
+        the shared one), chosen by `__line`."""
         columns, checks = [], []
         for col, sql_type in self.target.inputs.items():
-            cmap = self.spec.columns.get(col)
-            if cmap is None:
-                columns.append(f"{self._fallback(col, sql_type)} AS {sql_ident(col)}")
-                continue
-            value, col_checks = self._mapped(col, sql_type, cmap)
+            shared = self.spec.columns.get(col)
+            own = [line.columns.get(col) for line in self.spec.lines]
+            if any(cmap is not None for cmap in own):
+                value, col_checks = self._per_line(col, sql_type, [cmap or shared for cmap in own])
+            elif shared is None:
+                value, col_checks = self._fallback(col, sql_type), []
+            else:
+                value, col_checks = self._mapped(col, sql_type, shared)
             columns.append(f"{value} AS {sql_ident(col)}")
             checks.extend(col_checks)
         return columns, checks
+
+    def _per_line(
+        self, col: str, sql_type: str, maps: list[ColumnMap | None]
+    ) -> tuple[str, list[tuple[str, str]]]:
+        branches, checks = [], []
+        for no, cmap in enumerate(maps):
+            value, line_checks = (
+                (self._fallback(col, sql_type), []) if cmap is None else self._mapped(col, sql_type, cmap)
+            )
+            branches.append(f"WHEN {no} THEN {value}")
+            checks += [(name, f"(__line = {no} AND ({cond}))") for name, cond in line_checks]
+        return f"CASE __line {' '.join(branches)} END", checks
 
     def _fallback(self, col: str, sql_type: str) -> str:
         if col in ("billing_currency", "currency"):
@@ -210,7 +254,11 @@ class _Builder:
             return self.target.defaults[col]
         return f"CAST(NULL AS {sql_type})"
 
-    def _mapped(self, col: str, sql_type: str, cmap: ColumnMap) -> tuple[str, list[tuple[str, str]]]:
+    def _mapped(
+        self, col: str, sql_type: str, cmap: ColumnMap, label: str | None = None
+    ) -> tuple[str, list[tuple[str, str]]]:
+        """SQL of a typed column (or named value `label`) from its mapping, and its (rule, condition) checks."""
+        label = label or col
         checks: list[tuple[str, str]] = []
         if cmap.const is not None:
             return f"CAST({_literal(cmap.const)} AS {sql_type})", checks
@@ -220,7 +268,7 @@ class _Builder:
             text = _text(source, trim=fallible or cmap.map is not None or self.spec.format.trim)
             if cmap.map is not None:
                 mapped = _map_values(text, cmap.map)
-                checks.append((f"unmapped_value:{col}", f"{text} IS NOT NULL AND {mapped} IS NULL"))
+                checks.append((f"unmapped_value:{label}", f"{text} IS NOT NULL AND {mapped} IS NULL"))
                 source = mapped
             elif not fallible:
                 return self._with_default(text, text, sql_type, cmap), checks
@@ -231,7 +279,7 @@ class _Builder:
                 raw_text = _text(self.raw(name), cmap.thousands)
                 checks.append(
                     (
-                        f"unparsable:{col}",
+                        f"unparsable:{label}",
                         f"{raw_text} IS NOT NULL AND TRY_CAST({raw_text} AS DOUBLE) IS NULL",
                     )
                 )
@@ -239,14 +287,15 @@ class _Builder:
         source_text = _text(source, cmap.thousands)
         if sql_type == "TIMESTAMPTZ" and not cmap.epoch and not cmap.format:
             value, ambiguous = with_zone_abbreviations(source_text, value, self.spec.timezone_abbreviations)
-            checks.append((f"ambiguous_timezone:{col}", ambiguous))
+            checks.append((f"ambiguous_timezone:{label}", ambiguous))
         if sql_type == "DOUBLE":
-            self.doubles.append(col)
-            checks.append((f"non_finite:{col}", f"NOT isfinite({sql_ident(col)})"))
+            if col not in self.doubles:
+                self.doubles.append(col)
+            checks.append((f"non_finite:{label}", f"NOT isfinite({sql_ident(col)})"))
         if fallible:  # the raw text is only looked at where the converted value is NULL
             checks.append(
                 (
-                    f"unparsable:{col}",
+                    f"unparsable:{label}",
                     f"CASE WHEN {sql_ident(col)} IS NULL THEN {source_text} IS NOT NULL END",
                 )
             )
@@ -293,44 +342,51 @@ def _usage_enrich(spec: SourceSpec, ref: RefSnapshot) -> tuple[str, list[tuple[s
     fallback = sql_str(pricing.fallback_chip) if pricing and pricing.fallback_chip else "NULL"
     day = f"CAST(timezone({sql_str(LOCAL_TZ)}, t.charge_period_start) AS DATE)"
     chip_model = ref.chip_model_sql(f"coalesce(t.chip, {fallback})", spec.chip_aliases)
+    hours = "(epoch(t.charge_period_end) - epoch(t.charge_period_start)) / 3600.0"
+    if spec.unknown_chip == "load":  # GPU time on a chip nobody can name: counted, flagged, never invented
+        gpu_time = f"(t.chip IS NOT NULL OR coalesce(t.gpu_hours, t.gpu_count * {hours}, 0) > 0)"
+        chip_model = f"coalesce({chip_model}, CASE WHEN {gpu_time} THEN 'unknown' END)"
     keyed = (
         f"SELECT *, {ref.chip_sql('chip_model')} AS __chip FROM (SELECT t.*, {chip_model} AS chip_model, "
-        f"{day} AS __charge_date, "
-        "(epoch(t.charge_period_end) - epoch(t.charge_period_start)) / 3600.0 AS __hours "
-        "FROM typed t)"
+        f"{day} AS __charge_date, {hours} AS __hours FROM typed t)"
     )
-    prices = "CAST(NULL AS DOUBLE) AS __list_price, CAST(NULL AS DOUBLE) AS __contracted_price"
-    if pricing:
-        rate = [
-            ref.rate_sql(pricing.rate_card_provider, pricing.service, "k.chip_model", "k.__charge_date", i)
-            for i in (0, 1)
-        ]
-        prices = f"{rate[0]} AS __list_price, {rate[1]} AS __contracted_price"
     priced = (
         "SELECT k.*, k.__chip.vendor AS chip_vendor, k.__chip.domestic AS is_domestic_chip, "
-        f"k.__chip.tflops AS __tflops, {prices}, "
+        f"k.__chip.tflops AS __tflops, {_prices(spec, ref)}, "
         f"{ref.fx_sql('upper(k.billing_currency)', 'k.__charge_date')} AS fx_rate_to_cny FROM ({keyed}) k"
     )
     gpu_hours = "coalesce(p.gpu_hours, p.gpu_count * p.__hours)"
-    contracted = f"coalesce(p.contracted_cost, round({gpu_hours} * p.__contracted_price, 4), p.billed_cost)"
+    # A line measured in something else than GPU time (tokens) is priced per its pricing unit ("1000000 Tokens").
+    block = "coalesce(TRY_CAST(regexp_extract(p.pricing_unit, '^\\s*([0-9]+)\\s', 1) AS DOUBLE), 1.0)"
+    pricing_quantity = (
+        f"coalesce(p.pricing_quantity, CASE WHEN {gpu_hours} IS NULL THEN p.consumed_quantity / {block} "
+        f"ELSE {gpu_hours} END)"
+    )
+    quantity = pricing_quantity if pricing and pricing.per == "model" else gpu_hours
+    contracted = f"coalesce(p.contracted_cost, round({quantity} * p.__contracted_price, 4), p.billed_cost)"
     billed = f"coalesce(p.billed_cost, {contracted})"
     money = {
         "billed_cost": billed,
         "effective_cost": f"coalesce(p.effective_cost, {billed})",
-        "list_cost": f"coalesce(p.list_cost, round({gpu_hours} * p.__list_price, 4), {contracted})",
+        "list_cost": f"coalesce(p.list_cost, round({quantity} * p.__list_price, 4), {contracted})",
         "contracted_cost": contracted,
     }
     provider = sql_str(ref.provider_name(spec.provider_id)) if ref.provider_name(spec.provider_id) else "NULL"
+    subcategory = (
+        "CASE WHEN p.service_category = 'AI and Machine Learning' THEN CASE WHEN p.consumed_unit ILIKE '%token%' "
+        "THEN 'Generative AI' ELSE 'AI Platforms' END ELSE 'Other (' || p.service_category || ')' END"
+    )
     replaced = {
         **{name: f"CAST({expr} AS {MONEY})" for name, expr in money.items()},
         "gpu_hours": gpu_hours,
         "gpu_count": "coalesce(p.gpu_count, p.gpu_hours / nullif(p.__hours, 0))",
         "consumed_quantity": f"coalesce(p.consumed_quantity, {gpu_hours})",
-        "pricing_quantity": f"coalesce(p.pricing_quantity, {gpu_hours})",
+        "pricing_quantity": pricing_quantity,
         "sub_account_id": "coalesce(p.sub_account_id, p.tenant_id)",
         "provider_name": f"coalesce(p.provider_name, {provider})",
         "invoice_issuer_name": f"coalesce(p.invoice_issuer_name, {provider})",
         "publisher_name": f"coalesce(p.publisher_name, {provider})",
+        "service_subcategory": f"coalesce(p.service_subcategory, {subcategory})",
     }
     derived = [
         f"CAST({gpu_hours} * p.__tflops / 1000.0 AS DOUBLE) AS pflop_hours",
@@ -347,9 +403,30 @@ def _usage_enrich(spec: SourceSpec, ref: RefSnapshot) -> tuple[str, list[tuple[s
         ("unknown_chip", "chip IS NOT NULL AND chip_model IS NULL"),
         ("missing_required:chip", "chip IS NULL AND chip_model IS NULL AND coalesce(gpu_hours, 0) > 0"),
         *_fx_rules(ref, "billing_currency", "charge_date", "fx_rate_to_cny IS NULL"),
-        ("missing_cost", "billed_cost IS NULL"),
+        *([] if spec.unpriced else [("missing_cost", "billed_cost IS NULL")]),
     ]
     return enriched, rules
+
+
+def _prices(spec: SourceSpec, ref: RefSnapshot) -> str:
+    """SQL of a row's rate-card list and contracted prices (`__list_price`, `__contracted_price`): for its chip,
+    or its model when the spec prices per model, under the service of the row's line."""
+    pricing = spec.pricing
+    if pricing is None:
+        return "CAST(NULL AS DOUBLE) AS __list_price, CAST(NULL AS DOUBLE) AS __contracted_price"
+    item = "k.model_id" if pricing.per == "model" else "k.chip_model"
+    services = [line.service or pricing.service for line in spec.lines] or [pricing.service]
+
+    def price(index: int) -> str:
+        rates = [
+            ref.rate_sql(pricing.rate_card_provider, service, pricing.per, item, "k.__charge_date", index)
+            for service in services
+        ]
+        if len(set(rates)) == 1:
+            return rates[0]
+        return "CASE k.__line " + " ".join(f"WHEN {no} THEN {r}" for no, r in enumerate(rates)) + " END"
+
+    return f"{price(0)} AS __list_price, {price(1)} AS __contracted_price"
 
 
 def _transfers_enrich(spec: SourceSpec, ref: RefSnapshot) -> tuple[str, list[tuple[str, str]]]:
@@ -408,7 +485,17 @@ def output_columns(kind: str) -> list[str]:
     target = TARGETS[kind]
     inputs = [c for c in target.inputs if c != "chip"]
     extra = ["raw_chip"] if kind == "usage" else []
-    return [*inputs, *extra, *DERIVED[kind], "source_name", "source_file", "source_row", "partition_key"]
+    line = ["source_line"] if kind == "usage" else []
+    return [
+        *inputs,
+        *extra,
+        *DERIVED[kind],
+        "source_name",
+        "source_file",
+        "source_row",
+        *line,
+        "partition_key",
+    ]
 
 
 def compile_source(spec: SourceSpec, raw: RawRelation, ref: RefSnapshot, source_file: str, key: str) -> str:
@@ -417,14 +504,19 @@ def compile_source(spec: SourceSpec, raw: RawRelation, ref: RefSnapshot, source_
     The query has no join and no ORDER BY, so DuckDB writes its rows in file order: for readers that number
     rows by position, `source_row` is left NULL and is the row's position in the written file.
     """
-    b = _Builder(spec, raw)
+    b = _Builder(spec, raw, key)
     target = b.target
-    typed_cols, parse_checks = b.typed_columns()
+    records = _records(spec, raw)
+    value_cols, parse_checks = b.values()
+    for value in value_cols:  # each value once per record; a later value may read an earlier one
+        records = f"SELECT *, {value} FROM ({records})"
+    typed_cols, typed_checks = b.typed_columns()
+    parse_checks += typed_checks
     parse_flags = [f"({cond}) AS {sql_ident('__p' + str(i))}" for i, (_, cond) in enumerate(parse_checks)]
     finite = ", ".join(f"CASE WHEN isfinite({c}) THEN {c} END AS {c}" for c in map(sql_ident, b.doubles))
     typed = (
         f"SELECT * {f'REPLACE ({finite})' if finite else ''}, {', '.join(parse_flags) or 'NULL AS __none'} "
-        f"FROM (SELECT *, {', '.join(typed_cols)} FROM ({raw.select_sql}))"
+        f"FROM (SELECT *, {', '.join(typed_cols)} FROM ({records}))"
     )
     enriched, kind_rules = {
         "usage": lambda: _usage_enrich(spec, ref),
@@ -445,6 +537,8 @@ def compile_source(spec: SourceSpec, raw: RawRelation, ref: RefSnapshot, source_
         (r.name, compile_expression(r.when, resolve)) for r in spec.rules if r.action == "quarantine"
     ]
     rules: list[tuple[str, str]] = [("unparsable_record", "__broken")]
+    if spec.format.type == "regex":
+        rules.append(("no_pattern_matched", "__pattern IS NULL"))
     if raw.header_sql:
         rules.append(("repeated_header", raw.header_sql))
     rules += skip_rules
@@ -459,12 +553,34 @@ def compile_source(spec: SourceSpec, raw: RawRelation, ref: RefSnapshot, source_
     rules += [(f"negative_quantity:{c}", f"{sql_ident(c)} < 0") for c in target.numeric_checks]
     rules += kind_rules + _sanity_rules(spec, ref, key) + own_rules
     judge = "CASE " + " ".join(f"WHEN {cond} THEN {_rule_name(name)}" for name, cond in rules) + " END"
-    lineage = ("source_name", "source_file", "source_row", "partition_key", "raw_chip")
+    lineage = ("source_name", "source_file", "source_row", "partition_key", "raw_chip", "source_line")
     columns = ", ".join(sql_ident(c) for c in output_columns(spec.kind) if c not in lineage)
-    raw_chip = "chip AS raw_chip, " if spec.kind == "usage" else ""
+    usage = f"chip AS raw_chip, {_line_name(spec)} AS source_line, " if spec.kind == "usage" else ""
     return (
         f"WITH typed AS ({typed}), enriched AS ({enriched}), judged AS (SELECT *, {judge} AS __rule FROM enriched) "
-        f"SELECT {columns}, {raw_chip}{sql_str(spec.name)} AS source_name, {sql_str(source_file)} AS source_file, "
+        f"SELECT {columns}, {usage}{sql_str(spec.name)} AS source_name, {sql_str(source_file)} AS source_file, "
         f"CAST(__row AS BIGINT) AS source_row, {sql_str(key)} AS partition_key, __rule, "
         f"CASE WHEN __rule IS NOT NULL THEN {raw.raw_sql} END AS __raw FROM judged"
+        + (" ORDER BY __row, __line" if spec.lines else "")
+    )
+
+
+def _records(spec: SourceSpec, raw: RawRelation) -> str:
+    """The raw records, each repeated once per line of the spec (`__line` 0, 1, ...) when it has lines.
+
+    Repeating breaks numbering by position, so such records are numbered first (in file order)."""
+    if not spec.lines:
+        return f"SELECT *, 0 AS __line FROM ({raw.select_sql})"
+    numbered = f"SELECT * REPLACE (coalesce(__row, row_number() OVER ()) AS __row) FROM ({raw.select_sql})"
+    return f"SELECT r.*, l.__line FROM ({numbered}) r CROSS JOIN range({len(spec.lines)}) l(__line)"
+
+
+def _line_name(spec: SourceSpec) -> str:
+    """SQL of the name of a row's line (NULL for a spec whose records are one line each)."""
+    if not spec.lines:
+        return "CAST(NULL AS VARCHAR)"
+    return (
+        "CASE __line "
+        + " ".join(f"WHEN {no} THEN {sql_str(line.name)}" for no, line in enumerate(spec.lines))
+        + " END"
     )

@@ -58,7 +58,7 @@ def source_rows(
     scan = f"(SELECT * FROM {qualified(table)}{partition_filter(partitions)})"
     if spec.kind == "usage":  # a line split by day repeats as a whole: its first part stands for it
         scan = f"(SELECT * FROM {scan} WHERE {FIRST_PART})"
-    keys = [*(["partition_key"] if partitions is not None else []), *spec.dedup_keys]
+    keys = [*(["partition_key"] if partitions is not None else []), *spec.line_keys]
     repeats = bool(spec.dedup_keys) and keys_repeat(con, scan, keys)
     if dropped and not repeats:
         return None

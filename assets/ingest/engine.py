@@ -31,7 +31,7 @@ from warehouse.catalog import create_tables
 from warehouse.ducklake import commit, qualified
 from warehouse.lake import Location, copy_to_parquet, first_row, remove_orphans, sql_ident, sql_str
 
-ENGINE_VERSION = "4"
+ENGINE_VERSION = "5"
 UNPARTITIONED = "all"
 MONEY_COLUMN = {"usage": "billed_cost", "transfers": "cost", "vouchers": "face_value"}
 # Ingest files leave source_row NULL where a row's number is its position in the file (see compile_source).
@@ -142,6 +142,8 @@ class Ingestor:
         self._last_arrival: int | None = None  # the source's highest arrival number, read once per ingestor
         self._spans: dict[str, bool] = {}  # staged files holding usage lines that span days
         self.stage = con  # the connection that reads and stages files (its own cursor during run)
+        # the order of a staged file's rows: by record, and a record's lines by name
+        self._order = "source_row, source_line" if spec.kind == "usage" else "source_row"
 
     def run(self, key: str, paths: list[str]) -> PartitionResult:
         """Ingest a partition in one lake commit; files already loaded with the same fingerprint are not
@@ -434,7 +436,7 @@ class Ingestor:
             f"WITH g AS (SELECT good_before, max(n) AS n FROM (VALUES {gaps}) v(good_before, n) GROUP BY good_before),"
             f" o AS (SELECT * FROM {numbered_scan(sql_str(staged))}) "
             f"SELECT o.* REPLACE (o.source_row + coalesce(g.n, 0) AS source_row) "
-            f"FROM o ASOF LEFT JOIN g ON o.source_row > g.good_before ORDER BY o.source_row",
+            f"FROM o ASOF LEFT JOIN g ON o.source_row > g.good_before ORDER BY {self._order}",
             target,
         )
         return target
@@ -447,15 +449,16 @@ class Ingestor:
         if not self.spec.dedup_keys:
             return staged
         numbered = numbered_scan(sql_str(staged))
-        if not keys_repeat(self.stage, numbered, self.spec.dedup_keys, "__rule IS NULL"):
+        if not keys_repeat(self.stage, numbered, self.spec.line_keys, "__rule IS NULL"):
             return staged
-        keys = ", ".join(sql_ident(k) for k in self.spec.dedup_keys)
-        repeat = f"__rule IS NULL AND row_number() OVER (PARTITION BY __rule IS NULL, {keys} ORDER BY source_row) > 1"
+        keys = ", ".join(sql_ident(k) for k in self.spec.line_keys)
+        window = f"PARTITION BY __rule IS NULL, {keys} ORDER BY {self._order}"
+        repeat = f"__rule IS NULL AND row_number() OVER ({window}) > 1"
         copy_to_parquet(
             self.stage,
             f"SELECT * REPLACE (CASE WHEN {repeat} THEN 'duplicate_key' ELSE __rule END AS __rule, "
             f"CASE WHEN {repeat} THEN CAST(to_json(t) AS VARCHAR) ELSE __raw END AS __raw) "
-            f"FROM {numbered} t ORDER BY source_row",
+            f"FROM {numbered} t ORDER BY {self._order}",
             target,
         )
         return target
@@ -493,5 +496,8 @@ class Ingestor:
                 f"line AS raw_content FROM (VALUES {values}) v(r, d, line)"
             )
         columns = ", ".join(sql_ident(c) for c in TABLES["audit.quarantine"].columns)
-        query = f"SELECT *, {sql_str(self.run_id)} AS run_id FROM ({' UNION ALL '.join(parts)}) ORDER BY source_row"
+        query = (
+            f"SELECT *, {sql_str(self.run_id)} AS run_id FROM ({' UNION ALL '.join(parts)}) "
+            "ORDER BY source_row, rule"
+        )
         self.con.execute(f"INSERT INTO {qualified('audit.quarantine')} SELECT {columns} FROM ({query})")

@@ -34,7 +34,16 @@ FUNCTIONS: dict[str, tuple[str, int, int]] = {
     "number": ("TRY_CAST", 1, 1),
     "hours_between": ("", 2, 2),
     "add_seconds": ("", 2, 2),
+    "integer": ("BIGINT", 1, 1),
+    "double": ("DOUBLE", 1, 1),
+    "text": ("VARCHAR", 1, 1),
+    "timestamp": ("TIMESTAMPTZ", 1, 1),
+    "date": ("DATE", 1, 1),
+    "truncate": ("date_trunc", 2, 2),
 }
+# Casts: integer(x), double(x), text(x), timestamp(x) and date(x) give NULL where x does not convert.
+_CASTS = ("integer", "double", "text", "timestamp", "date")
+TRUNCATE_UNITS = ("second", "minute", "hour", "day", "month")
 
 MAX_LENGTH = 4_000  # characters of one expression
 MAX_DEPTH = 64  # nesting of its syntax tree
@@ -208,4 +217,11 @@ class _Compiler:
             return f"(epoch(TRY_CAST({args[1]} AS TIMESTAMPTZ)) - epoch(TRY_CAST({args[0]} AS TIMESTAMPTZ))) / 3600.0"
         if name == "add_seconds":
             return f"(TRY_CAST({args[0]} AS TIMESTAMPTZ) + to_seconds({_number(args[1])}))"
+        if name in _CASTS:
+            return f"TRY_CAST({args[0]} AS {sql_name})"
+        if name == "truncate":
+            unit = node.args[1]
+            if not (isinstance(unit, ast.Constant) and unit.value in TRUNCATE_UNITS):
+                raise self.fail(node, f"truncate() takes a unit among {', '.join(TRUNCATE_UNITS)}")
+            return f"date_trunc({args[1]}, TRY_CAST({args[0]} AS TIMESTAMPTZ))"
         return f"{sql_name}({', '.join(args)})"

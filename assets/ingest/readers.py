@@ -306,6 +306,35 @@ def read_kv_relation(path: str, gz: bool, fields: list[str]) -> RawRelation:
     return RawRelation(select, fields, "__line")
 
 
+def read_regex_relation(path: str, gz: bool, fmt: FormatSpec, fields: list[str]) -> RawRelation:
+    """Log lines of several kinds: each line takes the first of the format's patterns that matches it (its
+    `__pattern`, NULL when none does); a field is the pattern's group of that name (NULL when the pattern has
+    none), and `record_type` is the pattern's name."""
+    lines = read_lines_relation(path, gz)
+    patterns = [(no, p.name, p.regex, re.compile(p.regex).groupindex) for no, p in enumerate(fmt.patterns)]
+    which = " ".join(
+        f"WHEN regexp_matches(__line, {sql_str('^(?:' + regex + ')')}) THEN {no}"
+        for no, _, regex, _ in patterns
+    )
+    parts = []
+    for field, alias in _aliases(fields).items():
+        if field == "record_type":
+            branches = [f"WHEN {no} THEN {sql_str(name)}" for no, name, _, _ in patterns]
+        else:
+            branches = [
+                f"WHEN {no} THEN nullif(regexp_extract(__line, {sql_str('^(?:' + regex + ')')}, {groups[field]}), '')"
+                for no, _, regex, groups in patterns
+                if field in groups
+            ]
+        value = f"CASE __pattern {' '.join(branches)} END" if branches else "CAST(NULL AS VARCHAR)"
+        parts.append(f"{value} AS {sql_ident(alias)}, ")
+    select = (
+        f"SELECT __row, {''.join(parts)}__line, __pattern, FALSE AS __broken "
+        f"FROM (SELECT *, CASE {which} END AS __pattern FROM ({lines}))"
+    )
+    return RawRelation(select, fields, "__line")
+
+
 def json_document_to_lines(path: str, fmt: FormatSpec, scratch: str, display: str) -> str:
     """Flatten a JSON document's records into a JSON-lines scratch file, one record per line."""
     gz = _is_gzip(path, fmt)
@@ -370,6 +399,8 @@ def open_raw(
             return read_csv_relation(con, local, fmt, gz, fields)
         if fmt.type == "jsonl":
             return read_jsonl_relation(local, gz, fields)
+        if fmt.type == "regex":
+            return read_regex_relation(local, gz, fmt, fields)
         return read_kv_relation(local, gz, fields)
     except SourceFileError as exc:
         message = str(exc)

@@ -60,10 +60,10 @@ class RefSnapshot:
         }
         providers = dict(con.execute("SELECT provider_id, provider_name FROM ref_providers").fetchall())
         rate_cards = tuple(
-            Rate((p, s, c or ""), since, until, (lp, cp))
-            for p, s, c, since, until, lp, cp in con.execute(
-                "SELECT provider_id, service, chip_model, valid_from, valid_to, list_price, contracted_price "
-                "FROM ref_rate_cards ORDER BY ALL"
+            Rate((p, s, c or "", m or ""), since, until, (lp, cp))
+            for p, s, c, m, since, until, lp, cp in con.execute(
+                "SELECT provider_id, service, chip_model, model_id, valid_from, valid_to, list_price, "
+                "contracted_price FROM ref_rate_cards ORDER BY ALL"
             ).fetchall()
         )
         fx_rates = tuple(
@@ -104,11 +104,13 @@ class RefSnapshot:
         """Display name of a provider, when known."""
         return self.providers.get(provider_id or "")
 
-    def rate_sql(self, provider: str, service: str, chip_sql: str, day_sql: str, index: int) -> str:
-        """SQL of a rate-card price (0 list, 1 contracted) valid on a day; NULL when none applies."""
-        rows = [r for r in self.rate_cards if r.key[:2] == (provider, service)]
+    def rate_sql(self, provider: str, service: str, per: str, item_sql: str, day_sql: str, index: int) -> str:
+        """SQL of a rate-card price (0 list, 1 contracted) valid on a day for an item (the chip_model, or the
+        model_id when `per` is model); NULL when none applies."""
+        column = 3 if per == "model" else 2
+        rows = [r for r in self.rate_cards if r.key[:2] == (provider, service) and r.key[column]]
         branches = [
-            f"WHEN {chip_sql} = {sql_str(r.key[2])} AND {_within(day_sql, r)} THEN {r.values[index]!r}"
+            f"WHEN {item_sql} = {sql_str(r.key[column])} AND {_within(day_sql, r)} THEN {r.values[index]!r}"
             for r in rows
         ]
         return f"CAST(CASE {' '.join(branches)} END AS DOUBLE)" if branches else "CAST(NULL AS DOUBLE)"

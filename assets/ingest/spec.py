@@ -12,7 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from assets.yaml_documents import load_yaml_model
 
 Kind = Literal["usage", "transfers", "catalog", "vouchers"]
-FormatType = Literal["csv", "jsonl", "json", "parquet", "kv"]
+FormatType = Literal["csv", "jsonl", "json", "parquet", "kv", "regex"]
 Encoding = Literal["utf-8", "utf-8-sig", "gbk", "gb18030", "latin-1"]
 Compression = Literal["auto", "none", "gzip"]
 
@@ -100,6 +100,28 @@ class LandingSpec(_Strict):
         return value
 
 
+class RecordPattern(_Strict):
+    """One kind of line of a log read with a regular expression: its named groups are the raw fields."""
+
+    name: str = Field(pattern=r"^[a-z][a-z0-9_]*$", description="the line's record_type")
+    regex: str = Field(
+        description="regular expression, matched from the start of the line; (?P<field>...) groups"
+    )
+
+    @field_validator("regex")
+    @classmethod
+    def _compiles(cls, value: str) -> str:
+        try:
+            pattern = re.compile(value)
+        except re.error as exc:
+            raise ValueError(f"regex does not compile: {exc}") from None
+        if pattern.groups != len(pattern.groupindex):
+            raise ValueError("every group must be named, as in (?P<host>\\S+); use (?:...) for the others")
+        if "record_type" in pattern.groupindex:
+            raise ValueError("record_type is the pattern's name, not a group")
+        return value
+
+
 class FormatSpec(_Strict):
     """How the bytes of a landed file are read."""
 
@@ -119,11 +141,21 @@ class FormatSpec(_Strict):
         False, description="json: records are the values of an object keyed by id"
     )
     record_key_field: str | None = Field(None, description="json: field that receives the key of each record")
+    patterns: list[RecordPattern] = Field(
+        default_factory=list,
+        description="regex: the kinds of line, tried in order; a line takes the first that matches, and a line "
+        "that matches none is quarantined as no_pattern_matched",
+    )
 
     @model_validator(mode="after")
     def _fits_type(self) -> FormatSpec:
         if self.type != "json" and (self.records_path or self.records_are_values or self.record_key_field):
             raise ValueError("records_path / records_are_values / record_key_field apply to type json only")
+        if (self.type == "regex") != bool(self.patterns):
+            raise ValueError("type regex needs patterns, and patterns need type regex")
+        names = [p.name for p in self.patterns]
+        if len(set(names)) != len(names):
+            raise ValueError(f"patterns: names must be unique (got {names})")
         if len(self.delimiter) != 1:
             raise ValueError("delimiter must be one character")
         return self
@@ -156,6 +188,24 @@ class ColumnMap(_Strict):
         return self
 
 
+VALUE_TYPES: dict[str, str] = {
+    "string": "VARCHAR",
+    "integer": "BIGINT",
+    "decimal": "DECIMAL(18,4)",
+    "double": "DOUBLE",
+    "timestamp": "TIMESTAMPTZ",
+    "date": "DATE",
+    "boolean": "BOOLEAN",
+}
+
+
+class ValueSpec(ColumnMap):
+    """A named intermediate value: computed once per record (typed, in the spec's time zone), then read by
+    name in mappings, rules and later values."""
+
+    type: Literal["string", "integer", "decimal", "double", "timestamp", "date", "boolean"] = "string"
+
+
 class RuleSpec(_Strict):
     """A row-level rule: rows where `when` holds are quarantined (or skipped) under this name."""
 
@@ -171,6 +221,27 @@ class PricingSpec(_Strict):
     rate_card_provider: str
     service: str = "gpu_compute"
     fallback_chip: str | None = Field(None, description="chip_model priced when a row names none")
+    per: Literal["gpu_hour", "model"] = Field(
+        "gpu_hour",
+        description="gpu_hour: the rate card's price for the line's chip times its GPU-hours; model: the price "
+        "for the line's model_id times its pricing_quantity (e.g. tokens in units of 1000000 Tokens)",
+    )
+
+
+class LineSpec(_Strict):
+    """One charge line a record yields (e.g. its input tokens and its output tokens), with the columns it maps
+    differently from the spec's shared `columns`."""
+
+    name: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
+    columns: dict[str, ColumnMap] = Field(default_factory=dict)
+    service: str | None = Field(
+        None, description="rate-card service that prices this line (default pricing.service)"
+    )
+
+    @field_validator("columns", mode="before")
+    @classmethod
+    def _shorthand(cls, value: Any) -> Any:
+        return _column_shorthand(value)
 
 
 class LimitsSpec(_Strict):
@@ -200,6 +271,11 @@ class SourceSpec(_Strict):
         "(e.g. CST: Asia/Shanghai); any other abbreviation is ambiguous and quarantines its row",
     )
     currency: str = "CNY"
+    values: dict[str, ValueSpec] = Field(
+        default_factory=dict,
+        description="named intermediate values, each computed once and read by name (later values may read "
+        "earlier ones); a value that is there but does not parse quarantines its row as unparsable:<name>",
+    )
     columns: dict[str, ColumnMap]
     chip_aliases: dict[str, str] = Field(default_factory=dict)
     rules: list[RuleSpec] = Field(default_factory=list)
@@ -211,6 +287,20 @@ class SourceSpec(_Strict):
         default_factory=list, description="columns the file has and the spec does not use"
     )
     pricing: PricingSpec | None = None
+    lines: list[LineSpec] = Field(
+        default_factory=list,
+        description="usage: the charge lines each record yields (none: one line per record)",
+    )
+    unpriced: bool = Field(
+        False,
+        description="usage: a workload trace without prices; its lines load without cost, count in GPU-hour "
+        "marts and stay out of cost marts, subsidies and the FOCUS export",
+    )
+    unknown_chip: Literal["quarantine", "load"] = Field(
+        "quarantine",
+        description="usage: a line with no chip, or one ref.chips does not know, is quarantined, or loaded as "
+        "chip_model `unknown` (GPU-hours count; PFLOP-hours NULL)",
+    )
     max_quarantine_ratio: float = Field(0.05, ge=0, le=1)
     limits: LimitsSpec = Field(default_factory=LimitsSpec)
     check_tenants: bool = Field(True, description="quarantine rows whose tenant_id is not in ref.tenants")
@@ -218,9 +308,12 @@ class SourceSpec(_Strict):
     @field_validator("columns", mode="before")
     @classmethod
     def _shorthand(cls, value: Any) -> Any:
-        if isinstance(value, dict):
-            return {k: ({"column": v} if isinstance(v, str) else v) for k, v in value.items()}
-        return value
+        return _column_shorthand(value)
+
+    @field_validator("values", mode="before")
+    @classmethod
+    def _value_shorthand(cls, value: Any) -> Any:
+        return _column_shorthand(value)
 
     @field_validator("timezone")
     @classmethod
@@ -236,11 +329,31 @@ class SourceSpec(_Strict):
             _check_zone(zone)
         return value
 
+    @property
+    def line_keys(self) -> list[str]:
+        """Columns that identify one charge line: the dedup keys, and the line's name when records yield
+        several lines."""
+        return [*self.dedup_keys, "source_line"] if self.dedup_keys and self.lines else list(self.dedup_keys)
+
     @model_validator(mode="after")
     def _kind_fields(self) -> SourceSpec:
         if self.kind == "usage" and not self.provider_id:
             raise ValueError("usage sources need provider_id")
+        if self.kind != "usage" and (self.lines or self.unpriced or self.unknown_chip != "quarantine"):
+            raise ValueError("lines, unpriced and unknown_chip apply to usage sources only")
+        names = [line.name for line in self.lines]
+        if len(set(names)) != len(names):
+            raise ValueError(f"lines: names must be unique (got {names})")
+        if self.unpriced and self.pricing:
+            raise ValueError("an unpriced source has no pricing")
         return self
+
+
+def _column_shorthand(value: Any) -> Any:
+    """`canonical: raw_name` is short for `canonical: {column: raw_name}`."""
+    if isinstance(value, dict):
+        return {k: ({"column": v} if isinstance(v, str) else v) for k, v in value.items()}
+    return value
 
 
 def _check_zone(value: str) -> str:

@@ -17,7 +17,7 @@ from assets.ingest.compile import LOCAL_TZ
 from assets.marts.definitions import LAKE_SNAPSHOT, built_from, table_asset_keys
 from assets.pools import write_pool
 from assets.resources import Lakehouse
-from assets.subsidy.attribution import attribute, attribute_day
+from assets.subsidy.attribution import Columns, attribute, attribute_day
 from assets.subsidy.checkpoints import (
     latest_checkpoint,
     restore_checkpoint,
@@ -118,12 +118,19 @@ def _attribute(con: duckdb.DuckDBPyConnection, policy: Policy, restored: dt.date
         lines = "core_compute_usage"
         if delivered is not None and last is not None and delivered < last:
             lines = f"(SELECT * FROM core_compute_usage WHERE {local_day} <= DATE '{delivered.isoformat()}')"
-        attribute(con, lines, "core_vouchers", policy, affiliations)
+        attribute(con, lines, "core_vouchers", policy, affiliations, columns=USAGE_COLUMNS)
     else:
         restore_checkpoint(con, restored)
         if delivered is not None and restored < delivered:
             attribute_day(
-                con, "core_compute_usage", "core_vouchers", policy, affiliations, _next(restored), delivered
+                con,
+                "core_compute_usage",
+                "core_vouchers",
+                policy,
+                affiliations,
+                _next(restored),
+                delivered,
+                columns=USAGE_COLUMNS,
             )
     done = take_checkpoint(con)
     if last is not None and (done is None or done < last):
@@ -132,9 +139,22 @@ def _attribute(con: duckdb.DuckDBPyConnection, policy: Policy, restored: dt.date
             if done
             else con.execute(f"SELECT min({local_day}) FROM core_compute_usage").fetchone()[0]
         )
-        attribute_day(con, "core_compute_usage", "core_vouchers", policy, affiliations, first, last)
+        attribute_day(
+            con,
+            "core_compute_usage",
+            "core_vouchers",
+            policy,
+            affiliations,
+            first,
+            last,
+            columns=USAGE_COLUMNS,
+        )
         done = take_checkpoint(con)
     return done
+
+
+# core.compute_usage carries FOCUS ServiceSubcategory: model-API lines are told from rented GPU time by it
+USAGE_COLUMNS = Columns(subcategory="service_subcategory")
 
 
 def _next(day: dt.date) -> dt.date:

@@ -25,7 +25,7 @@ class RefTable:
     landing_file: str | None = None
     shipped_file: str | None = None
     renames: tuple[tuple[str, str], ...] = ()
-    defaults: tuple[tuple[str, str], ...] = ()  # optional columns and the SQL value they take when absent
+    defaults: tuple[tuple[str, str | None], ...] = ()  # optional columns and the value they take when absent
 
 
 REF_TABLES: dict[str, RefTable] = {
@@ -124,6 +124,7 @@ REF_TABLES: dict[str, RefTable] = {
                 "provider_id": "VARCHAR",
                 "service": "VARCHAR",
                 "chip_model": "VARCHAR",
+                "model_id": "VARCHAR",
                 "unit": "VARCHAR",
                 "list_price": "DOUBLE",
                 "contracted_price": "DOUBLE",
@@ -131,8 +132,10 @@ REF_TABLES: dict[str, RefTable] = {
                 "valid_from": "DATE",
                 "valid_to": "DATE",
             },
-            ("provider_id", "service", "chip_model", "valid_from"),
+            ("provider_id", "service", "chip_model", "model_id", "valid_from"),
             landing_file="reference/rate_cards.csv",
+            # GPU time is priced per chip; model-API tokens per model (files without model_id price chips only)
+            defaults=(("model_id", None),),
         ),
         RefTable(
             "fx_rates",
@@ -160,6 +163,10 @@ REF_TABLES: dict[str, RefTable] = {
 }
 
 INGEST_REFERENCE = ("chips", "chip_aliases", "rate_cards", "fx_rates", "providers")
+
+
+def _default_sql(value: str | None) -> str:
+    return "CAST(NULL AS VARCHAR)" if value is None else sql_str(value)
 
 
 def _empty_select(table: RefTable) -> str:
@@ -207,7 +214,7 @@ def stage_reference_table(con: duckdb.DuckDBPyConnection, table: RefTable, landi
             f"{display}: missing column(s) {', '.join(missing)}; the file has {', '.join(header)}"
         )
     text = {
-        c: f"nullif(trim({sql_ident(present[c])}), '')" if c in present else sql_str(defaults[c])
+        c: f"nullif(trim({sql_ident(present[c])}), '')" if c in present else _default_sql(defaults[c])
         for c in table.columns
     }
     typed = ", ".join(f"TRY_CAST({text[c]} AS {t}) AS {sql_ident(c)}" for c, t in table.columns.items())

@@ -56,6 +56,7 @@ class Columns:
     cost: str = "billed_cost_cny"
     face_value: str = "face_value_cny"
     corrects: str | None = None  # the line id a credit or correction corrects, when the feed links them
+    subcategory: str | None = None  # FOCUS ServiceSubcategory, when the lines carry it
 
 
 def attribute(
@@ -170,6 +171,21 @@ def _money(units: str) -> str:
     return f"CAST({units} / {UNIT} AS DECIMAL(18,4))"
 
 
+def _category_sql(policy: Policy, columns: Columns) -> str:
+    """SQL of a line's eligibility category: by its FOCUS ServiceSubcategory where the policy names it (model
+    APIs inside "AI and Machine Learning"), else by its ServiceCategory; NULL when the policy knows neither."""
+    by_category = " ".join(
+        f"WHEN {sql_str(service)} THEN {sql_str(cat)}" for service, cat in policy.service_categories.items()
+    )
+    value = f"CASE service_category {by_category} END"
+    if columns.subcategory and policy.service_subcategories:
+        by_sub = " ".join(
+            f"WHEN {sql_str(sub)} THEN {sql_str(cat)}" for sub, cat in policy.service_subcategories.items()
+        )
+        value = f"coalesce(CASE {sql_ident(columns.subcategory)} {by_sub} END, {value})"
+    return value
+
+
 def _units(money: str) -> str:
     return f"CAST(round(CAST({money} AS DOUBLE) * {UNIT}) AS BIGINT)"
 
@@ -204,13 +220,14 @@ def _policy_tables(con: duckdb.DuckDBPyConnection, policy: Policy) -> None:
         for no, (name, _programme, tier) in enumerate(policy.tiers())
     ]
     eligible = {cat for programme in policy.programmes.values() for cat in programme.categories}
-    categories = [(service, cat, cat in eligible) for service, cat in policy.service_categories.items()]
+    known = {*policy.service_categories.values(), *policy.service_subcategories.values()}
+    categories = [(cat, cat in eligible) for cat in sorted(known)]
     pairs = [
         (no, cat) for no, (_, programme, _t) in enumerate(policy.tiers()) for cat in programme.categories
     ]
     for table, rows, names in (
         ("__sub_tiers", tiers, "tier_no, programme, rule, max_ppm, cap_units"),
-        ("__sub_categories", categories, "service_category, category, eligible"),
+        ("__sub_categories", categories, "category, eligible"),
         ("__sub_tier_categories", pairs, "tier_no, category"),
     ):
         con.execute(f"CREATE OR REPLACE TEMP TABLE {table} AS SELECT * FROM {_values(rows, names)}")
@@ -269,17 +286,17 @@ def _prepare_lines(
     local_day = (
         f"CAST(timezone({sql_str(policy.timezone)}, CAST(charge_period_start AS TIMESTAMPTZ)) AS DATE)"
     )
-    only_day = (
-        f"WHERE {local_day} BETWEEN DATE {sql_str(days[0].isoformat())} AND DATE {sql_str(days[1].isoformat())}"
-        if days is not None
-        else ""
-    )
+    # Lines without a cost (a workload trace loaded as unpriced) are no charge: nothing to subsidise or explain.
+    where = f"WHERE {sql_ident(columns.cost)} IS NOT NULL"
+    if days is not None:
+        where += f" AND {local_day} BETWEEN DATE {sql_str(days[0].isoformat())} AND DATE {sql_str(days[1].isoformat())}"
     corrects = sql_ident(columns.corrects) if columns.corrects else "CAST(NULL AS VARCHAR)"
     source = (
         f"SELECT {sql_ident(columns.line_id)} AS line_id, CAST(tenant_id AS VARCHAR) AS tenant_id, "
         "CAST(provider_id AS VARCHAR) AS provider_id, charge_period_start AS charge_time, "
-        f"{local_day} AS day, {_units(sql_ident(columns.cost))} AS units, charge_category, service_category, "
-        f"{corrects} AS corrects FROM {lines} {only_day}"
+        f"{local_day} AS day, {_units(sql_ident(columns.cost))} AS units, charge_category, "
+        f"{_category_sql(policy, columns)} AS category, "
+        f"{corrects} AS corrects FROM {lines} {where}"
     )
     paid = ", ".join(map(sql_str, policy.paid_charge_categories))
     affiliated = "SELECT NULL AS tenant_id, NULL AS provider_id WHERE FALSE"
@@ -307,7 +324,7 @@ def _prepare_lines(
         WITH held AS (
             SELECT DISTINCT v.tenant_id, c.category FROM __sub_vouchers v JOIN __sub_tier_categories c USING (tier_no)
         )
-        SELECT l.* EXCLUDE (charge_category, service_category), m.category, e.epoch,
+        SELECT l.* EXCLUDE (charge_category), e.epoch,
                CASE WHEN l.units < 0 AND t.tenant_id IS NULL THEN 'nothing_to_reverse'
                     WHEN l.units < 0 THEN 'reversal'
                     WHEN coalesce(l.units, 0) = 0 OR coalesce(l.charge_category NOT IN ({paid}), TRUE) THEN 'not_paid'
@@ -315,9 +332,9 @@ def _prepare_lines(
                     WHEN a.tenant_id IS NOT NULL THEN 'affiliated_provider'
                     WHEN h.tenant_id IS NULL THEN 'no_valid_voucher'
                     ELSE 'candidate' END AS kind
-        FROM ({source}) l LEFT JOIN __sub_categories m ON m.service_category = l.service_category
+        FROM ({source}) l LEFT JOIN __sub_categories m ON m.category = l.category
         LEFT JOIN ({affiliated}) a ON a.tenant_id = l.tenant_id AND a.provider_id = l.provider_id
-        LEFT JOIN held h ON h.tenant_id = l.tenant_id AND h.category = m.category
+        LEFT JOIN held h ON h.tenant_id = l.tenant_id AND h.category = l.category
         LEFT JOIN (SELECT DISTINCT tenant_id FROM held) t ON t.tenant_id = l.tenant_id
         LEFT JOIN __sub_days e ON e.tenant_id = l.tenant_id AND e.day = l.day
         ORDER BY e.epoch

@@ -69,6 +69,11 @@ class Policy(_Strict):
     currency: str = Field(pattern="^[A-Z]{3}$")
     timezone: str
     service_categories: dict[str, str] = Field(min_length=1, description="FOCUS ServiceCategory -> category")
+    service_subcategories: dict[str, str] = Field(
+        default_factory=dict,
+        description="FOCUS ServiceSubcategory -> category, deciding before service_categories (e.g. Generative "
+        "AI: model_api, so that model-API tokens are not rented compute)",
+    )
     paid_charge_categories: list[str] = Field(min_length=1)
     exclude_affiliated_providers: bool = True
     affiliations: Path | None = Field(None, description="CSV tenant_id,provider_id,relation")
@@ -95,12 +100,14 @@ class Policy(_Strict):
 
     @model_validator(mode="after")
     def _consistent(self) -> Policy:
-        known = set(self.service_categories.values())
+        known = {*self.service_categories.values(), *self.service_subcategories.values()}
         rules = []
         for name, programme in self.programmes.items():
             missing = sorted(set(programme.categories) - known)
             if missing:
-                raise ValueError(f"programme {name!r}: categories {missing} are not in service_categories")
+                raise ValueError(
+                    f"programme {name!r}: categories {missing} are not in service_categories or service_subcategories"
+                )
             rules += [tier.rule for tier in programme.tiers]
         if len(set(rules)) != len(rules):
             raise ValueError("tier rules must be unique across programmes")

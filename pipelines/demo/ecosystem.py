@@ -92,6 +92,14 @@ PROVIDERS: tuple[Provider, ...] = (
     Provider("elastic_net", "Elastic compute network", "弹性算力网络", "network", "CNY", "transfers_csv"),
     Provider("alibaba_pai", "Alibaba Cloud PAI", "阿里云人工智能平台 PAI", "cloud", "CNY", "pod_trace_csv"),
     Provider("focus_samples", "FOCUS sample bills", "FOCUS 示例账单", "cloud", "USD", "focus_1.2_csv"),
+    Provider(
+        "azure_llm_trace",
+        "Azure LLM inference trace",
+        "Azure 大模型推理轨迹",
+        "model_api",
+        "CNY",
+        "token_trace_csv",
+    ),
 )
 
 # Tenant names: (name, English name); the first ten are the firms that migrate to operator compute.

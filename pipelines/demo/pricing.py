@@ -41,13 +41,34 @@ _RATE_CARD: tuple[tuple[str, str, str, str, float, float, str, str, str], ...] =
     ("sensetime", "gpu_compute", "Ascend910B", "gpu_hour", 15.00, 13.50, "CNY", "2024-01-01", _OPEN),
     ("overseas_cloud", "gpu_compute", "H100", "gpu_hour", 6.90, 6.21, "USD", "2024-01-01", _OPEN),
     ("overseas_cloud", "gpu_compute", "A100", "gpu_hour", 4.10, 3.69, "USD", "2024-01-01", _OPEN),
-    # Alibaba Cloud PAI pay-as-you-go GPU prices (the real pod trace carries no costs and is priced here).
-    ("alibaba_pai", "gpu_compute", "V100", "gpu_hour", 18.00, 15.30, "CNY", "2023-01-01", _OPEN),
-    ("alibaba_pai", "gpu_compute", "P100", "gpu_hour", 10.00, 8.50, "CNY", "2023-01-01", _OPEN),
-    ("alibaba_pai", "gpu_compute", "T4", "gpu_hour", 8.00, 6.80, "CNY", "2023-01-01", _OPEN),
-    ("alibaba_pai", "gpu_compute", "A10", "gpu_hour", 9.00, 7.65, "CNY", "2023-01-01", _OPEN),
     ("elastic_net", "network_base", "", "hour", 10.00, 10.00, "CNY", "2024-01-01", _OPEN),
     ("elastic_net", "network_boost", "", "hour", 200.00, 200.00, "CNY", "2024-01-01", _OPEN),
+)
+# Model-API token prices per model (provider, service, model_id, unit, list, contracted, currency, from, to):
+# the real request trace of a model-serving service carries token counts only and is priced here.
+_TOKEN_RATES: tuple[tuple[str, str, str, str, float, float, str, str, str], ...] = (
+    (
+        "azure_llm_trace",
+        "llm_input_tokens",
+        "conversation-llm",
+        "1000000 Tokens",
+        2.0,
+        1.6,
+        "CNY",
+        "2023-01-01",
+        "",
+    ),
+    (
+        "azure_llm_trace",
+        "llm_output_tokens",
+        "conversation-llm",
+        "1000000 Tokens",
+        8.0,
+        6.4,
+        "CNY",
+        "2023-01-01",
+        "",
+    ),
 )
 _RATE_COLUMNS = (
     "provider_id",
@@ -106,7 +127,12 @@ _USD_MONTHLY = (
 @cache
 def rate_cards_frame() -> pl.DataFrame:
     """rate_cards.csv (dates parsed; open ends are null)."""
-    rows = [dict(zip(_RATE_COLUMNS, r, strict=True)) for r in _RATE_CARD]
+    rows = [dict(zip(_RATE_COLUMNS, r, strict=True)) | {"model_id": None} for r in _RATE_CARD]
+    rows += [
+        dict(zip(_RATE_COLUMNS, (p, s, "", unit, lp, cp, cur, since, until), strict=True))
+        | {"model_id": model}
+        for p, s, model, unit, lp, cp, cur, since, until in _TOKEN_RATES
+    ]
     return pl.DataFrame(rows).with_columns(
         pl.col("chip_model").replace("", None),
         pl.col("valid_from").str.to_date(),

@@ -20,6 +20,11 @@ REAL_SAMPLES: tuple[tuple[str, str, str], ...] = (
         "alibaba_pai_gpu_2023/openb_pod_list_default.csv",
         "providers/alibaba_pai/openb_pod_list_default.csv",
     ),
+    (
+        "azure_llm_trace",
+        "azure_llm_inference_2023/AzureLLMInferenceTrace_conv_head.csv",
+        "providers/azure_llm_trace/AzureLLMInferenceTrace_conv_head.csv",
+    ),
     *(
         ("focus_samples", f"focus_1_2/{name}", f"providers/focus_samples/{name}")
         for name in (

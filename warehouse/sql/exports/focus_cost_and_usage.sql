@@ -5,7 +5,8 @@
 -- 'Usage-Based' for usage and 'One-Time' otherwise, ServiceCategory outside the FOCUS list becomes 'Other'
 -- (the raw value is kept in x_SourceServiceCategory). Our columns carry the x_ prefix: tenant, site, chip,
 -- GPU- and PFLOP-hours, CNY amounts and the subsidy attributed to the line (marts.subsidy_attribution;
--- reversals negative).
+-- reversals negative). Lines without a price (workload traces loaded as `unpriced`) are usage records, not
+-- charges, and are left out.
 WITH subsidy AS (
     SELECT
         charge_line_id,
@@ -28,6 +29,7 @@ lines AS (
     LEFT JOIN ref_providers p USING (provider_id)
     LEFT JOIN ref_tenants t USING (tenant_id)
     LEFT JOIN subsidy s USING (charge_line_id)
+    WHERE u.billed_cost IS NOT NULL
 )
 SELECT
     CAST(billed_cost AS DECIMAL(18,4)) AS BilledCost,

@@ -7,6 +7,9 @@
 -- (credits and corrections are negative); hours sum every line. Subsidy: marts.subsidy_attribution amounts of
 -- the group's lines (reversals negative). Net cost = effective cost - subsidy. Reductions in percent:
 -- 100 x (1 - cost per PFLOP-hour / baseline cost per PFLOP-hour); NULL where either side has no PFLOP-hours.
+-- Priced lines only: a workload trace loaded without prices has no cost to reduce. usage_kind tells GPU time
+-- ('gpu_time', credits and corrections included) from model-API tokens ('tokens': costs, no GPU-hours, so no
+-- cost per PFLOP-hour); the own baseline is the tenant's GPU time.
 -- Hours are summed as DECIMAL(18,6) (each line rounded to 6 decimals) so that a re-run gives identical values
 -- whatever the summation order.
 WITH subsidy AS (
@@ -20,6 +23,7 @@ monthly AS (
         u.tenant_id,
         u.provider_id,
         coalesce(u.chip_vendor, 'unknown') AS chip_vendor,
+        CASE WHEN u.consumed_unit ILIKE '%token%' THEN 'tokens' ELSE 'gpu_time' END AS usage_kind,
         count(*) AS charge_lines,
         coalesce(sum(CAST(u.gpu_hours AS DECIMAL(18,6))), 0) AS gpu_hours,
         coalesce(sum(CAST(u.pflop_hours AS DECIMAL(18,6))), 0) AS pflop_hours,
@@ -29,7 +33,7 @@ monthly AS (
         CAST(coalesce(sum(s.subsidy_cny), 0) AS DECIMAL(18,4)) AS subsidy_cny
     FROM core_compute_usage u
     LEFT JOIN subsidy s USING (charge_line_id)
-    WHERE u.tenant_id IS NOT NULL
+    WHERE u.tenant_id IS NOT NULL AND u.billed_cost_cny IS NOT NULL
     GROUP BY ALL
 ),
 costed AS (
@@ -46,7 +50,7 @@ own AS (
         round(sum(c.net_cost_cny) / nullif(sum(c.pflop_hours), 0), 4) AS own_baseline_net
     FROM costed c
     JOIN first_month f USING (tenant_id)
-    WHERE c.month < f.own_baseline_start + INTERVAL 3 MONTH
+    WHERE c.month < f.own_baseline_start + INTERVAL 3 MONTH AND c.usage_kind = 'gpu_time'
     GROUP BY ALL
 ),
 reference AS (
@@ -80,6 +84,7 @@ SELECT
     h.tenant_id,
     h.provider_id,
     h.chip_vendor,
+    h.usage_kind,
     h.charge_lines,
     h.gpu_hours,
     h.pflop_hours,
@@ -108,4 +113,4 @@ SELECT
 FROM per_hour h
 LEFT JOIN own o USING (tenant_id)
 LEFT JOIN reference r USING (month)
-ORDER BY h.month, h.tenant_id, h.provider_id, h.chip_vendor
+ORDER BY h.month, h.tenant_id, h.provider_id, h.chip_vendor, h.usage_kind
