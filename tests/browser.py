@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import functools
 import http.server
-import shutil
 import struct
-import subprocess
 import threading
 import zlib
 from collections.abc import Iterator
@@ -29,17 +27,13 @@ FLAGS = (
 
 
 def ensure_chromium() -> None:
-    """Install Debian's chromium and chromium-driver when they are missing (needs root and apt)."""
-    if CHROMIUM.exists() and CHROMEDRIVER.exists():
-        return
-    if shutil.which("apt-get") is None:
-        raise RuntimeError("chromium is missing and apt-get is not available to install it")
-    subprocess.run(["apt-get", "update", "-qq"], check=True)
-    subprocess.run(
-        ["apt-get", "install", "-y", "-qq", "chromium", "chromium-driver"],
-        check=True,
-        env={"DEBIAN_FRONTEND": "noninteractive", "PATH": "/usr/sbin:/usr/bin:/sbin:/bin"},
-    )
+    """Fail clearly when Debian's chromium and chromium-driver are missing (`.ci/run` installs them)."""
+    missing = [str(p) for p in (CHROMIUM, CHROMEDRIVER) if not p.exists()]
+    if missing:
+        raise RuntimeError(
+            f"{', '.join(missing)} missing: install Debian's chromium and chromium-driver packages "
+            "(.ci/run does: apt-get install chromium chromium-driver)"
+        )
 
 
 class _QuietHandler(http.server.SimpleHTTPRequestHandler):

@@ -3,6 +3,7 @@
 import json
 import os
 import shutil
+import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
@@ -132,10 +133,42 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]:
     deployment.instance.dispose()
 
 
+FRESH_DAYS, FRESH_SCALE = 3, 0.2
+
+
 @pytest.fixture
 def fresh(tmp_path: Path) -> Iterator[Deployment]:
     """A small demo lakehouse of its own, not yet refreshed, for tests that change things."""
-    deployment = make_deployment(tmp_path / "home", days=3, scale=0.2)
+    deployment = make_deployment(tmp_path / "home", days=FRESH_DAYS, scale=FRESH_SCALE)
+    yield deployment
+    deployment.instance.dispose()
+
+
+@pytest.fixture(scope="session")
+def refreshed_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The home of a small demo lakehouse refreshed once (without contract checks) per test process."""
+    home = tmp_path_factory.mktemp("refreshed") / "home"
+    deployment = make_deployment(home, days=FRESH_DAYS, scale=FRESH_SCALE)
+    outcome = deployment.refresh(checks=False)
+    deployment.instance.dispose()
+    assert outcome.success, outcome.failures
+    return home
+
+
+@pytest.fixture
+def refreshed(refreshed_template: Path, tmp_path: Path) -> Iterator[Deployment]:
+    """A copy of its own of the small demo lakehouse after its first refresh, for tests that change things
+    after that refresh: landing zone, lake, catalog and Dagster instance (records and data versions) copied,
+    the catalog's data path moved to the copy."""
+    home = tmp_path / "home"
+    shutil.copytree(refreshed_template, home, symlinks=True)
+    settings = settings_for(home)
+    with sqlite3.connect(settings.catalog_url) as catalog:
+        catalog.execute(
+            "UPDATE ducklake_metadata SET value = ? WHERE key = 'data_path'", [settings.lake.data_path()]
+        )
+    manifest = json.loads((Path(settings.landing_url) / "_demo_manifest.json").read_text(encoding="utf-8"))
+    deployment = Deployment(settings, dg.DagsterInstance.from_config(instance_directory(settings)), manifest)
     yield deployment
     deployment.instance.dispose()
 

@@ -42,10 +42,9 @@ def test_the_demo_keeps_every_contract(demo: Deployment) -> None:
             assert all(o.error is None for o in outcome.outcomes), table
 
 
-def test_a_broken_contract_blocks_downstream_and_the_publish(fresh: Deployment) -> None:
-    assert fresh.refresh().success
-    downstream = fresh.query("SELECT count(*), sum(issued_cny) FROM marts.voucher_balances")
-    ledger = next(Path(fresh.settings.landing_url, "vouchers").glob("voucher_ledger*.csv"))
+def test_a_broken_contract_blocks_downstream_and_the_publish(refreshed: Deployment) -> None:
+    downstream = refreshed.query("SELECT count(*), sum(issued_cny) FROM marts.voucher_balances")
+    ledger = next(Path(refreshed.settings.landing_url, "vouchers").glob("voucher_ledger*.csv"))
     lines = ledger.read_text(encoding="utf-8").splitlines()
     header = lines[0].split(",")
     row = lines[1].split(",")
@@ -53,24 +52,26 @@ def test_a_broken_contract_blocks_downstream_and_the_publish(fresh: Deployment) 
     lines[1] = ",".join(row)
     ledger.write_text("\n".join(lines) + "\n", encoding="utf-8")
 
-    outcome = fresh.refresh()
+    outcome = refreshed.refresh()
 
     assert not outcome.success
     assert any("contract" in f for f in outcome.failures), outcome.failures
     # core.vouchers committed the row; the check failed on it, so nothing that reads vouchers was rebuilt
-    assert fresh.query("SELECT max(coverage_ratio) FROM core.vouchers") == [(1.5,)]
-    assert fresh.query("SELECT count(*), sum(issued_cny) FROM marts.voucher_balances") == downstream
+    assert refreshed.query("SELECT max(coverage_ratio) FROM core.vouchers") == [(1.5,)]
+    assert refreshed.query("SELECT count(*), sum(issued_cny) FROM marts.voucher_balances") == downstream
     check = dg.AssetCheckKey(dg.AssetKey(["core", "vouchers"]), "contract")
-    record = fresh.instance.event_log_storage.get_asset_check_execution_history(check, limit=1)[0]
+    record = refreshed.instance.event_log_storage.get_asset_check_execution_history(check, limit=1)[0]
     evaluation = record.event.dagster_event.event_specific_data
     assert not evaluation.passed
     report = evaluation.metadata["failed_expectations"].value
     assert "expect_column_values_to_be_between(coverage_ratio)" in report and row[0] in report
-    run = fresh.instance.get_run_by_id(outcome.run_id)
-    skipped = fresh.instance.get_records_for_run(run.run_id, of_type=dg.DagsterEventType.STEP_SKIPPED).records
+    run = refreshed.instance.get_run_by_id(outcome.run_id)
+    skipped = refreshed.instance.get_records_for_run(
+        run.run_id, of_type=dg.DagsterEventType.STEP_SKIPPED
+    ).records
     assert any(r.event_log_entry.step_key == "warehouse" for r in skipped) or not any(
         r.event_log_entry.step_key == "warehouse"
-        for r in fresh.instance.get_records_for_run(
+        for r in refreshed.instance.get_records_for_run(
             run.run_id, of_type=dg.DagsterEventType.STEP_SUCCESS
         ).records
     )

@@ -174,21 +174,20 @@ def test_flows_connect_datasets_jobs_and_transfers(demo: Deployment) -> None:
     assert moved > 0
 
 
-def test_refresh_twice_changes_nothing(fresh: Deployment) -> None:
-    assert fresh.refresh(checks=False).success
-    first = snapshot(fresh.settings.lake)
-    ledger_runs = fresh.query("SELECT DISTINCT run_id FROM audit.ingest_ledger")
-    runs, materialized = len(fresh.instance.get_run_records()), fresh.materializations()
-    again = fresh.refresh(checks=False)  # nothing new: nothing runs
+def test_refresh_twice_changes_nothing(refreshed: Deployment) -> None:
+    first = snapshot(refreshed.settings.lake)
+    ledger_runs = refreshed.query("SELECT DISTINCT run_id FROM audit.ingest_ledger")
+    runs, materialized = len(refreshed.instance.get_run_records()), refreshed.materializations()
+    again = refreshed.refresh(checks=False)  # nothing new: nothing runs
     assert again.success and again.run_id is None and again.plan is not None and not again.plan.keys
-    assert len(fresh.instance.get_run_records()) == runs and fresh.materializations() == materialized
-    assert snapshot(fresh.settings.lake) == first
-    everything = fresh.refresh(
+    assert len(refreshed.instance.get_run_records()) == runs and refreshed.materializations() == materialized
+    assert snapshot(refreshed.settings.lake) == first
+    everything = refreshed.refresh(
         full=True, checks=False
     )  # and running everything again changes no table either
-    assert everything.success and everything.run_id and fresh.materializations() > materialized
-    assert snapshot(fresh.settings.lake) == first
-    assert fresh.query("SELECT DISTINCT run_id FROM audit.ingest_ledger") == ledger_runs
+    assert everything.success and everything.run_id and refreshed.materializations() > materialized
+    assert snapshot(refreshed.settings.lake) == first
+    assert refreshed.query("SELECT DISTINCT run_id FROM audit.ingest_ledger") == ledger_runs
 
 
 def snapshot(lake: LakeConfig, exclude: tuple[str, ...] = ()) -> dict[str, tuple]:

@@ -177,16 +177,17 @@ def ingest_key_of(name: str) -> dg.AssetKey:
     return dg.AssetKey(["ingest", name])
 
 
-def test_a_changed_spec_reruns_its_source_and_what_depends_on_it(fresh: Deployment, tmp_path: Path) -> None:
-    assert fresh.refresh(checks=False).success
+def test_a_changed_spec_reruns_its_source_and_what_depends_on_it(
+    refreshed: Deployment, tmp_path: Path
+) -> None:
     sources = tmp_path / "sources"
-    shutil.copytree(fresh.settings.sources_dir, sources)
+    shutil.copytree(refreshed.settings.sources_dir, sources)
     spec_file = sources / "telecom_sh.yaml"
     spec_file.write_text(
         spec_file.read_text(encoding="utf-8").replace("description:", "description: (v2)", 1)
     )
     changed = Deployment(
-        settings_for(fresh.settings.home, sources_dir=sources), fresh.instance, fresh.manifest
+        settings_for(refreshed.settings.home, sources_dir=sources), refreshed.instance, refreshed.manifest
     )
     outcome = changed.refresh(checks=False)
     assert outcome.success, outcome.failures
@@ -196,7 +197,7 @@ def test_a_changed_spec_reruns_its_source_and_what_depends_on_it(fresh: Deployme
     assert dg.AssetKey(["core", "compute_usage"]) in runs and dg.AssetKey(["ref", "chips"]) not in runs
 
     # a new catalog snapshot: core.dataset_catalog runs, and core.dataset_terms with it (one step makes both)
-    catalog = Path(fresh.settings.landing_url) / "catalog" / "opendatalab"
+    catalog = Path(refreshed.settings.landing_url) / "catalog" / "opendatalab"
     first = min(catalog.glob("snapshot_*.json"))
     shutil.copy(first, catalog / "snapshot_2025-08-03.json")
     with changed.environment():

@@ -2,6 +2,7 @@
 
 import gzip
 import shutil
+from dataclasses import replace
 from decimal import Decimal
 from pathlib import Path
 
@@ -9,7 +10,7 @@ import pytest
 from click.testing import CliRunner
 
 from pipelines.cli import main
-from tests.conftest import Deployment, make_deployment
+from tests.conftest import Deployment
 from warehouse.settings import CONTRACTS_DIR
 
 # SenseTime is in ref.providers and ref.rate_cards but had no usage feed: here it starts sending one.
@@ -46,12 +47,19 @@ T043;ST-3;Ascend 910B;16;08/02/2025 00:00;08/02/2025 06:00;"1,296.00"
 """
 
 
-@pytest.fixture
-def with_new_provider(tmp_path: Path) -> Deployment:
-    sources = tmp_path / "sources"
+def with_sources(deployment: Deployment, sources: Path) -> Deployment:
+    """The same running deployment, its specs read from a copy of the shipped ones in `sources`."""
     shutil.copytree(CONTRACTS_DIR / "sources", sources)
-    (sources / "sensetime.yaml").write_text(SPEC, encoding="utf-8")
-    deployment = make_deployment(tmp_path / "home", days=3, scale=0.2, sources_dir=sources)
+    return Deployment(
+        replace(deployment.settings, sources_dir=sources), deployment.instance, deployment.manifest
+    )
+
+
+@pytest.fixture
+def with_new_provider(refreshed: Deployment, tmp_path: Path) -> Deployment:
+    """A running deployment (refreshed once) to which a new provider's spec and first file are added."""
+    deployment = with_sources(refreshed, tmp_path / "sources")
+    (deployment.settings.sources_dir / "sensetime.yaml").write_text(SPEC, encoding="utf-8")
     drop = Path(deployment.settings.landing_url) / "providers" / "sensetime" / "SenseCore_2025-08-02.csv.gz"
     drop.parent.mkdir(parents=True)
     drop.write_bytes(gzip.compress(SAMPLE.encode("utf-8")))
@@ -88,10 +96,11 @@ def test_sources_list_and_check_see_the_new_spec(with_new_provider: Deployment, 
     assert checked.exit_code == 0, checked.output
 
 
-def test_a_scaffolded_draft_loads_the_sample_it_was_drafted_from(tmp_path: Path) -> None:
+def test_a_scaffolded_draft_loads_the_sample_it_was_drafted_from(
+    refreshed: Deployment, tmp_path: Path
+) -> None:
     sources = tmp_path / "sources"
-    shutil.copytree(CONTRACTS_DIR / "sources", sources)
-    deployment = make_deployment(tmp_path / "home", days=2, scale=0.2, sources_dir=sources)
+    deployment = with_sources(refreshed, sources)
     landing = Path(deployment.settings.landing_url)
     sample = landing / "providers" / "telecom_sh" / "bill_20250801.csv"
     (landing / "providers" / "telecom_copy").mkdir()

@@ -23,43 +23,41 @@ def telecom_day(deployment: Deployment) -> list[tuple]:
     )
 
 
-def test_an_identical_redelivery_is_not_loaded_twice(fresh: Deployment) -> None:
-    assert fresh.refresh(checks=False).success
-    before = snapshot(fresh.settings.lake)
-    landing = Path(fresh.settings.landing_url)
+def test_an_identical_redelivery_is_not_loaded_twice(refreshed: Deployment) -> None:
+    before = snapshot(refreshed.settings.lake)
+    landing = Path(refreshed.settings.landing_url)
     shutil.copy(landing / BILL, landing / "providers/telecom_sh/bill_20250802 (1).csv")
     (landing / BILL).write_bytes((landing / BILL).read_bytes())  # same bytes, new mtime
-    assert fresh.refresh(checks=False).success
-    after = snapshot(fresh.settings.lake)
+    assert refreshed.refresh(checks=False).success
+    after = snapshot(refreshed.settings.lake)
     assert {k: v for k, v in after.items() if k != "audit.ingest_ledger"} == {
         k: v for k, v in before.items() if k != "audit.ingest_ledger"
     }
-    ((status, detail),) = fresh.query(
+    ((status, detail),) = refreshed.query(
         "SELECT status, detail FROM audit.ingest_ledger WHERE source_file LIKE '%(1).csv'"
     )
     assert status == "duplicate" and BILL in detail
 
 
-def test_a_corrected_redelivery_replaces_the_rows_of_the_file_it_corrects(fresh: Deployment) -> None:
-    assert fresh.refresh(checks=False).success
-    landing = Path(fresh.settings.landing_url)
+def test_a_corrected_redelivery_replaces_the_rows_of_the_file_it_corrects(refreshed: Deployment) -> None:
+    landing = Path(refreshed.settings.landing_url)
     lines = (landing / BILL).read_bytes().decode("gbk").splitlines()
     header, rows = lines[0], lines[1:]
     kept = rows[: len(rows) // 2]
     corrected = landing / "providers/telecom_sh/bill_20250802_v2.csv"
     corrected.write_bytes(("\r\n".join([header, *kept]) + "\r\n").encode("gbk"))
-    assert fresh.refresh(checks=False).success
-    ((source_file, count, _),) = telecom_day(fresh)
-    quarantined = fresh.query(
+    assert refreshed.refresh(checks=False).success
+    ((source_file, count, _),) = telecom_day(refreshed)
+    quarantined = refreshed.query(
         "SELECT rows_quarantined FROM audit.ingest_ledger WHERE source_file = ?",
         [str(corrected.relative_to(landing))],
     )[0][0]
     assert source_file.endswith("_v2.csv") and count == len(kept) - quarantined
-    ((status, detail),) = fresh.query(
+    ((status, detail),) = refreshed.query(
         "SELECT status, detail FROM audit.ingest_ledger WHERE source_file = ?", [BILL]
     )
     assert status == "superseded" and "_v2.csv" in detail
-    ((ledger_money, core_money),) = fresh.query(
+    ((ledger_money, core_money),) = refreshed.query(
         "SELECT (SELECT sum(money_loaded) FROM audit.ingest_ledger WHERE kind = 'usage'),"
         " (SELECT sum(billed_cost) FROM core.compute_usage)"
     )
@@ -117,37 +115,36 @@ def test_a_landing_zone_without_dated_files_refreshes_the_rest(fresh: Deployment
     assert fresh.query("SELECT count(*) FROM marts.network_savings") == [(0,)]
 
 
-def test_a_withdrawn_delivery_takes_its_lines_and_money_out_of_core_and_marts(fresh: Deployment) -> None:
-    assert fresh.refresh(checks=False).success
-    (source_file, money, day), *_ = fresh.query(
+def test_a_withdrawn_delivery_takes_its_lines_and_money_out_of_core_and_marts(refreshed: Deployment) -> None:
+    (source_file, money, day), *_ = refreshed.query(
         "SELECT source_file, money_loaded, partition_key FROM audit.ingest_ledger "
         "WHERE source_name = 'telecom_sh' AND status = 'loaded' AND rows_loaded > 0 ORDER BY source_file"
     )
     lines = "SELECT count(*), sum(effective_cost_cny) FROM {} WHERE {} = ?"
-    before = fresh.query(lines.format("core.compute_usage", "charge_date"), [day])
-    mart_before = fresh.query(
+    before = refreshed.query(lines.format("core.compute_usage", "charge_date"), [day])
+    mart_before = refreshed.query(
         "SELECT sum(charge_lines), sum(effective_cost_cny) FROM marts.chip_mix WHERE usage_date = ?", [day]
     )
-    (of_file,) = fresh.query(lines.format("core.compute_usage", "source_file"), [source_file])
-    (on_day,) = fresh.query(
+    (of_file,) = refreshed.query(lines.format("core.compute_usage", "source_file"), [source_file])
+    (on_day,) = refreshed.query(
         "SELECT count(*), sum(effective_cost_cny) FROM core.compute_usage WHERE source_file = ? AND charge_date = ?",
         [source_file, day],
     )
-    assert of_file[0] > 0 and fresh.query(
+    assert of_file[0] > 0 and refreshed.query(
         "SELECT sum(billed_cost) FROM core.compute_usage WHERE source_file = ?", [source_file]
     ) == [(money,)]
-    with fresh.environment():
+    with refreshed.environment():
         result = CliRunner().invoke(
             main, ["withdraw", "telecom_sh", source_file, "--reason", "sent in error"]
         )
     assert result.exit_code == 0, result.output
-    assert fresh.query(lines.format("core.compute_usage", "source_file"), [source_file]) == [(0, None)]
-    after = fresh.query(lines.format("core.compute_usage", "charge_date"), [day])
+    assert refreshed.query(lines.format("core.compute_usage", "source_file"), [source_file]) == [(0, None)]
+    after = refreshed.query(lines.format("core.compute_usage", "charge_date"), [day])
     assert after == [(before[0][0] - on_day[0], before[0][1] - on_day[1])]
-    assert fresh.query(
+    assert refreshed.query(
         "SELECT sum(charge_lines), sum(effective_cost_cny) FROM marts.chip_mix WHERE usage_date = ?", [day]
     ) == [(mart_before[0][0] - on_day[0], mart_before[0][1] - on_day[1])]
-    (status, detail, held, loaded) = fresh.query(
+    (status, detail, held, loaded) = refreshed.query(
         "SELECT status, detail, rows_held, rows_loaded FROM audit.ingest_ledger WHERE source_file = ?",
         [source_file],
     )[0]
