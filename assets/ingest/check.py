@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import functools
+from datetime import datetime
 from pathlib import Path
 
 from assets.ingest.compile import DERIVED
@@ -34,6 +35,11 @@ def spec_problems(spec: SourceSpec, path: Path) -> list[str]:
                 referenced_names(cmap.expr)
             except ExpressionError as exc:
                 problems.append(f"{path}: columns.{column}.expr: {exc}")
+        if cmap.origin is not None and not _is_timestamp(cmap.origin):
+            problems.append(
+                f"{path}: columns.{column}.origin: {cmap.origin!r} is not an ISO timestamp "
+                "(the moment the relative times count from, e.g. 2025-08-01T00:00:00+08:00)"
+            )
     for required in target.required:
         if required not in spec.columns:
             problems.append(f"{path}: columns.{required}: required mapping is missing")
@@ -56,6 +62,14 @@ def spec_problems(spec: SourceSpec, path: Path) -> list[str]:
         if key not in names and key not in ("partition_key", "source_file"):
             problems.append(f"{path}: dedup_keys: {key!r} is not a column of the {spec.kind} table")
     return problems
+
+
+def _is_timestamp(text: str) -> bool:
+    try:
+        datetime.fromisoformat(text)
+    except ValueError:
+        return False
+    return True
 
 
 def check_spec_file(path: Path) -> list[str]:
