@@ -3,6 +3,7 @@ by content; every draft is valid YAML whose TODOs name what is left to do."""
 
 import gzip
 import json
+import os
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -11,11 +12,13 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 import yaml
+from click.testing import CliRunner
 
 from assets.ingest.check import check_spec_file
 from assets.ingest.scaffold import draft_spec, landing_glob, profile_sample
 from assets.ingest.scaffold_values import money_format
 from assets.ingest.spec import SourceSpec
+from pipelines.cli import main
 from tests.ingest_support import ingest
 from warehouse.ducklake import LakeConfig
 from warehouse.settings import CONTRACTS_DIR
@@ -410,3 +413,27 @@ def test_a_drafted_spec_loads_amounts_ends_and_statuses(tmp_path: Path, lake: La
     assert first["charge_period_end"] == datetime(2025, 8, 1, 1, 30, tzinfo=UTC)
     assert first["gpu_hours"] == pytest.approx(12.0) and second["gpu_hours"] == pytest.approx(2.0)
     assert (first["job_status"], second["job_status"]) == ("succeeded", "failed")
+
+
+def test_the_cli_writes_the_draft_outside_the_live_sources_folder(tmp_path: Path) -> None:
+    sources = tmp_path / "contracts" / "sources"
+    sources.mkdir(parents=True)
+    (sources / "other.yaml").write_text("# a live spec\n", encoding="utf-8")
+    sample = tmp_path / "usage_2025-08-01.csv"
+    sample.write_text("tenant,start,end\nT1,2025-08-01T08:00:00Z,2025-08-01T09:00:00Z\n", encoding="utf-8")
+    env = {"COMPUTEFLOW_SOURCES_DIR": str(sources)}
+    result = CliRunner().invoke(main, ["sources", "scaffold", "acme", "--sample", str(sample)], env=env)
+    assert result.exit_code == 0, result.output
+    drafted = tmp_path / "contracts" / "drafts" / "acme.yaml"
+    assert check_spec_file(drafted) == [] and sorted(os.listdir(sources)) == ["other.yaml"]
+    assert "the draft passes `computeflow sources check`" in result.output
+    assert f"move it to {sources / 'acme.yaml'}" in result.output
+    again = CliRunner().invoke(main, ["sources", "scaffold", "acme", "--sample", str(sample)], env=env)
+    assert again.exit_code != 0 and "pass --force to overwrite it" in again.output
+    live = CliRunner().invoke(
+        main,
+        ["sources", "scaffold", "acme", "--sample", str(sample), "--output", str(sources / "acme.yaml")],
+        env=env,
+    )
+    assert live.exit_code == 0 and (sources / "acme.yaml").exists()
+    assert "the draft passes" in live.output and "it is in the sources folder" in live.output
