@@ -173,17 +173,16 @@ def _separators(texts: list[str]) -> tuple[str | None, str] | None:
         if not marks:
             continue
         last, tail = marks[-1], text.rsplit(marks[-1], 1)[1]
-        grouped = len(tail) == 3 and (marks.count(last) > 1 or last not in ".")
-        if grouped and (len(set(marks)) == 1):
+        # one kind of mark before a group of three digits groups thousands ("1,234", "1.234.567"; "1.234" is 1.234)
+        if len(tail) == 3 and len(set(marks)) == 1 and (len(marks) > 1 or last != "."):
             grouping.add(last)
         else:
             decimal.add(last)
             grouping |= set(marks[:-1])
     point = decimal.pop() if len(decimal) == 1 else "." if not decimal else None
-    thousands = grouping - {point}
-    if point is None or len(thousands) > 1 or (point in grouping):
+    if point is None or point in grouping or len(grouping) > 1:
         return None
-    sep = thousands.pop() if thousands else None
+    sep = grouping.pop() if grouping else None
     group = re.escape(sep) if sep else "(?!)"
     number = rf"\d{{1,3}}({group}\d{{3}})+|\d+"
     if not all(re.fullmatch(rf"({number})({re.escape(point)}\d+)?", t) for t in texts):
