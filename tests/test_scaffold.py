@@ -376,6 +376,14 @@ def test_an_empty_file_gives_an_empty_draft(tmp_path: Path) -> None:
     assert result["spec"]["columns"] == {} and "  # TODO tenant_id:" in result["text"]
 
 
+def test_control_characters_in_a_header_stay_valid_yaml(tmp_path: Path) -> None:
+    sample = tmp_path / "odd.csv"
+    sample.write_bytes(b"tenant,\x82note\xff,start,end\nT1,x,2025-08-01T08:00:00Z,2025-08-01T09:00:00Z\n")
+    result = draft(tmp_path, "odd", sample)  # not UTF-8 nor GBK: read as latin-1, with a C1 control character
+    assert result["spec"]["format"]["encoding"] == "latin-1"
+    assert result["spec"]["ignore_columns"] == ["\x82note\xff"] and result["problems"] == []
+
+
 @pytest.mark.parametrize(
     ("file_name", "glob"),
     [

@@ -37,6 +37,7 @@ _VARYING = (
     r"(?<![A-Za-z0-9])\d+(?![A-Za-z0-9])",
 )
 _COMPRESSED = (".gz", ".bz2", ".xz", ".zst", ".zip")
+_UNPRINTABLE = re.compile("[^\t\n\r\x20-\x7e\x85\xa0-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 
 
 @dataclass
@@ -190,12 +191,17 @@ def _flow(value: object) -> str:
         return "{" + ", ".join(items) + "}"
     if value is None or isinstance(value, bool | int | float):
         return json.dumps(value)
-    return json.dumps(str(value), ensure_ascii=False)
+    return _printable(json.dumps(str(value), ensure_ascii=False))
+
+
+def _printable(text: str) -> str:
+    """Text with the characters YAML does not allow (control characters) written as \\u escapes."""
+    return _UNPRINTABLE.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
 
 
 def _comment(text: str) -> str:
     """A YAML comment on one line, whatever the text holds."""
-    return "# " + " ".join(text.split())
+    return "# " + _printable(" ".join(text.split()))
 
 
 def _commented(line: str, note: str) -> str:
@@ -286,7 +292,7 @@ def _token_lines(token_lines: list[tuple[str, str]]) -> list[str]:
         return []
     block = ["lines:"]
     for name, column in token_lines:
-        block += [f"  - name: {name}", f"    columns: {{consumed_quantity: {_flow(column)}}}"]
+        block += [f"  - name: {_name(name)}", f"    columns: {{consumed_quantity: {_flow(column)}}}"]
     if "lines" in SourceSpec.model_fields:
         return block
     todo = "# TODO one line per kind of token, each priced apart: uncomment once specs accept `lines:`"
