@@ -421,15 +421,19 @@ def sources_check(spec_file: Path) -> None:
     "--output",
     type=click.Path(dir_okay=False, path_type=Path),
     default=None,
-    help="Where to write the draft (default: the sources folder, NAME.yaml).",
+    help="Where to write the draft (default: NAME.yaml in the drafts folder next to the sources folder).",
 )
-@click.option("--force", is_flag=True, help="Overwrite an existing spec.")
+@click.option("--force", is_flag=True, help="Overwrite an existing draft.")
 def sources_scaffold(name: str, sample: Path, kind: str, output: Path | None, force: bool) -> None:
-    """Draft a spec for a new source from a sample file, then check it."""
+    """Draft a spec for a new source from a sample file, then check it.
+
+    The draft goes to the drafts folder, outside the sources folder that every refresh reads: move it there
+    once `computeflow sources check` passes on it."""
     from assets.ingest.check import check_spec_file
     from assets.ingest.scaffold import draft_spec
 
-    target = output or Settings.from_env().sources_dir / f"{name}.yaml"
+    sources_dir = Settings.from_env().sources_dir
+    target = output or sources_dir.parent / "drafts" / f"{name}.yaml"
     if target.exists() and not force:
         raise click.ClickException(f"{target} exists; pass --force to overwrite it")
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -438,8 +442,15 @@ def sources_scaffold(name: str, sample: Path, kind: str, output: Path | None, fo
     problems = check_spec_file(target)
     for problem in problems:
         click.echo(f"  to do: {problem}", err=True)
-    if not problems:
-        console.print("  the draft passes `computeflow sources check`; review the mappings before use")
+    live = sources_dir / target.name
+    verdict = "passes" if not problems else "does not pass"
+    console.print(f"  the draft {verdict} `computeflow sources check`")
+    if target.resolve() == live.resolve():
+        console.print("  it is in the sources folder, which every refresh reads")
+        return
+    console.print(f"  once it passes, review its TODOs and move it to {live}")
+    if live.exists():
+        console.print(f"  note: {live} exists already")
 
 
 @main.command()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import functools
 import re
+from datetime import datetime
 from pathlib import Path
 
 from assets.ingest.compile import DERIVED, raw_fields_of
@@ -34,11 +35,11 @@ def spec_problems(spec: SourceSpec, path: Path) -> list[str]:
                 f"{path}: {key}: not a column of the {spec.kind} table (known: {', '.join(target.inputs)})"
             )
         problems += _expression_problems(path, key, cmap.expr)
+        problems += _origin_problems(path, key, cmap.origin)
     problems += _value_problems(spec, path)
     for required in target.required:
-        if required not in spec.columns and not all(
-            required in line.columns for line in spec.lines or [None]
-        ):
+        every_line = bool(spec.lines) and all(required in line.columns for line in spec.lines)
+        if required not in spec.columns and not every_line:
             problems.append(f"{path}: columns.{required}: required mapping is missing")
     if spec.pricing and spec.pricing.per == "model" and "model_id" not in mapped_columns(spec):
         problems.append(f"{path}: pricing.per: model needs a model_id mapping (columns or lines)")
@@ -97,6 +98,7 @@ def _value_problems(spec: SourceSpec, path: Path) -> list[str]:
         read |= _names(rule.when)
     for no, (name, value) in enumerate(spec.values.items()):
         problems += _expression_problems(path, f"values.{name}", value.expr)
+        problems += _origin_problems(path, f"values.{name}", value.origin)
         uses = _names(value.expr) | ({value.column} if value.column else set())
         read |= uses
         later = sorted(n for n in uses if n in order[no:])
@@ -115,6 +117,20 @@ def _names(expression: str | None) -> set[str]:
         return referenced_names(expression)
     except ExpressionError:
         return set()
+
+
+def _origin_problems(path: Path, key: str, origin: str | None) -> list[str]:
+    """A relative-time origin that is not an ISO timestamp (it would fail the ingest in SQL)."""
+    if origin is None:
+        return []
+    try:
+        datetime.fromisoformat(origin)
+    except ValueError:
+        return [
+            f"{path}: {key}.origin: {origin!r} is not an ISO timestamp "
+            "(the moment the relative times count from, e.g. 2025-08-01T00:00:00+08:00)"
+        ]
+    return []
 
 
 def check_spec_file(path: Path) -> list[str]:

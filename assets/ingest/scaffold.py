@@ -13,39 +13,30 @@ from pathlib import Path
 import pyarrow.parquet as pq
 
 from assets.ingest.readers import KV_LINE
+from assets.ingest.scaffold_columns import ColumnDraft, draft_columns
+from assets.ingest.spec import ColumnMap, SourceSpec
 from assets.ingest.targets import TARGETS
 
 SAMPLE_BYTES = 1 << 20
-
-# Canonical column -> lower-case fragments of raw column names that usually mean it (checked in order).
-SYNONYMS: dict[str, tuple[str, ...]] = {
-    "tenant_id": ("subaccountid", "tenant", "customer", "account", "租户", "客户"),
-    "job_id": ("job", "task", "pod", "作业", "任务"),
-    "resource_id": ("resourceid", "resource", "instance", "资源", "实例"),
-    "site_id": ("site", "regionid", "region", "cluster", "计算中心", "站点", "区域"),
-    "chip": ("chipmodel", "gpu_type", "gpu_model", "gpu_spec", "accelerator", "chip", "芯片", "卡型"),
-    "gpu_count": ("gpu_count", "gpucount", "num_gpu", "num_cards", "cards", "gpus", "卡数"),
-    "gpu_hours": ("gpu_hours", "card_hours", "卡时", "consumedquantity"),
-    "charge_period_start": ("chargeperiodstart", "start", "begin", "开始"),
-    "charge_period_end": ("chargeperiodend", "end", "finish", "stop", "结束"),
-    "billed_cost": ("billedcost", "billed", "payable", "amount", "cost", "应付", "实付", "金额"),
-    "list_cost": ("listcost", "list", "原价"),
-    "effective_cost": ("effectivecost",),
-    "contracted_cost": ("contractedcost",),
-    "dataset_id": ("dataset", "数据集"),
-    "job_status": ("status", "state", "phase", "状态"),
-    "billing_currency": ("billingcurrency", "currency", "币种"),
-    "charge_category": ("chargecategory",),
-}
-TIME_COLUMNS = ("charge_period_start", "charge_period_end")
-_DAY_PATTERNS = ((r"(\d{4}-\d{2}-\d{2})", "%Y-%m-%d"), (r"(20\d{6})", "%Y%m%d"))
-_TIME_FORMATS = (
-    (r"^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}$", "%Y-%m-%d %H:%M:%S"),
-    (r"^\d{4}/\d{2}/\d{2} \d{2}:\d{2}:\d{2}$", "%Y/%m/%d %H:%M:%S"),
-    (r"^\d{1,2}/\d{1,2}/\d{2}$", "%m/%d/%y"),
-    (r"^\d{1,2}/\d{1,2}/\d{4}$", "%m/%d/%Y"),
-    (r"^\d{1,2}/\d{1,2}/\d{4} \d{1,2}:\d{2}(:\d{2})?$", "%m/%d/%Y %H:%M"),
+DELIMITERS = ",;\t|"
+_DAY_PATTERNS = (
+    (r"(\d{4}-\d{2}-\d{2})", "%Y-%m-%d"),
+    (r"(\d{4}_\d{2}_\d{2})", "%Y_%m_%d"),
+    (r"(20\d{6})", "%Y%m%d"),
 )
+ALIGNED_TODO = (
+    "TODO confirm: fields aligned with runs of spaces, read as a regex record format (a header line and records "
+    "of whitespace-free fields); a field that may hold spaces needs its own group pattern"
+)
+# Parts of file names that vary between deliveries: dates (with times), versions, ids and sequence numbers.
+_VARYING = (
+    r"(19|20)\d{2}([-_.]?)\d{2}\2\d{2}(?:[T_ -]?\d{2}[-_:]?\d{2}(?:[-_:]?\d{2})?)?",
+    r"(?<![A-Za-z])[vV]\d+",
+    r"\d{4,}",
+    r"(?<![A-Za-z0-9])\d+(?![A-Za-z0-9])",
+)
+_COMPRESSED = (".gz", ".bz2", ".xz", ".zst", ".zip")
+_UNPRINTABLE = re.compile("[^\t\n\r\x20-\x7e\x85\xa0-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 
 
 @dataclass
@@ -59,6 +50,8 @@ class SampleProfile:
     columns: list[str] = field(default_factory=list)
     values: dict[str, list[str]] = field(default_factory=dict)
     records_path: str | None = None
+    format_todo: str | None = None
+    patterns: list[tuple[str, str]] = field(default_factory=list)  # regex format: (record type, pattern)
 
 
 def _read_head(path: Path) -> tuple[bytes, bool]:
@@ -99,11 +92,63 @@ def profile_sample(path: Path) -> SampleProfile:
     if lines and sum(bool(re.match(KV_LINE, line)) for line in lines) >= 0.9 * len(lines):
         records = [dict(re.findall(r'([^\s=]+)=("[^"]*"|\S*)', line)) for line in lines]
         return _profile_records("kv", records, encoding, compression)
-    dialect = csv.Sniffer().sniff("\n".join(lines[:20]), delimiters=",;\t|")
-    rows = list(csv.reader(io.StringIO("\n".join(lines)), delimiter=dialect.delimiter))
-    columns = rows[0]
-    values = {c: [r[i] for r in rows[1:] if i < len(r) and r[i]] for i, c in enumerate(columns)}
-    return SampleProfile("csv", encoding, compression, dialect.delimiter, columns, values)
+    return _profile_delimited(lines, SampleProfile("csv", encoding, compression))
+
+
+def _profile_delimited(lines: list[str], profile: SampleProfile) -> SampleProfile:
+    """Delimited text; without a delimiter, fields aligned by spaces, else one column per line."""
+    delimiter = _delimiter(lines)
+    if delimiter:
+        profile.delimiter = delimiter
+        return _with_rows(profile, list(csv.reader(io.StringIO("\n".join(lines)), delimiter=delimiter)))
+    widths = {len(line.split()) for line in lines}
+    if len(widths) == 1 and widths.pop() > 1:
+        return _aligned(lines, profile)
+    profile.delimiter = next((d for d in DELIMITERS if not any(d in line for line in lines)), "\x1f")
+    profile.format_todo = "TODO confirm: read as one column per line, as no delimiter splits the lines alike"
+    return _with_rows(profile, [[line] for line in lines])
+
+
+def _aligned(lines: list[str], profile: SampleProfile) -> SampleProfile:
+    """Fields aligned by runs of spaces: a regex record format whose groups are the header's names (made
+    identifiers), with the header line as a record type of its own."""
+    names: list[str] = []
+    for raw in lines[0].split():
+        name = re.sub(r"\W+", "_", raw).strip("_").lower() or "field"
+        name = f"f_{name}" if name[0].isdigit() else name
+        while name in names:
+            name += "_"
+        names.append(name)
+    record = r"\s*" + r"\s+".join(f"(?P<{n}>\\S+)" for n in names) + r"\s*$"
+    header = r"\s*" + r"\s+".join(re.escape(raw) for raw in lines[0].split()) + r"\s*$"
+    profile.format, profile.format_todo = "regex", ALIGNED_TODO
+    profile.patterns = [("header", header), ("record", record)]
+    return _with_rows(profile, [names, *(line.split() for line in lines[1:])])
+
+
+def _delimiter(lines: list[str]) -> str | None:
+    """The delimiter the sniffer finds (when it splits the header), else the one that splits the header and most
+    lines into as many fields."""
+    try:
+        sniffed = csv.Sniffer().sniff("\n".join(lines[:20]), delimiters=DELIMITERS).delimiter
+        if len(next(csv.reader(lines[:1], delimiter=sniffed))) > 1:
+            return sniffed
+    except csv.Error:
+        pass
+    for delimiter in sorted(DELIMITERS, key=lambda d: -sum(line.count(d) for line in lines)):
+        widths = [len(row) for row in csv.reader(lines, delimiter=delimiter)]
+        if widths and widths[0] > 1 and widths.count(widths[0]) >= 0.8 * len(widths):
+            return delimiter
+    return None
+
+
+def _with_rows(profile: SampleProfile, rows: list[list[str]]) -> SampleProfile:
+    """A profile with the columns (first row) and sample values (the other rows) of split lines."""
+    profile.columns = rows[0] if rows else []
+    profile.values = {
+        c: [r[i] for r in rows[1:] if i < len(r) and r[i]] for i, c in enumerate(profile.columns)
+    }
+    return profile
 
 
 def _profile_json(text: str, lines: list[str], encoding: str, compression: str) -> SampleProfile:
@@ -134,95 +179,142 @@ def _profile_records(fmt: str, records: list[dict], encoding: str, compression: 
     return SampleProfile(fmt, encoding, compression, columns=columns, values=values)
 
 
-def suggest_mappings(profile: SampleProfile, kind: str) -> dict[str, str]:
-    """Canonical column -> raw column, by name (FOCUS names first, then common synonyms)."""
-    wanted = list(TARGETS[kind].inputs)
-    chosen: dict[str, str] = {}
-    used: set[str] = set()
-    normalised = {c: re.sub(r"[^0-9a-z\u4e00-\u9fff]", "", c.lower()) for c in profile.columns}
-    for target in wanted:
-        exact = [c for c, n in normalised.items() if n == target.replace("_", "") and c not in used]
-        if exact:
-            chosen[target] = exact[0]
-            used.add(exact[0])
-    for target, fragments in SYNONYMS.items():
-        if target in chosen or target not in wanted:
-            continue
-        for fragment in fragments:
-            hits = [c for c, n in normalised.items() if fragment.replace("_", "") in n and c not in used]
-            if hits:
-                chosen[target] = hits[0]
-                used.add(hits[0])
-                break
-    return chosen
+def landing_glob(file_name: str) -> str:
+    """A glob for the files of a source from one of its names: dates, versions and numbers become `*`."""
+    stem, extension = _split_extension(file_name)
+    for pattern in _VARYING:
+        stem = re.sub(pattern, "*", stem)
+    stem = re.sub(r"\*+", "*", stem)
+    return (stem if "*" in stem else "*") + extension
 
 
-def _time_options(values: list[str]) -> dict[str, str]:
-    sample = [v for v in values[:20] if v]
-    if sample and all(re.fullmatch(r"\d{10}(\.\d+)?", v) for v in sample):
-        return {"epoch": "s"}
-    if sample and all(re.fullmatch(r"\d{13}", v) for v in sample):
-        return {"epoch": "ms"}
-    for pattern, fmt in _TIME_FORMATS:
-        if sample and all(re.match(pattern, v) for v in sample):
-            return {"format": fmt}
-    return {}
+def _split_extension(file_name: str) -> tuple[str, str]:
+    """A file name without its extension(s) (`.csv`, `.csv.gz`), and the extension(s)."""
+    path = Path(file_name)
+    suffixes = [s for s in path.suffixes[-2:] if re.fullmatch(r"\.[A-Za-z][A-Za-z0-9]{0,4}", s)]
+    if len(suffixes) == 2 and suffixes[1].lower() not in _COMPRESSED:
+        suffixes = suffixes[1:]
+    if suffixes and not file_name.endswith(suffixes[-1]):
+        suffixes = []
+    extension = "".join(suffixes)
+    return file_name[: len(file_name) - len(extension)], extension
 
 
-def _yaml_scalar(value: str) -> str:
-    return json.dumps(value, ensure_ascii=False)
+def _flow(value: object) -> str:
+    """A value in YAML flow style: strings quoted, mapping keys plain when they are ColumnMap fields."""
+    if isinstance(value, dict):
+        items = (f"{k if k in ColumnMap.model_fields else _flow(k)}: {_flow(v)}" for k, v in value.items())
+        return "{" + ", ".join(items) + "}"
+    if value is None or isinstance(value, bool | int | float):
+        return json.dumps(value)
+    return _printable(json.dumps(str(value), ensure_ascii=False))
+
+
+def _printable(text: str) -> str:
+    """Text with the characters YAML does not allow (control characters) written as \\u escapes."""
+    return _UNPRINTABLE.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
+
+
+def _comment(text: str) -> str:
+    """A YAML comment on one line, whatever the text holds."""
+    return "# " + _printable(" ".join(text.split()))
+
+
+def _commented(line: str, note: str) -> str:
+    return f"{line}  {_comment(note)}" if note else line
+
+
+def _name(value: str) -> str:
+    """A spec name as it is when it is a valid one, quoted otherwise (`sources check` then says why)."""
+    return value if re.fullmatch(r"[a-z][a-z0-9_]*", value) else _flow(value)
 
 
 def draft_spec(name: str, sample: Path, kind: str = "usage", landing_dir: str | None = None) -> str:
     """A commented YAML spec draft for a sample file; `sources check` then says what is left to do."""
     profile = profile_sample(sample)
-    mappings = suggest_mappings(profile, kind)
-    folder = landing_dir or f"providers/{name}"
-    stem_glob = re.sub(r"\d{4}-\d{2}-\d{2}|20\d{6}", "*", sample.name)
+    draft = draft_columns(profile.columns, profile.values, kind)
     lines = [
-        f"# Draft spec for {sample.name}: review every line, then run `computeflow sources check` on this file.",
-        f"name: {name}",
+        _comment(f"Draft spec for {sample.name}: review every line and each TODO, run"),
+        "# `computeflow sources check` on this file, and move it into the sources folder once the check passes.",
+        f"name: {_name(name)}",
         f"kind: {kind}",
     ]
     if kind == "usage":
-        lines.append(f"provider_id: {name}  # must exist in ref.providers (landing reference/providers.csv)")
-    lines += ["landing:", f"  glob: {_yaml_scalar(folder + '/' + stem_glob)}"]
-    for regex, fmt in _DAY_PATTERNS:
-        match = re.search(regex, sample.name)
-        if match:
-            lines.append(f"  partition: {{regex: {_yaml_scalar(regex)}, format: {_yaml_scalar(fmt)}}}")
-            break
-    fmt_parts = [f"type: {profile.format}", f"encoding: {profile.encoding}"]
-    if profile.compression != "none":
-        fmt_parts.append(f"compression: {profile.compression}")
-    if profile.format == "csv":
-        fmt_parts.append(f"delimiter: {_yaml_scalar(profile.delimiter)}")
-    if profile.records_path:
-        fmt_parts.append(f"records_path: {_yaml_scalar(profile.records_path)}")
-    lines.append("format: {" + ", ".join(fmt_parts) + "}")
-    time_values = [v for t in TIME_COLUMNS if t in mappings for v in profile.values.get(mappings[t], [])]
-    naive = time_values and not any(re.search(r"(Z|[+-]\d{2}:?\d{2})$", v) for v in time_values)
-    lines.append(
-        f"timezone: {'Asia/Shanghai' if naive else 'UTC'}  # the zone of times written without an offset"
-    )
-    lines += ["currency: CNY  # currency of amounts when the file does not say", "columns:"]
-    for target in TARGETS[kind].inputs:
-        if target not in mappings:
-            continue
-        raw = mappings[target]
-        options = _time_options(profile.values.get(raw, [])) if target in TIME_COLUMNS else {}
-        if options:
-            extra = ", ".join(f"{k}: {_yaml_scalar(v)}" for k, v in options.items())
-            lines.append(f"  {target}: {{column: {_yaml_scalar(raw)}, {extra}}}")
-        else:
-            lines.append(f"  {target}: {_yaml_scalar(raw)}")
-    for target in TARGETS[kind].required:
-        if target not in mappings:
-            lines.append(f"  # TODO {target}: no column found for this required field")
-    unused = [c for c in profile.columns if c not in mappings.values()]
+        lines.append(
+            f"provider_id: {_name(name)}  # TODO confirm: it must exist in ref.providers (reference/providers.csv)"
+        )
+    lines += _landing_lines(sample.name, landing_dir or f"providers/{name}")
+    lines += _format_lines(profile)
+    lines += [_commented(f"timezone: {draft.timezone[0]}", draft.timezone[1])]
+    columns = _column_lines(draft, kind)
+    empty = all(line.lstrip().startswith("#") for line in columns)
+    lines += [
+        _commented(f"currency: {draft.currency[0]}", draft.currency[1]),
+        "columns: {}" if empty else "columns:",
+    ]
+    lines += columns
+    lines += _token_lines(draft.token_lines)
+    if profile.patterns:
+        lines += ["rules:", "  - {name: header_line, when: \"record_type == 'header'\", action: skip}"]
+    unused = [c for c in profile.columns if c not in draft.used()]
     if unused and profile.format in ("csv", "parquet"):
-        lines.append("ignore_columns: [" + ", ".join(_yaml_scalar(c) for c in unused) + "]")
+        lines.append("ignore_columns: [" + ", ".join(_flow(c) for c in unused) + "]")
     lines.append(
         "dedup_keys: []  # columns that identify one charge line, e.g. [job_id, charge_period_start]"
     )
     return "\n".join(lines) + "\n"
+
+
+def _landing_lines(file_name: str, folder: str) -> list[str]:
+    pattern = landing_glob(file_name)
+    note = "TODO narrow the pattern if the folder holds other files" if pattern.startswith("*.") else ""
+    lines = ["landing:", _commented(f"  glob: {_flow(folder + '/' + pattern)}", note)]
+    for regex, fmt in _DAY_PATTERNS:
+        if re.search(regex, file_name):
+            lines.append(f"  partition: {{regex: {_flow(regex)}, format: {_flow(fmt)}}}")
+            break
+    return lines
+
+
+def _format_lines(profile: SampleProfile) -> list[str]:
+    fields = {"type": profile.format, "encoding": profile.encoding}
+    if profile.compression != "none":
+        fields["compression"] = profile.compression
+    if profile.format == "csv":
+        fields["delimiter"] = profile.delimiter
+    if profile.records_path:
+        fields["records_path"] = profile.records_path
+    plain = ", ".join(
+        f"{k}: {v if k in ('type', 'encoding', 'compression') else _flow(v)}" for k, v in fields.items()
+    )
+    todo = [f"# {profile.format_todo}"] if profile.format_todo else []
+    if not profile.patterns:
+        return [*todo, "format: {" + plain + "}"]
+    patterns = [f"    - {{name: {name}, regex: {_flow(regex)}}}" for name, regex in profile.patterns]
+    return [*todo, "format:", *(f"  {k}: {v}" for k, v in fields.items()), "  patterns:", *patterns]
+
+
+def _column_lines(draft: ColumnDraft, kind: str) -> list[str]:
+    lines = []
+    for target in (*TARGETS[kind].inputs, *(t for t in draft.columns if t not in TARGETS[kind].inputs)):
+        proposal = draft.columns.get(target)
+        if proposal is None:
+            if target in TARGETS[kind].required:
+                lines.append(f"  # TODO {target}: no column found for this required field")
+            continue
+        line = f"{target}: {_flow(proposal.mapping)}"
+        lines.append(_commented(f"  {line}" if proposal.live else f"  # {line}", proposal.note))
+    return lines
+
+
+def _token_lines(token_lines: list[tuple[str, str]]) -> list[str]:
+    """The `lines:` block of a token-metered draft, commented out while specs do not accept it."""
+    if not token_lines:
+        return []
+    block = ["lines:"]
+    for name, column in token_lines:
+        block += [f"  - name: {_name(name)}", f"    columns: {{consumed_quantity: {_flow(column)}}}"]
+    if "lines" in SourceSpec.model_fields:
+        return block
+    todo = "# TODO one line per kind of token, each priced apart: uncomment once specs accept `lines:`"
+    return [todo] + [f"# {line}" for line in block]
