@@ -411,6 +411,30 @@ def sources_check(spec_file: Path) -> None:
     console.print(f"{spec_file}: ok")
 
 
+@sources.command("try")
+@click.argument("spec_file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option(
+    "--sample", "sample", required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path)
+)
+def sources_try(spec_file: Path, sample: Path) -> None:
+    """Ingest one sample file with a spec into a scratch lake and show what would load (nothing is written)."""
+    from assets.ingest.check import checked_spec
+    from assets.ingest.dry_run import try_sample
+    from pipelines.dry_run_report import print_dry_run
+    from warehouse.lake import Location
+
+    spec, problems = checked_spec(spec_file)
+    if spec is None or problems:  # every mistake at once, as `sources check` reports them
+        for problem in problems:
+            click.echo(problem, err=True)
+        sys.exit(1)
+    landing = Location(Settings.from_env().landing_url)
+    run = try_sample(spec, sample, landing if landing.exists("reference") else None)
+    print_dry_run(Console(soft_wrap=True), str(sample), run)
+    if run.ledger.status not in ("loaded", "empty"):
+        sys.exit(1)
+
+
 @sources.command("scaffold")
 @click.argument("name")
 @click.option(

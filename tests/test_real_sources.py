@@ -154,3 +154,38 @@ def test_samples_ship_with_their_provenance_and_licence() -> None:
         readme = (CONTRACTS_DIR / "samples" / folder / "README.txt").read_text(encoding="utf-8")
         assert "Source:" in readme and "commit" in readme
         assert (CONTRACTS_DIR / "samples" / folder / licence).stat().st_size > 0
+
+
+HPSS = CONTRACTS_DIR / "samples" / "nersc_transfer_logs" / "hpss_daily.txt"
+
+
+def hpss_largest_users() -> dict[str, int]:
+    """Bytes per transfer id of the report's "Largest Users" tables, read independently of the spec."""
+    found, system, table, day = {}, None, None, None
+    for line in HPSS.read_text(encoding="utf-8").splitlines():
+        if line.startswith("HPSS Report for Date"):
+            day = line.split()[-1]
+        elif ":" in line and line.split(":")[0].strip() in ("Archive", "Hpss"):
+            system, table = (part.strip() for part in line.split(":", 1))
+        elif table == "Largest Users" and len(line.split()) == 10 and line.split()[1].isalpha():
+            user, app, io_gb = line.split()[:3]
+            if io_gb.replace(".", "").isdigit():
+                found[f"{day}/{system}/{user}/{app}"] = round(float(io_gb) * 1e9)
+    return found
+
+
+def test_a_report_whose_lines_differ_by_record_type(demo: Deployment) -> None:
+    expected = hpss_largest_users()
+    loaded = dict(
+        demo.query("SELECT transfer_id, bytes FROM core.data_transfers WHERE source_name = 'nersc_hpss'")
+    )
+    assert loaded == expected and len(expected) == 57
+    ((read, kept, skipped),) = demo.query(
+        "SELECT rows_read, rows_loaded, rows_skipped FROM audit.ingest_ledger WHERE source_name = 'nersc_hpss'"
+    )
+    lines = [line for line in HPSS.read_text(encoding="utf-8").splitlines() if line.strip()]
+    assert (read, kept, skipped) == (len(lines), 57, len(lines) - 57)
+    starts = demo.query(
+        "SELECT DISTINCT start_time, end_time FROM core.data_transfers WHERE source_name = 'nersc_hpss'"
+    )
+    assert starts == [(datetime(2018, 8, 9, 7, tzinfo=UTC), datetime(2018, 8, 10, 7, tzinfo=UTC))]

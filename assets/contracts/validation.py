@@ -148,7 +148,7 @@ def validate(
     con.execute(f"DROP VIEW IF EXISTS memory.main.{view}")
     con.execute(f"CREATE OR REPLACE TABLE memory.main.{view} AS {_rows(con, table, days)}")
     try:
-        outcomes = _run_suite(con, suite, view)
+        outcomes = run_suite(con, suite, view)
     finally:
         con.execute(f"DROP TABLE IF EXISTS memory.main.{view}")
     return ContractOutcome(table, outcomes, time.perf_counter() - start)
@@ -173,7 +173,7 @@ def finite_numbers(con: duckdb.DuckDBPyConnection, view: str) -> list[gx.expecta
     ]
 
 
-def _run_suite(
+def run_suite(
     con: duckdb.DuckDBPyConnection, suite: gx.ExpectationSuite, view: str
 ) -> list[ExpectationOutcome]:
     """The outcomes of a suite's expectations on the table (or view) `view` of the in-memory database."""

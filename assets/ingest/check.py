@@ -135,10 +135,10 @@ def _origin_problems(path: Path, key: str, origin: str | None) -> list[str]:
 
 def check_spec_file(path: Path) -> list[str]:
     """All problems of a spec file (schema errors first); empty when the spec is usable."""
-    return _checked(path)[1]
+    return checked_spec(path)[1]
 
 
-def _checked(path: Path) -> tuple[SourceSpec | None, list[str]]:
+def checked_spec(path: Path) -> tuple[SourceSpec | None, list[str]]:
     """A spec file's spec (None when it does not parse) and all its problems."""
     try:
         spec = load_spec(path)
@@ -163,7 +163,7 @@ def _load_checked(stamps: tuple[tuple[Path, int, int], ...]) -> tuple[SourceSpec
     problems: list[str] = []
     specs: list[SourceSpec] = []
     for path, _, _ in stamps:
-        spec, found = _checked(path)
+        spec, found = checked_spec(path)
         problems += found
         if spec is not None and not found:
             specs.append(spec)

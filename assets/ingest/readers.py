@@ -332,6 +332,13 @@ def read_regex_relation(path: str, gz: bool, fmt: FormatSpec, fields: list[str])
         f"SELECT __row, {''.join(parts)}__line, __pattern, FALSE AS __broken "
         f"FROM (SELECT *, CASE {which} END AS __pattern FROM ({lines}))"
     )
+    carried = [a for f, a in _aliases(fields).items() if f in fmt.carry]
+    if carried:  # the last value a line above set, for lines that do not set it themselves
+        window = "OVER (ORDER BY __row ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)"
+        filled = ", ".join(
+            f"last_value({sql_ident(a)} IGNORE NULLS) {window} AS {sql_ident(a)}" for a in carried
+        )
+        select = f"SELECT * REPLACE ({filled}) FROM ({select}) ORDER BY __row"
     return RawRelation(select, fields, "__line")
 
 

@@ -146,6 +146,11 @@ class FormatSpec(_Strict):
         description="regex: the kinds of line, tried in order; a line takes the first that matches, and a line "
         "that matches none is quarantined as no_pattern_matched",
     )
+    carry: list[str] = Field(
+        default_factory=list,
+        description="regex: groups whose value carries down to the following lines until a line sets it again "
+        "(a report's date or section, written once above the lines it applies to)",
+    )
 
     @model_validator(mode="after")
     def _fits_type(self) -> FormatSpec:
@@ -156,6 +161,9 @@ class FormatSpec(_Strict):
         names = [p.name for p in self.patterns]
         if len(set(names)) != len(names):
             raise ValueError(f"patterns: names must be unique (got {names})")
+        groups = {g for p in self.patterns for g in re.compile(p.regex).groupindex}
+        if set(self.carry) - groups:
+            raise ValueError(f"carry: {sorted(set(self.carry) - groups)} are not groups of any pattern")
         if len(self.delimiter) != 1:
             raise ValueError("delimiter must be one character")
         return self

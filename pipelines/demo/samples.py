@@ -57,6 +57,17 @@ GRIDFTP_LOG = (
 )
 
 
+HPSS_REPORT = (
+    "nersc_hpss",
+    "nersc_transfer_logs/hpss_daily.txt",
+    "transfers/nersc_hpss/hpss_daily.txt",
+)
+
+
+def _text_lines(data: bytes) -> int:
+    return sum(1 for line in data.splitlines() if line.strip())
+
+
 def _csv_rows(data: bytes) -> int:
     return sum(1 for _ in csv.reader(io.StringIO(data.decode("utf-8-sig")))) - 1
 
@@ -75,6 +86,7 @@ def all_samples() -> list[tuple[str, str, str, Callable[[bytes], int]]]:
         *((*sample, _csv_rows) for sample in REAL_SAMPLES),
         *((*sample, _json_records) for sample in _data_provenance()),
         (*GRIDFTP_LOG, _gzip_lines),
+        (*HPSS_REPORT, _text_lines),
     ]
 
 
