@@ -54,10 +54,25 @@ def recover_dead_runs(instance: dg.DagsterInstance) -> list[str]:
 
 
 def _selected_keys(defs: dg.Definitions, selection: str | None) -> list[dg.AssetKey]:
+    """The assets a selection names, with the assets made in one step with them (a multi-asset that cannot
+    run in part, such as a catalog's history and terms tables)."""
     graph = defs.resolve_asset_graph()
     if not selection:
         return sorted(graph.materializable_asset_keys)
-    return sorted(dg.AssetSelection.from_string(selection).resolve(graph))
+    return sorted(dg.AssetSelection.from_string(selection).required_multi_asset_neighbors().resolve(graph))
+
+
+def _with_changed_reference(
+    graph, lakehouse: Lakehouse, instance: dg.DagsterInstance, keys: list[dg.AssetKey], listings: dict
+) -> list[dg.AssetKey]:
+    """`keys` and the reference tables they read whose landed rows changed since they were last loaded: a
+    provider's new rate-card, exchange-rate or chip-alias rows take effect with a refresh of its source."""
+    parents = dg.AssetSelection.assets(*keys).upstream(depth=1).resolve(graph) - set(keys)
+    reference = [k for k in parents if k.path[0] == "ref"]
+    if not reference:
+        return keys
+    changed = plan_refresh(graph, lakehouse, instance, reference, listings, []).keys
+    return sorted({*keys, *(k for k in changed if k in reference)})
 
 
 def refresh_job(defs: dg.Definitions, selection: dg.AssetSelection) -> dg.JobDefinition:
@@ -121,6 +136,8 @@ def _refresh(
     if landed:
         span = (landed[0], landed[-1])
     plan = None
+    if selection:
+        keys = _with_changed_reference(graph, lakehouse, instance, keys, listings)
     if not (selection or partition or days or full):
         plan = plan_refresh(graph, lakehouse, instance, keys, listings, landed)
         if not plan.keys:

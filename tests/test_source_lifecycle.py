@@ -2,14 +2,17 @@
 
 import json
 import shutil
+from decimal import Decimal
 from pathlib import Path
 
 import dagster as dg
+import pytest
 from click.testing import CliRunner
 
 from pipelines.cli import main
 from tests.conftest import Deployment
 from tests.test_end_to_end import snapshot
+from tests.test_incremental import materialized
 
 DAY = "2025-08-02"
 BILL = "providers/telecom_sh/bill_20250802.csv"
@@ -149,3 +152,37 @@ def test_a_withdrawn_delivery_takes_its_lines_and_money_out_of_core_and_marts(re
         [source_file],
     )[0]
     assert status == "withdrawn" and "sent in error" in detail and held > 0 and loaded == 0
+
+
+def test_a_providers_new_rate_card_rows_take_effect_with_a_refresh_of_its_source(
+    refreshed: Deployment,
+) -> None:
+    """The rate cards are reference data the provider's source reads: selecting the source refreshes them too."""
+    money = "SELECT sum(billed_cost) FROM core.compute_usage WHERE source_name = 'azure_llm_trace'"
+    output_tokens = (
+        "SELECT sum(consumed_quantity) FROM core.compute_usage WHERE source_name = 'azure_llm_trace' "
+        "AND source_line = 'output_tokens'"
+    )
+    ((before,),), ((tokens,),) = refreshed.query(money), refreshed.query(output_tokens)
+    cards = Path(refreshed.settings.landing_url) / "reference" / "rate_cards.csv"
+    text = cards.read_text(encoding="utf-8")
+    old = next(line for line in text.splitlines() if "llm_output_tokens" in line)
+    new = old.replace(",8.00,6.40,", ",8.00,4.40,")  # the output-token price cut by 2 CNY per million
+    assert new != old
+    cards.write_text(text.replace(old, new), encoding="utf-8")
+    outcome = refreshed.refresh(selection="key:ingest/azure_llm_trace+", checks=False)
+    assert outcome.success, outcome.failures
+    ((after,),) = refreshed.query(money)
+    assert before - after == pytest.approx(
+        Decimal(str(tokens)) * Decimal("2") / Decimal("1e6"), abs=Decimal("0.01")
+    )
+    assert refreshed.query(
+        "SELECT contracted_price FROM ref.rate_cards WHERE service = 'llm_output_tokens'"
+    ) == [(4.4,)]
+
+
+def test_a_catalog_source_and_what_it_feeds_refresh_by_selection(refreshed: Deployment) -> None:
+    outcome = refreshed.refresh(selection="key:ingest/opendatalab+", checks=False)
+    assert outcome.success, outcome.failures
+    ran = {key.to_user_string() for key in materialized(refreshed, outcome.run_id)}
+    assert {"ingest/opendatalab", "core/dataset_catalog", "core/dataset_terms"} <= ran
