@@ -215,3 +215,30 @@ def test_a_log_whose_lines_differ_by_record_type(tmp_path: Path, lake: LakeConfi
     assert {(r["start_time"], r["end_time"]) for r in rows} == {
         (pacific_midnight, datetime(2018, 8, 10, 7, tzinfo=UTC))
     }
+
+
+def test_start_is_the_end_less_the_duration_in_the_spec_time_zone(tmp_path: Path, lake: LakeConfig) -> None:
+    """A log that writes when a job ended (local wall-clock time) and how long it ran: the value is parsed once,
+    in the spec's zone, and both charge period ends read it."""
+    spec = spec_of(
+        timezone="Asia/Shanghai",
+        values={
+            "ended": {"column": "end", "type": "timestamp", "format": "%Y/%m/%d %H:%M:%S"},
+            "ran": {"expr": "double(seconds)", "type": "double"},
+        },
+        columns={
+            "tenant_id": "tenant",
+            "charge_period_start": {"expr": "add_seconds(ended, -ran)"},
+            "charge_period_end": {"expr": "ended"},
+            "chip": "chip",
+            "gpu_count": {"expr": "integer(cards)"},
+            "billed_cost": "cost",
+        },
+    )
+    content = b"tenant,end,seconds,chip,cards,cost\nT1,2025/08/01 10:30:00,5400,A100,2,10\nT1,2025/08/01 10:30:00,x,A100,2,10\n"
+    _, rows, quarantine = ingest(tmp_path, lake, spec, "2025-08-01.csv", content)
+    assert quarantine == [(2, "unparsable:ran")]
+    (row,) = rows
+    assert row["charge_period_end"] == datetime(2025, 8, 1, 2, 30, tzinfo=UTC)  # 10:30 in Shanghai
+    assert row["charge_period_start"] == datetime(2025, 8, 1, 1, 0, tzinfo=UTC)
+    assert row["gpu_hours"] == pytest.approx(3.0)

@@ -43,6 +43,7 @@ FUNCTIONS: dict[str, tuple[str, int, int]] = {
 }
 # Casts: integer(x), double(x), text(x), timestamp(x) and date(x) give NULL where x does not convert.
 _CASTS = ("integer", "double", "text", "timestamp", "date")
+NUMERIC_CASTS = ("number", "integer", "double")  # a name they read must hold a number
 TRUNCATE_UNITS = ("second", "minute", "hour", "day", "month")
 
 MAX_LENGTH = 4_000  # characters of one expression
@@ -85,7 +86,8 @@ def parse(expression: str) -> ast.Expression:
 
 
 def numeric_operands(expression: str) -> set[str]:
-    """Names used directly as numbers (arithmetic operands, number()): their text must parse as a number."""
+    """Names used directly as numbers (arithmetic operands, number(), integer(), double()): their text must parse
+    as a number."""
     tree = parse(expression)
     found: set[str] = set()
 
@@ -108,7 +110,7 @@ def numeric_operands(expression: str) -> set[str]:
             operands = [node.left, node.right]
         elif isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub):
             operands = [node.operand]
-        elif isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "number":
+        elif isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in NUMERIC_CASTS:
             operands = list(node.args)
         found |= {n for n in map(name_of, operands) if n is not None}
     return found
