@@ -235,7 +235,11 @@ def test_start_is_the_end_less_the_duration_in_the_spec_time_zone(tmp_path: Path
             "billed_cost": "cost",
         },
     )
-    content = b"tenant,end,seconds,chip,cards,cost\nT1,2025/08/01 10:30:00,5400,A100,2,10\nT1,2025/08/01 10:30:00,x,A100,2,10\n"
+    content = (
+        b"tenant,end,seconds,chip,cards,cost\n"
+        b"T1,2025/08/01 10:30:00,5400,A100,2,10\n"
+        b"T1,2025/08/01 10:30:00,x,A100,2,10\n"
+    )
     _, rows, quarantine = ingest(tmp_path, lake, spec, "2025-08-01.csv", content)
     assert quarantine == [(2, "unparsable:ran")]
     (row,) = rows
