@@ -377,7 +377,7 @@ def dictionary(output: Path | None) -> None:
 
 @main.group()
 def sources() -> None:
-    """Source specs: list them, check one."""
+    """Source specs: list, check, try and draft them; their reference."""
 
 
 @sources.command("list")
@@ -433,6 +433,26 @@ def sources_try(spec_file: Path, sample: Path) -> None:
     print_dry_run(Console(soft_wrap=True), str(sample), run)
     if run.ledger.status not in ("loaded", "empty"):
         sys.exit(1)
+
+
+@sources.command("reference")
+@click.option(
+    "--output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Write the markdown here, e.g. docs/SOURCES.md (default: print it).",
+)
+def sources_reference(output: Path | None) -> None:
+    """The reference of source specs as markdown: onboarding, worked examples, every spec key, the canonical
+    columns, the expression functions and the quarantine rules."""
+    from pipelines.spec_reference import reference_markdown
+
+    text = reference_markdown()
+    if output is None:
+        click.echo(text, nl=False)
+    else:
+        output.write_text(text, encoding="utf-8")
+        console.print(f"wrote {output}")
 
 
 @sources.command("scaffold")

@@ -1,6 +1,7 @@
 """`computeflow sources try`: the real ingest of one sample into a scratch lake, reported without writing anything."""
 
 import csv
+import gzip
 from decimal import Decimal
 from pathlib import Path
 
@@ -9,6 +10,8 @@ from click.testing import CliRunner
 
 from pipelines.cli import main
 from pipelines.demo.pricing import rate_cards_frame
+from tests.test_new_provider import SAMPLE as SENSETIME_SAMPLE
+from tests.test_new_provider import SPEC as SENSETIME_SPEC
 from warehouse.settings import CONTRACTS_DIR
 
 SOURCES, SAMPLES = CONTRACTS_DIR / "sources", CONTRACTS_DIR / "samples"
@@ -52,6 +55,19 @@ def test_a_token_provider_shows_lines_money_and_the_rate_cards_that_priced_them(
     assert (
         not (deployment / "catalog.sqlite").exists() and not (deployment / "lake").exists()
     )  # nothing written
+
+
+def test_a_provider_priced_per_gpu_hour_shows_the_rate_card_that_priced_a_line(
+    deployment: Path, tmp_path: Path
+) -> None:
+    spec, sample = tmp_path / "sensetime.yaml", tmp_path / "SenseCore_2025-08-02.csv.gz"
+    spec.write_text(SENSETIME_SPEC, encoding="utf-8")
+    sample.write_bytes(gzip.compress(SENSETIME_SAMPLE.encode("utf-8")))
+    code, output = try_sample(spec, sample)
+    assert code == 0, output
+    assert "rows read 3, loaded 3, quarantined 0" in output
+    row = next(line for line in output.splitlines() if "gpu_compute" in line and "H800" in line)
+    assert row.rstrip(" │").endswith("1")  # the one line without an amount (ST-2)
 
 
 def test_bad_rows_are_shown_with_their_rule_and_examples(deployment: Path, tmp_path: Path) -> None:

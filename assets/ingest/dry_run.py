@@ -169,7 +169,8 @@ def _rate_rows(con: duckdb.DuckDBPyConnection, spec: SourceSpec, table: str) -> 
         f"WHEN {sql_str(line.name)} THEN {sql_str(line.service or spec.pricing.service)}"
         for line in spec.lines
     )
-    service = f"CASE u.source_line {services} ELSE {sql_str(spec.pricing.service)} END"
+    default = sql_str(spec.pricing.service)
+    service = f"CASE u.source_line {services} ELSE {default} END" if spec.lines else default
     return con.execute(
         f"SELECT r.service, r.{item}, r.unit, r.list_price, r.contracted_price, r.currency, r.valid_from, "
         f"count(*) FROM {table} u JOIN ref_rate_cards r ON r.provider_id = ? AND r.service = {service} "

@@ -44,6 +44,54 @@ FUNCTIONS: dict[str, tuple[str, int, int]] = {
 # Casts: integer(x), double(x), text(x), timestamp(x) and date(x) give NULL where x does not convert.
 _CASTS = ("integer", "double", "text", "timestamp", "date")
 NUMERIC_CASTS = ("number", "integer", "double")  # a name they read must hold a number
+# One worked example per function: (expression, the raw fields it reads, its result as DuckDB's text in a UTC
+# session; None is NULL). docs/SOURCES.md shows them and tests/test_spec_reference.py runs them.
+EXAMPLES: dict[str, tuple[str, dict[str, str | None], str | None]] = {
+    "coalesce": ('coalesce(nickname, user, "anonymous")', {"nickname": None, "user": "u042"}, "u042"),
+    "concat": (
+        'concat(report_date, "/", user)',
+        {"report_date": "2018-08-09", "user": "user001"},
+        "2018-08-09/user001",
+    ),
+    "lower": ("lower(system)", {"system": "Archive"}, "archive"),
+    "upper": ("upper(region)", {"region": "cn-sh"}, "CN-SH"),
+    "trim": ("trim(host)", {"host": "  dtn11 "}, "dtn11"),
+    "replace": ('replace(amount, ",", "")', {"amount": "1,656.00"}, "1656.00"),
+    "round": ("round(gpu_milli / 1000, 2)", {"gpu_milli": "460"}, "0.46"),
+    "abs": ("abs(number(amount))", {"amount": "-12.5"}, "12.5"),
+    "least": ("least(number(gpu_milli), 1000)", {"gpu_milli": "1500"}, "1000.0"),
+    "greatest": (
+        "greatest(number(read_gb), number(write_gb))",
+        {"read_gb": "67.3", "write_gb": "29471.4"},
+        "29471.4",
+    ),
+    "nullif": ('nullif(gpu_spec, "N/A")', {"gpu_spec": "N/A"}, None),
+    "substr": ("substr(day, 1, 7)", {"day": "2025-08-02"}, "2025-08"),
+    "split_part": ('split_part(gpu_spec, "|", 1)', {"gpu_spec": "V100M16|V100M32"}, "V100M16"),
+    "regexp_extract": ('regexp_extract(name, "[0-9]+$")', {"name": "openb-pod-0042"}, "0042"),
+    "length": ("length(job_id)", {"job_id": "job-17"}, "6"),
+    "number": ("number(cards) * 8", {"cards": "2"}, "16.0"),
+    "hours_between": (
+        "hours_between(start, end)",
+        {"start": "2025-08-01 08:00:00", "end": "2025-08-01 09:30:00"},
+        "1.5",
+    ),
+    "add_seconds": (
+        "add_seconds(start, duration_s)",
+        {"start": "2025-08-01T08:00:00+08:00", "duration_s": "5400"},
+        "2025-08-01 01:30:00+00",
+    ),
+    "integer": ("integer(streams)", {"streams": "8"}, "8"),
+    "double": ("double(gpu_hours)", {"gpu_hours": "2.5"}, "2.5"),
+    "text": ("text(number(cards) * 2)", {"cards": "4"}, "8.0"),
+    "timestamp": ("timestamp(created)", {"created": "2025-08-01T08:00:00+08:00"}, "2025-08-01 00:00:00+00"),
+    "date": ("date(day)", {"day": "2025-08-02"}, "2025-08-02"),
+    "truncate": (
+        'truncate(requested_at, "hour")',
+        {"requested_at": "2023-11-16 18:15:46.6805900"},
+        "2023-11-16 18:00:00+00",
+    ),
+}
 TRUNCATE_UNITS = ("second", "minute", "hour", "day", "month")
 
 MAX_LENGTH = 4_000  # characters of one expression

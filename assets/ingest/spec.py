@@ -51,8 +51,14 @@ class PartitionSpec(_Strict):
 class LandingSpec(_Strict):
     """Where the source's files land, relative to the landing URL."""
 
-    glob: str
-    partition: PartitionSpec | None = None
+    glob: str = Field(
+        description="glob of the source's files, relative to the landing URL (e.g. providers/acme/bill_*.csv)"
+    )
+    partition: PartitionSpec | None = Field(
+        None,
+        description="how a file's day is read from its path; a file whose path names no day is not read. "
+        "Without it the source is undated: its files form one partition, `all`",
+    )
     delivery_key: str | None = Field(
         None,
         description="regex with one group naming the statement a file delivers, and optionally a group named "
@@ -125,13 +131,24 @@ class RecordPattern(_Strict):
 class FormatSpec(_Strict):
     """How the bytes of a landed file are read."""
 
-    type: FormatType
-    encoding: Encoding = "utf-8"
-    compression: Compression = "auto"
-    delimiter: str = ","
-    header: bool = True
-    quote: str = '"'
-    skip_rows: int = 0
+    type: FormatType = Field(
+        description="csv; jsonl (one JSON object per line); json (one document: see records_path); parquet; "
+        "kv (key=value lines); regex (lines of several kinds: see patterns)"
+    )
+    encoding: Encoding = Field(
+        "utf-8", description="text encoding of the file; anything but UTF-8 is converted before reading"
+    )
+    compression: Compression = Field(
+        "auto", description="auto: gzip when the file name ends in .gz, else none"
+    )
+    delimiter: str = Field(",", description="csv: the one-character field separator")
+    header: bool = Field(
+        True,
+        description="csv: the first line (after skip_rows) names the fields; without a header the fields "
+        "are column0, column1, ...",
+    )
+    quote: str = Field('"', description="csv: the quote character")
+    skip_rows: int = Field(0, description="csv: lines skipped before the header (a title above the table)")
     trim: bool = Field(
         False,
         description="strip surrounding whitespace from text values (numbers and times parse without it)",
@@ -175,16 +192,41 @@ ColumnType = Literal["string", "integer", "decimal", "double", "timestamp", "dat
 class ColumnMap(_Strict):
     """How one canonical column is computed from a raw record."""
 
-    column: str | None = None
-    expr: str | None = None
-    const: str | int | float | bool | None = None
-    format: str | list[str] | None = Field(None, description="strptime format(s) for timestamps and dates")
-    timezone: str | None = None
-    epoch: Literal["s", "ms", "us"] | None = None
+    column: str | None = Field(
+        None,
+        description="the raw field read: a header name (csv), a key or a JSON path starting with $ (jsonl, "
+        "json), a key (kv), a group (regex), a column (parquet); or a named value, or file_day",
+    )
+    expr: str | None = Field(
+        None, description="an expression over raw fields and named values (see Expressions)"
+    )
+    const: str | int | float | bool | None = Field(None, description="a constant, the same on every row")
+    format: str | list[str] | None = Field(
+        None,
+        description="strptime format(s) of timestamps and dates, tried in order; with %z the written offset "
+        "counts, else the time is read in the zone",
+    )
+    timezone: str | None = Field(
+        None, description="IANA zone of this column's times written without an offset (default: the spec's)"
+    )
+    epoch: Literal["s", "ms", "us"] | None = Field(
+        None,
+        description="the value is a number of seconds, milliseconds or microseconds since 1970-01-01 UTC, "
+        "or since origin",
+    )
     origin: str | None = Field(None, description="ISO timestamp that relative epoch values count from")
-    map: dict[str, str | None] | None = None
-    default: str | int | float | bool | None = None
-    thousands: str | None = None
+    map: dict[str, str | None] | None = Field(
+        None,
+        description="raw text -> canonical value, matched exactly after trimming; '*' maps every other value; "
+        "a value that maps to nothing (unlisted without '*', or mapped to null) quarantines its row as "
+        "unmapped_value:<column>",
+    )
+    default: str | int | float | bool | None = Field(
+        None, description="the value where the raw value (or the expression's result) is empty or absent"
+    )
+    thousands: str | None = Field(
+        None, description="thousands separator removed before a number parses (e.g. ',' of 1,656.00)"
+    )
 
     @model_validator(mode="after")
     def _one_source(self) -> ColumnMap:
@@ -211,23 +253,38 @@ class ValueSpec(ColumnMap):
     """A named intermediate value: computed once per record (typed, in the spec's time zone), then read by
     name in mappings, rules and later values."""
 
-    type: Literal["string", "integer", "decimal", "double", "timestamp", "date", "boolean"] = "string"
+    type: Literal["string", "integer", "decimal", "double", "timestamp", "date", "boolean"] = Field(
+        "string",
+        description="the value's type (decimal: DECIMAL(18,4); timestamp: read in the spec's timezone)",
+    )
 
 
 class RuleSpec(_Strict):
     """A row-level rule: rows where `when` holds are quarantined (or skipped) under this name."""
 
-    name: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
-    when: str
-    action: Literal["quarantine", "skip"] = "quarantine"
-    reason: str | None = None
+    name: str = Field(
+        pattern=r"^[a-z][a-z0-9_]*$",
+        description="the rule's name in audit.quarantine (skip:<name> for action skip)",
+    )
+    when: str = Field(
+        description="an expression that holds for the rows the rule takes; it reads the canonical and derived "
+        "columns by name, and raw fields and named values"
+    )
+    action: Literal["quarantine", "skip"] = Field(
+        "quarantine",
+        description="quarantine: the row is held back and counts against max_quarantine_ratio; skip: it is "
+        "set aside as skip:<name> and does not count",
+    )
+    reason: str | None = Field(None, description="why the rule exists, in words, for readers of the spec")
 
 
 class PricingSpec(_Strict):
     """Prices rows that carry no cost from ref.rate_cards."""
 
-    rate_card_provider: str
-    service: str = "gpu_compute"
+    rate_card_provider: str = Field(description="provider_id of the ref.rate_cards rows that price the rows")
+    service: str = Field(
+        "gpu_compute", description="rate-card service whose prices apply (a line may name its own)"
+    )
     fallback_chip: str | None = Field(None, description="chip_model priced when a row names none")
     per: Literal["gpu_hour", "model"] = Field(
         "gpu_hour",
@@ -240,8 +297,11 @@ class LineSpec(_Strict):
     """One charge line a record yields (e.g. its input tokens and its output tokens), with the columns it maps
     differently from the spec's shared `columns`."""
 
-    name: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
-    columns: dict[str, ColumnMap] = Field(default_factory=dict)
+    name: str = Field(pattern=r"^[a-z][a-z0-9_]*$", description="the line's name, in source_line of its rows")
+    columns: dict[str, ColumnMap] = Field(
+        default_factory=dict,
+        description="canonical columns this line maps its own way (the others come from the spec's columns)",
+    )
     service: str | None = Field(
         None, description="rate-card service that prices this line (default pricing.service)"
     )
@@ -265,36 +325,70 @@ class LimitsSpec(_Strict):
 class SourceSpec(_Strict):
     """A declarative source: landing files, their format and the mapping to a canonical table."""
 
-    name: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
-    kind: Kind
-    description: str = ""
-    provider_id: str | None = None
-    provenance: str | None = None
-    landing: LandingSpec
-    format: FormatSpec
-    timezone: str = "UTC"
+    name: str = Field(
+        pattern=r"^[a-z][a-z0-9_]*$",
+        description="the source's name, the spec's file name without .yaml; its asset is ingest/<name>, its "
+        "table ingest.<name>",
+    )
+    kind: Kind = Field(
+        description="the canonical table fed: usage (core.compute_usage), transfers (core.data_transfers), "
+        "catalog (core.dataset_catalog), vouchers (core.vouchers)"
+    )
+    description: str = Field(
+        "", description="what the files are and what a row means (the asset's description)"
+    )
+    provider_id: str | None = Field(
+        None,
+        description="the provider in ref.providers: required for usage (its name fills provider_name, "
+        "invoice_issuer_name and publisher_name when unmapped); for transfers, the network provider",
+    )
+    provenance: str | None = Field(None, description="where the files come from, and under which licence")
+    landing: LandingSpec = Field(description="where the files land")
+    format: FormatSpec = Field(description="how the files are read")
+    timezone: str = Field("UTC", description="IANA zone of times written without an offset")
     timezone_abbreviations: dict[str, str] = Field(
         default_factory=dict,
         description="zone abbreviations the provider writes after its times, each with the IANA zone it means "
         "(e.g. CST: Asia/Shanghai); any other abbreviation is ambiguous and quarantines its row",
     )
-    currency: str = "CNY"
+    currency: str = Field(
+        "CNY",
+        description="currency of amounts where no column maps billing_currency (usage) or currency "
+        "(transfers, vouchers)",
+    )
     values: dict[str, ValueSpec] = Field(
         default_factory=dict,
         description="named intermediate values, each computed once and read by name (later values may read "
         "earlier ones); a value that is there but does not parse quarantines its row as unparsable:<name>",
     )
-    columns: dict[str, ColumnMap]
-    chip_aliases: dict[str, str] = Field(default_factory=dict)
-    rules: list[RuleSpec] = Field(default_factory=list)
-    dedup_keys: list[str] = Field(default_factory=list)
+    columns: dict[str, ColumnMap] = Field(
+        description="canonical column -> its mapping; `tenant_id: Customer` is short for `tenant_id: {column: "
+        "Customer}`; an unmapped column is NULL or the kind's default"
+    )
+    chip_aliases: dict[str, str] = Field(
+        default_factory=dict,
+        description="chip names this provider writes -> chip_model of ref.chips, for names ref.chip_aliases "
+        "lacks (matched ignoring case, spaces, _ and -)",
+    )
+    rules: list[RuleSpec] = Field(
+        default_factory=list, description="row rules of this source: rows to skip or to hold back"
+    )
+    dedup_keys: list[str] = Field(
+        default_factory=list,
+        description="canonical columns that identify a row (with source_line when records yield lines): a "
+        "repeat later in the same file is quarantined as duplicate_key; across files the latest delivery wins",
+    )
     optional_columns: list[str] = Field(
         default_factory=list, description="raw columns that some files lack; read as empty when absent"
     )
     ignore_columns: list[str] = Field(
         default_factory=list, description="columns the file has and the spec does not use"
     )
-    pricing: PricingSpec | None = None
+    pricing: PricingSpec | None = Field(
+        None,
+        description="usage: price the lines that carry no amount from ref.rate_cards; a line left without an "
+        "amount is quarantined as missing_cost (unless unpriced)",
+    )
     lines: list[LineSpec] = Field(
         default_factory=list,
         description="usage: the charge lines each record yields (none: one line per record)",
@@ -309,8 +403,16 @@ class SourceSpec(_Strict):
         description="usage: a line with no chip, or one ref.chips does not know, is quarantined, or loaded as "
         "chip_model `unknown` (GPU-hours count; PFLOP-hours NULL)",
     )
-    max_quarantine_ratio: float = Field(0.05, ge=0, le=1)
-    limits: LimitsSpec = Field(default_factory=LimitsSpec)
+    max_quarantine_ratio: float = Field(
+        0.05,
+        ge=0,
+        le=1,
+        description="share of a file's rows that may be quarantined (skipped rows do not count): above it the "
+        "whole file is rejected, its good rows held and none loaded",
+    )
+    limits: LimitsSpec = Field(
+        default_factory=LimitsSpec, description="values beyond which a row is absurd and quarantined"
+    )
     check_tenants: bool = Field(True, description="quarantine rows whose tenant_id is not in ref.tenants")
 
     @field_validator("columns", mode="before")
