@@ -9,7 +9,7 @@ from decimal import Decimal
 import duckdb
 import pytest
 
-from assets.core.queries import HISTORY_ATTRIBUTES, catalog_history_query
+from assets.core.catalog import HISTORY_ATTRIBUTES, catalog_history_query
 from assets.core.vocabulary import build_terms, language_code
 from assets.reference.tables import REF_TABLES, create_ref_views, load_reference_table
 from pipelines.demo.transfers import FACTS_BYTES
