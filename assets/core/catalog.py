@@ -32,17 +32,22 @@ HISTORY_ATTRIBUTES = (
 def catalog_history_query(union: str) -> str:
     """core.dataset_catalog as a type-2 history over catalog snapshots.
 
-    A dataset gets a new version when any tracked attribute changes between consecutive snapshots of its
-    catalog; an unchanged dataset adds nothing; a dataset missing from a later snapshot has its version
-    closed on that snapshot's date and is marked removed (it reopens if it comes back).
+    A snapshot is a day of a source: the day partition of its file, else the day of its `snapshot_at`. A
+    dataset gets a new version when any tracked attribute changes between consecutive snapshots of its
+    catalog; an unchanged dataset adds nothing; a dataset missing from a snapshot has its version closed on
+    that snapshot's day and marked removed, also when it comes back in a later snapshot (with a new version).
     """
     attrs = ", ".join(f"CAST({sql_ident(a)} AS VARCHAR)" for a in HISTORY_ATTRIBUTES)
     return f"""
     WITH rows AS (
-        SELECT *, coalesce(TRY_CAST(partition_key AS DATE), CAST(snapshot_at AS DATE)) AS snapshot_date,
-               md5(concat_ws('|', {attrs})) AS __hash
-        FROM ({union})
-        QUALIFY row_number() OVER (PARTITION BY source_name, dataset_id, partition_key ORDER BY source_row) = 1
+        SELECT * FROM (
+            SELECT *, coalesce(TRY_CAST(partition_key AS DATE), CAST(snapshot_at AS DATE)) AS snapshot_date,
+                   md5(concat_ws('|', {attrs})) AS __hash
+            FROM ({union})
+        )
+        QUALIFY row_number() OVER (
+            PARTITION BY source_name, dataset_id, snapshot_date ORDER BY source_file, source_row
+        ) = 1
     ),
     snaps AS (
         SELECT source_name, snapshot_date,
@@ -62,16 +67,19 @@ def catalog_history_query(union: str) -> str:
         FROM marked
     ),
     versions AS (
-        SELECT *, max(snap_idx) OVER (PARTITION BY source_name, dataset_id, __run) AS __last_idx,
-               max(snap_idx) OVER (PARTITION BY source_name, dataset_id) AS __dataset_last
+        SELECT *, max(snap_idx) OVER (PARTITION BY source_name, dataset_id, __run) AS __last_idx
         FROM runs QUALIFY __new
+    ),
+    closed AS (  -- a version closes on a change (the next version opens on the next snapshot) or a removal
+        SELECT *, lead(snap_idx) OVER (PARTITION BY source_name, dataset_id ORDER BY snap_idx) AS __next_from
+        FROM versions
     )
-    SELECT v.* EXCLUDE (__hash, __new, __run, __last_idx, __dataset_last, snap_idx, snap_count),
+    SELECT v.* EXCLUDE (__hash, __new, __run, __last_idx, __next_from, snap_idx, snap_count),
            v.snapshot_date AS valid_from,
            s.snapshot_date AS valid_to,
            s.snapshot_date IS NULL AS is_current,
-           (v.__last_idx = v.__dataset_last AND v.__last_idx < v.snap_count) AS is_removed
-    FROM versions v
+           (v.__last_idx < v.snap_count AND v.__next_from IS DISTINCT FROM v.__last_idx + 1) AS is_removed
+    FROM closed v
     LEFT JOIN snaps s ON s.source_name = v.source_name AND s.snap_idx = v.__last_idx + 1
     """
 
@@ -81,13 +89,17 @@ def catalog_query(history: str, terms: str) -> str:
     normalised through the lookup table `terms` (see assets.core.vocabulary) and ref.licenses.
 
     `license_spdx` joins the SPDX ids of all the version's licences; `commercial_use` is false when any licence
-    forbids it, true when every licence is known to allow it, NULL otherwise (unknown or unmapped licences).
+    forbids it, true when every licence is known to allow it, NULL otherwise (unknown or unmapped licences);
+    `unmapped_licenses` counts the licences given that ref.licenses does not know (none given: 0, unknown).
     """
     maps, lists = normalised_lists_sql(terms)
     return f"""
     WITH each AS (
-        SELECT source_name, dataset_id, valid_from, unnest(coalesce(licenses, [license])) AS raw_license
-        FROM {history}
+        SELECT * FROM (
+            SELECT source_name, dataset_id, valid_from, unnest(coalesce(licenses, [license])) AS raw_license
+            FROM {history}
+        )
+        WHERE trim(raw_license) <> ''
     ),
     mapped AS (
         SELECT e.source_name, e.dataset_id, e.valid_from,
