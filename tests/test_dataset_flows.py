@@ -37,7 +37,7 @@ def history(snapshots: dict[str, dict[str, tuple[str, int]]]) -> list[tuple]:
     )
     con.executemany("INSERT INTO snap VALUES (?, ?, ?, ?, ?)", rows)
     others = [a for a in HISTORY_ATTRIBUTES if a not in ("name", "downloads")]
-    columns = ", ".join(f"CAST(NULL AS VARCHAR) AS {c}" for c in [*others, "snapshot_at"])
+    columns = ", ".join(f"CAST(NULL AS VARCHAR) AS {c}" for c in [*others, "snapshot_at", "attributes"])
     union = f"SELECT 'cat' AS source_name, partition_key || '.json' AS source_file, *, {columns} FROM snap"
     return con.execute(
         f"SELECT dataset_id, downloads, valid_from, valid_to, is_current, is_removed "

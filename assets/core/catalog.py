@@ -6,10 +6,11 @@ import duckdb
 
 from assets.core.queries import union_sources
 from assets.core.vocabulary import build_terms, normalised_lists_sql
+from assets.ingest.attributes import json_path
 from assets.ingest.spec import SourceSpec
 from assets.tables import TABLES
 from warehouse.ducklake import commit, qualified, replace_table
-from warehouse.lake import sql_ident
+from warehouse.lake import sql_ident, sql_str
 
 HISTORY_ATTRIBUTES = (
     "name",
@@ -29,15 +30,18 @@ HISTORY_ATTRIBUTES = (
 )
 
 
-def catalog_history_query(union: str) -> str:
+def catalog_history_query(union: str, version_on: dict[str, list[str]] | None = None) -> str:
     """core.dataset_catalog as a type-2 history over catalog snapshots.
 
     A snapshot is a day of a source: the day partition of its file, else the day of its `snapshot_at`. A
     dataset gets a new version when any tracked attribute changes between consecutive snapshots of its
-    catalog; an unchanged dataset adds nothing; a dataset missing from a snapshot has its version closed on
-    that snapshot's day and marked removed, also when it comes back in a later snapshot (with a new version).
+    catalog: the columns of HISTORY_ATTRIBUTES, and the kept attributes its source lists in `version_on`
+    (source name -> attribute names). An unchanged dataset adds nothing; a version carries the kept
+    attributes of the last snapshot it was current in. A dataset missing from a snapshot has its version
+    closed on that snapshot's day and marked removed, also when it comes back in a later snapshot (with a
+    new version).
     """
-    attrs = ", ".join(f"CAST({sql_ident(a)} AS VARCHAR)" for a in HISTORY_ATTRIBUTES)
+    attrs = ", ".join([*(f"CAST({sql_ident(a)} AS VARCHAR)" for a in HISTORY_ATTRIBUTES), _kept(version_on)])
     return f"""
     WITH rows AS (
         SELECT * FROM (
@@ -67,8 +71,13 @@ def catalog_history_query(union: str) -> str:
         FROM marked
     ),
     versions AS (
-        SELECT *, max(snap_idx) OVER (PARTITION BY source_name, dataset_id, __run) AS __last_idx
-        FROM runs QUALIFY __new
+        SELECT * REPLACE (last_value(attributes) OVER run AS attributes), max(snap_idx) OVER run AS __last_idx
+        FROM runs
+        WINDOW run AS (
+            PARTITION BY source_name, dataset_id, __run ORDER BY snap_idx
+            ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING
+        )
+        QUALIFY __new
     ),
     closed AS (  -- a version closes on a change (the next version opens on the next snapshot) or a removal
         SELECT *, lead(snap_idx) OVER (PARTITION BY source_name, dataset_id ORDER BY snap_idx) AS __next_from
@@ -82,6 +91,22 @@ def catalog_history_query(union: str) -> str:
     FROM closed v
     LEFT JOIN snaps s ON s.source_name = v.source_name AND s.snap_idx = v.__last_idx + 1
     """
+
+
+def _kept(version_on: dict[str, list[str]] | None) -> str:
+    """SQL of the kept attributes a row's source versions on, as one text (NULL for a source that has none);
+    an attribute that is null counts as absent."""
+    cases = [
+        f"WHEN {sql_str(source)} THEN to_json(["
+        + ", ".join(
+            f"nullif(CAST(json_extract(attributes, {sql_str(json_path(a))}) AS VARCHAR), 'null')"
+            for a in names
+        )
+        + "])"
+        for source, names in (version_on or {}).items()
+        if names
+    ]
+    return f"CASE source_name {' '.join(cases)} END" if cases else "NULL"
 
 
 def catalog_query(history: str, terms: str) -> str:
@@ -125,7 +150,8 @@ def write_dataset_catalog(con: duckdb.DuckDBPyConnection, sources: list[SourceSp
             table = TABLES[f"core.{name}"]
             replace_table(con, table.name, f"{table.empty_select()} LIMIT 0")
         return {}
-    con.execute(f"CREATE OR REPLACE TEMP TABLE __history AS {catalog_history_query(union)}")
+    version_on = {s.name: s.attributes.version_on for s in sources if s.attributes}
+    con.execute(f"CREATE OR REPLACE TEMP TABLE __history AS {catalog_history_query(union, version_on)}")
     build_terms(con, "__history", "__terms")
     with commit(con, "core.dataset_catalog and core.dataset_terms"):
         con.execute(
