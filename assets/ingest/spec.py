@@ -277,9 +277,9 @@ class AttributesSpec(_Strict):
     def _fields(cls, value: str | list[str]) -> str | list[str]:
         if isinstance(value, list):
             if not value or len(set(value)) != len(value):
-                raise ValueError("keep: list each field once, at least one")
+                raise ValueError("list each field once, and at least one")
             if any(not name or name.startswith("$") for name in value):
-                raise ValueError("keep: names of fields, not JSON paths")
+                raise ValueError("names of fields, not JSON paths")
         return value
 
     @model_validator(mode="after")
