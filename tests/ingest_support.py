@@ -1,9 +1,12 @@
 """Helpers to run the real ingest engine on hand-made files in a temporary landing zone."""
 
+import json
 from pathlib import Path
 
+from assets.core.catalog import write_dataset_catalog
 from assets.ingest.engine import Ingestor, PartitionResult, landed_files
 from assets.ingest.spec import SourceSpec
+from assets.reference.tables import REF_TABLES, create_ref_views, load_reference_table
 from assets.tables import ingest_table
 from tests.conftest import lake_connection
 from warehouse.ducklake import LakeConfig, connect_reader, qualified
@@ -64,4 +67,46 @@ def ingest(
     return result, rows, quarantine
 
 
-CSV_HEADER = "tenant,start,end,chip,cards,cost\n"
+def catalog_spec(name: str = "cat", **fields) -> SourceSpec:
+    """A catalog of JSON-lines snapshots <name>/<day>.jsonl, overridden by `fields`."""
+    base = {
+        "name": name,
+        "kind": "catalog",
+        "landing": {"glob": f"{name}/*.jsonl", "partition": {"regex": r"(\d{4}-\d{2}-\d{2})"}},
+        "format": {"type": "jsonl"},
+        "columns": {"dataset_id": "id", "name": "name", "downloads": "downloads"},
+        "dedup_keys": ["dataset_id", "partition_key"],
+    }
+    return SourceSpec.model_validate(base | fields)
+
+
+def jsonl(records: list[dict]) -> str:
+    """Records as JSON lines."""
+    return "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records)
+
+
+def land(tmp_path: Path, files: dict[str, str]) -> None:
+    """Write files (relative path -> text) into the landing zone under tmp_path."""
+    for name, text in files.items():
+        path = tmp_path / "landing" / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+
+
+def build_catalog(tmp_path: Path, lake: LakeConfig, specs: list[SourceSpec]) -> list[dict]:
+    """Ingest every landed partition of the catalog specs and build core.dataset_catalog; its rows, in order."""
+    landing = Location(str(tmp_path / "landing"))
+    with lake_connection(lake) as con:
+        for name in ("licenses", "modalities", "task_categories", "programming_languages"):
+            load_reference_table(con, REF_TABLES[name], landing)
+        create_ref_views(con)
+        for spec in specs:
+            for key, paths in sorted(landed_files(spec, landing).items()):
+                result = Ingestor(con, spec, landing, str(tmp_path / "scratch"), "r1", "ref").run(key, paths)
+                assert result.errors == [], result.errors
+        write_dataset_catalog(con, specs)
+        cursor = con.execute(
+            f"SELECT * FROM {qualified('core.dataset_catalog')} ORDER BY source_name, dataset_id, valid_from"
+        )
+        columns = [d[0] for d in cursor.description]
+        return [dict(zip(columns, row, strict=True)) for row in cursor.fetchall()]

@@ -9,7 +9,7 @@ from decimal import Decimal
 import duckdb
 import pytest
 
-from assets.core.queries import HISTORY_ATTRIBUTES, catalog_history_query
+from assets.core.catalog import HISTORY_ATTRIBUTES, catalog_history_query
 from assets.core.vocabulary import build_terms, language_code
 from assets.reference.tables import REF_TABLES, create_ref_views, load_reference_table
 from pipelines.demo.transfers import FACTS_BYTES
@@ -37,8 +37,8 @@ def history(snapshots: dict[str, dict[str, tuple[str, int]]]) -> list[tuple]:
     )
     con.executemany("INSERT INTO snap VALUES (?, ?, ?, ?, ?)", rows)
     others = [a for a in HISTORY_ATTRIBUTES if a not in ("name", "downloads")]
-    columns = ", ".join(f"CAST(NULL AS VARCHAR) AS {c}" for c in [*others, "snapshot_at"])
-    union = f"SELECT 'cat' AS source_name, *, {columns} FROM snap"
+    columns = ", ".join(f"CAST(NULL AS VARCHAR) AS {c}" for c in [*others, "snapshot_at", "attributes"])
+    union = f"SELECT 'cat' AS source_name, partition_key || '.json' AS source_file, *, {columns} FROM snap"
     return con.execute(
         f"SELECT dataset_id, downloads, valid_from, valid_to, is_current, is_removed "
         f"FROM ({catalog_history_query(union)}) ORDER BY dataset_id, valid_from"
@@ -56,11 +56,11 @@ def test_catalog_history_opens_versions_only_on_change_and_marks_removals() -> N
     ]
 
 
-def test_a_dataset_that_comes_back_reopens() -> None:
+def test_a_dataset_that_comes_back_reopens_and_counts_as_removed_where_it_was_missing() -> None:
     snapshots = {**SNAPSHOTS, "2025-10-30": {**SNAPSHOTS["2025-09-30"], "C": ("c", 1)}}
     c_rows = [r for r in history(snapshots) if r[0] == "C"]
     assert [(r[2].isoformat(), r[3] and r[3].isoformat(), r[5]) for r in c_rows] == [
-        ("2025-08-01", "2025-09-30", False),
+        ("2025-08-01", "2025-09-30", True),  # removed in the snapshot of 2025-09-30
         ("2025-10-30", None, False),
     ]
 
@@ -92,7 +92,8 @@ def test_demo_history_matches_the_snapshots(demo: Deployment) -> None:
         for earlier, later in itertools.pairwise(versions):
             assert earlier[1] is not None and earlier[1] <= later[0], dataset  # no overlapping versions
         assert sum(v[2] for v in versions) == (dataset in snapshots[last_day]), dataset
-        assert versions[-1][3] == (dataset not in snapshots[last_day]), dataset
+        for _, valid_to, _, removed in versions:  # removed exactly when the closing snapshot lacks it
+            assert removed == (valid_to is not None and dataset not in snapshots[valid_to]), dataset
 
 
 def test_every_raw_catalog_term_is_in_the_lookup_with_its_normalised_value(demo: Deployment) -> None:

@@ -5,22 +5,16 @@ from collections.abc import Callable, Iterator
 import dagster as dg
 from dagster import AssetExecutionContext
 
-from assets.core.queries import (
-    catalog_history_query,
-    catalog_query,
-    transfers_query,
-    union_sources,
-    vouchers_query,
-)
+from assets.core.catalog import write_dataset_catalog
+from assets.core.queries import transfers_query, union_sources, vouchers_query
 from assets.core.usage import define_usage_view, partition_rows
-from assets.core.vocabulary import build_terms
 from assets.ingest.definitions import ingest_key
 from assets.ingest.engine import UNPARTITIONED
 from assets.ingest.spec import SourceSpec
 from assets.pools import write_pool
 from assets.resources import Lakehouse
 from assets.tables import TABLES
-from warehouse.ducklake import commit, qualified, replace_changed, replace_table, table_rows
+from warehouse.ducklake import commit, replace_changed, table_rows
 
 
 def build_compute_usage(specs: list[SourceSpec], days: dg.PartitionsDefinition) -> dg.AssetsDefinition:
@@ -131,28 +125,7 @@ def build_dataset_catalog(sources: list[SourceSpec]) -> dg.AssetsDefinition:
     )
     def dataset_catalog(lakehouse: Lakehouse) -> Iterator[dg.MaterializeResult]:
         with lakehouse.connect() as con:
-            union = union_sources(con, sources, "catalog")
-            if union is None:
-                for name in ("dataset_catalog", "dataset_terms"):
-                    table = TABLES[f"core.{name}"]
-                    replace_table(con, table.name, f"{table.empty_select()} LIMIT 0")
-                    yield dg.MaterializeResult(asset_key=["core", name], metadata={"rows": 0})
-                return
-            con.execute(f"CREATE OR REPLACE TEMP TABLE __history AS {catalog_history_query(union)}")
-            build_terms(con, "__history", "__terms")
-            with commit(con, "core.dataset_catalog and core.dataset_terms"):
-                con.execute(
-                    f"CREATE OR REPLACE TABLE {qualified('core.dataset_catalog')} AS "
-                    f"{catalog_query('__history', '__terms')}"
-                )
-                con.execute(
-                    f"CREATE OR REPLACE TABLE {qualified('core.dataset_terms')} AS SELECT * FROM __terms"
-                )
-            unmapped = dict(
-                con.execute(
-                    "SELECT facet, count(*) FROM __terms WHERE method = 'unmapped' GROUP BY 1"
-                ).fetchall()
-            )
+            unmapped = write_dataset_catalog(con, sources)
             for name in ("dataset_catalog", "dataset_terms"):
                 rows = table_rows(con, f"core.{name}")
                 metadata = {"rows": rows} | ({"unmapped_terms": unmapped} if name == "dataset_terms" else {})

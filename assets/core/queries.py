@@ -4,27 +4,8 @@ from __future__ import annotations
 
 import duckdb
 
-from assets.core.vocabulary import normalised_lists_sql
 from assets.ingest.dedup import source_rows
 from assets.ingest.spec import SourceSpec
-from warehouse.lake import sql_ident
-
-HISTORY_ATTRIBUTES = (
-    "name",
-    "name_zh",
-    "publisher",
-    "modality",
-    "tasks",
-    "languages",
-    "license",
-    "licenses",
-    "version",
-    "size_bytes",
-    "rows",
-    "hours",
-    "downloads",
-    "homepage",
-)
 
 
 def union_sources(
@@ -43,78 +24,3 @@ def transfers_query(union: str) -> str:
 def vouchers_query(union: str) -> str:
     """core.vouchers ordered by id."""
     return f"SELECT * FROM ({union}) ORDER BY voucher_id, source_name"
-
-
-def catalog_history_query(union: str) -> str:
-    """core.dataset_catalog as a type-2 history over catalog snapshots.
-
-    A dataset gets a new version when any tracked attribute changes between consecutive snapshots of its
-    catalog; an unchanged dataset adds nothing; a dataset missing from a later snapshot has its version
-    closed on that snapshot's date and is marked removed (it reopens if it comes back).
-    """
-    attrs = ", ".join(f"CAST({sql_ident(a)} AS VARCHAR)" for a in HISTORY_ATTRIBUTES)
-    return f"""
-    WITH rows AS (
-        SELECT *, coalesce(TRY_CAST(partition_key AS DATE), CAST(snapshot_at AS DATE)) AS snapshot_date,
-               md5(concat_ws('|', {attrs})) AS __hash
-        FROM ({union})
-        QUALIFY row_number() OVER (PARTITION BY source_name, dataset_id, partition_key ORDER BY source_row) = 1
-    ),
-    snaps AS (
-        SELECT source_name, snapshot_date,
-               row_number() OVER (PARTITION BY source_name ORDER BY snapshot_date) AS snap_idx,
-               count(*) OVER (PARTITION BY source_name) AS snap_count
-        FROM (SELECT DISTINCT source_name, snapshot_date FROM rows)
-    ),
-    indexed AS (
-        SELECT r.*, s.snap_idx, s.snap_count FROM rows r JOIN snaps s USING (source_name, snapshot_date)
-    ),
-    marked AS (
-        SELECT *, (lag(__hash) OVER w IS DISTINCT FROM __hash OR lag(snap_idx) OVER w <> snap_idx - 1) AS __new
-        FROM indexed WINDOW w AS (PARTITION BY source_name, dataset_id ORDER BY snap_idx)
-    ),
-    runs AS (
-        SELECT *, sum(CAST(__new AS INTEGER)) OVER (PARTITION BY source_name, dataset_id ORDER BY snap_idx) AS __run
-        FROM marked
-    ),
-    versions AS (
-        SELECT *, max(snap_idx) OVER (PARTITION BY source_name, dataset_id, __run) AS __last_idx,
-               max(snap_idx) OVER (PARTITION BY source_name, dataset_id) AS __dataset_last
-        FROM runs QUALIFY __new
-    )
-    SELECT v.* EXCLUDE (__hash, __new, __run, __last_idx, __dataset_last, snap_idx, snap_count),
-           v.snapshot_date AS valid_from,
-           s.snapshot_date AS valid_to,
-           s.snapshot_date IS NULL AS is_current,
-           (v.__last_idx = v.__dataset_last AND v.__last_idx < v.snap_count) AS is_removed
-    FROM versions v
-    LEFT JOIN snaps s ON s.source_name = v.source_name AND s.snap_idx = v.__last_idx + 1
-    """
-
-
-def catalog_query(history: str, terms: str) -> str:
-    """core.dataset_catalog: the history table `history` with licences, modalities, languages and tasks
-    normalised through the lookup table `terms` (see assets.core.vocabulary) and ref.licenses.
-
-    `license_spdx` joins the SPDX ids of all the version's licences; `commercial_use` is false when any licence
-    forbids it, true when every licence is known to allow it, NULL otherwise (unknown or unmapped licences).
-    """
-    maps, lists = normalised_lists_sql(terms)
-    return f"""
-    WITH each AS (
-        SELECT source_name, dataset_id, valid_from, unnest(coalesce(licenses, [license])) AS raw_license
-        FROM {history}
-    ),
-    mapped AS (
-        SELECT e.source_name, e.dataset_id, e.valid_from,
-               string_agg(DISTINCT m.spdx_id, ' AND ' ORDER BY m.spdx_id) AS license_spdx,
-               CASE WHEN bool_or(NOT m.commercial_use) THEN false
-                    WHEN count(m.commercial_use) = count(*) THEN true END AS commercial_use,
-               count(*) FILTER (WHERE m.raw_license IS NULL) AS unmapped_licenses
-        FROM each e LEFT JOIN ref_licenses m ON lower(trim(e.raw_license)) = lower(m.raw_license)
-        GROUP BY ALL
-    )
-    SELECT h.*, m.license_spdx, m.commercial_use, coalesce(m.unmapped_licenses, 0) AS unmapped_licenses, {lists}
-    FROM {history} h LEFT JOIN mapped m USING (source_name, dataset_id, valid_from) CROSS JOIN {maps}
-    ORDER BY source_name, dataset_id, valid_from
-    """

@@ -8,7 +8,7 @@ import re
 from datetime import datetime
 from pathlib import Path
 
-from assets.ingest.compile import DERIVED, raw_fields_of
+from assets.ingest.compile import DERIVED, mapped_fields, raw_fields_of
 from assets.ingest.expressions import ExpressionError, referenced_names
 from assets.ingest.spec import SourceSpec, SpecError, load_spec
 from assets.ingest.targets import TARGETS
@@ -65,6 +65,11 @@ def spec_problems(spec: SourceSpec, path: Path) -> list[str]:
             referenced_names(rule.when)
         except ExpressionError as exc:
             problems.append(f"{path}: rules[{i}].when: {exc}")
+    if spec.attributes and spec.attributes.keep == "unmapped":
+        for name in sorted(set(spec.attributes.version_on) & mapped_fields(spec)):
+            problems.append(
+                f"{path}: attributes.version_on: {name!r} is read by a mapping, so it is not a kept attribute"
+            )
     for key in spec.dedup_keys:
         if key not in names and key not in ("partition_key", "source_file"):
             problems.append(f"{path}: dedup_keys: {key!r} is not a column of the {spec.kind} table")

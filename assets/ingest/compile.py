@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 
+from assets.ingest.attributes import attributes_sql
 from assets.ingest.expressions import compile_expression, numeric_operands, referenced_names
 from assets.ingest.readers import RawRelation
 from assets.ingest.refdata import RefSnapshot
@@ -19,9 +20,8 @@ _EPOCH_LIMIT = 253_402_300_800  # seconds from 1970 to year 10000
 _UNAMBIGUOUS_ZONES = ("UTC", "GMT")
 
 
-def raw_fields_of(spec: SourceSpec) -> set[str]:
-    """Every raw field name a spec reads (mappings and rules)."""
-    target = TARGETS[spec.kind]
+def _mapping_reads(spec: SourceSpec) -> set[str]:
+    """Raw field names and JSON paths the spec's values and column mappings read."""
     names: set[str] = set()
     maps = [
         *spec.values.values(),
@@ -33,10 +33,24 @@ def raw_fields_of(spec: SourceSpec) -> set[str]:
             names.add(cmap.column)
         elif cmap.expr is not None:
             names |= referenced_names(cmap.expr)
+    return names - set(spec.values) - {FILE_DAY}
+
+
+def mapped_fields(spec: SourceSpec) -> set[str]:
+    """Raw fields that values and column mappings read whole (a JSON path reads only part of a field)."""
+    return {name for name in _mapping_reads(spec) if not name.startswith("$")}
+
+
+def raw_fields_of(spec: SourceSpec) -> set[str]:
+    """Every raw field name a spec reads (mappings, rules and the attributes it lists)."""
+    target = TARGETS[spec.kind]
+    names = _mapping_reads(spec)
     for rule in spec.rules:
         names |= {
             n for n in referenced_names(rule.when) if n not in target.inputs and n not in DERIVED[spec.kind]
         }
+    if spec.attributes and isinstance(spec.attributes.keep, list):
+        names |= set(spec.attributes.keep)
     return names - set(spec.values) - {FILE_DAY}
 
 
@@ -331,7 +345,7 @@ DERIVED: dict[str, dict[str, str]] = {
         "transfer_date": "DATE",
         "provider_id": "VARCHAR",
     },
-    "catalog": {},
+    "catalog": {"attributes": "JSON"},
     "vouchers": {"face_value_cny": MONEY},
 }
 
@@ -522,7 +536,10 @@ def compile_source(spec: SourceSpec, raw: RawRelation, ref: RefSnapshot, source_
         "usage": lambda: _usage_enrich(spec, ref),
         "transfers": lambda: _transfers_enrich(spec, ref),
         "vouchers": lambda: _vouchers_enrich(ref),
-        "catalog": lambda: ("SELECT * FROM typed", []),
+        "catalog": lambda: (
+            f"SELECT *, {attributes_sql(spec, b.raw_alias, mapped_fields(spec))} AS attributes FROM typed",
+            [],
+        ),
     }[spec.kind]()
 
     def resolve(name: str) -> str:

@@ -322,6 +322,43 @@ class LimitsSpec(_Strict):
     )
 
 
+class AttributesSpec(_Strict):
+    """The raw fields of a catalog record kept beside its canonical columns, as one JSON object in the column
+    `attributes` (of the source's table and of core.dataset_catalog)."""
+
+    keep: Literal["unmapped"] | list[str] = Field(
+        "unmapped",
+        description="unmapped: every field no column or value reads by name (json, jsonl: the record's top-level "
+        "keys; csv, parquet: its columns), except ignore_columns; a field read only through a JSON path "
+        "($.a.b) is kept whole. Or the list of raw fields to keep. Values keep their JSON type in json and "
+        "jsonl records and are text in the other formats; a field the record lacks is left out",
+    )
+    version_on: list[str] = Field(
+        default_factory=list,
+        description="kept attributes whose change opens a new version in core.dataset_catalog, as a change of a "
+        "canonical column does; a change of any other kept attribute opens none: the version's attributes are "
+        "those of the last snapshot it was current in",
+    )
+
+    @field_validator("keep")
+    @classmethod
+    def _fields(cls, value: str | list[str]) -> str | list[str]:
+        if isinstance(value, list):
+            if not value or len(set(value)) != len(value):
+                raise ValueError("list each field once, and at least one")
+            if any(not name or name.startswith("$") for name in value):
+                raise ValueError("names of fields, not JSON paths")
+        return value
+
+    @model_validator(mode="after")
+    def _kept(self) -> AttributesSpec:
+        if len(set(self.version_on)) != len(self.version_on):
+            raise ValueError("version_on: list each attribute once")
+        if isinstance(self.keep, list) and (extra := [a for a in self.version_on if a not in self.keep]):
+            raise ValueError(f"version_on: {', '.join(extra)} not in keep")
+        return self
+
+
 class SourceSpec(_Strict):
     """A declarative source: landing files, their format and the mapping to a canonical table."""
 
@@ -414,6 +451,11 @@ class SourceSpec(_Strict):
         default_factory=LimitsSpec, description="values beyond which a row is absurd and quarantined"
     )
     check_tenants: bool = Field(True, description="quarantine rows whose tenant_id is not in ref.tenants")
+    attributes: AttributesSpec | None = Field(
+        None,
+        description="catalog: keep the record's fields that no canonical column maps, in the JSON column "
+        "`attributes` (none: the column is NULL)",
+    )
 
     @field_validator("columns", mode="before")
     @classmethod
@@ -456,6 +498,12 @@ class SourceSpec(_Strict):
             raise ValueError(f"lines: names must be unique (got {names})")
         if self.unpriced and self.pricing:
             raise ValueError("an unpriced source has no pricing")
+        if self.attributes is not None and self.kind != "catalog":
+            raise ValueError("attributes apply to catalog sources only")
+        if self.attributes and self.attributes.keep == "unmapped" and self.format.type in ("kv", "regex"):
+            raise ValueError(
+                f"attributes: a {self.format.type} record has no list of fields: list those to keep"
+            )
         return self
 
 
