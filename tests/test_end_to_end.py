@@ -22,7 +22,10 @@ def test_usage_rows_equal_generated_minus_quarantined(demo: Deployment) -> None:
     (quarantined,) = demo.query("SELECT sum(rows_quarantined) FROM audit.ingest_ledger WHERE kind = 'usage'")[
         0
     ]
-    (loaded,) = demo.query("SELECT count(*) FROM core.compute_usage WHERE period_part = 1")[0]  # lines
+    sources = ", ".join(f"'{s}'" for s in USAGE_SOURCES)
+    (loaded,) = demo.query(  # lines of the sources whose records are one line each
+        f"SELECT count(*) FROM core.compute_usage WHERE period_part = 1 AND source_name IN ({sources})"
+    )[0]
     assert quarantined > 0, "the demo injects bad rows; none were quarantined"
     assert loaded == usage_rows_generated(demo.manifest) - quarantined
 
@@ -37,13 +40,14 @@ def test_every_landed_file_reconciles(demo: Deployment) -> None:
     spec_files = [
         f
         for f in demo.manifest["files"]
-        if f["source"] in USAGE_SOURCES | {"opendatalab", "elastic_net", "voucher_ledger"}
+        if f["source"] in USAGE_SOURCES | {"opendatalab", "elastic_net", "voucher_ledger", "azure_llm_trace"}
     ]
     assert spec_files
+    lines = {"azure_llm_trace": 2}  # a request yields an input-token and an output-token line
     for entry in spec_files:
         read, loaded, quarantined, held, status = ledger[entry["path"]]
         assert status == ("empty" if entry["rows"] == 0 else "loaded"), entry["path"]
-        assert read == entry["rows"], entry["path"]
+        assert read == entry["rows"] * lines.get(entry["source"], 1), entry["path"]
         assert read == loaded + quarantined + held, entry["path"]
 
 
@@ -62,9 +66,10 @@ def test_quarantine_reasons_match_injected_defects(demo: Deployment) -> None:
         demo.query("SELECT rule, count(*) FROM audit.quarantine WHERE starts_with(rule, 'skip:') GROUP BY 1")
     )
     assert skipped == {
-        "skip:never_scheduled": 897,
+        "skip:never_scheduled": 897,  # the real PAI trace's pending and CPU pods
         "skip:cpu_only": 1052,
-    }  # the real PAI trace's pending and CPU pods
+        "skip:not_a_user_row": 179,  # the HPSS report's lines other than its largest users
+    }
     found.pop("skip")
     assert found["unparsable"] == expected["unparsable"]
     assert found["missing_required"] == expected["missing_required"]
@@ -99,9 +104,10 @@ def test_money_reconciles_from_ledger_to_core_to_mart(demo: Deployment) -> None:
 
 def test_every_provider_format_is_loaded_and_normalised(demo: Deployment) -> None:
     per_source = dict(demo.query("SELECT source_name, count(*) FROM core.compute_usage GROUP BY 1"))
-    assert set(per_source) == USAGE_SOURCES
-    (unnormalised,) = demo.query(
-        "SELECT count(*) FROM core.compute_usage WHERE gpu_hours > 0 AND (chip_model IS NULL OR pflop_hours IS NULL)"
+    assert set(per_source) == USAGE_SOURCES | {"azure_llm_trace"}
+    (unnormalised,) = demo.query(  # a known chip with its PFLOP-hours, or a trace's 'unknown' chip without
+        "SELECT count(*) FROM core.compute_usage WHERE gpu_hours > 0 "
+        "AND (chip_model IS NULL OR (pflop_hours IS NULL) <> (chip_model = 'unknown'))"
     )[0]
     assert unnormalised == 0
     (wrong_pflop,) = demo.query(

@@ -98,7 +98,10 @@ def _affiliated(deployment: Deployment) -> set[tuple[str, str]]:
 
 
 def test_attribution_keeps_every_invariant(demo: Deployment) -> None:
-    lines = {r["charge_line_id"]: r for r in _rows(demo, "SELECT * FROM core.compute_usage")}
+    lines = {  # charges: the lines of an unpriced trace are no charge, neither subsidised nor explained
+        r["charge_line_id"]: r
+        for r in _rows(demo, "SELECT * FROM core.compute_usage WHERE billed_cost_cny IS NOT NULL")
+    }
     vouchers = {r["voucher_id"]: r for r in _rows(demo, "SELECT * FROM core.vouchers")}
     attribution = _rows(demo, "SELECT * FROM marts.subsidy_attribution")
     unattributed = _rows(demo, "SELECT * FROM marts.subsidy_unattributed")
@@ -180,9 +183,10 @@ def test_cost_reduction_recomputes_from_core_usage_and_attribution(demo: Deploym
     for a in _rows(demo, "SELECT charge_line_id, amount_cny FROM marts.subsidy_attribution"):
         subsidy[a["charge_line_id"]] += Decimal(str(a["amount_cny"]))
     expected: dict[tuple, dict[str, Decimal]] = defaultdict(lambda: defaultdict(Decimal))
-    for u in _rows(demo, "SELECT * FROM core.compute_usage"):
+    for u in _rows(demo, "SELECT * FROM core.compute_usage WHERE billed_cost_cny IS NOT NULL"):  # priced
         month = dt.date.fromisoformat(u["charge_date"]).replace(day=1).isoformat()
-        group = expected[(month, u["tenant_id"], u["provider_id"], u["chip_vendor"] or "unknown")]
+        kind = "tokens" if "token" in (u["consumed_unit"] or "").lower() else "gpu_time"
+        group = expected[(month, u["tenant_id"], u["provider_id"], u["chip_vendor"] or "unknown", kind)]
         group["pflop_hours"] += Decimal(str(u["pflop_hours"] or 0))
         group["lines"] += 1
         group["effective"] += Decimal(str(u["effective_cost_cny"]))
@@ -190,7 +194,7 @@ def test_cost_reduction_recomputes_from_core_usage_and_attribution(demo: Deploym
     mart = _rows(demo, "SELECT * FROM marts.cost_reduction_monthly")
     assert len(mart) == len(expected)
     for m in mart:
-        e = expected[(m["month"], m["tenant_id"], m["provider_id"], m["chip_vendor"])]
+        e = expected[(m["month"], m["tenant_id"], m["provider_id"], m["chip_vendor"], m["usage_kind"])]
         assert Decimal(str(m["effective_cost_cny"])) == e["effective"]
         assert Decimal(str(m["subsidy_cny"])) == e["subsidy"]
         assert Decimal(str(m["net_cost_cny"])) == e["effective"] - e["subsidy"]
@@ -215,7 +219,10 @@ def test_focus_export_meets_the_focus_1_2_mandatory_column_rules(demo: Deploymen
             or re.fullmatch(r"x_[A-Z][A-Za-z0-9]*", column)
         ), column
     rows = _rows(demo, "SELECT * FROM exports.focus_cost_and_usage")
-    assert len(rows) == demo.query("SELECT count(*) FROM core.compute_usage")[0][0]
+    priced = (
+        "SELECT count(*) FROM core.compute_usage WHERE billed_cost IS NOT NULL"  # charges, not trace records
+    )
+    assert len(rows) == demo.query(priced)[0][0]
     currencies = {c for (c,) in demo.query("SELECT currency FROM ref.fx_rates")}
     for r in rows:
         for column in NOT_NULL:

@@ -122,16 +122,7 @@ def _attribute(con: duckdb.DuckDBPyConnection, policy: Policy, restored: dt.date
     else:
         restore_checkpoint(con, restored)
         if delivered is not None and restored < delivered:
-            attribute_day(
-                con,
-                "core_compute_usage",
-                "core_vouchers",
-                policy,
-                affiliations,
-                _next(restored),
-                delivered,
-                columns=USAGE_COLUMNS,
-            )
+            _attribute_days(con, policy, affiliations, _next(restored), delivered)
     done = take_checkpoint(con)
     if last is not None and (done is None or done < last):
         first = (
@@ -139,22 +130,22 @@ def _attribute(con: duckdb.DuckDBPyConnection, policy: Policy, restored: dt.date
             if done
             else con.execute(f"SELECT min({local_day}) FROM core_compute_usage").fetchone()[0]
         )
-        attribute_day(
-            con,
-            "core_compute_usage",
-            "core_vouchers",
-            policy,
-            affiliations,
-            first,
-            last,
-            columns=USAGE_COLUMNS,
-        )
+        _attribute_days(con, policy, affiliations, first, last)
         done = take_checkpoint(con)
     return done
 
 
 # core.compute_usage carries FOCUS ServiceSubcategory: model-API lines are told from rented GPU time by it
 USAGE_COLUMNS = Columns(subcategory="service_subcategory")
+
+
+def _attribute_days(
+    con: duckdb.DuckDBPyConnection, policy: Policy, affiliations: str | None, first: dt.date, last: dt.date
+) -> None:
+    """Attribute the charge lines of the days `first` to `last`, continuing from the state of the days before."""
+    attribute_day(
+        con, "core_compute_usage", "core_vouchers", policy, affiliations, first, last, columns=USAGE_COLUMNS
+    )
 
 
 def _next(day: dt.date) -> dt.date:
