@@ -307,12 +307,7 @@ def test_an_llm_request_log_is_metered_in_tokens(tmp_path: Path) -> None:
         "  - name: output_tokens\n"
         '    columns: {consumed_quantity: "completion_tokens"}\n'
     )
-    if "lines" in SourceSpec.model_fields:  # token lines are in the spec schema
-        assert block in text and spec["columns"]["model_id"] == "model"
-    else:
-        assert "# TODO one line per kind of token" in text
-        assert "".join(f"# {line}\n" for line in block.splitlines()) in text
-        assert '  # model_id: "model"  # TODO the model_id column is not in this version' in text
+    assert block in text and spec["columns"]["model_id"] == "model"
     assert result["problems"] == []
 
 
@@ -453,3 +448,22 @@ def test_the_cli_writes_the_draft_outside_the_live_sources_folder(tmp_path: Path
     )
     assert live.exit_code == 0 and (sources / "acme.yaml").exists()
     assert "the draft passes" in live.output and "it is in the sources folder" in live.output
+
+
+def test_a_real_request_log_is_charged_per_hour_in_input_and_output_lines(tmp_path: Path) -> None:
+    sample = CONTRACTS_DIR / "samples" / "azure_llm_inference_2023" / "AzureLLMInferenceTrace_conv_head.csv"
+    result = draft(tmp_path, "llm", sample)
+    spec = result["spec"]
+    assert spec["values"] == {"requested_at": {"column": "TIMESTAMP", "type": "timestamp"}}
+    assert spec["columns"]["charge_period_start"] == {"expr": "truncate(requested_at, 'hour')"}
+    assert spec["columns"]["charge_period_end"] == {
+        "expr": "add_seconds(truncate(requested_at, 'hour'), 3600)"
+    }
+    assert [(line["name"], line["columns"]) for line in spec["lines"]] == [
+        ("input_tokens", {"consumed_quantity": "ContextTokens"}),
+        ("output_tokens", {"consumed_quantity": "GeneratedTokens"}),
+    ]
+    assert "# TODO price the tokens" in result["text"]
+    assert [p.split(": ", 1)[1] for p in result["problems"]] == [
+        "columns.tenant_id: required mapping is missing"
+    ]

@@ -14,7 +14,7 @@ import pyarrow.parquet as pq
 
 from assets.ingest.readers import KV_LINE
 from assets.ingest.scaffold_columns import ColumnDraft, draft_columns
-from assets.ingest.spec import ColumnMap, SourceSpec
+from assets.ingest.spec import ValueSpec
 from assets.ingest.targets import TARGETS
 
 SAMPLE_BYTES = 1 << 20
@@ -201,9 +201,9 @@ def _split_extension(file_name: str) -> tuple[str, str]:
 
 
 def _flow(value: object) -> str:
-    """A value in YAML flow style: strings quoted, mapping keys plain when they are ColumnMap fields."""
+    """A value in YAML flow style: strings quoted, mapping keys plain when they are mapping fields."""
     if isinstance(value, dict):
-        items = (f"{k if k in ColumnMap.model_fields else _flow(k)}: {_flow(v)}" for k, v in value.items())
+        items = (f"{k if k in ValueSpec.model_fields else _flow(k)}: {_flow(v)}" for k, v in value.items())
         return "{" + ", ".join(items) + "}"
     if value is None or isinstance(value, bool | int | float):
         return json.dumps(value)
@@ -246,6 +246,9 @@ def draft_spec(name: str, sample: Path, kind: str = "usage", landing_dir: str | 
     lines += _landing_lines(sample.name, landing_dir or f"providers/{name}")
     lines += _format_lines(profile)
     lines += [_commented(f"timezone: {draft.timezone[0]}", draft.timezone[1])]
+    if draft.values:
+        lines.append("values:")
+        lines += [_commented(f"  {name}: {_flow(p.mapping)}", p.note) for name, p in draft.values.items()]
     columns = _column_lines(draft, kind)
     empty = all(line.lstrip().startswith("#") for line in columns)
     lines += [
@@ -311,10 +314,11 @@ def _token_lines(token_lines: list[tuple[str, str]]) -> list[str]:
     """The `lines:` block of a token-metered draft, commented out while specs do not accept it."""
     if not token_lines:
         return []
-    block = ["lines:"]
+    block = [
+        "# TODO price the tokens: map billed_cost, or give `pricing: {rate_card_provider: ..., per: model}` with a",
+        "# model_id mapping and a rate-card `service` per line (reference/rate_cards.csv; docs/SOURCES.md)",
+        "lines:",
+    ]
     for name, column in token_lines:
         block += [f"  - name: {_name(name)}", f"    columns: {{consumed_quantity: {_flow(column)}}}"]
-    if "lines" in SourceSpec.model_fields:
-        return block
-    todo = "# TODO one line per kind of token, each priced apart: uncomment once specs accept `lines:`"
-    return [todo] + [f"# {line}" for line in block]
+    return block

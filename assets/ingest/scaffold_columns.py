@@ -62,6 +62,8 @@ _NOT_A_GPU_COUNT = ("type", "model", "spec", "hour", "util", "mem", "name", "id"
 _MODEL_NAMES = ("model", "modelname", "modelid", "llm", "模型")
 _TOKEN_LINES = (("cache", "cached_tokens"), ("reasoning", "reasoning_tokens"), ("prompt", "input_tokens"))
 _TOKEN_LINES += (("input", "input_tokens"), ("completion", "output_tokens"), ("output", "output_tokens"))
+_TOKEN_LINES += (("context", "input_tokens"), ("generated", "output_tokens"), ("response", "output_tokens"))
+REQUEST_TIME = "requested_at"  # the named value of a request log's one time
 _MONEY_TARGET = {"usage": "billed_cost", "transfers": "cost", "vouchers": "face_value"}
 _CURRENCY_TARGET = {"usage": "billing_currency", "transfers": "currency", "vouchers": "currency"}
 _STATUS_TARGET = {"usage": "job_status", "transfers": "status"}
@@ -94,10 +96,13 @@ class ColumnDraft:
     timezone: tuple[str, str] = ("UTC", "TODO confirm: the zone of times written without an offset")
     currency: tuple[str, str] = ("CNY", "TODO confirm: the currency of amounts when the file does not say")
     token_lines: list[tuple[str, str]] = field(default_factory=list)
+    values: dict[str, Proposal] = field(default_factory=dict)  # named values the columns read
 
     def used(self) -> set[str]:
-        """Raw columns some proposal or token line reads."""
-        return {c for p in self.columns.values() for c in p.raw_columns()} | {c for _, c in self.token_lines}
+        """Raw columns some proposal, named value or token line reads."""
+        proposals = [*self.columns.values(), *self.values.values()]
+        read = {c for p in proposals for c in p.raw_columns()} - set(self.values)
+        return read | {c for _, c in self.token_lines}
 
 
 def suggest_mappings(columns: list[str], kind: str) -> dict[str, str]:
@@ -135,6 +140,8 @@ def draft_columns(columns: list[str], values: dict[str, list[str]], kind: str) -
         _tokens(draft, values, free)
     _status(draft, kind, values, free)
     _durations(draft, kind, values, free)
+    if draft.token_lines or "consumed_quantity" in draft.columns:
+        _hourly(draft)
     return draft
 
 
@@ -290,9 +297,24 @@ def _tokens(draft: ColumnDraft, values: dict[str, list[str]], free: list[str]) -
             free.remove(column)
     model = next((c for c in free if _normal(c) in _MODEL_NAMES), None)
     if model:
-        live = "model_id" in TARGETS["usage"].inputs
-        note = "" if live else "TODO the model_id column is not in this version's usage table yet"
-        draft.columns["model_id"] = Proposal(_take(free, model), note, live)
+        draft.columns["model_id"] = Proposal(_take(free, model))
+
+
+def _hourly(draft: ColumnDraft) -> None:
+    """A token log with one time and no end or duration: each request is charged in the hour it was made, the
+    time read once as a named value (in the spec's zone)."""
+    start = draft.columns.get("charge_period_start")
+    if start is None or "charge_period_end" in draft.columns:
+        return
+    mapping = start.mapping if isinstance(start.mapping, dict) else {"column": start.mapping}
+    if "column" not in mapping:
+        return
+    draft.values[REQUEST_TIME] = Proposal({**mapping, "type": "timestamp"}, "the time of each request")
+    hour = f"truncate({REQUEST_TIME}, 'hour')"
+    draft.columns["charge_period_start"] = Proposal(
+        {"expr": hour}, "TODO confirm: a request is charged in its hour"
+    )
+    draft.columns["charge_period_end"] = Proposal({"expr": f"add_seconds({hour}, 3600)"})
 
 
 def _token_line(column: str) -> str:
