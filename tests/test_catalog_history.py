@@ -4,8 +4,9 @@ snapshots, removals and licences."""
 import datetime as dt
 from pathlib import Path
 
+from assets.ingest.check import check_spec_file
 from tests.ingest_support import build_catalog, catalog_spec, jsonl, land
-from warehouse.ducklake import LakeConfig
+from warehouse.ducklake import LakeConfig, connect_reader
 
 
 def periods(rows: list[dict], dataset: str) -> list[tuple]:
@@ -85,3 +86,36 @@ def test_a_catalog_without_licences_is_unknown_not_unmapped(tmp_path: Path, lake
         "L3": (0, None, None),
         "L4": (0, None, None),
     }
+
+
+def test_an_undated_catalog_record_without_its_snapshot_time_is_quarantined_not_dropped(
+    tmp_path: Path, lake: LakeConfig
+) -> None:
+    spec = catalog_spec(
+        landing={"glob": "cat/*.jsonl"},
+        columns={"dataset_id": "id", "name": "name", "snapshot_at": "exported"},
+        dedup_keys=["dataset_id", "snapshot_at"],
+        max_quarantine_ratio=1.0,
+    )
+    records = [{"id": "A", "name": "a", "exported": "2025-08-01T00:00:00Z"}, {"id": "B", "name": "b"}]
+    land(tmp_path, {"cat/export.jsonl": jsonl(records)})
+    rows = build_catalog(tmp_path, lake, [spec])
+    assert [r["dataset_id"] for r in rows] == ["A"]
+    with connect_reader(lake) as con:
+        ledger = con.execute(
+            "SELECT rows_read, rows_loaded, rows_quarantined FROM audit.ingest_ledger"
+        ).fetchall()
+        rules = con.execute("SELECT source_row, rule FROM audit.quarantine").fetchall()
+    assert ledger == [(2, 1, 1)] and rules == [(2, "missing_required:snapshot_at")]
+
+
+def test_an_undated_catalog_must_map_its_snapshot_time(tmp_path: Path) -> None:
+    spec = tmp_path / "cat.yaml"
+    spec.write_text(
+        "name: cat\nkind: catalog\nlanding: {glob: 'cat/*.jsonl'}\nformat: {type: jsonl}\n"
+        "columns: {dataset_id: id, name: name}\n",
+        encoding="utf-8",
+    )
+    assert any(
+        "columns.snapshot_at: a catalog whose file names carry no day" in p for p in check_spec_file(spec)
+    )

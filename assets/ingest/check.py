@@ -41,6 +41,11 @@ def spec_problems(spec: SourceSpec, path: Path) -> list[str]:
         every_line = bool(spec.lines) and all(required in line.columns for line in spec.lines)
         if required not in spec.columns and not every_line:
             problems.append(f"{path}: columns.{required}: required mapping is missing")
+    if spec.kind == "catalog" and not spec.landing.partition and "snapshot_at" not in spec.columns:
+        problems.append(
+            f"{path}: columns.snapshot_at: a catalog whose file names carry no day (landing.partition) must map "
+            "snapshot_at, the moment its snapshot was taken: its history is kept by snapshot"
+        )
     if spec.pricing and spec.pricing.per == "model" and "model_id" not in mapped_columns(spec):
         problems.append(f"{path}: pricing.per: model needs a model_id mapping (columns or lines)")
     if spec.format.type == "regex":

@@ -561,7 +561,11 @@ def compile_source(spec: SourceSpec, raw: RawRelation, ref: RefSnapshot, source_
     rules += skip_rules
     # A value that is there but does not parse is named so before a required column is called missing.
     rules += [(name, sql_ident(f"__p{i}")) for i, (name, _) in enumerate(parse_checks)]
-    rules += [(f"missing_required:{c}", f"{sql_ident(c)} IS NULL") for c in target.required]
+    required = [
+        *target.required,
+        *(["snapshot_at"] if spec.kind == "catalog" and not spec.landing.partition else []),
+    ]
+    rules += [(f"missing_required:{c}", f"{sql_ident(c)} IS NULL") for c in required]
     if target.interval:
         start, end = target.interval
         rules.append(("end_before_start", f"{sql_ident(end)} < {sql_ident(start)}"))
