@@ -35,6 +35,7 @@ def _progress() -> Progress:
 
 
 @click.group()
+@click.version_option(package_name="computeflow", prog_name="computeflow")
 def main() -> None:
     """ComputeFlow: the lakehouse for AI-compute usage, datasets, transfers and subsidies."""
 
@@ -76,7 +77,12 @@ def demo(days: int, scale: float, seed: int, start: str, providers: tuple[str, .
 
 @main.command()
 @click.option("--select", "selection", default=None, help="Dagster asset selection, e.g. 'key:core/*+'.")
-@click.option("--partition", default=None, help="One day partition (YYYY-MM-DD) instead of every landed day.")
+@click.option(
+    "--partition",
+    default=None,
+    callback=lambda ctx, param, value: None if value is None else _day(ctx, param, value),
+    help="One day partition (YYYY-MM-DD) instead of every landed day.",
+)
 @click.option(
     "--skip-checks",
     is_flag=True,
@@ -312,8 +318,11 @@ def _print_status(settings: Settings) -> None:
 
 @main.command()
 def status() -> None:
-    """Print the lakehouse location, rows per table and headline figures."""
-    _print_status(Settings.from_env())
+    """Print the lakehouse location, rows per table and headline figures (exit 1 when there is none yet)."""
+    settings = Settings.from_env()
+    if not settings.lake.exists():
+        raise click.ClickException(f"no lakehouse yet at {settings.catalog_url}: run `computeflow refresh` first")
+    _print_status(settings)
 
 
 @main.command()
@@ -519,12 +528,13 @@ def shell(print_only: bool) -> None:
 
 @main.command()
 @click.option("--port", default=3000, show_default=True)
-def ui(port: int) -> None:
+@click.option("--host", default="127.0.0.1", show_default=True, help="Interface to serve on (0.0.0.0: all).")
+def ui(port: int, host: str) -> None:
     """Open the Dagster UI on the local instance."""
     from pipelines.instance import prepare_instance
 
     prepare_instance(Settings.from_env())
-    cmd = [sys.executable, "-m", "dagster", "dev", "-m", "pipelines.definitions", "-p", str(port)]
+    cmd = [sys.executable, "-m", "dagster", "dev", "-m", "pipelines.definitions", "-h", host, "-p", str(port)]
     os.execvp(cmd[0], cmd)
 
 
