@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import json
+import math
 import os
 import sys
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 
 import click
@@ -347,20 +348,31 @@ def sql(query: str, fmt: str, snapshot: int | None) -> None:
         columns = [d[0] for d in cursor.description or []]
         rows = cursor.fetchall()
     if fmt == "json":
-        click.echo(
-            json.dumps([dict(zip(columns, r, strict=True)) for r in rows], default=str, ensure_ascii=False)
-        )
+        records = [{c: portable(v) for c, v in zip(columns, r, strict=True)} for r in rows]
+        click.echo(json.dumps(records, default=str, ensure_ascii=False, allow_nan=False))
     elif fmt == "csv":
         import csv
 
         writer = csv.writer(sys.stdout)
         writer.writerow(columns)
-        writer.writerows(rows)
+        writer.writerows([portable(v) for v in r] for r in rows)
     else:
         table = Table(*[escape(c) for c in columns])
         for r in rows:  # values are data, never markup: Text() renders them literally
             table.add_row(*[Text("" if v is None else str(v)) for v in r])
         Console().print(table)
+
+
+def portable(value: object) -> object:
+    """A value as strict JSON and CSV want it: times in ISO 8601 (UTC as `Z`), no NaN or infinity (null)."""
+    if isinstance(value, datetime):
+        text = value.isoformat()
+        return text[:-6] + "Z" if text.endswith("+00:00") else text
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
 
 
 @main.command()

@@ -1,5 +1,6 @@
 """The command line behaves: a version, one clear line and a non-zero exit on an error, a UI host of choice."""
 
+import json
 from pathlib import Path
 
 import pytest
@@ -7,6 +8,7 @@ from click.testing import CliRunner
 
 from pipelines import cli
 from pipelines.cli import main
+from tests.conftest import lake_connection, settings_for
 
 
 def test_version() -> None:
@@ -43,3 +45,31 @@ def test_the_ui_serves_on_the_host_asked_for(tmp_path: Path, monkeypatch: pytest
     assert result.exit_code == 0, result.output
     ((*_, host_flag, host, port_flag, port),) = launched
     assert (host_flag, host, port_flag, port) == ("-h", "0.0.0.0", "-p", "3300")
+
+
+@pytest.fixture
+def empty_lake(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A deployment whose lakehouse exists and holds no rows yet."""
+    home = tmp_path / "home"
+    monkeypatch.setenv("COMPUTEFLOW_HOME", str(home))
+    lake_connection(settings_for(home).lake).close()
+
+
+QUERY = (
+    "SELECT TIMESTAMPTZ '2023-01-31 16:00:00+00' AS t, CAST('nan' AS DOUBLE) AS x, "
+    "CAST('-inf' AS DOUBLE) AS y, DATE '2025-08-01' AS d, 1.5 AS z"
+)
+
+
+def test_sql_writes_strict_json_with_iso_times(empty_lake: None) -> None:
+    result = CliRunner().invoke(main, ["sql", QUERY, "--format", "json"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.output, parse_constant=lambda c: pytest.fail(f"bare {c}")) == [
+        {"t": "2023-01-31T16:00:00Z", "x": None, "y": None, "d": "2025-08-01", "z": "1.5"}
+    ]
+
+
+def test_sql_writes_csv_with_the_same_times(empty_lake: None) -> None:
+    result = CliRunner().invoke(main, ["sql", QUERY, "--format", "csv"])
+    assert result.exit_code == 0, result.output
+    assert result.output.splitlines() == ["t,x,y,d,z", "2023-01-31T16:00:00Z,,,2025-08-01,1.5"]
