@@ -322,7 +322,9 @@ def status() -> None:
     """Print the lakehouse location, rows per table and headline figures (exit 1 when there is none yet)."""
     settings = Settings.from_env()
     if not settings.lake.exists():
-        raise click.ClickException(f"no lakehouse yet at {settings.catalog_url}: run `computeflow refresh` first")
+        raise click.ClickException(
+            f"no lakehouse yet at {settings.catalog_url}: run `computeflow refresh` first"
+        )
     _print_status(settings)
 
 

@@ -5,6 +5,7 @@ import datetime as dt
 from pathlib import Path
 
 from assets.ingest.check import check_spec_file
+from assets.ingest.spec import SourceSpec
 from tests.ingest_support import build_catalog, catalog_spec, jsonl, land
 from warehouse.ducklake import LakeConfig, connect_reader
 
@@ -35,14 +36,20 @@ def test_a_dataset_missing_from_one_snapshot_is_removed_there_and_returns_as_a_n
     assert removed == [("D2", "2025-08-31")]
 
 
-def test_snapshots_of_an_undated_source_are_told_apart_by_snapshot_at(
-    tmp_path: Path, lake: LakeConfig
-) -> None:
-    spec = catalog_spec(
+def undated_catalog(**fields) -> SourceSpec:
+    """A catalog whose file names carry no day: its snapshots are told apart by the `exported` time."""
+    return catalog_spec(
         landing={"glob": "cat/*.jsonl"},
         columns={"dataset_id": "id", "name": "name", "snapshot_at": "exported"},
         dedup_keys=["dataset_id", "snapshot_at"],
+        **fields,
     )
+
+
+def test_snapshots_of_an_undated_source_are_told_apart_by_snapshot_at(
+    tmp_path: Path, lake: LakeConfig
+) -> None:
+    spec = undated_catalog()
     snapshot = {
         day: [{"id": d, "name": d.lower(), "exported": f"{day}T00:00:00Z"} for d in datasets]
         for day, datasets in {"2025-08-01": "AB", "2025-08-31": "A", "2025-09-30": "AB"}.items()
@@ -91,12 +98,7 @@ def test_a_catalog_without_licences_is_unknown_not_unmapped(tmp_path: Path, lake
 def test_an_undated_catalog_record_without_its_snapshot_time_is_quarantined_not_dropped(
     tmp_path: Path, lake: LakeConfig
 ) -> None:
-    spec = catalog_spec(
-        landing={"glob": "cat/*.jsonl"},
-        columns={"dataset_id": "id", "name": "name", "snapshot_at": "exported"},
-        dedup_keys=["dataset_id", "snapshot_at"],
-        max_quarantine_ratio=1.0,
-    )
+    spec = undated_catalog(max_quarantine_ratio=1.0)
     records = [{"id": "A", "name": "a", "exported": "2025-08-01T00:00:00Z"}, {"id": "B", "name": "b"}]
     land(tmp_path, {"cat/export.jsonl": jsonl(records)})
     rows = build_catalog(tmp_path, lake, [spec])
