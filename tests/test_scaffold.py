@@ -107,6 +107,10 @@ def test_relative_seconds_and_milli_gpus_of_the_pai_trace(tmp_path: Path) -> Non
     result = draft(tmp_path, "pai", sample)
     columns = result["spec"]["columns"]
     assert columns["gpu_count"] == {"expr": "num_gpu * gpu_milli / 1000"}
+    assert (
+        "# TODO no amount found: map billed_cost, price the lines (`pricing`), or load a workload trace as "
+        in (result["text"])
+    )
     todo_origin = {"epoch": "s", "origin": "TODO-ISO-timestamp"}
     assert columns["charge_period_start"] == {"column": "scheduled_time", **todo_origin}
     assert columns["charge_period_end"] == {"column": "deletion_time", **todo_origin}

@@ -122,3 +122,16 @@ def test_a_rejected_file_exits_non_zero(deployment: Path, tmp_path: Path) -> Non
     sample.write_text("\n".join([lines[0], *(line.replace(",", ",x", 1) for line in lines[1:])]) + "\n")
     code, output = try_sample(SOURCES / "azure_llm_trace.yaml", sample)
     assert code == 1 and ": rejected" in output and "above the limit of 5.0%" in output
+
+
+def test_a_rejected_trace_says_which_spec_keys_fix_it(deployment: Path, tmp_path: Path) -> None:
+    spec = tmp_path / "alibaba_pai.yaml"
+    text = (SOURCES / "alibaba_pai.yaml").read_text(encoding="utf-8")
+    spec.write_text(
+        text.replace("unpriced: true\n", "").replace("unknown_chip: load\n", ""), encoding="utf-8"
+    )
+    code, output = try_sample(spec, SAMPLES / "alibaba_pai_gpu_2023" / "openb_pod_list_default.csv")
+    assert code == 1 and ": rejected" in output and "(rules below)" in output
+    assert "see audit.quarantine" not in output
+    assert "missing_required: map the column (or, for chip, `unknown_chip: load`" in output
+    assert "contract: no rows would load, so none to check" in output

@@ -257,6 +257,11 @@ def draft_spec(name: str, sample: Path, kind: str = "usage", landing_dir: str | 
     ]
     lines += columns
     lines += _token_lines(draft.token_lines)
+    if kind == "usage" and "billed_cost" not in draft.columns and not draft.token_lines:
+        lines.append(
+            "# TODO no amount found: map billed_cost, price the lines (`pricing`), or load a workload trace as "
+            "`unpriced: true` (with `unknown_chip: load` when it names no chip)"
+        )
     if profile.patterns:
         lines += ["rules:", "  - {name: header_line, when: \"record_type == 'header'\", action: skip}"]
     unused = [c for c in profile.columns if c not in draft.used()]
