@@ -10,7 +10,7 @@ from pathlib import Path
 
 from assets.ingest.compile import DERIVED, mapped_fields, raw_fields_of
 from assets.ingest.expressions import ExpressionError, referenced_names
-from assets.ingest.spec import SourceSpec, SpecError, load_spec
+from assets.ingest.spec import ColumnMap, SourceSpec, SpecError, load_spec
 from assets.ingest.targets import TARGETS
 from warehouse.settings import CONTRACTS_DIR
 
@@ -46,7 +46,7 @@ def spec_problems(spec: SourceSpec, path: Path) -> list[str]:
             f"{path}: columns.snapshot_at: a catalog whose file names carry no day (landing.partition) must map "
             "snapshot_at, the moment its snapshot was taken: its history is kept by snapshot"
         )
-    if spec.pricing and spec.pricing.per == "model" and "model_id" not in mapped_columns(spec):
+    if spec.pricing and spec.pricing.per == "model" and not any(k.endswith(".model_id") for k in mapped):
         problems.append(f"{path}: pricing.per: model needs a model_id mapping (columns or lines)")
     if spec.format.type == "regex":
         fields = {g for p in spec.format.patterns for g in re.compile(p.regex).groupindex} | {"record_type"}
@@ -81,11 +81,6 @@ def spec_problems(spec: SourceSpec, path: Path) -> list[str]:
     return problems
 
 
-def mapped_columns(spec: SourceSpec) -> set[str]:
-    """Canonical columns a spec maps, in its shared columns or in any of its lines."""
-    return set(spec.columns) | {c for line in spec.lines for c in line.columns}
-
-
 def _expression_problems(path: Path, key: str, expression: str | None) -> list[str]:
     if expression is None:
         return []
@@ -103,13 +98,13 @@ def _value_problems(spec: SourceSpec, path: Path) -> list[str]:
     read: set[str] = set()
     maps = [*spec.columns.values(), *(m for line in spec.lines for m in line.columns.values())]
     for cmap in maps:
-        read |= _names(cmap.expr) | ({cmap.column} if cmap.column else set())
+        read |= _reads(cmap)
     for rule in spec.rules:
         read |= _names(rule.when)
     for no, (name, value) in enumerate(spec.values.items()):
         problems += _expression_problems(path, f"values.{name}", value.expr)
         problems += _origin_problems(path, f"values.{name}", value.origin)
-        uses = _names(value.expr) | ({value.column} if value.column else set())
+        uses = _reads(value)
         read |= uses
         later = sorted(n for n in uses if n in order[no:])
         if later:
@@ -118,6 +113,11 @@ def _value_problems(spec: SourceSpec, path: Path) -> list[str]:
         if name not in read:
             problems.append(f"{path}: values.{name}: unused (no mapping, rule or later value reads it)")
     return problems
+
+
+def _reads(cmap: ColumnMap) -> set[str]:
+    """Names a mapping reads (its column, or its expression's names; none when the expression is broken)."""
+    return _names(cmap.expr) | ({cmap.column} if cmap.column else set())
 
 
 def _names(expression: str | None) -> set[str]:

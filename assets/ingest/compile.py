@@ -195,6 +195,11 @@ def _literal(value: str | int | float | bool) -> str:
     return sql_str(value)
 
 
+def is_day(key: str) -> bool:
+    """Whether a partition key is a day (YYYY-MM-DD), not the key of an undated source's files."""
+    return re.fullmatch(r"\d{4}-\d{2}-\d{2}", key) is not None
+
+
 # Names an expression may read besides the file's fields and the spec's values: the day the file's path names
 # (its partition), as text YYYY-MM-DD (NULL for a file of an undated source).
 FILE_DAY = "file_day"
@@ -212,9 +217,7 @@ class _Builder:
         if name in self.spec.values:
             return sql_ident(f"__v_{name}")
         if name == FILE_DAY:
-            return (
-                sql_str(self.key) if re.fullmatch(r"\d{4}-\d{2}-\d{2}", self.key) else "CAST(NULL AS VARCHAR)"
-            )
+            return sql_str(self.key) if is_day(self.key) else "CAST(NULL AS VARCHAR)"
         if name in self.raw_alias:
             return sql_ident(self.raw_alias[name])
         if name in self.spec.optional_columns:
@@ -487,7 +490,7 @@ def _sanity_rules(spec: SourceSpec, ref: RefSnapshot, key: str) -> list[tuple[st
     if amount:
         rules.append((f"absurd_amount:{amount}", f"abs({sql_ident(amount)}) > {limits.max_amount_cny!r}"))
     if start:
-        day = f"DATE {sql_str(key)}" if re.fullmatch(r"\d{4}-\d{2}-\d{2}", key) else "current_date"
+        day = f"DATE {sql_str(key)}" if is_day(key) else "current_date"
         horizon = f"CAST({day} + INTERVAL {limits.max_days_ahead + 1} DAY AS TIMESTAMP)"
         local = f"timezone({sql_str(LOCAL_TZ)}, {sql_ident(start)})"
         rules.append(("future_timestamp", f"{local} >= {horizon}"))

@@ -84,14 +84,13 @@ def try_sample(spec: SourceSpec, sample: Path, landing: Location | None) -> DryR
         key = (
             spec.landing.partition.day_of(sample.name) if spec.landing.partition else None
         ) or UNPARTITIONED
-        # the sample is the file itself, wherever it lies: the spec's glob is not asked to match it
-        spec = replace_glob(spec, sample.name)
         with duckdb.connect(config=OFFLINE) as con:
             con.execute("SET TimeZone = 'UTC'")
             attach(con, lake)
             create_lake_tables(con)
             create_ref_views(con)
             _load_reference(con, scratch_landing, landing)
+            # the engine ingests the sample by its path: the spec's glob is not asked to match it
             result = Ingestor(con, spec, scratch_landing, str(root / "scratch"), "try", "try").run(
                 key, [str(target)]
             )
@@ -101,11 +100,6 @@ def try_sample(spec: SourceSpec, sample: Path, landing: Location | None) -> DryR
             run.unused = unused_keys(spec) + _missing_reference(con, spec)
             con.execute("DETACH lake")
     return run
-
-
-def replace_glob(spec: SourceSpec, name: str) -> SourceSpec:
-    """The spec with a landing glob that matches exactly the sample's name."""
-    return spec.model_copy(update={"landing": spec.landing.model_copy(update={"glob": name})})
 
 
 def _load_reference(con: duckdb.DuckDBPyConnection, scratch: Location, landing: Location | None) -> None:

@@ -311,18 +311,18 @@ def read_regex_relation(path: str, gz: bool, fmt: FormatSpec, fields: list[str])
     `__pattern`, NULL when none does); a field is the pattern's group of that name (NULL when the pattern has
     none), and `record_type` is the pattern's name."""
     lines = read_lines_relation(path, gz)
-    patterns = [(no, p.name, p.regex, re.compile(p.regex).groupindex) for no, p in enumerate(fmt.patterns)]
-    which = " ".join(
-        f"WHEN regexp_matches(__line, {sql_str('^(?:' + regex + ')')}) THEN {no}"
-        for no, _, regex, _ in patterns
-    )
+    patterns = [  # (number, name, the regex anchored at the line's start as SQL, its groups)
+        (no, p.name, sql_str(f"^(?:{p.regex})"), re.compile(p.regex).groupindex)
+        for no, p in enumerate(fmt.patterns)
+    ]
+    which = " ".join(f"WHEN regexp_matches(__line, {regex}) THEN {no}" for no, _, regex, _ in patterns)
     parts = []
     for field, alias in _aliases(fields).items():
         if field == "record_type":
             branches = [f"WHEN {no} THEN {sql_str(name)}" for no, name, _, _ in patterns]
         else:
             branches = [
-                f"WHEN {no} THEN nullif(regexp_extract(__line, {sql_str('^(?:' + regex + ')')}, {groups[field]}), '')"
+                f"WHEN {no} THEN nullif(regexp_extract(__line, {regex}, {groups[field]}), '')"
                 for no, _, regex, groups in patterns
                 if field in groups
             ]
