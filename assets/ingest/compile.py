@@ -10,6 +10,7 @@ from assets.ingest.readers import RawRelation
 from assets.ingest.refdata import RefSnapshot
 from assets.ingest.spec import VALUE_TYPES, ColumnMap, SourceSpec
 from assets.ingest.targets import MONEY, TARGETS, Target
+from assets.ingest.units import focus_unit_sql
 from warehouse.lake import sql_ident, sql_str
 
 LOCAL_TZ = "Asia/Shanghai"
@@ -375,9 +376,10 @@ def _usage_enrich(spec: SourceSpec, ref: RefSnapshot) -> tuple[str, list[tuple[s
     gpu_hours = "coalesce(p.gpu_hours, p.gpu_count * p.__hours)"
     # A line measured in something else than GPU time (tokens) is priced per its pricing unit ("1000000 Tokens").
     block = "coalesce(TRY_CAST(regexp_extract(p.pricing_unit, '^\\s*([0-9]+)\\s', 1) AS DOUBLE), 1.0)"
+    # A pricing quantity is derived only where its unit is known (FOCUS: PricingUnit null iff PricingQuantity null).
     pricing_quantity = (
-        f"coalesce(p.pricing_quantity, CASE WHEN {gpu_hours} IS NULL THEN p.consumed_quantity / {block} "
-        f"ELSE {gpu_hours} END)"
+        f"coalesce(p.pricing_quantity, CASE WHEN p.pricing_unit IS NULL THEN NULL WHEN {gpu_hours} IS NULL "
+        f"THEN p.consumed_quantity / {block} ELSE {gpu_hours} END)"
     )
     quantity = pricing_quantity if pricing and pricing.per == "model" else gpu_hours
     contracted = f"coalesce(p.contracted_cost, round({quantity} * p.__contracted_price, 4), p.billed_cost)"
@@ -399,6 +401,8 @@ def _usage_enrich(spec: SourceSpec, ref: RefSnapshot) -> tuple[str, list[tuple[s
         "gpu_count": "coalesce(p.gpu_count, p.gpu_hours / nullif(p.__hours, 0))",
         "consumed_quantity": f"coalesce(p.consumed_quantity, {gpu_hours})",
         "pricing_quantity": pricing_quantity,
+        "consumed_unit": focus_unit_sql("p.consumed_unit"),
+        "pricing_unit": focus_unit_sql("p.pricing_unit"),
         "sub_account_id": "coalesce(p.sub_account_id, p.tenant_id)",
         "provider_name": f"coalesce(p.provider_name, {provider})",
         "invoice_issuer_name": f"coalesce(p.invoice_issuer_name, {provider})",

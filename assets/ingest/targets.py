@@ -24,6 +24,7 @@ USAGE = Target(
     kind="usage",
     inputs={
         "billing_account_id": "VARCHAR",
+        "billing_account_name": "VARCHAR",
         "billing_currency": "VARCHAR",
         "billed_cost": MONEY,
         "effective_cost": MONEY,
@@ -33,6 +34,7 @@ USAGE = Target(
         "charge_period_end": "TIMESTAMPTZ",
         "charge_category": "VARCHAR",
         "charge_class": "VARCHAR",
+        "charge_frequency": "VARCHAR",
         "charge_description": "VARCHAR",
         "provider_name": "VARCHAR",
         "invoice_issuer_name": "VARCHAR",
@@ -63,8 +65,8 @@ USAGE = Target(
     defaults={
         "charge_category": "'Usage'",
         "service_category": "'AI and Machine Learning'",
-        "consumed_unit": "'GPU-Hour'",
-        "pricing_unit": "'GPU-Hour'",
+        "consumed_unit": "'GPU-Hours'",
+        "pricing_unit": "'GPU-Hours'",
     },
     numeric_checks=("gpu_count", "gpu_hours"),
     interval=("charge_period_start", "charge_period_end"),

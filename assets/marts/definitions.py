@@ -101,7 +101,13 @@ MARTS = (
     ),
     Mart(
         "focus_cost_and_usage",
-        ("core.compute_usage", "marts.subsidy_attribution", "ref.providers", "ref.tenants"),
+        (
+            "core.compute_usage",
+            "marts.subsidy_attribution",
+            "ref.providers",
+            "ref.tenants",
+            "ref.focus_service_subcategories",
+        ),
         "core.compute_usage as a FOCUS 1.2 cost and usage export (PascalCase columns, x_ columns of our own "
         "including the subsidy); a view, always in step with the charge lines and the subsidy attribution.",
         schema="exports",

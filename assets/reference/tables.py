@@ -70,6 +70,12 @@ REF_TABLES: dict[str, RefTable] = {
             shipped_file="reference/programming_languages.csv",
         ),
         RefTable(
+            "focus_service_subcategories",
+            {"service_category": "VARCHAR", "service_subcategory": "VARCHAR"},
+            ("service_subcategory",),
+            shipped_file="reference/focus_1_2/service_subcategories.csv",
+        ),
+        RefTable(
             "task_categories",
             {"priority": "INTEGER", "pattern": "VARCHAR", "task_category": "VARCHAR", "note": "VARCHAR"},
             ("priority",),

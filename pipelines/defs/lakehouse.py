@@ -6,6 +6,7 @@ from assets.capacity.definitions import CAPACITY_ASSETS, CAPACITY_CHECKS
 from assets.contracts.checks import build_contract_checks
 from assets.core.definitions import build_core_assets
 from assets.dictionary.definitions import build_dictionary_asset
+from assets.exports.focus_check import focus_conformance
 from assets.ingest.check import load_checked_specs
 from assets.ingest.definitions import ingest_key
 from assets.marts.definitions import MART_ASSETS
@@ -36,7 +37,7 @@ def lakehouse() -> dg.Definitions:
     upstream.append(dictionary.key)
     return dg.Definitions(
         assets=with_mart_freshness(with_code_version([*tables, build_publish_asset(upstream)])),
-        asset_checks=[*build_contract_checks(), *CAPACITY_CHECKS],
+        asset_checks=[*build_contract_checks(), *CAPACITY_CHECKS, focus_conformance],
         resources={"lakehouse": Lakehouse.from_settings(settings)},
         jobs=[
             dg.define_asset_job(

@@ -1,12 +1,16 @@
 -- exports.focus_cost_and_usage: core.compute_usage as a FOCUS 1.2 cost and usage dataset.
--- Every FOCUS 1.2 mandatory column, in PascalCase, costs in the billing currency; values a feed does not
--- carry are derived: BillingAccountId defaults to '<provider_id>:<tenant_id>' (the tenant's account with the
--- provider), BillingPeriod is the Asia/Shanghai calendar month of the charge, ChargeFrequency is
--- 'Usage-Based' for usage and 'One-Time' otherwise, ServiceCategory outside the FOCUS list becomes 'Other'
--- (the raw value is kept in x_SourceServiceCategory). Our columns carry the x_ prefix: tenant, site, chip,
--- GPU- and PFLOP-hours, CNY amounts and the subsidy attributed to the line (marts.subsidy_attribution;
--- reversals negative). Lines without a price (workload traces loaded as `unpriced`) are usage records, not
--- charges, and are left out.
+-- Every FOCUS 1.2 mandatory column and the recommended ones our data carries, in PascalCase, costs in the billing
+-- currency; values a feed does not carry are derived: BillingAccountId defaults to '<provider_id>:<tenant_id>'
+-- (the tenant's account with the provider), BillingPeriod is the Asia/Shanghai calendar month of the charge,
+-- ChargeFrequency is 'Usage-Based' for usage and 'One-Time' otherwise where a feed does not say,
+-- InvoiceId is the provisional invoice of the provider, billing account and billing period
+-- ('<provider_id>-<YYYYMM>-<BillingAccountId>'), ServiceCategory outside the FOCUS list becomes 'Other' (the raw value is kept in
+-- x_SourceServiceCategory), SkuId is '<provider_id>:<chip or model>' where a feed names no SKU (the rate card line
+-- that prices it), ChargeDescription is built from service, chip, cards and job where a feed has none; a credit's
+-- list, contracted and effective cost are its billed cost. Our columns carry the x_ prefix and come after the
+-- FOCUS columns: tenant, site, chip, GPU- and PFLOP-hours, CNY amounts and the subsidy attributed to the line
+-- (marts.subsidy_attribution; reversals negative). Lines without a price (workload traces loaded as `unpriced`)
+-- are usage records, not charges, and are left out.
 WITH subsidy AS (
     SELECT
         charge_line_id,
@@ -22,6 +26,12 @@ lines AS (
         coalesce(u.provider_name, p.provider_name, u.provider_id) AS focus_provider,
         CAST(date_trunc('month', u.charge_date) AS TIMESTAMP) AS period_start,
         t.tenant_name_en,
+        coalesce(u.billing_account_id, u.provider_id || ':' || u.tenant_id) AS account_id,
+        CASE
+            WHEN u.service_category IN (SELECT service_category FROM ref_focus_service_subcategories)
+                THEN u.service_category
+            ELSE 'Other'
+        END AS focus_category,
         s.subsidy_cny,
         s.rules,
         s.vouchers
@@ -33,45 +43,53 @@ lines AS (
 )
 SELECT
     CAST(billed_cost AS DECIMAL(18,4)) AS BilledCost,
-    coalesce(billing_account_id, provider_id || ':' || tenant_id) AS BillingAccountId,
-    coalesce(tenant_name_en, tenant_id) AS BillingAccountName,
+    account_id AS BillingAccountId,
+    CASE
+        WHEN billing_account_id IS NULL THEN coalesce(tenant_name_en, tenant_id)
+        ELSE coalesce(billing_account_name, billing_account_id)
+    END AS BillingAccountName,
     billing_currency AS BillingCurrency,
     timezone('Asia/Shanghai', period_start + INTERVAL 1 MONTH) AS BillingPeriodEnd,
     timezone('Asia/Shanghai', period_start) AS BillingPeriodStart,
     charge_category AS ChargeCategory,
     charge_class AS ChargeClass,
     coalesce(
-        charge_description,
-        concat_ws(' ', service_name, chip_model, CAST(gpu_count AS VARCHAR) || ' x', job_id)
+        nullif(trim(charge_description), ''),
+        nullif(concat_ws(' ', service_name, chip_model, CAST(gpu_count AS VARCHAR) || ' x', model_id, job_id), ''),
+        charge_category || ' ' || charge_line_id
     ) AS ChargeDescription,
-    CASE WHEN charge_category = 'Usage' THEN 'Usage-Based' ELSE 'One-Time' END AS ChargeFrequency,
+    coalesce(charge_frequency, CASE WHEN charge_category = 'Usage' THEN 'Usage-Based' ELSE 'One-Time' END)
+        AS ChargeFrequency,
     charge_period_end AS ChargePeriodEnd,
     charge_period_start AS ChargePeriodStart,
     CASE WHEN charge_category = 'Usage' THEN consumed_quantity END AS ConsumedQuantity,
-    CASE WHEN charge_category = 'Usage' THEN consumed_unit END AS ConsumedUnit,
-    CAST(contracted_cost AS DECIMAL(18,4)) AS ContractedCost,
-    CAST(effective_cost AS DECIMAL(18,4)) AS EffectiveCost,
+    CASE WHEN charge_category = 'Usage' AND consumed_quantity IS NOT NULL THEN consumed_unit END AS ConsumedUnit,
+    CAST(CASE WHEN charge_category = 'Credit' THEN billed_cost ELSE contracted_cost END AS DECIMAL(18,4))
+        AS ContractedCost,
+    CAST(CASE WHEN charge_category = 'Credit' THEN billed_cost ELSE effective_cost END AS DECIMAL(18,4))
+        AS EffectiveCost,
+    provider_id || '-' || strftime(period_start, '%Y%m') || '-' || account_id AS InvoiceId,
     coalesce(invoice_issuer_name, focus_provider) AS InvoiceIssuerName,
-    CAST(list_cost AS DECIMAL(18,4)) AS ListCost,
-    pricing_quantity AS PricingQuantity,
-    pricing_unit AS PricingUnit,
+    CAST(CASE WHEN charge_category = 'Credit' THEN billed_cost ELSE list_cost END AS DECIMAL(18,4)) AS ListCost,
+    CASE WHEN charge_category <> 'Tax' AND pricing_unit IS NOT NULL THEN pricing_quantity END AS PricingQuantity,
+    CASE WHEN charge_category <> 'Tax' AND pricing_quantity IS NOT NULL THEN pricing_unit END AS PricingUnit,
     focus_provider AS ProviderName,
     coalesce(publisher_name, focus_provider) AS PublisherName,
     region_id AS RegionId,
     region_id AS RegionName,
     resource_id AS ResourceId,
-    CASE
-        WHEN service_category IN (
-            'AI and Machine Learning', 'Analytics', 'Business Applications', 'Compute', 'Databases',
-            'Developer Tools', 'Multicloud', 'Identity', 'Integration', 'Internet of Things',
-            'Management and Governance', 'Media', 'Migration', 'Mobile', 'Networking', 'Security', 'Storage',
-            'Web', 'Other'
-        ) THEN service_category
-        ELSE 'Other'
-    END AS ServiceCategory,
+    focus_category AS ServiceCategory,
     coalesce(service_name, service_category, 'GPU compute') AS ServiceName,
-    sku_id AS SkuId,
+    CASE
+        WHEN service_subcategory IN (SELECT service_subcategory FROM ref_focus_service_subcategories
+                                     WHERE service_category = focus_category) THEN service_subcategory
+        ELSE 'Other (' || focus_category || ')'
+    END AS ServiceSubcategory,
+    CASE
+        WHEN charge_category <> 'Tax' THEN coalesce(sku_id, provider_id || ':' || coalesce(model_id, chip_model))
+    END AS SkuId,
     coalesce(sub_account_id, tenant_id) AS SubAccountId,
+    coalesce(tenant_name_en, sub_account_id, tenant_id) AS SubAccountName,
     charge_line_id AS x_ChargeLineId,
     tenant_id AS x_TenantId,
     site_id AS x_SiteId,
