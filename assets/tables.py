@@ -94,6 +94,18 @@ DICTIONARY_COLUMNS = {
 }
 
 
+# The source specs (written by the meta/sources asset).
+SOURCES_TABLE = "meta.sources"
+SOURCE_COLUMNS = {
+    "source_name": "VARCHAR",
+    "kind": "VARCHAR",
+    "provider_id": "VARCHAR",
+    "is_sample": "BOOLEAN",
+    "provenance": "VARCHAR",
+    "description": "VARCHAR",
+}
+
+
 # Usage rows that a later delivery repeats under its source's dedup keys (written by the core assets).
 DEDUP_EXCLUDED = {
     "source_name": "VARCHAR",
@@ -142,6 +154,7 @@ def _tables() -> dict[str, TableDef]:
     ]
     tables += [TableDef(f"ref.{t.name}", t.columns) for t in REF_TABLES.values()]
     tables.append(TableDef("meta.columns", DICTIONARY_COLUMNS))
+    tables.append(TableDef(SOURCES_TABLE, SOURCE_COLUMNS))
     tables.append(TableDef(CHECKPOINTS, TABLE_COLUMNS))
     return {t.name: t for t in tables}
 

@@ -289,7 +289,7 @@ def _reader(
         raise click.ClickException(str(exc)) from None
 
 
-def _print_status(settings: Settings) -> None:
+def _print_status(settings: Settings, samples: bool = False) -> None:
     from pipelines.status import headline_figures, table_counts, unaccepted_files
 
     if not settings.lake.exists():
@@ -303,7 +303,9 @@ def _print_status(settings: Settings) -> None:
             table.add_row(name, f"{rows:,}")
         out = Console(markup=False)
         out.print(table)
-        for label, value in headline_figures(con):
+        kept = "included" if samples else "left out; `computeflow status --samples` includes them"
+        out.print(f"Headline figures (reference samples {kept}):")
+        for label, value in headline_figures(con, samples):
             out.print(f"{label}: {value}")
         refused = unaccepted_files(con)
         if refused:
@@ -318,14 +320,15 @@ def _print_status(settings: Settings) -> None:
 
 
 @main.command()
-def status() -> None:
+@click.option("--samples", is_flag=True, help="include the reference samples' rows in the headline figures")
+def status(samples: bool) -> None:
     """Print the lakehouse location, rows per table and headline figures (exit 1 when there is none yet)."""
     settings = Settings.from_env()
     if not settings.lake.exists():
         raise click.ClickException(
             f"no lakehouse yet at {settings.catalog_url}: run `computeflow refresh` first"
         )
-    _print_status(settings)
+    _print_status(settings, samples)
 
 
 def _optional_day(ctx: click.Context, param: click.Parameter, value: str | None) -> date | None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import http.server
 import struct
+import subprocess
 import threading
 import zlib
 from collections.abc import Iterator
@@ -27,12 +28,19 @@ FLAGS = (
 
 
 def ensure_chromium() -> None:
-    """Fail clearly when Debian's chromium and chromium-driver are missing (`.ci/run` installs them)."""
+    """Fail clearly when Debian's chromium and chromium-driver, or a font with Chinese glyphs, are missing
+    (`.ci/run` installs them)."""
     missing = [str(p) for p in (CHROMIUM, CHROMEDRIVER) if not p.exists()]
     if missing:
         raise RuntimeError(
             f"{', '.join(missing)} missing: install Debian's chromium and chromium-driver packages "
             "(.ci/run does: apt-get install chromium chromium-driver)"
+        )
+    fonts = subprocess.run(["fc-list", ":lang=zh", "family"], capture_output=True, text=True, check=False)
+    if not fonts.stdout.strip():
+        raise RuntimeError(
+            "no font with Chinese glyphs (fc-list :lang=zh is empty): install Debian's fonts-noto-cjk "
+            "(.ci/run does: apt-get install fonts-noto-cjk)"
         )
 
 

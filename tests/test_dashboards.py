@@ -1,22 +1,32 @@
-"""The dashboard site: built by the dashboards asset of the demo refresh, figures equal to `computeflow sql`,
-every page opened in headless Chromium without console errors, text from data never becomes markup."""
+"""The dashboard site: built by the dashboards asset of the demo refresh, figures equal to `computeflow sql`
+under the filters chosen in headless Chromium, reference samples left out unless asked, every page opened without
+console errors, Chinese names rendered, text from data never becomes markup."""
 
 import json
 import re
+from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+import dagster as dg
 import pytest
 from click.testing import CliRunner
 
-from assets.dashboards.pages import PAGES
+from assets.dashboards.pages import PAGES, TOP_FLOWS
 from assets.dashboards.site import build_site
+from assets.ingest.spec import load_specs
 from pipelines.cli import main
-from tests.browser import chromium, distinct_bytes, serve
+from pipelines.status import headline_figures
+from tests.browser import chromium, distinct_bytes, png_pixels, serve
 from tests.conftest import Deployment, lake_connection
-from warehouse.ducklake import LakeConfig
+from warehouse.ducklake import LakeConfig, connect_reader
+from warehouse.settings import CONTRACTS_DIR
 
 DATA = re.compile(r'<script type="application/json" id="page-data">(.*?)</script>', re.S)
+# What the specs call reference samples, and their providers (every sample source names its own provider).
+SAMPLE_SOURCES = "SELECT source_name FROM meta.sources WHERE is_sample"
+SAMPLE_PROVIDERS = "SELECT provider_id FROM meta.sources WHERE is_sample AND provider_id IS NOT NULL"
 
 
 def page_data(site: Path, name: str) -> dict:
@@ -70,23 +80,10 @@ def test_chip_mix_figures_match_the_warehouse(demo: Deployment, site: Path) -> N
         "WHERE charge_category = 'Usage' AND gpu_hours IS NOT NULL GROUP BY ALL",  # GPU time, chips named or not
     )
     assert {r["chip_vendor"]: pytest.approx(r["h"], rel=1e-6) for r in expected} == shown
-    figures = {f["key"]: f["value"] for f in data["figures"]}
-    share = cli_sql(
-        demo,
-        "SELECT sum(gpu_hours) FILTER (WHERE is_domestic_chip) / sum(gpu_hours) AS s FROM core.compute_usage "
-        "WHERE charge_category = 'Usage' AND gpu_hours IS NOT NULL",
-    )[0]["s"]
-    assert figures["domestic_share_gpu_hours"] == pytest.approx(share, rel=1e-6)
-    html = (site / "chips.html").read_text(encoding="utf-8")
-    assert (
-        f'data-figure="domestic_share_gpu_hours" data-value="{figures["domestic_share_gpu_hours"]}"' in html
-    )
 
 
 def test_network_and_quality_figures_match_the_warehouse(demo: Deployment, site: Path) -> None:
     network = page_data(site, "network")
-    saving = cli_sql(demo, "SELECT sum(saving_cny) AS s FROM marts.network_savings")[0]["s"]
-    assert {f["key"]: f["value"] for f in network["figures"]}["saving_cny"] == pytest.approx(float(saving))
     by_tenant = column_sums(network["datasets"]["daily"], "tenant_id", "billed_cost_cny")
     expected = cli_sql(
         demo,
@@ -150,7 +147,7 @@ def test_every_page_renders_in_chromium_without_console_errors(
     with serve(site) as base, chromium(tmp_path_factory.mktemp("profile")) as driver:
         for name in ["index", *(p.name for p in PAGES)]:
             driver.get(f"{base}/{name}.html")
-            charts = len(page_data(site, name)["charts"]) if name != "index" else 0
+            charts = len(page_data(site, name)["charts"])
             WebDriverWait(driver, 30).until(
                 lambda d, n=charts: (
                     d.execute_script("return document.readyState") == "complete"
@@ -171,8 +168,6 @@ def test_subsidy_cost_and_capacity_figures_match_the_warehouse(demo: Deployment,
         demo, "SELECT funder, sum(amount_cny) AS a FROM marts.subsidy_attribution GROUP BY ALL"
     )
     assert by_funder == {r["funder"]: pytest.approx(float(r["a"])) for r in redeemed}
-    face = cli_sql(demo, "SELECT sum(face_value_cny) AS f FROM core.vouchers")[0]["f"]
-    assert {f["key"]: f["value"] for f in subsidy["figures"]}["face_value_cny"] == pytest.approx(float(face))
 
     cost = page_data(site, "cost")
     pflop = column_sums(cost["datasets"]["monthly"], "chip_vendor", "pflop_hours")
@@ -183,5 +178,309 @@ def test_subsidy_cost_and_capacity_figures_match_the_warehouse(demo: Deployment,
 
     capacity = page_data(site, "capacity")
     alerts = cli_sql(demo, "SELECT count(*) AS n FROM marts.capacity_alerts")[0]["n"]
-    assert {f["key"]: f["value"] for f in capacity["figures"]}["alerts"] == alerts
     assert len(capacity["datasets"]["alerts"]["rows"]) == alerts
+
+
+@dataclass
+class Browser:
+    """A page of the site in headless Chromium, driven as an operator would: filters, toggle, figures, tables."""
+
+    base: str
+    driver: object
+
+    def open(self, name: str) -> None:
+        from selenium.webdriver.support.ui import WebDriverWait
+
+        self.driver.get(f"{self.base}/{name}.html")
+        WebDriverWait(self.driver, 30).until(lambda d: d.execute_script("return document.body.dataset.draws"))
+
+    def _redraw(self, script: str, *args: object) -> None:
+        """Run a change on the page and wait until the page has drawn itself again."""
+        from selenium.webdriver.support.ui import WebDriverWait
+
+        before = self.driver.execute_script("return document.body.dataset.draws")
+        self.driver.execute_script(script, *args)
+        WebDriverWait(self.driver, 30).until(
+            lambda d: d.execute_script("return document.body.dataset.draws") != before
+        )
+
+    def choose(self, name: str, value: str) -> None:
+        """Pick a value of a select filter (tenant, provider, series) or a date input (from, to)."""
+        self._redraw(
+            "const el = document.getElementById(arguments[0]); el.value = arguments[1];"
+            "el.dispatchEvent(new Event('change'));",
+            f"filter-{name}",
+            value,
+        )
+
+    def include_samples(self) -> None:
+        self._redraw("document.getElementById('filter-samples').click();")
+
+    def figure(self, key: str) -> float | None:
+        value = self.driver.execute_script(
+            "return document.querySelector(`[data-figure='${arguments[0]}']`).dataset.value;", key
+        )
+        return float(value) if value else None
+
+    def fixed_note(self, key: str) -> str:
+        return self.driver.execute_script(
+            "const el = document.querySelector(`[data-figure='${arguments[0]}'] .fixed`);"
+            "return el ? el.textContent : '';",
+            key,
+        )
+
+    def options(self, name: str) -> dict[str, str]:
+        """Value -> text of a select filter's options (the "all" option left out)."""
+        return self.driver.execute_script(
+            "return Object.fromEntries([...document.getElementById(arguments[0]).options]"
+            ".filter((o) => o.value).map((o) => [o.value, o.textContent]));",
+            f"filter-{name}",
+        )
+
+    def chart(self, chart_id: str) -> list[dict]:
+        """The traces Plotly drew for a chart."""
+        return self.driver.execute_script(
+            "return document.getElementById(arguments[0]).data.map((t) => JSON.parse(JSON.stringify(t)));",
+            chart_id,
+        )
+
+    def table(self, table_id: str) -> list[list[str]]:
+        return self.driver.execute_script(
+            "return [...document.querySelectorAll(`#${arguments[0]} tbody tr`)]"
+            ".map((tr) => [...tr.children].map((td) => td.textContent));",
+            table_id,
+        )
+
+
+@pytest.fixture(scope="module")
+def browser(site: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Browser]:
+    with serve(site) as base, chromium(tmp_path_factory.mktemp("profile")) as driver:
+        yield Browser(base, driver)
+
+
+def number(text: str) -> float:
+    """A number as a table cell shows it."""
+    return float(text.replace(",", ""))
+
+
+def test_headline_figures_follow_the_filters(demo: Deployment, browser: Browser) -> None:
+    business = f"provider_id NOT IN ({SAMPLE_PROVIDERS})"
+
+    def cost(where: str) -> tuple[float, float]:
+        row = cli_sql(
+            demo,
+            "SELECT sum(net_cost_cny) / sum(pflop_hours) AS r, sum(subsidy_cny) AS s "
+            f"FROM marts.cost_reduction_monthly WHERE {business} AND {where}",
+        )[0]
+        return float(row["r"]), float(row["s"])
+
+    browser.open("cost")
+    everyone = (browser.figure("net_cost_per_pflop_hour"), browser.figure("subsidy_cny"))
+    assert everyone == pytest.approx(cost("true"))
+    tenant = cli_sql(
+        demo,
+        f"SELECT tenant_id FROM marts.cost_reduction_monthly WHERE {business} "
+        "GROUP BY ALL ORDER BY sum(pflop_hours) DESC, tenant_id LIMIT 1",
+    )[0]["tenant_id"]
+    browser.choose("tenant", tenant)
+    one = (browser.figure("net_cost_per_pflop_hour"), browser.figure("subsidy_cny"))
+    assert one == pytest.approx(cost(f"tenant_id = '{tenant}'"))
+    assert one != pytest.approx(everyone)
+
+    browser.open("chips")
+    day, provider = cli_sql(
+        demo,
+        f"SELECT usage_date AS d, provider_id AS p FROM marts.chip_mix WHERE {business} AND is_domestic_chip "
+        "GROUP BY ALL ORDER BY usage_date DESC, sum(gpu_hours) DESC LIMIT 1",
+    )[0].values()
+    browser.choose("from", day)
+    browser.choose("to", day)
+    browser.choose("provider", provider)
+    expected = cli_sql(
+        demo,
+        "SELECT sum(gpu_hours) AS g, coalesce(sum(gpu_hours) FILTER (WHERE is_domestic_chip), 0) / sum(gpu_hours) "
+        "AS s "
+        f"FROM marts.chip_mix WHERE usage_date = '{day}' AND provider_id = '{provider}'",
+    )[0]
+    assert browser.figure("gpu_hours") == pytest.approx(expected["g"])
+    assert browser.figure("domestic_share_gpu_hours") == pytest.approx(expected["s"])
+
+
+def test_figures_that_cannot_follow_a_filter_say_so(site: Path, browser: Browser) -> None:
+    names = {"date": "date range", "tenant": "tenant", "provider": "provider", "series": "series"}
+    for page in ["index", *(p.name for p in PAGES)]:
+        data = page_data(site, page)
+        browser.open(page)
+        for figure in data["figures"]:
+            dataset = data["datasets"][figure["dataset"]]
+            lacking = [names[k] for k in names if data["filters"][k] and not dataset[k]]
+            note = browser.fixed_note(figure["key"])
+            assert all(name in note for name in lacking), (page, figure["key"], note)
+            fixed_by_samples = data["filters"]["samples"] and not dataset["sample"]
+            assert ("reference samples" in note) == fixed_by_samples, (page, figure["key"], note)
+            assert bool(note) == bool(lacking or fixed_by_samples), (page, figure["key"], note)
+    browser.open("quality")
+    assert "date range" in browser.fixed_note("failed_checks")
+
+
+def test_reference_samples_are_left_out_unless_asked(demo: Deployment, browser: Browser) -> None:
+    def tenants(where: str) -> set[str]:
+        rows = cli_sql(demo, f"SELECT DISTINCT tenant_id FROM marts.cost_reduction_monthly WHERE {where}")
+        return {r["tenant_id"] for r in rows}
+
+    def months(where: str) -> set[str]:
+        rows = cli_sql(demo, f"SELECT DISTINCT month FROM marts.cost_reduction_monthly WHERE {where}")
+        return {r["month"] for r in rows}
+
+    business = f"provider_id NOT IN ({SAMPLE_PROVIDERS})"
+    samples = f"provider_id IN ({SAMPLE_PROVIDERS})"
+    assert tenants(samples) - tenants(business), "the demo has tenants that only samples bill"
+    assert months(samples) - months(business), "and months that only samples have"
+
+    browser.open("cost")
+    assert set(browser.options("tenant")) == tenants(business)
+    assert {x for t in browser.chart("pflop_hours_by_vendor") for x in t["x"]} == months(business)
+    browser.include_samples()
+    assert set(browser.options("tenant")) == tenants("true")
+    assert {x for t in browser.chart("pflop_hours_by_vendor") for x in t["x"]} == months("true")
+    subsidy = cli_sql(demo, "SELECT sum(subsidy_cny) AS s FROM marts.cost_reduction_monthly")[0]["s"]
+    assert browser.figure("subsidy_cny") == pytest.approx(float(subsidy))
+
+
+def test_meta_sources_and_status_tell_samples_apart(demo: Deployment) -> None:
+    specs = {s.name: s.sample for s in load_specs(CONTRACTS_DIR / "sources")}
+    listed = cli_sql(demo, "SELECT source_name, is_sample FROM meta.sources")
+    assert {r["source_name"]: r["is_sample"] for r in listed} == specs
+    assert any(specs.values()) and not all(specs.values())
+
+    with connect_reader(demo.settings.lake) as con:
+        business, everything = dict(headline_figures(con)), dict(headline_figures(con, samples=True))
+
+    def gpu_hours(where: str) -> str:
+        value = cli_sql(demo, f"SELECT sum(gpu_hours) AS g FROM core.compute_usage WHERE {where}")[0]["g"]
+        return f"{value:,.0f}"
+
+    assert business["GPU-hours"] == gpu_hours(f"source_name NOT IN ({SAMPLE_SOURCES})")
+    assert everything["GPU-hours"] == gpu_hours("true")
+    assert business["GPU-hours"] != everything["GPU-hours"]
+    with demo.environment():
+        printed = CliRunner().invoke(main, ["status"]).output
+    assert "reference samples left out" in printed and f"GPU-hours: {business['GPU-hours']}" in printed
+
+
+def test_the_flow_page_shows_the_largest_flows_the_rest_as_other_and_a_table(
+    demo: Deployment, browser: Browser
+) -> None:
+    flows = cli_sql(
+        demo,
+        "SELECT dataset_id, coalesce(sum(bytes) FILTER (WHERE status = 'completed'), 0) / 1e9 AS gb "
+        f"FROM marts.network_savings WHERE dataset_id IS NOT NULL AND source_name NOT IN ({SAMPLE_SOURCES}) "
+        "GROUP BY dataset_id, coalesce(destination_site_id, '?') ORDER BY gb DESC",
+    )
+    assert len(flows) > TOP_FLOWS, "the demo has more flows than the page shows one by one"
+    browser.open("flows")
+    rows = browser.table("flows_table")
+    assert len(rows) == TOP_FLOWS + 1
+    assert [number(r[3]) for r in rows[:TOP_FLOWS]] == pytest.approx(
+        [f["gb"] for f in flows[:TOP_FLOWS]], abs=0.01
+    )
+    assert rows[-1][0] == f"other ({len(flows) - TOP_FLOWS} flows)"
+    assert number(rows[-1][3]) == pytest.approx(sum(f["gb"] for f in flows[TOP_FLOWS:]), abs=0.01)
+
+    (sankey,) = browser.chart("dataset_to_site")
+    sites = {
+        r["s"]
+        for r in cli_sql(
+            demo, "SELECT DISTINCT coalesce(destination_site_id, '?') AS s FROM marts.network_savings"
+        )
+    }
+    datasets = [n for n in sankey["node"]["label"] if n.split()[0] not in sites]
+    assert len(datasets) == TOP_FLOWS + 1 and f"other ({len(flows) - TOP_FLOWS} flows)" in datasets
+    assert sum(sankey["link"]["value"]) == pytest.approx(sum(f["gb"] for f in flows))
+
+
+def test_chinese_names_are_shown_and_render(demo: Deployment, browser: Browser) -> None:
+    names = {
+        r["provider_id"]: r["n"]
+        for r in cli_sql(demo, "SELECT provider_id, provider_name_zh AS n FROM ref.providers")
+    }
+    browser.open("chips")
+    options = browser.options("provider")
+    assert options and all(text == f"{value} {names[value]}" for value, text in options.items())
+    first, second = (names[p] for p in sorted(options)[:2])
+    shots = {}
+    for key, text in (("a", first), ("b", second), ("tofu", "\U0010fffd" * len(first))):
+        browser.driver.execute_script(
+            "const s = document.createElement('span'); s.id = 'glyphs-' + arguments[0];"
+            "s.textContent = arguments[1]; s.style.cssText = 'display:inline-block;width:10em;height:1.5em;"
+            "font-size:32px;background:#fff;color:#000';"
+            "document.querySelector('main').prepend(s);",
+            key,
+            text,
+        )
+        shots[key] = browser.driver.find_element("id", f"glyphs-{key}").screenshot_as_png
+    assert distinct_bytes(shots["a"]) > 2, "the Chinese name drew nothing"
+    pixels = {key: png_pixels(png)[2] for key, png in shots.items()}
+    assert pixels["a"] != pixels["b"], "two different Chinese names drew the same boxes: no CJK font"
+    assert pixels["a"] != pixels["tofu"], "the Chinese name drew as missing-glyph boxes"
+
+
+def test_the_quality_page_shows_each_checks_outcome_and_the_severity_of_a_failure(
+    demo: Deployment, browser: Browser
+) -> None:
+    browser.open("quality")
+    rows = browser.table("checks_table")
+    assert rows
+    for asset, check, outcome, severity, on_failure, *_ in rows:
+        key = dg.AssetCheckKey(dg.AssetKey.from_user_string(asset), check)
+        record = demo.instance.event_log_storage.get_asset_check_execution_history(key, limit=1)[0]
+        evaluation = record.event.dagster_event.event_specific_data
+        assert outcome == ("passed" if evaluation.passed else "failed"), (asset, check)
+        assert severity == ("" if evaluation.passed else evaluation.severity.value), (asset, check)
+        assert on_failure == ("blocks downstream" if check.startswith("contract") else "does not block") or (
+            check == "chosen_models_beat_seasonal_naive" and on_failure == "blocks downstream"
+        )
+    assert browser.figure("failed_checks") == sum(r[2] == "failed" for r in rows)
+
+
+def test_the_overview_shows_failed_checks_sources_behind_and_pools_near_capacity(
+    refreshed: Deployment, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    bills = sorted(Path(refreshed.settings.landing_url, "providers", "telecom_sh").glob("bill_*.csv"))
+    bills[-1].write_text("not a bill\n", encoding="utf-8")  # its day can no longer load
+    refreshed.refresh(checks=False)
+
+    failing = dg.AssetCheckKey(dg.AssetKey(["ingest", "telecom_sh"]), "files_accepted")
+    record = refreshed.instance.event_log_storage.get_asset_check_execution_history(failing, limit=1)[0]
+    assert not record.event.dagster_event.event_specific_data.passed
+    ledger = cli_sql(
+        refreshed,
+        "SELECT source_name, kind, max(partition_key) AS day FROM audit.ingest_ledger "
+        f"WHERE partition_key <> 'all' AND status = 'loaded' AND source_name NOT IN ({SAMPLE_SOURCES}) "
+        "GROUP BY ALL",
+    )
+    newest = {}
+    for row in ledger:
+        newest[row["kind"]] = max(newest.get(row["kind"], ""), row["day"])
+    behind = {r["source_name"] for r in ledger if r["day"] < newest[r["kind"]]}
+    assert "telecom_sh" in behind
+    near = cli_sql(
+        refreshed,
+        "SELECT count(*) AS n, count(DISTINCT series_id) AS pools FROM marts.capacity_alerts "
+        "WHERE first_date IS NOT NULL",
+    )[0]
+
+    with (
+        serve(refreshed.settings.dashboards_path) as base,
+        chromium(tmp_path_factory.mktemp("profile")) as driver,
+    ):
+        overview = Browser(base, driver)
+        overview.open("index")
+        failed = overview.table("failed_checks_table")
+        assert ["ingest/telecom_sh", "files_accepted"] in [r[:2] for r in failed]
+        assert overview.figure("failed_checks") == len(failed)
+        assert {r[0] for r in overview.table("behind_table")} == behind
+        assert overview.figure("sources_behind") == len(behind)
+        assert len(overview.table("alerts_table")) == near["n"]
+        assert overview.figure("pools_near_capacity") == near["pools"]
+        assert [e for e in driver.get_log("browser") if e["level"] in ("SEVERE", "WARNING")] == []

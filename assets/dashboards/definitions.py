@@ -12,10 +12,12 @@ from assets.resources import Lakehouse
 DASHBOARDS_KEY = dg.AssetKey(["dashboards"])
 
 
-def latest_check_results(instance: dg.DagsterInstance, keys: list[dg.AssetCheckKey]) -> list[dict]:
-    """The latest evaluation of each check that has run: asset, check, passed, severity, failures, time."""
+def latest_check_results(instance: dg.DagsterInstance, checks: list[dg.AssetCheckSpec]) -> list[dict]:
+    """The latest evaluation of each check that has run: asset, check, passed, severity, whether a failure
+    blocks downstream, failures, time."""
     results = []
-    for key in keys:
+    for check in checks:
+        key = check.key
         history = instance.event_log_storage.get_asset_check_execution_history(key, limit=1)
         event = history[0].event if history else None
         if event is None or event.dagster_event is None:
@@ -28,6 +30,7 @@ def latest_check_results(instance: dg.DagsterInstance, keys: list[dg.AssetCheckK
                 "check_name": key.name,
                 "passed": evaluation.passed,
                 "severity": evaluation.severity.value,
+                "blocking": check.blocking,
                 "failed_expectations": failed.value
                 if failed is not None
                 else (0 if evaluation.passed else 1),
@@ -37,8 +40,8 @@ def latest_check_results(instance: dg.DagsterInstance, keys: list[dg.AssetCheckK
     return results
 
 
-def build_dashboards_asset(check_keys: list[dg.AssetCheckKey]) -> dg.AssetsDefinition:
-    """The dashboards asset; its data-quality page reports the latest result of each of `check_keys`."""
+def build_dashboards_asset(checks: list[dg.AssetCheckSpec]) -> dg.AssetsDefinition:
+    """The dashboards asset; its overview and data-quality pages report the latest result of each of `checks`."""
 
     @dg.asset(
         key=DASHBOARDS_KEY,
@@ -50,9 +53,9 @@ def build_dashboards_asset(check_keys: list[dg.AssetCheckKey]) -> dg.AssetsDefin
         "flows.",
     )
     def dashboards(context: dg.AssetExecutionContext, lakehouse: Lakehouse) -> dg.MaterializeResult:
-        checks = latest_check_results(context.instance, sorted(check_keys))
+        results = latest_check_results(context.instance, sorted(checks, key=lambda c: c.key))
         out_dir = Path(lakehouse.dashboards_path)
-        pages = build_site(lakehouse.lake, out_dir, checks, datetime.now(UTC))
+        pages = build_site(lakehouse.lake, out_dir, results, datetime.now(UTC))
         for page in pages:
             if page.missing:
                 context.log.warning(f"dashboard {page.name}: missing {', '.join(page.missing)}")

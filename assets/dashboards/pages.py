@@ -1,12 +1,24 @@
 """What each dashboard page shows: datasets queried from the published warehouse, charts, tables and figures.
 
 A dataset is a SQL query at the finest grain the page's filters need; the browser filters and sums it. Its
-`date`, `tenant`, `provider` and `series` name the columns the page's filters apply to (None: not filtered).
+`date`, `tenant`, `provider` and `series` name the columns the page's filters apply to (None: not filtered);
+`sample` says how its rows are told apart as reference samples' (meta.sources), which the page leaves out unless
+asked. Headline figures are measures over a dataset, computed in the browser under the same filters.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+
+from assets.dictionary.sources import SAMPLE_KEY_TABLES, SampleKey
+
+# Columns whose ids have a name in the reference tables (shown beside the id; the Chinese name where there is one).
+NAMED_COLUMNS = {
+    "tenant_id": "tenant",
+    "provider_id": "provider",
+    "site_id": "site",
+    "site": "site",
+}
 
 
 @dataclass(frozen=True)
@@ -19,16 +31,25 @@ class Dataset:
     tenant: str | None = None
     provider: str | None = None
     series: str | None = None
+    sample: tuple[SampleKey, str] | None = None
+
+    @property
+    def tables(self) -> tuple[str, ...]:
+        """The warehouse tables the dataset reads (meta.sources and what tells samples apart included)."""
+        if self.sample is None:
+            return self.needs
+        return tuple(dict.fromkeys((*self.needs, "meta.sources", *SAMPLE_KEY_TABLES[self.sample[0]])))
 
 
 @dataclass(frozen=True)
 class Measure:
-    """A charted value: the sum of `col`, or the ratio sum(num) / sum(den)."""
+    """A value over rows: the sum of `col`, the ratio sum(num) / sum(den), or the count of distinct `distinct`."""
 
     label: str
     col: str | None = None
     num: str | None = None
     den: str | None = None
+    distinct: str | None = None
 
 
 @dataclass(frozen=True)
@@ -59,16 +80,20 @@ class TableView:
     sort: str | None = None
     limit: int = 200
     note: str = ""
+    group: tuple[str, ...] = ()
+    top: int | None = None
 
 
 @dataclass(frozen=True)
 class Figure:
-    """A headline figure: one scalar query and its format."""
+    """A headline figure: a measure over one dataset's rows under the page's filters, with its format."""
 
     key: str
     label: str
-    sql: str
-    fmt: str = "{:,.0f}"
+    dataset: str
+    value: Measure
+    digits: int = 0
+    percent: bool = False
 
 
 @dataclass(frozen=True)
@@ -86,8 +111,19 @@ class Page:
     @property
     def needs(self) -> tuple[str, ...]:
         """Every warehouse table the page reads."""
-        return tuple(dict.fromkeys(t for d in self.datasets.values() for t in d.needs))
+        return tuple(dict.fromkeys(t for d in self.datasets.values() for t in d.tables))
 
+
+TOP_FLOWS = 12
+# The latest result of every check (the site's `checks` table): outcome, and the severity of a failure.
+CHECKS_SQL = """SELECT asset, check_name, CASE WHEN passed THEN 'passed' ELSE 'failed' END AS outcome,
+                       CASE WHEN NOT passed THEN severity END AS severity,
+                       CASE WHEN blocking THEN 'blocks downstream' ELSE 'does not block' END AS on_failure,
+                       failed_expectations, evaluated_at, CASE WHEN passed THEN 0 ELSE 1 END AS failed
+                FROM checks ORDER BY passed, asset, check_name"""
+ALERTS_SQL = """SELECT series_id, site_id, chip_family, provider_id, metric, threshold, first_date, probability,
+                       1 AS alerts
+                FROM marts.capacity_alerts {where} ORDER BY first_date, probability DESC"""
 
 SUBSIDY = Page(
     "subsidy",
@@ -102,6 +138,7 @@ SUBSIDY = Page(
             ("marts.voucher_balances",),
             date="balance_date",
             tenant="tenant_id",
+            sample=("tenant", "tenant_id"),
         ),
         "redemptions": Dataset(
             """SELECT charge_date, tenant_id, provider_id, funder, programme, sum(amount_cny) AS amount_cny
@@ -110,6 +147,7 @@ SUBSIDY = Page(
             date="charge_date",
             tenant="tenant_id",
             provider="provider_id",
+            sample=("provider", "provider_id"),
         ),
         "unattributed": Dataset(
             """SELECT charge_date, tenant_id, provider_id, reason, count(*) AS charge_lines,
@@ -119,6 +157,15 @@ SUBSIDY = Page(
             date="charge_date",
             tenant="tenant_id",
             provider="provider_id",
+            sample=("provider", "provider_id"),
+        ),
+        "vouchers": Dataset(
+            """SELECT issued_date, tenant_id, programme, funder, source_name, sum(face_value_cny) AS face_value_cny
+               FROM core.vouchers GROUP BY ALL ORDER BY ALL""",
+            ("core.vouchers",),
+            date="issued_date",
+            tenant="tenant_id",
+            sample=("source", "source_name"),
         ),
     },
     charts=(
@@ -177,8 +224,10 @@ SUBSIDY = Page(
         ),
     ),
     figures=(
-        Figure("face_value_cny", "voucher face value (CNY)", "SELECT sum(face_value_cny) FROM core.vouchers"),
-        Figure("redeemed_cny", "redeemed (CNY)", "SELECT sum(amount_cny) FROM marts.subsidy_attribution"),
+        Figure(
+            "face_value_cny", "voucher face value issued (CNY)", "vouchers", Measure("", col="face_value_cny")
+        ),
+        Figure("redeemed_cny", "redeemed (CNY)", "redemptions", Measure("", col="amount_cny")),
     ),
 )
 
@@ -198,6 +247,7 @@ COST = Page(
             date="month",
             tenant="tenant_id",
             provider="provider_id",
+            sample=("provider", "provider_id"),
         ),
     },
     charts=(
@@ -253,11 +303,12 @@ COST = Page(
     figures=(
         Figure(
             "net_cost_per_pflop_hour",
-            "net CNY per PFLOP-hour (all months)",
-            "SELECT sum(net_cost_cny) / nullif(sum(pflop_hours), 0) FROM marts.cost_reduction_monthly",
-            "{:,.2f}",
+            "net CNY per PFLOP-hour",
+            "monthly",
+            Measure("", num="net_cost_cny", den="pflop_hours"),
+            digits=2,
         ),
-        Figure("subsidy_cny", "subsidy (CNY)", "SELECT sum(subsidy_cny) FROM marts.cost_reduction_monthly"),
+        Figure("subsidy_cny", "subsidy (CNY)", "monthly", Measure("", col="subsidy_cny")),
     ),
 )
 
@@ -274,9 +325,10 @@ NETWORK = Page(
             ("marts.network_savings_monthly",),
             date="month",
             tenant="tenant_id",
+            sample=("tenant", "tenant_id"),
         ),
         "daily": Dataset(
-            """SELECT transfer_date, tenant_id, provider_id, count(*) AS transfers,
+            """SELECT transfer_date, tenant_id, provider_id, source_name, count(*) AS transfers,
                       sum(hours_saved) AS hours_saved, sum(billed_cost_cny) AS billed_cost_cny,
                       sum(counterfactual_cost_cny) AS counterfactual_cost_cny, sum(saving_cny) AS saving_cny
                FROM marts.network_savings GROUP BY ALL ORDER BY ALL""",
@@ -284,6 +336,7 @@ NETWORK = Page(
             date="transfer_date",
             tenant="tenant_id",
             provider="provider_id",
+            sample=("source", "source_name"),
         ),
     },
     charts=(
@@ -335,8 +388,8 @@ NETWORK = Page(
         ),
     ),
     figures=(
-        Figure("saving_cny", "saved (CNY)", "SELECT sum(saving_cny) FROM marts.network_savings", "{:,.2f}"),
-        Figure("hours_saved", "transfer hours saved", "SELECT sum(hours_saved) FROM marts.network_savings"),
+        Figure("saving_cny", "saved (CNY)", "daily", Measure("", col="saving_cny"), digits=2),
+        Figure("hours_saved", "transfer hours saved", "daily", Measure("", col="hours_saved")),
     ),
 )
 
@@ -354,6 +407,7 @@ CHIPS = Page(
             ("marts.chip_mix",),
             date="usage_date",
             provider="provider_id",
+            sample=("provider", "provider_id"),
         ),
     },
     charts=(
@@ -403,11 +457,13 @@ CHIPS = Page(
         Figure(
             "domestic_share_gpu_hours",
             "domestic share of GPU-hours",
-            "SELECT sum(gpu_hours) FILTER (WHERE is_domestic_chip) / sum(gpu_hours) FROM marts.chip_mix",
-            "{:.1%}",
+            "daily",
+            Measure("", num="domestic_gpu_hours", den="gpu_hours"),
+            digits=1,
+            percent=True,
         ),
-        Figure("gpu_hours", "GPU-hours", "SELECT sum(gpu_hours) FROM marts.chip_mix"),
-        Figure("pflop_hours", "PFLOP-hours", "SELECT sum(pflop_hours) FROM marts.chip_mix"),
+        Figure("gpu_hours", "GPU-hours", "daily", Measure("", col="gpu_hours")),
+        Figure("pflop_hours", "PFLOP-hours", "daily", Measure("", col="pflop_hours")),
     ),
 )
 
@@ -435,8 +491,7 @@ CAPACITY = Page(
             series="series_id",
         ),
         "alerts": Dataset(
-            """SELECT series_id, site_id, chip_family, provider_id, metric, threshold, first_date, probability
-               FROM marts.capacity_alerts ORDER BY first_date, probability DESC""",
+            ALERTS_SQL.format(where=""),
             ("marts.capacity_alerts",),
             provider="provider_id",
         ),
@@ -496,8 +551,8 @@ CAPACITY = Page(
         ),
     ),
     figures=(
-        Figure("alerts", "capacity alerts", "SELECT count(*) FROM marts.capacity_alerts"),
-        Figure("series", "forecast series", "SELECT count(DISTINCT series_id) FROM marts.capacity_forecast"),
+        Figure("alerts", "capacity alerts", "alerts", Measure("", col="alerts")),
+        Figure("pools", "pools alerted", "alerts", Measure("", distinct="series_id")),
     ),
 )
 
@@ -513,6 +568,7 @@ QUALITY = Page(
                FROM audit.ingest_ledger WHERE partition_key <> 'all' GROUP BY ALL ORDER BY ALL""",
             ("audit.ingest_ledger",),
             date="day",
+            sample=("source", "source_name"),
         ),
         "sources": Dataset(
             """SELECT source_name, count(*) AS files, sum(rows_read) AS rows_read, sum(rows_loaded) AS rows_loaded,
@@ -522,18 +578,21 @@ QUALITY = Page(
                       count(*) FILTER (WHERE status IN ('failed', 'rejected')) AS files_refused
                FROM audit.ingest_ledger GROUP BY ALL ORDER BY ALL""",
             ("audit.ingest_ledger",),
+            sample=("source", "source_name"),
         ),
         "rules": Dataset(
             """SELECT source_name, rule, count(*) AS rows_quarantined
                FROM audit.quarantine GROUP BY ALL ORDER BY ALL""",
             ("audit.quarantine",),
+            sample=("source", "source_name"),
         ),
         "refused": Dataset(
             """SELECT source_name, partition_key AS day, source_file, status, detail AS reason
                FROM audit.ingest_ledger WHERE status IN ('failed', 'rejected') ORDER BY ALL""",
             ("audit.ingest_ledger",),
+            sample=("source", "source_name"),
         ),
-        "checks": Dataset("SELECT * FROM checks ORDER BY passed, asset, check_name", ()),
+        "checks": Dataset(CHECKS_SQL, ()),
     },
     charts=(
         Chart(
@@ -587,24 +646,32 @@ QUALITY = Page(
             "checks_table",
             "Checks (latest evaluation)",
             "checks",
-            ("asset", "check_name", "passed", "severity", "failed_expectations", "evaluated_at"),
+            (
+                "asset",
+                "check_name",
+                "outcome",
+                "severity",
+                "on_failure",
+                "failed_expectations",
+                "evaluated_at",
+            ),
+            note="severity: of the failure (none when passed); on_failure: whether a failure holds back what is "
+            "downstream",
             limit=500,
         ),
     ),
     figures=(
-        Figure(
-            "rows_rejected",
-            "rows rejected",
-            "SELECT sum(rows_quarantined - rows_skipped) FROM audit.ingest_ledger",
-        ),
+        Figure("rows_rejected", "rows rejected", "sources", Measure("", col="rows_rejected")),
         Figure(
             "rejected_share",
             "of rows read rejected",
-            "SELECT sum(rows_quarantined - rows_skipped) / nullif(sum(rows_read), 0) FROM audit.ingest_ledger",
-            "{:.2%}",
+            "sources",
+            Measure("", num="rows_rejected", den="rows_read"),
+            digits=2,
+            percent=True,
         ),
-        Figure("rows_quarantined", "rows in audit.quarantine", "SELECT count(*) FROM audit.quarantine"),
-        Figure("failed_checks", "failed checks", "SELECT count(*) FROM checks WHERE NOT passed"),
+        Figure("rows_quarantined", "rows in audit.quarantine", "rules", Measure("", col="rows_quarantined")),
+        Figure("failed_checks", "failed checks", "checks", Measure("", col="failed")),
     ),
 )
 
@@ -615,7 +682,7 @@ FLOWS = Page(
     datasets={
         "moves": Dataset(
             """SELECT dataset_id AS dataset, coalesce(destination_site_id, '?') AS site, tenant_id, provider_id,
-                      transfer_date, count(*) AS transfers,
+                      source_name, transfer_date, count(*) AS transfers,
                       coalesce(sum(bytes) FILTER (WHERE status = 'completed'), 0) / 1e9 AS gb_moved,
                       sum(billed_cost_cny) AS cost_cny
                FROM marts.network_savings WHERE dataset_id IS NOT NULL GROUP BY ALL ORDER BY ALL""",
@@ -623,6 +690,7 @@ FLOWS = Page(
             date="transfer_date",
             tenant="tenant_id",
             provider="provider_id",
+            sample=("source", "source_name"),
         ),
         "datasets": Dataset(
             """SELECT dataset_id, name, license_spdx, commercial_use, transfers, bytes_moved / 1e9 AS gb_moved,
@@ -630,6 +698,7 @@ FLOWS = Page(
                       commercial_use_conflict
                FROM marts.dataset_flow ORDER BY ALL""",
             ("marts.dataset_flow",),
+            sample=("dataset", "dataset_id"),
         ),
     },
     charts=(
@@ -638,7 +707,8 @@ FLOWS = Page(
             "Datasets to computing centres (GB moved)",
             "moves",
             "sankey",
-            extra={"source": "dataset", "target": "site", "value": "gb_moved"},
+            note=f"The {TOP_FLOWS} largest flows; the others are grouped per computing centre.",
+            extra={"source": "dataset", "target": "site", "value": "gb_moved", "top": TOP_FLOWS},
         ),
         Chart(
             "gb_moved_by_site",
@@ -652,6 +722,16 @@ FLOWS = Page(
         ),
     ),
     tables=(
+        TableView(
+            "flows_table",
+            "Flows: dataset to computing centre",
+            "moves",
+            ("dataset", "site", "transfers", "gb_moved", "cost_cny"),
+            sort="gb_moved",
+            group=("dataset", "site"),
+            top=TOP_FLOWS,
+            note="the largest flows first; the others summed in the last row",
+        ),
         TableView(
             "datasets_table",
             "Datasets",
@@ -672,14 +752,76 @@ FLOWS = Page(
         ),
     ),
     figures=(
-        Figure(
-            "datasets_moved", "datasets moved", "SELECT count(*) FROM marts.dataset_flow WHERE transfers > 0"
-        ),
+        Figure("datasets_moved", "datasets moved", "moves", Measure("", distinct="dataset")),
+        Figure("gb_moved", "GB moved", "moves", Measure("", col="gb_moved"), digits=1),
         Figure(
             "non_commercial_gpu_hours",
             "GPU-hours under non-commercial licences",
-            "SELECT sum(non_commercial_gpu_hours) FROM marts.dataset_flow",
+            "datasets",
+            Measure("", col="non_commercial_gpu_hours"),
         ),
+    ),
+)
+
+OVERVIEW = Page(
+    "index",
+    "Overview",
+    "The headline figures and what needs attention: failed checks, sources behind the others of their kind, "
+    "and pools whose demand may outgrow their capacity.",
+    datasets={
+        "monthly": COST.datasets["monthly"],
+        "checks": Dataset(f"SELECT * FROM ({CHECKS_SQL}) WHERE outcome = 'failed'", ()),
+        "behind": Dataset(
+            """WITH newest AS (
+                   SELECT source_name, kind, max(partition_key) AS newest_day, max(arrival) AS last_arrival
+                   FROM audit.ingest_ledger
+                   WHERE partition_key <> 'all' AND status NOT IN ('withdrawn', 'failed', 'rejected')
+                   GROUP BY ALL)
+               SELECT source_name, kind, newest_day, max(newest_day) OVER (PARTITION BY kind) AS newest_of_kind,
+                      date_diff('day', CAST(newest_day AS DATE), CAST(newest_of_kind AS DATE)) AS days_behind,
+                      last_arrival, 1 AS sources
+               FROM newest QUALIFY days_behind > 0 ORDER BY days_behind DESC, source_name""",
+            ("audit.ingest_ledger",),
+            sample=("source", "source_name"),
+        ),
+        "alerts": Dataset(
+            ALERTS_SQL.format(where="WHERE first_date IS NOT NULL"), ("marts.capacity_alerts",)
+        ),
+    },
+    tables=(
+        TableView(
+            "failed_checks_table",
+            "Failed checks",
+            "checks",
+            ("asset", "check_name", "severity", "on_failure", "failed_expectations", "evaluated_at"),
+            note="the latest evaluation of each check; details on the data-quality page",
+        ),
+        TableView(
+            "behind_table",
+            "Sources behind",
+            "behind",
+            ("source_name", "kind", "newest_day", "newest_of_kind", "days_behind", "last_arrival"),
+            sort="days_behind",
+            note="the newest day a source delivered, against the newest of the sources of its kind",
+        ),
+        TableView(
+            "alerts_table",
+            "Pools near capacity",
+            "alerts",
+            ("series_id", "site_id", "chip_family", "metric", "threshold", "first_date", "probability"),
+            note="first day demand may exceed the threshold share of supply, with its probability",
+        ),
+    ),
+    figures=(
+        Figure("gpu_hours", "GPU-hours", "monthly", Measure("", col="gpu_hours")),
+        Figure("pflop_hours", "PFLOP-hours", "monthly", Measure("", col="pflop_hours")),
+        Figure(
+            "effective_cost_cny", "effective cost (CNY)", "monthly", Measure("", col="effective_cost_cny")
+        ),
+        *COST.figures,
+        Figure("failed_checks", "failed checks", "checks", Measure("", col="failed")),
+        Figure("sources_behind", "sources behind", "behind", Measure("", col="sources")),
+        Figure("pools_near_capacity", "pools near capacity", "alerts", Measure("", distinct="series_id")),
     ),
 )
 

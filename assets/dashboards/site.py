@@ -21,15 +21,26 @@ import duckdb
 import jinja2
 from markupsafe import Markup
 
-from assets.dashboards.pages import PAGES, Page
+from assets.dashboards.pages import NAMED_COLUMNS, OVERVIEW, PAGES, Dataset, Page
+from assets.dictionary.sources import is_sample
 from warehouse.ducklake import LakeConfig, connect_reader
 
 HERE = Path(__file__).parent
+# The Chinese names of ids, from the reference tables: (kind, table, id column, name column).
+NAMES = (
+    ("tenant", "ref.tenants", "tenant_id", "tenant_name"),
+    ("provider", "ref.providers", "provider_id", "provider_name_zh"),
+    ("site", "ref.sites", "site_id", "site_name_zh"),
+)
+FILTER_NAMES = {"date": "date range", "tenant": "tenant", "provider": "provider", "series": "series"}
+FILTERS = tuple(FILTER_NAMES)
+SAMPLE_COLUMN = "is_sample"
 CHECK_COLUMNS = {
     "asset": "VARCHAR",
     "check_name": "VARCHAR",
     "passed": "BOOLEAN",
     "severity": "VARCHAR",
+    "blocking": "BOOLEAN",
     "failed_expectations": "BIGINT",
     "evaluated_at": "TIMESTAMPTZ",
 }
@@ -77,38 +88,62 @@ def published_tables(con: duckdb.DuckDBPyConnection) -> set[str]:
     return {name for row in rows for name in row}
 
 
-def _dataset(con: duckdb.DuckDBPyConnection, sql: str) -> dict:
+def _dataset(con: duckdb.DuckDBPyConnection, ds: Dataset) -> dict:
+    """A dataset's rows (with the sample flag when it has one) and the columns its filters act on."""
+    sql = ds.sql
+    if ds.sample is not None:
+        sql = f"SELECT *, {is_sample(*ds.sample)} AS {SAMPLE_COLUMN} FROM ({ds.sql}) ORDER BY ALL"
     cursor = con.execute(sql)
     columns = [d[0] for d in cursor.description]
     rows = [[_plain(v) for v in row] for row in cursor.fetchall()]
-    return {"columns": columns, "rows": rows}
+    filters = {k: getattr(ds, k) for k in FILTERS}
+    return {"columns": columns, "rows": rows, **filters, "sample": SAMPLE_COLUMN if ds.sample else None}
 
 
-def _figure(con: duckdb.DuckDBPyConnection, sql: str, fmt: str) -> tuple[float | None, str]:
-    try:
-        value = con.execute(sql).fetchone()[0]
-    except duckdb.CatalogException:
-        return None, "n/a"
-    if value is None or not math.isfinite(float(value)):
-        return None, "n/a"
-    return float(value), fmt.format(value)
+def reference_names(con: duckdb.DuckDBPyConnection, existing: set[str]) -> dict[str, dict[str, str]]:
+    """The Chinese name of each tenant, provider and site id the reference tables have."""
+    names = {}
+    for kind, table, key, name in NAMES:
+        if table in existing:
+            rows = con.execute(f"SELECT {key}, {name} FROM {table} WHERE {name} IS NOT NULL").fetchall()
+            names[kind] = dict(rows)
+    return names
 
 
-def page_document(con: duckdb.DuckDBPyConnection, page: Page, existing: set[str]) -> tuple[dict, list[str]]:
-    """The page's embedded data (datasets, charts, tables, figures) and the tables it lacks."""
+def page_filters(datasets: dict[str, dict]) -> dict[str, bool]:
+    """The filters a page shows: those some dataset acts on, and the samples toggle."""
+    shown = {k: any(d.get(k) for d in datasets.values()) for k in FILTERS}
+    return {**shown, "samples": any(d["sample"] for d in datasets.values())}
+
+
+def fixed_note(ignores: list[str]) -> str:
+    """What a figure that cannot follow some of the page's filters says beside it ('' when it follows all)."""
+    filters = [FILTER_NAMES[k] for k in ignores if k != "samples"]
+    parts = [f"not filtered by {', '.join(filters)}"] if filters else []
+    if "samples" in ignores:
+        parts.append("the same with or without reference samples")
+    return "; ".join(parts)
+
+
+def page_document(
+    con: duckdb.DuckDBPyConnection, page: Page, existing: set[str], names: dict[str, dict[str, str]]
+) -> tuple[dict, list[str]]:
+    """The page's embedded data (datasets, charts, tables, figures, names) and the tables it lacks."""
     missing = [t for t in page.needs if t not in existing]
-    datasets = {}
-    for name, ds in page.datasets.items():
-        if any(t in missing for t in ds.needs):
-            continue
-        filters = {k: getattr(ds, k) for k in ("date", "tenant", "provider", "series")}
-        datasets[name] = {**_dataset(con, ds.sql), **filters}
+    datasets = {
+        name: _dataset(con, ds)
+        for name, ds in page.datasets.items()
+        if not any(t in missing for t in ds.tables)
+    }
+    filters = page_filters(datasets)
     figures = []
     for f in page.figures:
-        value, text = _figure(con, f.sql, f.fmt)
-        figures.append(
-            {"key": f.key, "label": f.label, "value": value, "text": text, "sql": " ".join(f.sql.split())}
-        )
+        ds = datasets.get(f.dataset, {})
+        # the page's filters this figure cannot follow (said beside it)
+        ignores = [k for k in FILTERS if filters[k] and not ds.get(k)]
+        if filters["samples"] and not ds.get("sample"):
+            ignores.append("samples")
+        figures.append({**asdict(f), "ignores": ignores, "fixed": fixed_note(ignores)})
     charts = []
     for c in page.charts:
         chart = {k: v for k, v in asdict(c).items() if k != "extra"}
@@ -117,9 +152,12 @@ def page_document(con: duckdb.DuckDBPyConnection, page: Page, existing: set[str]
     return {
         "page": page.name,
         "datasets": datasets,
+        "filters": filters,
         "charts": charts,
         "tables": tables,
         "figures": figures,
+        "names": names,
+        "named_columns": NAMED_COLUMNS,
     }, missing
 
 
@@ -167,22 +205,21 @@ def build_site(lake: LakeConfig, out_dir: Path, checks: list[dict], built_at: da
                 [[c[k] for k in CHECK_COLUMNS] for c in checks],
             )
         existing = published_tables(con)
+        names = reference_names(con, existing)
         statuses = []
-        for page in PAGES:
-            document, missing = page_document(con, page, existing)
+        for page in (*PAGES, OVERVIEW):  # the overview last: it lists the other pages and what they lack
+            document, missing = page_document(con, page, existing, names)
             html = env.get_template("page.html.j2").render(
                 **common,
                 title=page.title,
                 current=page.name,
                 page=page,
                 missing=missing,
-                filters={
-                    k: any(d.get(k) for d in document["datasets"].values())
-                    for k in ("date", "tenant", "provider", "series")
-                },
+                filters=document["filters"],
                 figures=document["figures"],
                 charts=document["charts"],
                 tables=document["tables"],
+                statuses=statuses if page is OVERVIEW else [],
                 data_json=script_json(document),
             )
             path = out_dir / f"{page.name}.html"
@@ -198,8 +235,4 @@ def build_site(lake: LakeConfig, out_dir: Path, checks: list[dict], built_at: da
                     "missing": missing,
                 }
             )
-    index = env.get_template("index.html.j2").render(
-        **{**common, "pages": statuses}, title="Overview", current="index"
-    )
-    _write(out_dir / "index.html", index)
     return outcomes

@@ -380,6 +380,12 @@ class SourceSpec(_Strict):
         "invoice_issuer_name and publisher_name when unmapped); for transfers, the network provider",
     )
     provenance: str | None = Field(None, description="where the files come from, and under which licence")
+    sample: bool = Field(
+        False,
+        description="a public reference or specification sample, not the city's business: loaded and queryable "
+        "as any source, flagged in meta.sources, and left out of the dashboards and headline figures unless "
+        "asked (needs provenance)",
+    )
     landing: LandingSpec = Field(description="where the files land")
     format: FormatSpec = Field(description="how the files are read")
     timezone: str = Field("UTC", description="IANA zone of times written without an offset")
@@ -496,6 +502,8 @@ class SourceSpec(_Strict):
         names = [line.name for line in self.lines]
         if len(set(names)) != len(names):
             raise ValueError(f"lines: names must be unique (got {names})")
+        if self.sample and not self.provenance:
+            raise ValueError("a sample names its provenance")
         if self.unpriced and self.pricing:
             raise ValueError("an unpriced source has no pricing")
         if self.attributes is not None and self.kind != "catalog":

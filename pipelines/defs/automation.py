@@ -16,11 +16,11 @@ from warehouse.settings import Settings
 @dg.definitions
 def automation() -> dg.Definitions:
     """The daily refresh, the nightly lake maintenance and the dashboard site downstream of the warehouse."""
-    check_keys = [key for c in [*build_contract_checks(), *CAPACITY_CHECKS] for key in c.check_keys]
+    checks = [spec for c in [*build_contract_checks(), *CAPACITY_CHECKS] for spec in c.check_specs]
     specs = load_checked_specs(Settings.from_env().sources_dir)
-    check_keys += [dg.AssetCheckKey(ingest_key(spec), FILES_CHECK) for spec in specs]
+    checks += [dg.AssetCheckSpec(FILES_CHECK, asset=ingest_key(spec)) for spec in specs]
     return dg.Definitions(
-        assets=with_code_version([build_dashboards_asset(check_keys)]),
+        assets=with_code_version([build_dashboards_asset(checks)]),
         jobs=[lake_maintenance],
         schedules=[daily_refresh, lake_maintenance_schedule],
     )

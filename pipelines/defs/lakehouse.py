@@ -6,6 +6,7 @@ from assets.capacity.definitions import CAPACITY_ASSETS, CAPACITY_CHECKS
 from assets.contracts.checks import build_contract_checks
 from assets.core.definitions import build_core_assets
 from assets.dictionary.definitions import build_dictionary_asset
+from assets.dictionary.sources import build_sources_asset
 from assets.exports.focus_check import focus_conformance
 from assets.ingest.check import load_checked_specs
 from assets.ingest.definitions import ingest_key
@@ -30,6 +31,7 @@ def lakehouse() -> dg.Definitions:
         *MART_ASSETS,
         subsidy_marts,
         *CAPACITY_ASSETS,
+        build_sources_asset(specs),
     ]
     upstream = [key for a in tables for key in a.keys] + [ingest_key(s) for s in specs]
     dictionary = build_dictionary_asset(upstream)

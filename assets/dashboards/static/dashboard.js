@@ -1,13 +1,21 @@
-// ComputeFlow dashboards: draws a page's charts and tables from the JSON block embedded in it, with filters by
-// date range, tenant, provider (and series where a page has them). Data is text only: DOM nodes get textContent,
-// chart labels are entity-escaped before Plotly sees them.
+// ComputeFlow dashboards: draws a page's headline figures, charts and tables from the JSON block embedded in it,
+// with filters by date range, tenant, provider (and series where a page has them); reference samples' rows are
+// left out unless the page's toggle asks for them. Data is text only: DOM nodes get textContent, chart labels are
+// entity-escaped before Plotly sees them.
 (function () {
   "use strict";
   const spec = JSON.parse(document.getElementById("page-data").textContent);
   const FILTERS = ["tenant", "provider", "series"];
-  const state = { from: "", to: "", tenant: "", provider: "", series: "" };
+  const state = { from: "", to: "", tenant: "", provider: "", series: "", samples: false };
   const esc = (s) => String(s).replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;");
   const fmt = new Intl.NumberFormat("en", { maximumFractionDigits: 2 });
+
+  // An id with its Chinese name from the reference tables, where the column names ids that have one.
+  function label(col, value) {
+    const names = spec.names[spec.named_columns[col]] || {};
+    const name = names[value];
+    return name ? value + " " + name : value;
+  }
 
   function records(name) {
     const ds = spec.datasets[name];
@@ -18,6 +26,7 @@
   }
 
   function keep(ds, o) {
+    if (ds.sample && !state.samples && o[ds.sample]) return false;
     if (ds.date) {
       const day = String(o[ds.date]).slice(0, 10);
       if (state.from && day < state.from) return false;
@@ -34,16 +43,50 @@
     return rows.filter((o) => Object.entries(cond).every(([k, v]) => o[k] === v));
   }
 
+  // A measure over rows: a sum, a ratio of sums (null over nothing) or a count of distinct values.
+  function measure(rows, m) {
+    if (m.distinct) return new Set(rows.map((o) => o[m.distinct]).filter((v) => v !== null)).size;
+    const sum = (c) => rows.reduce((t, o) => t + (Number(o[c]) || 0), 0);
+    if (m.den) {
+      const den = sum(m.den);
+      return den ? sum(m.num) / den : null;
+    }
+    return sum(m.col);
+  }
+
+  // Group rows by `keys`, summing the other numeric columns; the `top` largest by `sort` are kept and the rest
+  // summed into "other" rows (one per value of `otherBy`, or a single one).
+  function topGroups(rows, keys, sort, top, otherBy) {
+    const add = (groups, id, o, base) => {
+      const g = groups.get(id) || { ...base, rows: 0 };
+      for (const [c, v] of Object.entries(o)) if (!keys.includes(c) && typeof v === "number") g[c] = (g[c] || 0) + v;
+      g.rows += 1;
+      groups.set(id, g);
+    };
+    const groups = new Map();
+    for (const o of rows) add(groups, JSON.stringify(keys.map((k) => o[k])), o, Object.fromEntries(keys.map((k) => [k, o[k]])));
+    const sorted = [...groups.values()].sort((a, b) => (b[sort] || 0) - (a[sort] || 0));
+    if (!top || sorted.length <= top) return sorted;
+    const others = new Map();
+    const rest = sorted.slice(top);
+    const name = "other (" + rest.length + " flows)";
+    for (const g of rest) {
+      const base = Object.fromEntries(keys.map((k) => [k, k === otherBy ? g[k] : k === keys[0] ? name : ""]));
+      add(others, otherBy ? String(g[otherBy]) : "", g, base);
+    }
+    return [...sorted.slice(0, top), ...others.values()];
+  }
+
   // Sum each measure by x (and by series when `by` is set); a measure with num/den is a ratio of sums.
   function aggregate(rows, chart) {
     const groups = new Map();
     for (const o of rows) {
-      const split = chart.by ? String(o[chart.by] ?? "(none)") : "";
+      const split = chart.by ? String(label(chart.by, o[chart.by] ?? "(none)")) : "";
       for (const m of chart.y) {
         const name = chart.by ? (chart.y.length > 1 ? split + " · " + m.label : split) : m.label;
         if (!groups.has(name)) groups.set(name, new Map());
         const g = groups.get(name);
-        const x = o[chart.x];
+        const x = label(chart.x, o[chart.x]);
         const a = g.get(x) || { num: 0, den: 0 };
         a.num += Number(o[m.num || m.col]) || 0;
         a.den += m.den ? Number(o[m.den]) || 0 : 1;
@@ -107,21 +150,22 @@
     return out;
   }
 
+  // The largest flows source -> target; the others grouped into one "other" node per target.
   function sankey(rows, chart) {
     const names = [];
-    const index = (n) => {
-      const s = esc(n ?? "(none)");
+    const index = (col, n) => {
+      const s = esc(label(col, n ?? "(none)"));
       let i = names.indexOf(s);
       if (i < 0) { names.push(s); i = names.length - 1; }
       return i;
     };
     const link = { source: [], target: [], value: [] };
-    for (const o of rows) {
-      link.source.push(index(o[chart.source]));
-      link.target.push(index(o[chart.target]));
+    for (const o of topGroups(rows, [chart.source, chart.target], chart.value, chart.top, chart.target)) {
+      link.source.push(index(chart.source, o[chart.source]));
+      link.target.push(index(chart.target, o[chart.target]));
       link.value.push(Number(o[chart.value]) || 0);
     }
-    return [{ type: "sankey", node: { label: names, pad: 12 }, link }];
+    return [{ type: "sankey", node: { label: names, pad: 12 }, link: { ...link, color: "rgba(31,78,121,0.35)" } }];
   }
 
   function drawChart(chart) {
@@ -140,13 +184,14 @@
     const body = document.querySelector("#" + table.id + " tbody");
     body.replaceChildren();
     let rows = where(records(table.dataset), table.where);
-    if (table.sort) rows.sort((a, b) => (Number(b[table.sort]) || 0) - (Number(a[table.sort]) || 0));
+    if (table.group.length) rows = topGroups(rows, table.group, table.sort, table.top, null);
+    else if (table.sort) rows.sort((a, b) => (Number(b[table.sort]) || 0) - (Number(a[table.sort]) || 0));
     for (const o of rows.slice(0, table.limit || 200)) {
       const tr = document.createElement("tr");
       for (const c of table.columns) {
         const td = document.createElement("td");
         const v = o[c];
-        td.textContent = v === null || v === undefined ? "" : typeof v === "number" ? fmt.format(v) : String(v);
+        td.textContent = v === null || v === undefined ? "" : typeof v === "number" ? fmt.format(v) : String(label(c, v));
         if (typeof v === "number") td.className = "num";
         tr.appendChild(td);
       }
@@ -156,7 +201,8 @@
     if (count) count.textContent = Math.min(rows.length, table.limit || 200) + " of " + rows.length + " rows";
   }
 
-  function fillFilters() {
+  // The options of each filter: the values of the rows shown (samples' only when asked), named where known.
+  function fillOptions() {
     for (const f of FILTERS) {
       const select = document.getElementById("filter-" + f);
       if (!select) continue;
@@ -164,30 +210,60 @@
       for (const ds of Object.values(spec.datasets)) {
         if (!ds[f]) continue;
         const i = ds.columns.indexOf(ds[f]);
-        for (const r of ds.rows) if (r[i] !== null) values.add(String(r[i]));
+        const s = ds.sample ? ds.columns.indexOf(ds.sample) : -1;
+        for (const r of ds.rows) if (r[i] !== null && (state.samples || s < 0 || !r[s])) values.add(String(r[i]));
       }
-      for (const v of [...values].sort()) {
+      const sorted = [...values].sort();
+      select.replaceChildren(...[...select.options].filter((o) => o.value === ""));  // "all ..." stays
+      for (const v of sorted) {
         const opt = document.createElement("option");
         opt.value = v;
-        opt.textContent = v;
+        opt.textContent = label(filterColumn(f), v);
         select.appendChild(opt);
       }
-      if (f === "series" && values.size) {
-        state.series = select.value = [...values].sort()[0];
-      }
-      select.addEventListener("change", () => { state[f] = select.value; draw(); });
+      if (!values.has(state[f])) state[f] = f === "series" ? sorted[0] || "" : "";
+      select.value = state[f];
+    }
+  }
+
+  // The column a filter acts on, as the first dataset that has one names it (for the names of its values).
+  function filterColumn(f) {
+    return (Object.values(spec.datasets).find((ds) => ds[f]) || {})[f];
+  }
+
+  function listen() {
+    for (const f of FILTERS) {
+      const select = document.getElementById("filter-" + f);
+      if (select) select.addEventListener("change", () => { state[f] = select.value; draw(); });
     }
     for (const [id, key] of [["filter-from", "from"], ["filter-to", "to"]]) {
       const input = document.getElementById(id);
       if (input) input.addEventListener("change", () => { state[key] = input.value; draw(); });
     }
+    const samples = document.getElementById("filter-samples");
+    if (samples) samples.addEventListener("change", () => { state.samples = samples.checked; fillOptions(); draw(); });
+  }
+
+  // Each headline figure, computed from its dataset's rows under the filters (data-value: the number itself).
+  function drawFigures() {
+    for (const f of spec.figures) {
+      const el = document.querySelector('[data-figure="' + f.key + '"]');
+      const value = spec.datasets[f.dataset] ? measure(records(f.dataset), f.value) : null;
+      const number = new Intl.NumberFormat("en", { style: f.percent ? "percent" : "decimal",
+        minimumFractionDigits: f.digits, maximumFractionDigits: f.digits });
+      el.dataset.value = value === null ? "" : String(value);
+      el.querySelector(".value").textContent = value === null ? "n/a" : number.format(value);
+    }
   }
 
   function draw() {
+    drawFigures();
     spec.charts.forEach(drawChart);
     spec.tables.forEach(drawTable);
+    document.body.dataset.draws = String(Number(document.body.dataset.draws || 0) + 1);
   }
 
-  fillFilters();
+  fillOptions();
+  listen();
   draw();
 })();

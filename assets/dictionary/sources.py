@@ -1,0 +1,87 @@
+"""meta.sources: one row per source spec (which are reference samples), and the SQL that tells sample rows apart.
+
+Reference and specification samples (`sample: true` in a spec) stay loaded and queryable; dashboards and headline
+figures leave their rows out unless asked, deciding from this table: a row is a sample's by its source, by its
+provider (one whose every source is a sample) or by its tenant or dataset (one seen only in samples' rows).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Literal
+
+import dagster as dg
+
+from assets.ingest.spec import SourceSpec
+from assets.pools import write_pool
+from assets.resources import Lakehouse
+from assets.tables import SOURCE_COLUMNS, SOURCES_TABLE
+from assets.versions import project_code_version
+from warehouse.ducklake import replace_table
+
+SOURCES_KEY = dg.AssetKey(["meta", "sources"])
+
+_SAMPLE_SOURCES = f"SELECT source_name FROM {SOURCES_TABLE} WHERE is_sample"
+_SAMPLE_KEYS = {
+    "source": _SAMPLE_SOURCES,
+    "provider": f"SELECT provider_id FROM {SOURCES_TABLE} WHERE provider_id IS NOT NULL "
+    "GROUP BY provider_id HAVING bool_and(is_sample)",
+    "tenant": "SELECT tenant_id FROM (SELECT tenant_id, source_name FROM core.compute_usage UNION ALL "
+    "SELECT tenant_id, source_name FROM core.data_transfers UNION ALL SELECT tenant_id, source_name FROM "
+    f"core.vouchers) WHERE tenant_id IS NOT NULL GROUP BY tenant_id HAVING bool_and(source_name IN "
+    f"({_SAMPLE_SOURCES}))",
+    "dataset": f"SELECT dataset_id FROM core.dataset_catalog GROUP BY dataset_id HAVING bool_and(source_name IN "
+    f"({_SAMPLE_SOURCES}))",
+}
+SampleKey = Literal["source", "provider", "tenant", "dataset"]
+# The tables each kind of key reads besides meta.sources.
+SAMPLE_KEY_TABLES: dict[str, tuple[str, ...]] = {
+    "source": (),
+    "provider": (),
+    "tenant": ("core.compute_usage", "core.data_transfers", "core.vouchers"),
+    "dataset": ("core.dataset_catalog",),
+}
+
+
+def is_sample(key: SampleKey, column: str) -> str:
+    """SQL true when `column` (a source name, provider, tenant or dataset id) belongs to reference samples only."""
+    return f"coalesce({column} IN ({_SAMPLE_KEYS[key]}), false)"
+
+
+def source_rows(specs: list[SourceSpec]) -> list[tuple]:
+    """Rows of meta.sources, one per spec."""
+    return [
+        (s.name, s.kind, s.provider_id, s.sample, s.provenance, " ".join(s.description.split()))
+        for s in sorted(specs, key=lambda s: s.name)
+    ]
+
+
+def build_sources_asset(specs: list[SourceSpec]) -> dg.AssetsDefinition:
+    """The meta/sources asset: rewritten whenever the code or any spec changes."""
+    version = hashlib.sha1(
+        (project_code_version() + "".join(s.model_dump_json() for s in specs)).encode()
+    ).hexdigest()[:16]
+
+    @dg.asset(
+        key=SOURCES_KEY,
+        group_name="warehouse",
+        kinds={"duckdb", "ducklake"},
+        pool=write_pool(SOURCES_KEY),
+        code_version=version,
+        description="Source specs: kind, provider, provenance and whether each is a reference sample (left "
+        "out of dashboards and headline figures unless asked).",
+    )
+    def sources(lakehouse: Lakehouse) -> dg.MaterializeResult:
+        columns = ", ".join(f"{c} {t}" for c, t in SOURCE_COLUMNS.items())
+        with lakehouse.connect() as con:
+            con.execute(f"CREATE OR REPLACE TEMP TABLE __sources ({columns})")
+            rows = source_rows(specs)
+            if rows:
+                con.executemany(
+                    f"INSERT INTO __sources VALUES ({', '.join('?' for _ in SOURCE_COLUMNS)})", rows
+                )
+            written = replace_table(con, SOURCES_TABLE, "SELECT * FROM __sources ORDER BY source_name")
+            con.execute("DROP TABLE __sources")
+        return dg.MaterializeResult(metadata={"rows": written, "samples": sum(r[3] for r in rows)})
+
+    return sources
