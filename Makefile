@@ -21,6 +21,8 @@ run: install
 
 test: install
 	$(BIN)/ruff check .
+	$(BIN)/dg check defs
+	$(BIN)/dg list defs > /dev/null  # the listing is long; a load error goes to stderr and fails the target
 	$(BIN)/pytest -q -n auto --dist loadfile
 
 lint: install

@@ -136,6 +136,34 @@ MARTS = (
 )
 
 
+# The day (or month) that dates the rows of a table built from day-partitioned deliveries: a materialization of
+# the table reports the span of its data (assets.table_metadata); the subsidy marts rewrite days by it.
+DATED_BY = {
+    "core.compute_usage": "charge_date",
+    "core.data_transfers": "transfer_date",
+    "core.dataset_catalog": "snapshot_date",
+    "core.vouchers": "issued_date",
+    "exports.focus_cost_and_usage": "x_ChargeDate",
+    "marts.capacity_demand_daily": "usage_date",
+    "marts.capacity_forecast": "forecast_date",
+    "marts.capacity_supply_daily": "supply_date",
+    "marts.chip_mix": "usage_date",
+    "marts.cost_reduction_monthly": "month",
+    "marts.network_savings": "transfer_date",
+    "marts.queue_wait": "submit_date",
+    "marts.subsidy_attribution": "charge_date",
+    "marts.subsidy_unattributed": "charge_date",
+    "marts.utilization_daily": "usage_date",
+    "marts.voucher_balances": "balance_date",
+}
+
+# Published tables assembled from more than one asset (asset key paths).
+TABLE_ASSETS = {
+    "core.compute_usage": (("core", "compute_usage"), ("core", "compute_usage_statements")),
+    "meta.subsidy_checkpoints": (("marts", "subsidy_attribution"),),
+}
+
+
 def _tables() -> dict[str, TableDef]:
     tables = [
         TableDef("core.compute_usage", {"charge_line_id": "VARCHAR", **kind_columns("usage")}, view=True),

@@ -604,12 +604,20 @@ def shell(print_only: bool) -> None:
 @click.option("--port", default=3000, show_default=True)
 @click.option("--host", default="127.0.0.1", show_default=True, help="Interface to serve on (0.0.0.0: all).")
 def ui(port: int, host: str) -> None:
-    """Open the Dagster UI on the local instance."""
-    from pipelines.instance import prepare_instance
+    """Open the Dagster UI (`dg dev`: webserver and daemon) on the local instance."""
+    from importlib.util import find_spec
 
-    prepare_instance(Settings.from_env())
-    cmd = [sys.executable, "-m", "dagster", "dev", "-m", "pipelines.definitions", "-h", host, "-p", str(port)]
-    os.execvp(cmd[0], cmd)
+    from pipelines.instance import prepare_instance
+    from warehouse.settings import REPO_ROOT
+
+    if find_spec("dagster_dg_cli") is None:
+        raise click.ClickException("the UI runs `dg dev`: install the dev extra (pip install -e '.[dev]')")
+    settings = Settings.from_env()
+    prepare_instance(settings)
+    # dg dev serves the project from its root: keep the home this command resolved from the current directory.
+    os.environ["COMPUTEFLOW_HOME"] = str(settings.home)
+    cmd = [sys.executable, "-m", "dagster_dg_cli.cli", "dev", "--target-path", str(REPO_ROOT)]
+    os.execvp(cmd[0], [*cmd, "--host", host, "--port", str(port)])
 
 
 if __name__ == "__main__":

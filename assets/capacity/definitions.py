@@ -1,19 +1,19 @@
 """Capacity planning assets: forecasts, alerts and backtests from the demand and supply marts, and their checks."""
 
-from __future__ import annotations
-
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
 import dagster as dg
 import duckdb
 import polars as pl
+from dagster import AssetExecutionContext
 
 from assets.capacity.tables import CAPACITY_TABLES
 from assets.marts.definitions import table_asset_keys
 from assets.partitions import REFIT_TAG
 from assets.pools import write_pool
 from assets.resources import Lakehouse
+from assets.table_metadata import add_table_metadata
 from assets.tables import TABLES
 from assets.views import create_lake_views
 from warehouse.ducklake import replace_table
@@ -59,7 +59,7 @@ def _notes_markdown(notes: pl.DataFrame) -> str:
     return "\n".join(lines)
 
 
-def _metadata(plan: CapacityPlan) -> dict[str, dict[str, dg.MetadataValue]]:
+def _metadata(plan: "CapacityPlan") -> dict[str, dict[str, dg.MetadataValue]]:
     """Dagster metadata of each table: models used, fallbacks and notes, model quality, alerts raised."""
     from assets.capacity.planning import coverage_summary, naive_comparison
 
@@ -114,7 +114,9 @@ def _finite(summary: dict[str, float | int]) -> dict[str, float | int | None]:
     ],
     pool=write_pool("marts/capacity"),
 )
-def capacity_forecasts(lakehouse: Lakehouse) -> Iterator[dg.MaterializeResult]:
+def capacity_forecasts(
+    context: AssetExecutionContext, lakehouse: Lakehouse
+) -> Iterator[dg.MaterializeResult]:
     """Backtest, choose and forecast every demand series; write forecasts, alerts and backtests."""
     from assets.capacity.planning import plan_capacity
 
@@ -130,11 +132,9 @@ def capacity_forecasts(lakehouse: Lakehouse) -> Iterator[dg.MaterializeResult]:
         )
         metadata = _metadata(plan) if plan else {}
         for table in CAPACITY_TABLES:
-            rows = _write(con, table, frames.get(table))
-            yield dg.MaterializeResult(
-                asset_key=KEYS[table],
-                metadata={"rows": dg.MetadataValue.int(rows), **metadata.get(table, {})},
-            )
+            _write(con, table, frames.get(table))
+            add_table_metadata(context, con, table, KEYS[table])
+            yield dg.MaterializeResult(asset_key=KEYS[table], metadata=metadata.get(table, {}))
 
 
 def _read(lakehouse: Lakehouse, table: str) -> pl.DataFrame:

@@ -7,14 +7,14 @@ from dagster import AssetExecutionContext
 
 from assets.core.catalog import write_dataset_catalog
 from assets.core.queries import transfers_query, union_sources, vouchers_query
-from assets.core.usage import define_usage_view, partition_rows
+from assets.core.usage import define_usage_view
 from assets.ingest.definitions import ingest_key
-from assets.ingest.engine import UNPARTITIONED
 from assets.ingest.spec import SourceSpec
 from assets.pools import write_pool
 from assets.resources import Lakehouse
+from assets.table_metadata import add_table_metadata
 from assets.tables import TABLES
-from warehouse.ducklake import commit, replace_changed, table_rows
+from warehouse.ducklake import commit, replace_changed
 
 
 def build_compute_usage(specs: list[SourceSpec], days: dg.PartitionsDefinition) -> dg.AssetsDefinition:
@@ -34,8 +34,8 @@ def build_compute_usage(specs: list[SourceSpec], days: dg.PartitionsDefinition) 
     def compute_usage(context: AssetExecutionContext, lakehouse: Lakehouse) -> dg.MaterializeResult:
         with lakehouse.connect() as con:
             define_usage_view(con, lakehouse.specs())
-            total = partition_rows(con, usage, context.partition_keys)
-        return dg.MaterializeResult(metadata={"rows": total, "days": len(context.partition_keys)})
+            add_table_metadata(context, con, "core.compute_usage")
+        return dg.MaterializeResult(metadata={"days": len(context.partition_keys)})
 
     return compute_usage
 
@@ -52,11 +52,13 @@ def build_usage_statements(specs: list[SourceSpec]) -> dg.AssetsDefinition:
         description="core.compute_usage rows of whole-statement files (monthly bills, traces) with no day in the path.",
         pool=write_pool(dg.AssetKey(["core", "compute_usage_statements"])),
     )
-    def compute_usage_statements(lakehouse: Lakehouse) -> dg.MaterializeResult:
+    def compute_usage_statements(
+        context: AssetExecutionContext, lakehouse: Lakehouse
+    ) -> dg.MaterializeResult:
         with lakehouse.connect() as con:
             define_usage_view(con, lakehouse.specs())
-            rows = partition_rows(con, statements, [UNPARTITIONED])
-        return dg.MaterializeResult(metadata={"rows": rows})
+            add_table_metadata(context, con, "core.compute_usage")
+        return dg.MaterializeResult()
 
     return compute_usage_statements
 
@@ -80,7 +82,7 @@ def _build_whole(
         description=description,
         pool=write_pool(dg.AssetKey(["core", name])),
     )
-    def _core(lakehouse: Lakehouse) -> dg.MaterializeResult:
+    def _core(context: AssetExecutionContext, lakehouse: Lakehouse) -> dg.MaterializeResult:
         table = TABLES[f"core.{name}"]
         with lakehouse.connect() as con:
             union = union_sources(con, sources, kind)
@@ -88,12 +90,8 @@ def _build_whole(
                 rewritten = replace_changed(
                     con, table.name, query(union) if union else f"{table.empty_select()} LIMIT 0", key
                 )
-            return dg.MaterializeResult(
-                metadata={
-                    "rows": table_rows(con, table.name),
-                    f"{key}s_rewritten": "all" if rewritten is None else rewritten,
-                }
-            )
+            add_table_metadata(context, con, table.name)
+        return dg.MaterializeResult(metadata={f"{key}s_rewritten": "all" if rewritten is None else rewritten})
 
     return _core
 
@@ -123,13 +121,16 @@ def build_dataset_catalog(sources: list[SourceSpec]) -> dg.AssetsDefinition:
         ],
         pool=write_pool("core/dataset_catalog"),
     )
-    def dataset_catalog(lakehouse: Lakehouse) -> Iterator[dg.MaterializeResult]:
+    def dataset_catalog(
+        context: AssetExecutionContext, lakehouse: Lakehouse
+    ) -> Iterator[dg.MaterializeResult]:
         with lakehouse.connect() as con:
             unmapped = write_dataset_catalog(con, sources)
             for name in ("dataset_catalog", "dataset_terms"):
-                rows = table_rows(con, f"core.{name}")
-                metadata = {"rows": rows} | ({"unmapped_terms": unmapped} if name == "dataset_terms" else {})
-                yield dg.MaterializeResult(asset_key=["core", name], metadata=metadata)
+                key = dg.AssetKey(["core", name])
+                add_table_metadata(context, con, f"core.{name}", key)
+                metadata = {"unmapped_terms": unmapped} if name == "dataset_terms" else {}
+                yield dg.MaterializeResult(asset_key=key, metadata=metadata)
 
     return dataset_catalog
 

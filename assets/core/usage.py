@@ -15,7 +15,7 @@ from assets.ingest.spec import SourceSpec
 from assets.tables import CHARGE_LINE_ID, TABLES, ingest_table, kind_columns
 from warehouse.catalog import TableDef, create_tables
 from warehouse.ducklake import change_feed, current_snapshot, define_view, lake_tables, qualified
-from warehouse.lake import sql_ident, sql_str
+from warehouse.lake import sql_ident
 
 USAGE = "core.compute_usage"
 EXCLUDED = "audit.usage_dedup_excluded"
@@ -48,18 +48,6 @@ def define_usage_view(con: duckdb.DuckDBPyConnection, specs: list[SourceSpec]) -
     tables = [ingest_table(s.name) for s in specs if s.kind == "usage" and ingest_table(s.name) in existing]
     create_tables(con, [TableDef(t, kind_columns("usage")) for t in tables])
     return define_view(con, USAGE, usage_view_sql(con, specs))
-
-
-def partition_rows(con: duckdb.DuckDBPyConnection, specs: list[SourceSpec], partitions: list[str]) -> int:
-    """Rows core.compute_usage serves for some partitions of some sources."""
-    if not specs or not partitions:
-        return 0
-    names = ", ".join(sql_str(s.name) for s in specs)
-    keys = ", ".join(sql_str(p) for p in partitions)
-    row = con.execute(
-        f"SELECT count(*) FROM {qualified(USAGE)} WHERE source_name IN ({names}) AND partition_key IN ({keys})"
-    ).fetchone()
-    return int(row[0]) if row else 0
 
 
 def changed_charge_dates(con: duckdb.DuckDBPyConnection, specs: list[SourceSpec], since: int) -> set | None:

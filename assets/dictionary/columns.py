@@ -10,6 +10,7 @@ import duckdb
 from assets.contracts.suites import suite_paths
 from assets.tables import DICTIONARY_COLUMNS as COLUMNS
 from assets.tables import TABLES
+from warehouse.catalog import TableDef
 from warehouse.ducklake import lake_tables, replace_table
 
 DICTIONARY_TABLE = "meta.columns"
@@ -32,16 +33,23 @@ def suite_meanings() -> dict[str, TableMeaning]:
     return meanings
 
 
+def described_columns(
+    con: duckdb.DuckDBPyConnection, table: TableDef, existing: set[str]
+) -> list[tuple[str, str]]:
+    """(column, type as DuckDB names it) of a table: the lake's table when `existing` has it, else its fixed
+    shape (which needs no lake attached)."""
+    described = con.execute(f"DESCRIBE SELECT * FROM {table.source(con, existing)}").fetchall()
+    return [(row[0], row[1]) for row in described]
+
+
 def table_columns(con: duckdb.DuckDBPyConnection) -> dict[str, list[tuple[str, str]]]:
     """(column, type) of every catalog table that the lake has (or whose shape is fixed), in table order."""
-    found = {}
     existing = lake_tables(con)
-    for name, table in sorted(TABLES.items()):
-        if name == DICTIONARY_TABLE or (not table.columns and name not in existing):
-            continue
-        described = con.execute(f"DESCRIBE SELECT * FROM {table.source(con, existing)}").fetchall()
-        found[name] = [(row[0], row[1]) for row in described]
-    return found
+    return {
+        name: described_columns(con, table, existing)
+        for name, table in sorted(TABLES.items())
+        if name != DICTIONARY_TABLE and (table.columns or name in existing)
+    }
 
 
 def dictionary_rows(

@@ -1,11 +1,12 @@
 """The meta/columns asset: the data dictionary table, written after every other table and before the publish."""
 
 import dagster as dg
+from dagster import AssetExecutionContext
 
-from assets.dictionary.columns import write_dictionary
+from assets.dictionary.columns import DICTIONARY_TABLE, write_dictionary
 from assets.pools import write_pool
 from assets.resources import Lakehouse
-from warehouse.ducklake import table_rows
+from assets.table_metadata import add_table_metadata
 
 COLUMNS_KEY = dg.AssetKey(["meta", "columns"])
 
@@ -23,11 +24,10 @@ def build_dictionary_asset(upstream: list[dg.AssetKey]) -> dg.AssetsDefinition:
         description="Data dictionary: every published table and column with its type and meaning (from the "
         "contract suites' meta.columns).",
     )
-    def columns(lakehouse: Lakehouse) -> dg.MaterializeResult:
+    def columns(context: AssetExecutionContext, lakehouse: Lakehouse) -> dg.MaterializeResult:
         with lakehouse.connect() as con:
             described = write_dictionary(con)
-            return dg.MaterializeResult(
-                metadata={"columns": described, "rows": table_rows(con, "meta.columns")}
-            )
+            add_table_metadata(context, con, DICTIONARY_TABLE)
+        return dg.MaterializeResult(metadata={"columns": described})
 
     return columns

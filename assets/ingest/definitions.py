@@ -9,6 +9,8 @@ from assets.landing_versions import NO_FILES, listing_versions, record_version
 from assets.pools import write_pool
 from assets.reference.tables import INGEST_REFERENCE
 from assets.resources import Lakehouse
+from assets.table_metadata import add_table_metadata
+from assets.tables import ingest_table
 from assets.versions import spec_code_version
 
 FILES_CHECK = "files_accepted"
@@ -82,6 +84,7 @@ def build_ingest_asset(spec: SourceSpec, days: dg.PartitionsDefinition) -> dg.As
                         totals["rows_loaded"] += row.rows_loaded
                         totals["rows_quarantined"] += row.rows_quarantined
                         totals["files_reloaded"] += int(row.run_id == context.run.run_id)
+                add_table_metadata(context, con, ingest_table(spec.name))
         except Exception as exc:  # nothing of this source was committed by this run
             errors.append(f"{type(exc).__name__}: {exc}")
         context.log.info(f"{spec.name}: {totals}")

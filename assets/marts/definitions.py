@@ -10,6 +10,8 @@ from dagster import AssetExecutionContext
 from assets.core.usage import changed_charge_dates
 from assets.pools import write_pool
 from assets.resources import Lakehouse
+from assets.table_metadata import add_table_metadata
+from assets.tables import TABLE_ASSETS
 from assets.views import create_lake_views
 from warehouse.ducklake import (
     commit,
@@ -18,7 +20,6 @@ from warehouse.ducklake import (
     qualified,
     replace_changed,
     table_exists,
-    table_rows,
 )
 from warehouse.settings import REPO_ROOT
 
@@ -142,13 +143,6 @@ MARTS = (
 )
 
 
-# Published tables assembled from more than one asset.
-TABLE_ASSETS = {
-    "core.compute_usage": (("core", "compute_usage"), ("core", "compute_usage_statements")),
-    "meta.subsidy_checkpoints": (("marts", "subsidy_attribution"),),
-}
-
-
 def table_asset_keys(table: str) -> list[dg.AssetKey]:
     """The assets whose lake files make up a published table."""
     return [dg.AssetKey(list(k)) for k in TABLE_ASSETS.get(table, (tuple(table.split(".")),))]
@@ -170,9 +164,12 @@ def build_mart(mart: Mart) -> dg.AssetsDefinition:
         with lakehouse.connect() as con:
             if mart.view:
                 define_view(con, name, mart.view_sql())
-                return dg.MaterializeResult(metadata={"rows": table_rows(con, name), "view": True})
-            create_lake_views(con, list(mart.inputs))
-            return _by_key(context, lakehouse, con, mart)
+                result = dg.MaterializeResult(metadata={"view": True})
+            else:
+                create_lake_views(con, list(mart.inputs))
+                result = _by_key(context, lakehouse, con, mart)
+            add_table_metadata(context, con, name)
+            return result
 
     return _mart
 
@@ -208,7 +205,6 @@ def _by_key(
             rewritten = replace_changed(con, name, mart.sql, mart.key, within)
     return dg.MaterializeResult(
         metadata={
-            "rows": table_rows(con, name),
             f"{mart.key}s_rewritten": "all" if rewritten is None else rewritten,
             LAKE_SNAPSHOT: snapshot,
         }

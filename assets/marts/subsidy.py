@@ -25,9 +25,11 @@ from assets.subsidy.checkpoints import (
     take_checkpoint,
 )
 from assets.subsidy.policy import Policy, load_policy
-from assets.subsidy.published import DAY_COLUMNS, INPUTS, QUERIES, load_all_affiliations
+from assets.subsidy.published import INPUTS, QUERIES, load_all_affiliations
+from assets.table_metadata import add_table_metadata
+from assets.tables import DATED_BY
 from assets.views import create_lake_views
-from warehouse.ducklake import commit, current_snapshot, qualified, table_changed, table_rows
+from warehouse.ducklake import commit, current_snapshot, qualified, table_changed
 from warehouse.lake import scalar
 
 DESCRIPTIONS = {
@@ -65,15 +67,16 @@ def subsidy_marts(context: AssetExecutionContext, lakehouse: Lakehouse) -> Itera
                 table = qualified("marts." + name)
                 if restored is None:
                     con.execute(f"CREATE OR REPLACE TABLE {table} AS {query}")
-                else:  # the days after the checkpoint: none left when their lines are gone
-                    after = f"{DAY_COLUMNS[name]} > DATE '{restored.isoformat()}'"
+                else:  # the days after the checkpoint (the table's day column): none left when their lines are gone
+                    after = f"{DATED_BY['marts.' + name]} > DATE '{restored.isoformat()}'"
                     con.execute(f"DELETE FROM {table} WHERE {after}")
                     if through is not None and through > restored:
                         con.execute(f"INSERT INTO {table} SELECT * FROM ({query}) WHERE {after}")
             save_checkpoints(con, restored)
         for name in QUERIES:
+            key = dg.AssetKey(["marts", name])
+            add_table_metadata(context, con, f"marts.{name}", key)
             metadata = {
-                "rows": table_rows(con, f"marts.{name}"),
                 "attributed_from": "all"
                 if restored is None
                 else (restored + dt.timedelta(days=1)).isoformat(),
@@ -84,7 +87,7 @@ def subsidy_marts(context: AssetExecutionContext, lakehouse: Lakehouse) -> Itera
                 metadata["subsidy_cny"] = float(
                     scalar(con, f"SELECT coalesce(sum(amount_cny), 0) FROM {qualified('marts.' + name)}")
                 )
-            yield dg.MaterializeResult(asset_key=["marts", name], metadata=metadata)
+            yield dg.MaterializeResult(asset_key=key, metadata=metadata)
 
 
 def _continue_from(

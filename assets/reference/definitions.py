@@ -15,6 +15,7 @@ from assets.reference.tables import (
     write_staged,
 )
 from assets.resources import Lakehouse
+from assets.table_metadata import add_table_metadata
 from warehouse.ducklake import commit
 
 
@@ -65,9 +66,10 @@ def _build(table: RefTable) -> dg.AssetsDefinition:
                     if not old or old[0].checksum != row.checksum or old[0].status != "loaded":
                         record_ledger(con, [row])
             create_ref_views(con)  # the process's ref_* views read the table now that it exists
+            add_table_metadata(context, con, f"ref.{table.name}")
         if version:
             record_version(context, None, version)
-        return dg.MaterializeResult(metadata={"rows": rows, "origin": origin})
+        return dg.MaterializeResult(metadata={"origin": origin})
 
     return _ref
 

@@ -52,14 +52,6 @@ QUERIES = {
 }
 
 
-# The day column of each published table: a refresh that continues from a checkpoint rewrites the days after it.
-DAY_COLUMNS = {
-    "subsidy_attribution": "charge_date",
-    "subsidy_unattributed": "charge_date",
-    "voucher_balances": "balance_date",
-}
-
-
 def load_all_affiliations(con: duckdb.DuckDBPyConnection, policy: Policy) -> str:
     """The policy's affiliations plus the affiliated providers of ref.tenants, as a table; returns its name."""
     table = load_affiliations(con, policy)

@@ -1,4 +1,5 @@
-"""Reference, core, mart and warehouse assets, the lakehouse resource and the refresh job."""
+"""Reference, core, mart and warehouse assets (with their tables' column schemas), the lakehouse resource and the
+refresh job."""
 
 import dagster as dg
 
@@ -15,6 +16,7 @@ from assets.marts.subsidy import subsidy_marts
 from assets.publish import build_publish_asset
 from assets.reference.definitions import REFERENCE_ASSETS
 from assets.resources import Lakehouse
+from assets.table_metadata import with_column_schema
 from assets.versions import with_code_version
 from pipelines.automation import REFRESH_JOB, deployment_days, with_mart_freshness
 from warehouse.settings import Settings
@@ -38,7 +40,9 @@ def lakehouse() -> dg.Definitions:
     tables.append(dictionary)
     upstream.append(dictionary.key)
     return dg.Definitions(
-        assets=with_mart_freshness(with_code_version([*tables, build_publish_asset(upstream)])),
+        assets=with_mart_freshness(
+            with_code_version(with_column_schema([*tables, build_publish_asset(upstream)]))
+        ),
         asset_checks=[*build_contract_checks(), *CAPACITY_CHECKS, focus_conformance],
         resources={"lakehouse": Lakehouse.from_settings(settings)},
         jobs=[
