@@ -73,7 +73,10 @@ def test_the_files_hold_the_export_view_and_its_money(demo: Deployment, files: d
     lines, billed, subsidy = demo.query(
         f"SELECT count(*), sum(BilledCost), sum(x_SubsidyCny) FROM exports.focus_cost_and_usage WHERE {business}"
     )[0]
-    for scan in (f"read_parquet('{files['parquet']}')", f"read_csv('{files['csv']}', header = true)"):
+    for scan in (
+        f"read_parquet('{files['parquet']}')",
+        f"read_csv('{files['csv']}', header = true, types = {{'BilledCost': 'DECIMAL(18,4)', 'x_SubsidyCny': 'DECIMAL(18,4)'}})",
+    ):
         got = duckdb.sql(f"SELECT count(*), sum(BilledCost), sum(x_SubsidyCny) FROM {scan}").fetchone()
         assert got[0] == lines
         assert Decimal(str(got[1])) == billed and Decimal(str(got[2])) == subsidy
