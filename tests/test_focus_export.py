@@ -23,6 +23,7 @@ from warehouse.lake import sql_str
 from warehouse.settings import CONTRACTS_DIR
 
 SAMPLES = CONTRACTS_DIR / "samples" / "focus_1_2"
+MONEY_TYPES = "{'BilledCost': 'DECIMAL(18,4)', 'x_SubsidyCny': 'DECIMAL(18,4)'}"
 
 
 def export(demo: Deployment, out: Path, *args: str) -> tuple[int, str]:
@@ -75,7 +76,7 @@ def test_the_files_hold_the_export_view_and_its_money(demo: Deployment, files: d
     )[0]
     for scan in (
         f"read_parquet('{files['parquet']}')",
-        f"read_csv('{files['csv']}', header = true, types = {{'BilledCost': 'DECIMAL(18,4)', 'x_SubsidyCny': 'DECIMAL(18,4)'}})",
+        f"read_csv('{files['csv']}', header = true, types = {MONEY_TYPES})",
     ):
         got = duckdb.sql(f"SELECT count(*), sum(BilledCost), sum(x_SubsidyCny) FROM {scan}").fetchone()
         assert got[0] == lines
