@@ -43,8 +43,9 @@ def test_the_ui_serves_on_the_host_asked_for(tmp_path: Path, monkeypatch: pytest
     monkeypatch.setattr(cli.os, "execvp", lambda program, args: launched.append(args))
     result = CliRunner().invoke(main, ["ui", "--host", "0.0.0.0", "--port", "3300"])
     assert result.exit_code == 0, result.output
-    ((*_, host_flag, host, port_flag, port),) = launched
-    assert (host_flag, host, port_flag, port) == ("-h", "0.0.0.0", "-p", "3300")
+    ((*command, host_flag, host, port_flag, port),) = launched
+    assert command[1:4] == ["-m", "dagster_dg_cli.cli", "dev"]  # dg dev, the UI and the daemon
+    assert (host_flag, host, port_flag, port) == ("--host", "0.0.0.0", "--port", "3300")
 
 
 @pytest.fixture

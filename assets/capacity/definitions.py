@@ -35,13 +35,14 @@ DESCRIPTIONS = {
 _NOTES_SHOWN = 40
 
 
-def _write(con: duckdb.DuckDBPyConnection, table: str, frame: pl.DataFrame | None) -> int:
-    """Replace a lake table with a frame (or the table's typed empty shape when None); its row count."""
+def _write(con: duckdb.DuckDBPyConnection, table: str, frame: pl.DataFrame | None) -> None:
+    """Replace a lake table with a frame (or the table's typed empty shape when None)."""
     if frame is None:
-        return replace_table(con, table, f"{TABLES[table].empty_select()} LIMIT 0")
+        replace_table(con, table, f"{TABLES[table].empty_select()} LIMIT 0")
+        return
     con.register("__capacity_frame", frame.to_arrow())
     try:
-        return replace_table(con, table, "SELECT * FROM __capacity_frame")
+        replace_table(con, table, "SELECT * FROM __capacity_frame")
     finally:
         con.unregister("__capacity_frame")
 
