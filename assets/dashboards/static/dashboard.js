@@ -57,22 +57,23 @@
   // Group rows by `keys`, summing the other numeric columns; the `top` largest by `sort` are kept and the rest
   // summed into "other" rows (one per value of `otherBy`, or a single one).
   function topGroups(rows, keys, sort, top, otherBy) {
-    const add = (groups, id, o, base) => {
-      const g = groups.get(id) || { ...base, rows: 0 };
-      for (const [c, v] of Object.entries(o)) if (!keys.includes(c) && typeof v === "number") g[c] = (g[c] || 0) + v;
-      g.rows += 1;
+    const add = (groups, base, o) => {
+      const id = JSON.stringify(keys.map((k) => base[k]));
+      const g = groups.get(id) || { ...base };
+      for (const [c, v] of Object.entries(o)) {
+        if (!keys.includes(c) && typeof v === "number") g[c] = (g[c] || 0) + v;
+      }
       groups.set(id, g);
     };
     const groups = new Map();
-    for (const o of rows) add(groups, JSON.stringify(keys.map((k) => o[k])), o, Object.fromEntries(keys.map((k) => [k, o[k]])));
+    for (const o of rows) add(groups, Object.fromEntries(keys.map((k) => [k, o[k]])), o);
     const sorted = [...groups.values()].sort((a, b) => (b[sort] || 0) - (a[sort] || 0));
     if (!top || sorted.length <= top) return sorted;
-    const others = new Map();
     const rest = sorted.slice(top);
     const name = "other (" + rest.length + " flows)";
+    const others = new Map();
     for (const g of rest) {
-      const base = Object.fromEntries(keys.map((k) => [k, k === otherBy ? g[k] : k === keys[0] ? name : ""]));
-      add(others, otherBy ? String(g[otherBy]) : "", g, base);
+      add(others, Object.fromEntries(keys.map((k) => [k, k === otherBy ? g[k] : k === keys[0] ? name : ""])), g);
     }
     return [...sorted.slice(0, top), ...others.values()];
   }
@@ -113,7 +114,7 @@
     legend: { orientation: "h", y: -0.2 },
     paper_bgcolor: "rgba(0,0,0,0)",
     plot_bgcolor: "rgba(0,0,0,0)",
-    font: { family: "system-ui, sans-serif", size: 12 },
+    font: { family: "system-ui, 'Noto Sans CJK SC', 'WenQuanYi Zen Hei', sans-serif", size: 12 },
   };
 
   function traces(chart) {
