@@ -134,7 +134,7 @@ FILLED_IN: dict[str, dict[str, str]] = {
         "sub_account_id": "`tenant_id`",
         "consumed_quantity": "`gpu_hours`",
         "pricing_quantity": "`gpu_hours`, else `consumed_quantity` divided by the number that starts "
-        "`pricing_unit` (1000000 Tokens: 1000000)",
+        "`pricing_unit` (1000000 Tokens: 1000000); none without a `pricing_unit`",
         "gpu_count": "`gpu_hours` divided by the hours of the charge period",
         "gpu_hours": "`gpu_count` times the hours of the charge period",
     },

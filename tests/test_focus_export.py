@@ -13,7 +13,14 @@ import duckdb
 import pytest
 from click.testing import CliRunner
 
-from assets.exports.focus_rules import DATETIME_TEXT, Requirement, check, csv_scan, requirements
+from assets.exports.focus_rules import (
+    DATETIME_TEXT,
+    Requirement,
+    carried_columns,
+    check,
+    csv_scan,
+    requirements,
+)
 from assets.exports.focus_vocabulary import focus_columns
 from assets.ingest.units import focus_unit_sql
 from pipelines.cli import main
@@ -81,7 +88,10 @@ def test_the_files_hold_the_export_view_and_its_money(demo: Deployment, files: d
         got = duckdb.sql(f"SELECT count(*), sum(BilledCost), sum(x_SubsidyCny) FROM {scan}").fetchone()
         assert got[0] == lines
         assert Decimal(str(got[1])) == billed and Decimal(str(got[2])) == subsidy
-    types = dict(duckdb.sql(f"DESCRIBE SELECT * FROM read_parquet('{files['parquet']}')").fetchall())
+    types = {
+        r[0]: r[1]
+        for r in duckdb.sql(f"DESCRIBE SELECT * FROM read_parquet('{files['parquet']}')").fetchall()
+    }
     assert types["ChargePeriodStart"] == "TIMESTAMP WITH TIME ZONE" and types["BilledCost"].startswith(
         "DECIMAL"
     )
@@ -126,13 +136,10 @@ def _row_requirements(types: dict[str, str]) -> list[Requirement]:
     return [r for r in requirements(types) if r.where is not None]
 
 
-CARRIED = (
-    {  # the export's FOCUS columns and types, as the view declares them (checked in the test below)
-        c: "VARCHAR" for c in focus_columns() if focus_columns()[c].data_type == "String"
-    }
-    | {c: "DECIMAL(18,4)" for c in focus_columns() if focus_columns()[c].data_type == "Decimal"}
-    | {c: "VARCHAR" for c in focus_columns() if focus_columns()[c].data_type == "Date/Time"}
-)
+# The export's FOCUS columns as a CSV file types them (date/times are text there).
+CARRIED = {
+    c: "DECIMAL(38,10)" if focus_columns()[c].data_type == "Decimal" else "VARCHAR" for c in carried_columns()
+}
 
 
 @pytest.mark.parametrize("req", _row_requirements(CARRIED), ids=lambda r: r.id)
@@ -169,7 +176,8 @@ def test_the_view_carries_every_mandatory_column_with_its_focus_type(demo: Deplo
     types = dict(demo.query("SELECT column_name, column_type FROM (DESCRIBE exports.focus_cost_and_usage)"))
     for col in focus_columns().values():
         if col.feature_level == "Mandatory" or col.column_id in ("InvoiceId", "ServiceSubcategory"):
-            assert col.column_id in types, col.column_id
+            assert col.column_id in types and col.column_id in carried_columns(), col.column_id
+    assert [c for c in types if not c.startswith("x_")] == carried_columns()
     timestamps = {c for c, t in types.items() if t == "TIMESTAMP WITH TIME ZONE"}
     assert timestamps == {c for c in CARRIED if focus_columns()[c].data_type == "Date/Time"}
 
@@ -196,7 +204,7 @@ def test_a_focus_sample_bill_round_trips_through_ingest_and_export(demo: Deploym
         )
         columns = [d[0] for d in original.description]
         rows = [dict(zip(columns, r, strict=True)) for r in original.fetchall()]
-        unit = focus_unit_sql("?")
+        unit = focus_unit_sql("CAST($1 AS VARCHAR)")
         units = [con.execute(f"SELECT {unit}", [r.get("PricingUnit")]).fetchone()[0] for r in rows]
         before = {o.requirement.id: o.violations for o in check(con, csv_scan(con, str(path)))}
     lines = _sample_lines(demo, sample)

@@ -5,16 +5,16 @@ figures leave their rows out unless asked, deciding from this table: a row is a 
 provider (one whose every source is a sample) or by its tenant or dataset (one seen only in samples' rows).
 """
 
-from __future__ import annotations
-
 import hashlib
 from typing import Literal
 
 import dagster as dg
+from dagster import AssetExecutionContext
 
 from assets.ingest.spec import SourceSpec
 from assets.pools import write_pool
 from assets.resources import Lakehouse
+from assets.table_metadata import add_table_metadata
 from assets.tables import SOURCE_COLUMNS, SOURCES_TABLE
 from assets.versions import project_code_version
 from warehouse.ducklake import replace_table
@@ -71,7 +71,7 @@ def build_sources_asset(specs: list[SourceSpec]) -> dg.AssetsDefinition:
         description="Source specs: kind, provider, provenance and whether each is a reference sample (left "
         "out of dashboards and headline figures unless asked).",
     )
-    def sources(lakehouse: Lakehouse) -> dg.MaterializeResult:
+    def sources(context: AssetExecutionContext, lakehouse: Lakehouse) -> dg.MaterializeResult:
         columns = ", ".join(f"{c} {t}" for c, t in SOURCE_COLUMNS.items())
         with lakehouse.connect() as con:
             con.execute(f"CREATE OR REPLACE TEMP TABLE __sources ({columns})")
@@ -80,8 +80,9 @@ def build_sources_asset(specs: list[SourceSpec]) -> dg.AssetsDefinition:
                 con.executemany(
                     f"INSERT INTO __sources VALUES ({', '.join('?' for _ in SOURCE_COLUMNS)})", rows
                 )
-            written = replace_table(con, SOURCES_TABLE, "SELECT * FROM __sources ORDER BY source_name")
+            replace_table(con, SOURCES_TABLE, "SELECT * FROM __sources ORDER BY source_name")
             con.execute("DROP TABLE __sources")
-        return dg.MaterializeResult(metadata={"rows": written, "samples": sum(r[3] for r in rows)})
+            add_table_metadata(context, con, SOURCES_TABLE)
+        return dg.MaterializeResult(metadata={"samples": sum(r[3] for r in rows)})
 
     return sources

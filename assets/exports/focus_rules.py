@@ -85,21 +85,21 @@ def _present(name: str) -> Callable[[list[tuple[str, str]]], list[str]]:
     return lambda schema: [] if name in dict(schema) else [name]
 
 
+# The SQL types that hold each FOCUS data type (a date/time may be ISO 8601 text in a text file, checked row by row).
 _TYPES = {
-    "String": ("VARCHAR",),
-    "Decimal": ("DECIMAL", "DOUBLE", "BIGINT", "INTEGER", "HUGEINT", "FLOAT"),
-    "JSON": ("JSON", "VARCHAR", "MAP", "STRUCT"),
+    "String": r"VARCHAR",
+    "Decimal": r"DECIMAL\(\d+,\d+\)|DOUBLE|FLOAT|BIGINT|INTEGER|HUGEINT",
+    "Date/Time": r"TIMESTAMP WITH TIME ZONE|VARCHAR",
+    "JSON": r"JSON|VARCHAR|MAP\(.*\)|STRUCT\(.*\)",
 }
 
 
 def _typed(name: str, data_type: str) -> Callable[[list[tuple[str, str]]], list[str]]:
     def offending(schema: list[tuple[str, str]]) -> list[str]:
         sql_type = dict(schema).get(name)
-        if sql_type is None:
+        if sql_type is None or re.fullmatch(_TYPES[data_type], sql_type):
             return []
-        # A date/time is a UTC timestamp, or in a text file its ISO 8601 text (checked row by row).
-        accepted = ("TIMESTAMP WITH TIME ZONE", "VARCHAR") if data_type == "Date/Time" else _TYPES[data_type]
-        return [] if sql_type.startswith(accepted) else [f"{name} {sql_type}"]
+        return [f"{name} {sql_type}"]
 
     return offending
 
@@ -445,6 +445,11 @@ def _dataset_requirements() -> list[Requirement]:
             columns=_custom_after_focus,
         ),
     ]
+
+
+def carried_columns() -> list[str]:
+    """The FOCUS columns the export carries: all but those left out, in specification order."""
+    return [c for c in focus_columns() if c not in FOCUS_COLUMNS_LEFT_OUT]
 
 
 def requirements(schema: dict[str, str]) -> list[Requirement]:

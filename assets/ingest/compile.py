@@ -401,14 +401,14 @@ def _usage_enrich(spec: SourceSpec, ref: RefSnapshot) -> tuple[str, list[tuple[s
         "gpu_count": "coalesce(p.gpu_count, p.gpu_hours / nullif(p.__hours, 0))",
         "consumed_quantity": f"coalesce(p.consumed_quantity, {gpu_hours})",
         "pricing_quantity": pricing_quantity,
-        "consumed_unit": focus_unit_sql("p.consumed_unit"),
-        "pricing_unit": focus_unit_sql("p.pricing_unit"),
         "sub_account_id": "coalesce(p.sub_account_id, p.tenant_id)",
         "provider_name": f"coalesce(p.provider_name, {provider})",
         "invoice_issuer_name": f"coalesce(p.invoice_issuer_name, {provider})",
         "publisher_name": f"coalesce(p.publisher_name, {provider})",
         "service_subcategory": f"coalesce(p.service_subcategory, {subcategory})",
     }
+    # Units are delivered spelled many ways: rewritten into the FOCUS Unit Format (GPU-Hour -> GPU-Hours).
+    replaced.update({unit: focus_unit_sql(f"p.{unit}") for unit in ("consumed_unit", "pricing_unit")})
     derived = [
         f"CAST({gpu_hours} * p.__tflops / 1000.0 AS DOUBLE) AS pflop_hours",
         *[f"CAST({expr} * p.fx_rate_to_cny AS {MONEY}) AS {name}_cny" for name, expr in money.items()],
