@@ -80,10 +80,12 @@ def script_json(document: object) -> Markup:
 
 
 def published_tables(con: duckdb.DuckDBPyConnection) -> set[str]:
-    """schema.table of every table in the connection (the checks table included)."""
+    """schema.table of every table and view in the connection (the checks table included)."""
     rows = con.execute(
         "SELECT schema_name || '.' || table_name, table_name FROM duckdb_tables() "
-        "WHERE database_name IN (current_database(), 'temp')"
+        "WHERE database_name IN (current_database(), 'temp') UNION ALL "
+        "SELECT schema_name || '.' || view_name, view_name FROM duckdb_views() "
+        "WHERE database_name = current_database() AND NOT internal"
     ).fetchall()
     return {name for row in rows for name in row}
 
