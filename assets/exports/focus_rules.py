@@ -476,10 +476,12 @@ def check(con: duckdb.DuckDBPyConnection, relation: str) -> list[Outcome]:
             offending = req.columns(schema)
             outcomes.append(Outcome(req, len(offending), ", ".join(offending)))
         else:
-            count = con.execute(
-                f"SELECT count(*) FROM {RELATION} WHERE coalesce({req.where}, false)"
-            ).fetchone()
-            outcomes.append(Outcome(req, int(count[0]) if count else 0))
+            try:
+                count = con.execute(f"SELECT count(*) FROM {RELATION} WHERE coalesce({req.where}, false)")
+            except duckdb.Error as exc:  # a column of the wrong type: the requirement cannot hold
+                outcomes.append(Outcome(req, 1, f"cannot be evaluated: {str(exc).splitlines()[0]}"))
+                continue
+            outcomes.append(Outcome(req, int(count.fetchone()[0])))
     return outcomes
 
 
