@@ -13,14 +13,8 @@ import duckdb
 import pytest
 from click.testing import CliRunner
 
-from assets.exports.focus_rules import (
-    DATETIME_TEXT,
-    Requirement,
-    carried_columns,
-    check,
-    csv_scan,
-    requirements,
-)
+from assets.exports.focus_requirement import DATETIME_TEXT, Requirement
+from assets.exports.focus_rules import carried_columns, check, csv_scan, requirements
 from assets.exports.focus_vocabulary import focus_columns
 from assets.ingest.units import focus_unit_sql
 from pipelines.cli import main
