@@ -199,22 +199,45 @@ def _names(predicate: str) -> list[str]:
 
 
 def check(con: duckdb.DuckDBPyConnection, relation: str) -> list[Outcome]:
-    """Every requirement's outcome on `relation` (a table, view or file scan), one query per requirement."""
+    """Every requirement's outcome on `relation` (a table, view or file scan): the column requirements from its
+    schema, the row requirements counted together in one pass over it (read once, kept for the subqueries)."""
     schema = [(r[0], r[1]) for r in con.execute(f"DESCRIBE SELECT * FROM {relation}").fetchall()]
-    con.execute(f"CREATE OR REPLACE TEMP VIEW {RELATION} AS SELECT * FROM {relation}")
+    listed = requirements(dict(schema))
+    rows = [r for r in listed if r.where is not None]
+    counts = dict(zip([r.id for r in rows], _row_counts(con, relation, rows), strict=True))
     outcomes = []
-    for req in requirements(dict(schema)):
+    for req in listed:
         if req.columns is not None:
             offending = req.columns(schema)
             outcomes.append(Outcome(req, len(offending), ", ".join(offending)))
         else:
-            try:
-                count = con.execute(f"SELECT count(*) FROM {RELATION} WHERE coalesce({req.where}, false)")
-            except duckdb.Error as exc:  # a column of the wrong type: the requirement cannot hold
-                outcomes.append(Outcome(req, 1, f"cannot be evaluated: {str(exc).splitlines()[0]}"))
-                continue
-            outcomes.append(Outcome(req, int(count.fetchone()[0])))
+            outcomes.append(Outcome(req, *counts[req.id]))
     return outcomes
+
+
+def _row_counts(
+    con: duckdb.DuckDBPyConnection, relation: str, rows: list[Requirement]
+) -> list[tuple[int, str]]:
+    """The rows breaking each requirement, in one query; where that query cannot run (a column of the wrong
+    type), each requirement on its own, and one that cannot be evaluated counts as broken with the reason."""
+
+    def query(reqs: list[Requirement]) -> str:
+        filters = ", ".join(f"count(*) FILTER (WHERE coalesce({r.where}, false))" for r in reqs)
+        return f"WITH {RELATION} AS MATERIALIZED (SELECT * FROM {relation}) SELECT {filters} FROM {RELATION}"
+
+    if not rows:
+        return []
+    try:
+        return [(int(n), "") for n in con.execute(query(rows)).fetchone()]
+    except duckdb.Error:
+        pass
+    counts = []
+    for req in rows:
+        try:
+            counts.append((int(con.execute(query([req])).fetchone()[0]), ""))
+        except duckdb.Error as exc:
+            counts.append((1, f"cannot be evaluated: {str(exc).splitlines()[0]}"))
+    return counts
 
 
 def csv_scan(con: duckdb.DuckDBPyConnection, path: str) -> str:
