@@ -100,9 +100,10 @@ def test_materializations_report_rows_span_and_late_schemas(
         newest = history[0].asset_materialization.metadata
         assert newest[ROW_COUNT].value == demo.query(f"SELECT count(*) FROM {table} {own}")[0][0], key
         if partitioned:
+            per_partition = dict(demo.query(f"SELECT partition_key, count(*) FROM {table} GROUP BY ALL"))
             for partition, record in records.items():
                 metadata = record.asset_materialization.metadata
-                rows = demo.query(f"SELECT count(*) FROM {table} WHERE partition_key = ?", [partition])[0][0]
+                rows = per_partition.get(partition, 0)
                 assert metadata[PARTITION_ROW_COUNT].value == rows, (key, partition)
                 in_run = [r.partition_key for r in history if r.run_id == record.run_id]
                 assert (metadata[PARTITION_START].value, metadata[PARTITION_END].value) == (
