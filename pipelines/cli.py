@@ -355,14 +355,11 @@ def export_focus(
     """Write the FOCUS 1.2 cost and usage dataset (exports.focus_cost_and_usage) of the charge days
     --from..--to (Asia/Shanghai; default: all), streamed from the latest committed snapshot."""
     from assets.exports.focus_file import export_query, write_focus_file
-    from assets.ingest.check import load_checked_specs
 
     if first and last and first > last:
         raise click.BadParameter(f"--from {first} is after --to {last}")
-    settings = Settings.from_env()
-    excluded = () if samples else tuple(s.name for s in load_checked_specs(settings.sources_dir) if s.sample)
-    with _reader(settings) as con:
-        rows = write_focus_file(con, export_query(con, first, last, fmt, excluded), output, fmt)
+    with _reader(Settings.from_env()) as con:
+        rows = write_focus_file(con, export_query(con, first, last, fmt, samples), output, fmt)
     console.print(f"{rows:,} charge lines -> {output} ({fmt})")
     if check:
         _check_focus_file(output, fmt)
@@ -383,7 +380,7 @@ def _check_focus_file(path: Path, fmt: str) -> None:
     broken = [o for o in outcomes if not o.passed and o.requirement.level == "MUST"]
     console.print(f"FOCUS 1.2: {sum(o.passed for o in outcomes)} of {len(outcomes)} requirements met")
     if table.row_count:
-        Console(stderr=True).print(table)
+        console.print(table)
     if broken:
         raise click.ClickException(f"{len(broken)} FOCUS MUST requirement(s) broken in {path}")
 

@@ -24,7 +24,7 @@ def _pairs() -> str:
     return ", ".join(f"('{c}', '{s}')" for s, c in service_subcategories().items())
 
 
-def column_requirements() -> list[Requirement]:
+def requirements_between_columns() -> list[Requirement]:
     """The requirements of single columns and of columns together, quoted from their column pages."""
     usage = "ChargeCategory = 'Usage'"
     not_correction = "ChargeClass IS DISTINCT FROM 'Correction'"

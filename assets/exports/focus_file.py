@@ -13,6 +13,7 @@ from pathlib import Path
 
 import duckdb
 
+from assets.dictionary.sources import is_sample
 from warehouse.ducklake import qualified
 from warehouse.lake import sql_str
 
@@ -26,10 +27,10 @@ def export_query(
     start: dt.date | None = None,
     end: dt.date | None = None,
     fmt: str = "parquet",
-    exclude_sources: tuple[str, ...] = (),
+    samples: bool = False,
 ) -> str:
-    """The export's rows charged on Asia/Shanghai days `start`..`end` (inclusive), less the sources excluded,
-    with each column as the format wants it."""
+    """The export's rows charged on Asia/Shanghai days `start`..`end` (inclusive), the reference samples' only
+    if `samples`, with each column as the format wants it."""
     table = qualified(EXPORT_TABLE)
     columns = con.execute(f"DESCRIBE SELECT * FROM {table}").fetchall()
     selected = []
@@ -46,8 +47,8 @@ def export_query(
         where.append(f"x_ChargeDate >= DATE {sql_str(start.isoformat())}")
     if end:
         where.append(f"x_ChargeDate <= DATE {sql_str(end.isoformat())}")
-    if exclude_sources:
-        where.append(f"x_SourceName NOT IN ({', '.join(sql_str(s) for s in exclude_sources)})")
+    if not samples:
+        where.append(f"NOT {is_sample('source', 'x_SourceName')}")
     return f"SELECT {', '.join(selected)} FROM {table} WHERE {' AND '.join(where)}"
 
 

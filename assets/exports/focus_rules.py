@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import duckdb
 
-from assets.exports.focus_column_rules import column_requirements
+from assets.exports.focus_column_rules import requirements_between_columns
 from assets.exports.focus_requirement import DATETIME_TEXT, RELATION, Requirement
 from assets.exports.focus_vocabulary import focus_columns
 from warehouse.lake import sql_str
@@ -94,7 +94,7 @@ def _custom_after_focus(schema: list[tuple[str, str]]) -> list[str]:
     return [n for n in names[first_custom:] if not n.startswith("x_")]
 
 
-def _column_requirements(schema: dict[str, str]) -> list[Requirement]:
+def _per_column_requirements(schema: dict[str, str]) -> list[Requirement]:
     """Presence, type, nullability, string handling and date/time format of every FOCUS column, from its content
     constraints."""
     out = []
@@ -189,8 +189,10 @@ def carried_columns() -> list[str]:
 def requirements(schema: dict[str, str]) -> list[Requirement]:
     """Every requirement checked on a dataset of these columns (name -> SQL type); a requirement between columns
     applies when the dataset has them all."""
-    applicable = [r for r in column_requirements() if r.where is None or set(_names(r.where)) <= set(schema)]
-    return [*_column_requirements(schema), *applicable, *_dataset_requirements()]
+    applicable = [
+        r for r in requirements_between_columns() if r.where is None or set(_names(r.where)) <= set(schema)
+    ]
+    return [*_per_column_requirements(schema), *applicable, *_dataset_requirements()]
 
 
 def _names(predicate: str) -> list[str]:

@@ -108,6 +108,7 @@ MARTS = (
             "ref.providers",
             "ref.tenants",
             "ref.focus_service_subcategories",
+            "meta.sources",  # which rows are reference samples: its conformance check and export leave them out
         ),
         "core.compute_usage as a FOCUS 1.2 cost and usage export (PascalCase columns, x_ columns of our own "
         "including the subsidy); a view, always in step with the charge lines and the subsidy attribution.",
