@@ -17,21 +17,24 @@ from assets.resources import Lakehouse
 from assets.table_metadata import add_table_metadata
 from assets.tables import SOURCE_COLUMNS, SOURCES_TABLE
 from assets.versions import project_code_version
-from warehouse.ducklake import replace_table
+from warehouse.ducklake import qualified, replace_table
 
 SOURCES_KEY = dg.AssetKey(["meta", "sources"])
 
-_SAMPLE_SOURCES = f"SELECT source_name FROM {SOURCES_TABLE} WHERE is_sample"
+# Lake-qualified, so that the SQL reads the same in any connection with the lake attached.
+_SAMPLE_SOURCES = f"SELECT source_name FROM {qualified(SOURCES_TABLE)} WHERE is_sample"
+_TENANT_ROWS = " UNION ALL ".join(
+    f"SELECT tenant_id, source_name FROM {qualified(t)}"
+    for t in ("core.compute_usage", "core.data_transfers", "core.vouchers")
+)
 _SAMPLE_KEYS = {
     "source": _SAMPLE_SOURCES,
-    "provider": f"SELECT provider_id FROM {SOURCES_TABLE} WHERE provider_id IS NOT NULL "
+    "provider": f"SELECT provider_id FROM {qualified(SOURCES_TABLE)} WHERE provider_id IS NOT NULL "
     "GROUP BY provider_id HAVING bool_and(is_sample)",
-    "tenant": "SELECT tenant_id FROM (SELECT tenant_id, source_name FROM core.compute_usage UNION ALL "
-    "SELECT tenant_id, source_name FROM core.data_transfers UNION ALL SELECT tenant_id, source_name FROM "
-    f"core.vouchers) WHERE tenant_id IS NOT NULL GROUP BY tenant_id HAVING bool_and(source_name IN "
-    f"({_SAMPLE_SOURCES}))",
-    "dataset": f"SELECT dataset_id FROM core.dataset_catalog GROUP BY dataset_id HAVING bool_and(source_name IN "
-    f"({_SAMPLE_SOURCES}))",
+    "tenant": f"SELECT tenant_id FROM ({_TENANT_ROWS}) WHERE tenant_id IS NOT NULL GROUP BY tenant_id "
+    f"HAVING bool_and(source_name IN ({_SAMPLE_SOURCES}))",
+    "dataset": f"SELECT dataset_id FROM {qualified('core.dataset_catalog')} GROUP BY dataset_id "
+    f"HAVING bool_and(source_name IN ({_SAMPLE_SOURCES}))",
 }
 SampleKey = Literal["source", "provider", "tenant", "dataset"]
 # The tables each kind of key reads besides meta.sources.
