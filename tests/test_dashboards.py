@@ -13,7 +13,8 @@ import dagster as dg
 import pytest
 from click.testing import CliRunner
 
-from assets.dashboards.pages import PAGES, TOP_FLOWS
+from assets.dashboards.pages import PAGES
+from assets.dashboards.pages.flows import TOP_FLOWS
 from assets.dashboards.site import build_site
 from assets.ingest.spec import load_specs
 from pipelines.cli import main

@@ -17,7 +17,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from pipelines.demo import count_demo_files, generate_demo
-from pipelines.demo.catalog import CROISSANT_DATASETS
+from pipelines.demo.croissant import CROISSANT_DATASETS
 
 REPO = Path(__file__).resolve().parents[1]
 REF = REPO / "data_contracts" / "reference"

@@ -21,7 +21,8 @@ import duckdb
 import jinja2
 from markupsafe import Markup
 
-from assets.dashboards.pages import NAMED_COLUMNS, OVERVIEW, PAGES, Dataset, Page
+from assets.dashboards.page_model import NAMED_COLUMNS, Dataset, Page
+from assets.dashboards.pages import OVERVIEW, PAGES
 from assets.dictionary.sources import is_sample
 from warehouse.ducklake import LakeConfig, connect_reader
 

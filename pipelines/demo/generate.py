@@ -10,7 +10,8 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from .behaviour import NOMINAL_DAYS, Behaviour
-from .catalog import CROISSANT_DATASETS, SNAPSHOT_EVERY_DAYS, build_catalog, croissant_document
+from .catalog import SNAPSHOT_EVERY_DAYS, build_catalog
+from .croissant import CROISSANT_DATASETS, croissant_document
 from .ecosystem import capacity_plan_frame, providers_frame, sites_frame, tenants_frame
 from .jobs import JobGenerator, UsageContext
 from .pricing import fx_rates_frame, rate_cards_frame
