@@ -9,6 +9,7 @@ import polars as pl
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from statsforecast.models import AutoETS
 
 from assets.capacity import forecast as fc
 
@@ -141,11 +142,11 @@ def test_no_negative_values_anywhere(awkward, seasonal_holdout) -> None:
 
 
 def test_a_failing_model_is_recorded_and_replaced(monkeypatch: pytest.MonkeyPatch) -> None:
-    class Broken:
-        def fit(self, y):
+    class Broken(AutoETS):
+        def fit(self, y, X=None):
             raise RuntimeError("optimiser exploded")
 
-        def forecast(self, y, h, level):
+        def forecast(self, y, h, X=None, X_future=None, level=None, fitted=False):
             raise RuntimeError("optimiser exploded")
 
     monkeypatch.setitem(fc._MODELS, "AutoETS", Broken)
