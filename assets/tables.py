@@ -10,6 +10,7 @@ from assets.ingest.compile import DERIVED, output_columns
 from assets.ingest.ledger import LEDGER_SCHEMA
 from assets.ingest.periods import PERIOD_COLUMNS
 from assets.ingest.targets import TARGETS
+from assets.marts.declarations import sql_marts
 from assets.reference.tables import REF_TABLES
 from assets.subsidy.checkpoints import CHECKPOINTS, TABLE_COLUMNS
 from warehouse.catalog import TableDef, create_tables
@@ -120,20 +121,8 @@ def ingest_table(source_name: str) -> str:
     return f"ingest.{source_name}"
 
 
-MARTS = (
-    "chip_mix",
-    "network_savings",
-    "network_savings_monthly",
-    "dataset_flow",
-    "capacity_supply_daily",
-    "capacity_demand_daily",
-    "utilization_daily",
-    "queue_wait",
-    "subsidy_attribution",
-    "subsidy_unattributed",
-    "voucher_balances",
-    "cost_reduction_monthly",
-)
+# The marts computed in Python (the SQL marts are declared in warehouse/sql/<schema>/<name>.yaml).
+PYTHON_MARTS = ("subsidy_attribution", "subsidy_unattributed", "voucher_balances")
 
 
 # The day (or month) that dates the rows of a table built from day-partitioned deliveries: a materialization of
@@ -176,8 +165,11 @@ def _tables() -> dict[str, TableDef]:
         TableDef("audit.ingest_ledger", {f.name: _ARROW_SQL[str(f.type)] for f in LEDGER_SCHEMA}),
         TableDef("audit.quarantine", QUARANTINE_COLUMNS),
         TableDef("audit.usage_dedup_excluded", DEDUP_EXCLUDED),
-        *(TableDef(f"marts.{m}", {}) for m in MARTS),
-        TableDef("exports.focus_cost_and_usage", {}, view=True),
+        *(TableDef(f"marts.{m}", {}) for m in PYTHON_MARTS),
+        *(
+            TableDef(m.table, {c: col.type for c, col in m.columns.items()}, view=m.view)
+            for m in sql_marts().values()
+        ),
         *(TableDef(t, c) for t, c in CAPACITY_TABLES.items()),
     ]
     tables += [TableDef(f"ref.{t.name}", t.columns) for t in REF_TABLES.values()]

@@ -11,12 +11,15 @@ from pathlib import Path
 import dagster as dg
 
 from assets.ingest.spec import SourceSpec
+from assets.marts.declarations import sql_marts
 from warehouse.settings import CONTRACTS_DIR, REPO_ROOT
 
-# What the tables are computed by: the asset and storage code, the contracts (expectations), the subsidy policy
-# and the shipped reference data. Source specs version their own ingest asset.
+# What the tables are computed by: the engines, the asset definitions and storage code, the contracts
+# (expectations), the subsidy policy and the shipped reference data. Source specs version their own ingest asset,
+# and a SQL mart's query and declaration (warehouse/sql/<schema>/<name>.sql and .yaml) its own mart.
 CODE_ROOTS = (
     REPO_ROOT / "assets",
+    REPO_ROOT / "pipelines" / "defs",
     REPO_ROOT / "warehouse",
     CONTRACTS_DIR / "expectations",
     CONTRACTS_DIR / "policy",
@@ -25,8 +28,12 @@ CODE_ROOTS = (
 
 
 def _files(roots: Iterable[Path]) -> list[Path]:
+    marts = {p for m in sql_marts().values() for p in (m.sql_path, m.yaml_path)}
     return sorted(
-        p for root in roots for p in root.rglob("*") if p.is_file() and "__pycache__" not in p.parts
+        p
+        for root in roots
+        for p in root.rglob("*")
+        if p.is_file() and "__pycache__" not in p.parts and p not in marts
     )
 
 

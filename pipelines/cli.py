@@ -225,8 +225,8 @@ def maintain(retain_days: int) -> None:
     """Compact the lake now (the nightly lake_maintenance job): merge small files, expire old snapshots, delete
     the files nothing needs any more."""
     from pipelines.definitions import build_definitions
+    from pipelines.defs.automation.maintenance import run_maintenance
     from pipelines.instance import local_instance
-    from pipelines.maintenance import run_maintenance
 
     settings = Settings.from_env()
     if not settings.lake.exists():

@@ -1,4 +1,4 @@
-"""The Dagster code location: the defs folder (provider-source component + lakehouse definitions)."""
+"""The Dagster code location: pipelines/defs, one folder per domain (see the README's layout section)."""
 
 import warnings
 

@@ -20,8 +20,8 @@ from dataclasses import dataclass, field
 
 import dagster as dg
 
-from assets.ingest.definitions import ingest_key
 from assets.ingest.engine import landed_listing
+from assets.keys import ingest_key
 from assets.landing_versions import changed_partitions, file_version, listing_versions, recorded_versions
 from assets.partitions import REFIT_TAG, days_between, last_daily_tick
 from assets.reference.tables import REF_TABLES

@@ -11,10 +11,10 @@ from dataclasses import dataclass
 import dagster as dg
 from filelock import FileLock
 
-from assets.marts.definitions import REBUILD_TAG
+from assets.marts.factory import REBUILD_TAG
 from assets.partitions import day_range
 from assets.resources import Lakehouse
-from pipelines.automation import REFRESH_JOB, run_checks
+from pipelines.defs.automation.definitions import REFRESH_JOB, run_checks
 from pipelines.plan import Plan, landed_days, landed_listings, plan_refresh
 from warehouse.lake import process_alive
 from warehouse.settings import Settings

@@ -9,7 +9,7 @@ import pytest
 
 from assets.partitions import RANGE_END_TAG, RANGE_START_TAG, day_range
 from assets.resources import Lakehouse
-from pipelines.automation import MART_MAX_AGE
+from pipelines.domains import MART_MAX_AGE
 from pipelines.instance import instance_directory
 from tests.conftest import Deployment, settings_for
 

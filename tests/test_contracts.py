@@ -18,9 +18,9 @@ from tests.conftest import Deployment, lake_connection
 def test_every_core_ref_and_mart_table_has_a_loadable_suite() -> None:
     published = {t for t in TABLES if t.split(".")[0] in ("core", "ref", "marts")}
     assert published <= set(suite_paths())
-    for path in suite_paths().values():
+    for table, path in suite_paths().items():
         suite = load_suite(path)
-        assert suite.expectations and suite.meta["table"] == path.stem
+        assert suite.expectations and suite.meta["table"] == table
 
 
 def test_a_suite_for_an_unknown_table_names_the_file(tmp_path: Path) -> None:
@@ -97,10 +97,10 @@ def test_every_contract_forbids_nan_and_infinity(lake) -> None:
     with lake_connection(lake) as con:
         con.execute("CREATE SCHEMA IF NOT EXISTS lake.marts")
         con.execute(
-            "CREATE TABLE lake.marts.chip_mix AS SELECT * FROM (VALUES "
+            "CREATE TABLE lake.marts.voucher_balances AS SELECT * FROM (VALUES "
             "('2025-08-01', 1.5), ('2025-08-02', 'NaN'::DOUBLE), ('2025-08-03', 'inf'::DOUBLE)) t(day, gpu_hours)"
         )
-        suite = gx.ExpectationSuite(name="t", meta={"table": "marts.chip_mix"}, expectations=[])
+        suite = gx.ExpectationSuite(name="t", meta={"table": "marts.voucher_balances"}, expectations=[])
         outcome = validate(con, suite)
     (failed,) = outcome.failed
     assert not outcome.passed and "no NaN or infinity in gpu_hours" in failed.why

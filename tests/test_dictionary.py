@@ -3,6 +3,7 @@ docs/DATA_DICTIONARY.md is what `computeflow dictionary` writes for the demo war
 
 from click.testing import CliRunner
 
+from assets.marts.declarations import sql_marts
 from pipelines.cli import main
 from tests.conftest import Deployment
 from warehouse.settings import REPO_ROOT
@@ -38,3 +39,14 @@ def test_the_committed_dictionary_is_current(demo: Deployment) -> None:
     assert result.output == committed, (
         "regenerate it: computeflow dictionary --output docs/DATA_DICTIONARY.md"
     )
+
+
+def test_every_sql_mart_has_the_columns_and_types_its_yaml_declares(demo: Deployment) -> None:
+    for table, mart in sql_marts().items():
+        schema, name = table.split(".")
+        found = demo.query(
+            "SELECT column_name, data_type FROM information_schema.columns "
+            "WHERE table_catalog = 'lake' AND table_schema = ? AND table_name = ? ORDER BY ordinal_position",
+            [schema, name],
+        )
+        assert found == [(c, column.type) for c, column in mart.columns.items()], table

@@ -8,12 +8,12 @@ from pathlib import Path
 
 import dagster as dg
 
-from assets.capacity.definitions import KEYS
 from assets.ingest.check import load_checked_specs
 from assets.ingest.engine import landed_files
 from assets.partitions import REFIT_TAG, last_daily_tick
 from assets.subsidy.checkpoints import CHECKPOINTS
 from pipelines.definitions import build_definitions
+from pipelines.defs.capacity.definitions import KEYS
 from pipelines.instance import instance_directory
 from pipelines.plan import landed_days, landed_listings, plan_refresh
 from pipelines.refresh import refresh_job

@@ -8,7 +8,7 @@ import duckdb
 import pytest
 
 from assets.resources import Lakehouse
-from pipelines.maintenance import MAINTENANCE_JOB, lake_maintenance, run_maintenance
+from pipelines.defs.automation.maintenance import MAINTENANCE_JOB, lake_maintenance, run_maintenance
 from tests.conftest import Deployment, lake_connection, settings_for
 from warehouse.ducklake import change_feed, commit, maintain
 

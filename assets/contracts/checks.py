@@ -2,14 +2,14 @@
 
 import html
 import json
+from collections.abc import Collection
 from typing import TYPE_CHECKING
 
 import dagster as dg
 from dagster import AssetCheckExecutionContext
 
 from assets.contracts.suites import suite_document, suite_paths
-from assets.dictionary.definitions import COLUMNS_KEY
-from assets.marts.definitions import table_asset_keys
+from assets.keys import COLUMNS_KEY, table_asset_keys
 from assets.partitions import run_days
 from assets.resources import Lakehouse
 
@@ -91,6 +91,10 @@ def build_contract_check(table: str) -> dg.AssetChecksDefinition:
     return _contract
 
 
-def build_contract_checks() -> list[dg.AssetChecksDefinition]:
-    """A contract check for every suite file."""
-    return [build_contract_check(table) for table in suite_paths()]
+def build_contract_checks(keys: Collection[dg.AssetKey] | None = None) -> list[dg.AssetChecksDefinition]:
+    """A contract check for every suite, or for those checked on one of `keys`."""
+    return [
+        build_contract_check(table)
+        for table in suite_paths()
+        if keys is None or contract_check_key(table).asset_key in keys
+    ]

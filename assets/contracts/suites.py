@@ -1,10 +1,10 @@
-"""Where the contract suites live and what they say, readable without importing Great Expectations."""
-
-from __future__ import annotations
+"""Where the contract suites live and what they say, readable without importing Great Expectations: a JSON suite
+per table in data_contracts/expectations, and for a SQL mart the suite its YAML declaration derives."""
 
 import json
 from pathlib import Path
 
+from assets.marts.declarations import load_mart, sql_marts
 from assets.tables import TABLES
 from warehouse.settings import REPO_ROOT
 
@@ -12,12 +12,21 @@ SUITES_DIR = REPO_ROOT / "data_contracts" / "expectations"
 
 
 def suite_paths(directory: Path = SUITES_DIR) -> dict[str, Path]:
-    """Suite files by table name (`<schema>.<table>.json`)."""
-    return {p.stem: p for p in sorted(directory.glob("*.json"))}
+    """The file that holds each table's contract, by table name: `<schema>.<table>.json` in `directory`, or a
+    SQL mart's YAML declaration."""
+    paths = {p.stem: p for p in sorted(directory.glob("*.json"))}
+    marts = {table: mart.yaml_path for table, mart in sql_marts().items()}
+    twice = sorted(set(paths) & set(marts))
+    if twice:
+        raise ValueError(f"{directory}: suites for marts whose YAML declares their contract: {twice}")
+    return dict(sorted({**paths, **marts}.items()))
 
 
 def suite_document(path: Path) -> dict:
-    """The JSON of a suite file; a suite for a table the warehouse does not have names the file."""
+    """The suite a file holds (a SQL mart's YAML: the suite it derives); a suite for a table the warehouse does
+    not have names the file."""
+    if path.suffix == ".yaml":
+        return load_mart(path).suite()
     document = json.loads(path.read_text(encoding="utf-8"))
     if path.stem not in TABLES:
         raise ValueError(f"{path}: no warehouse table {path.stem!r} (known: {', '.join(sorted(TABLES))})")

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 
 import duckdb
 
-from assets.contracts.suites import suite_paths
+from assets.contracts.suites import suite_document, suite_paths
 from assets.tables import DICTIONARY_COLUMNS as COLUMNS
 from assets.tables import TABLES
 from warehouse.catalog import TableDef
@@ -28,7 +27,7 @@ def suite_meanings() -> dict[str, TableMeaning]:
     """Descriptions and column meanings from every suite's top-level meta."""
     meanings = {}
     for table, path in suite_paths().items():
-        meta = json.loads(path.read_text(encoding="utf-8")).get("meta", {})
+        meta = suite_document(path).get("meta", {})
         meanings[table] = TableMeaning(meta.get("description", ""), dict(meta.get("columns", {})))
     return meanings
 
@@ -84,8 +83,9 @@ def dictionary_markdown(rows: list[tuple]) -> str:
         "# Data dictionary",
         "",
         "Every table and column of the published warehouse, with its meaning and unit. Generated from the",
-        "contract suites (`data_contracts/expectations/<table>.json`, `meta.description` and `meta.columns`) and",
-        "the tables of a published demo warehouse by `computeflow dictionary`; the same rows are in the warehouse",
+        "contract suites (`data_contracts/expectations/<table>.json`, `meta.description` and `meta.columns`), the",
+        "SQL marts' declarations (`warehouse/sql/<schema>/<mart>.yaml`: `description` and `columns`) and the",
+        "tables of a published demo warehouse by `computeflow dictionary`; the same rows are in the warehouse",
         "as `meta.columns`. Money is CNY unless a column says otherwise; timestamps are UTC; dates are",
         "Asia/Shanghai days.",
         "",

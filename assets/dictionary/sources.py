@@ -5,21 +5,11 @@ figures leave their rows out unless asked, deciding from this table: a row is a 
 provider (one whose every source is a sample) or by its tenant or dataset (one seen only in samples' rows).
 """
 
-import hashlib
 from typing import Literal
 
-import dagster as dg
-from dagster import AssetExecutionContext
-
 from assets.ingest.spec import SourceSpec
-from assets.pools import write_pool
-from assets.resources import Lakehouse
-from assets.table_metadata import add_table_metadata
-from assets.tables import SOURCE_COLUMNS, SOURCES_TABLE
-from assets.versions import project_code_version
-from warehouse.ducklake import qualified, replace_table
-
-SOURCES_KEY = dg.AssetKey(["meta", "sources"])
+from assets.tables import SOURCES_TABLE
+from warehouse.ducklake import qualified
 
 # Lake-qualified, so that the SQL reads the same in any connection with the lake attached.
 _SAMPLE_SOURCES = f"SELECT source_name FROM {qualified(SOURCES_TABLE)} WHERE is_sample"
@@ -57,35 +47,3 @@ def source_rows(specs: list[SourceSpec]) -> list[tuple]:
         (s.name, s.kind, s.provider_id, s.sample, s.provenance, " ".join(s.description.split()))
         for s in sorted(specs, key=lambda s: s.name)
     ]
-
-
-def build_sources_asset(specs: list[SourceSpec]) -> dg.AssetsDefinition:
-    """The meta/sources asset: rewritten whenever the code or any spec changes."""
-    version = hashlib.sha1(
-        (project_code_version() + "".join(s.model_dump_json() for s in specs)).encode()
-    ).hexdigest()[:16]
-
-    @dg.asset(
-        key=SOURCES_KEY,
-        group_name="warehouse",
-        kinds={"duckdb", "ducklake"},
-        pool=write_pool(SOURCES_KEY),
-        code_version=version,
-        description="Source specs: kind, provider, provenance and whether each is a reference sample (left "
-        "out of dashboards and headline figures unless asked).",
-    )
-    def sources(context: AssetExecutionContext, lakehouse: Lakehouse) -> dg.MaterializeResult:
-        columns = ", ".join(f"{c} {t}" for c, t in SOURCE_COLUMNS.items())
-        with lakehouse.connect() as con:
-            con.execute(f"CREATE OR REPLACE TEMP TABLE __sources ({columns})")
-            rows = source_rows(specs)
-            if rows:
-                con.executemany(
-                    f"INSERT INTO __sources VALUES ({', '.join('?' for _ in SOURCE_COLUMNS)})", rows
-                )
-            replace_table(con, SOURCES_TABLE, "SELECT * FROM __sources ORDER BY source_name")
-            con.execute("DROP TABLE __sources")
-            add_table_metadata(context, con, SOURCES_TABLE)
-        return dg.MaterializeResult(metadata={"samples": sum(r[3] for r in rows)})
-
-    return sources

@@ -1,1 +1,1 @@
-"""Marts: analyst-facing aggregates, each one SQL file in warehouse/sql/marts."""
+"""Marts: analyst-facing aggregates; a SQL mart is its query and YAML declaration in warehouse/sql/<schema>/."""

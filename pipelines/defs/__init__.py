@@ -1,1 +1,1 @@
-"""Component instances of the code location (see pipelines/components.py)."""
+"""The code location, one folder per domain (see the README's layout section)."""
