@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 from statsforecast.models import AutoETS
 
 from assets.capacity import forecast as fc
+from assets.capacity.models import MODELS
 
 PAI_PODS = (
     Path(__file__).resolve().parents[1]
@@ -149,7 +150,7 @@ def test_a_failing_model_is_recorded_and_replaced(monkeypatch: pytest.MonkeyPatc
         def forecast(self, y, h, X=None, X_future=None, level=None, fitted=False):
             raise RuntimeError("optimiser exploded")
 
-    monkeypatch.setitem(fc._MODELS, "AutoETS", Broken)
+    monkeypatch.setitem(MODELS, "AutoETS", Broken)
     df = weekly_trend("w", 200, seed=5)
     scores = fc.backtest(df)
     broken = scores[scores["model"] == "AutoETS"].iloc[0]
