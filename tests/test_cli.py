@@ -6,8 +6,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from pipelines import cli
-from pipelines.cli import main
+from pipelines.cli import launch, main
 from tests.conftest import lake_connection, settings_for
 
 
@@ -40,7 +39,7 @@ def test_a_bad_partition_is_refused_before_anything_runs(
 def test_the_ui_serves_on_the_host_asked_for(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("COMPUTEFLOW_HOME", str(tmp_path / "home"))
     launched: list[list[str]] = []
-    monkeypatch.setattr(cli.os, "execvp", lambda program, args: launched.append(args))
+    monkeypatch.setattr(launch.os, "execvp", lambda program, args: launched.append(args))
     result = CliRunner().invoke(main, ["ui", "--host", "0.0.0.0", "--port", "3300"])
     assert result.exit_code == 0, result.output
     ((*command, host_flag, host, port_flag, port),) = launched
