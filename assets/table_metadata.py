@@ -5,6 +5,7 @@ materialization covers."""
 from __future__ import annotations
 
 from collections.abc import Iterable
+from functools import cache
 
 import dagster as dg
 import duckdb
@@ -45,18 +46,24 @@ def column_schema(columns: Iterable[tuple[str, str]], meaning: TableMeaning) -> 
     )
 
 
-def with_column_schema(assets: Iterable[dg.AssetsDefinition]) -> list[dg.AssetsDefinition]:
-    """The assets, each that publishes a fixed-shape table with its column schema (`dagster/column_schema`);
-    a table whose columns its query sets gets its schema at materialization (`add_table_metadata`)."""
+@cache
+def _declared_schemas() -> dict[str, dg.TableSchema]:
+    """The column schema of every fixed-shape table (computed once per process)."""
     meanings = suite_meanings()
     with duckdb.connect() as con:  # DuckDB's names of the declared types, as meta.columns has them
-        schemas = {
+        return {
             name: column_schema(
                 described_columns(con, table, set()), meanings.get(name, TableMeaning("", {}))
             )
             for name, table in TABLES.items()
             if table.columns
         }
+
+
+def with_column_schema(assets: Iterable[dg.AssetsDefinition]) -> list[dg.AssetsDefinition]:
+    """The assets, each that publishes a fixed-shape table with its column schema (`dagster/column_schema`);
+    a table whose columns its query sets gets its schema at materialization (`add_table_metadata`)."""
+    schemas = _declared_schemas()
 
     def _with_schema(spec: dg.AssetSpec) -> dg.AssetSpec:
         table = published_table(spec.key)

@@ -198,3 +198,24 @@ def _no_ambient_home(monkeypatch: pytest.MonkeyPatch) -> None:
     """Tests never touch ./data: anything reading the environment gets a throwaway home."""
     if "COMPUTEFLOW_HOME" not in os.environ:
         monkeypatch.setenv("COMPUTEFLOW_HOME", "/nonexistent/computeflow-test-home")
+
+
+# Fixtures that build and refresh a demo lakehouse, start a service or drive a browser: a test that uses one is
+# `slow` (the whole suite runs it; `make test-fast`, the edit loop, leaves it out).
+SLOW_FIXTURES = {
+    "demo",
+    "fresh",
+    "refreshed",
+    "refreshed_template",
+    "browser",
+    "site",
+    "postgres",
+    "s3_server",
+}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark the tests that use a slow fixture as `slow`."""
+    for item in items:
+        if SLOW_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.slow)

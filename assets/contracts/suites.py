@@ -26,7 +26,8 @@ def suite_document(path: Path) -> dict:
     """The suite a file holds (a SQL mart's YAML: the suite it derives); a suite for a table the warehouse does
     not have names the file."""
     if path.suffix == ".yaml":
-        return load_mart(path).suite()
+        declared = {m.yaml_path: m for m in sql_marts().values()}
+        return (declared.get(path) or load_mart(path)).suite()
     document = json.loads(path.read_text(encoding="utf-8"))
     if path.stem not in TABLES:
         raise ValueError(f"{path}: no warehouse table {path.stem!r} (known: {', '.join(sorted(TABLES))})")

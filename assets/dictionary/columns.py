@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cache
 
 import duckdb
 
@@ -23,6 +24,7 @@ class TableMeaning:
     columns: dict[str, str]
 
 
+@cache
 def suite_meanings() -> dict[str, TableMeaning]:
     """Descriptions and column meanings from every suite's top-level meta."""
     meanings = {}

@@ -180,10 +180,13 @@ def interval_coverage(lakehouse: Lakehouse) -> dg.AssetCheckResult:
     )
 
 
+MODEL_CHECKS = [chosen_models_beat_seasonal_naive, interval_coverage]
+
+
 @dg.definitions
 def defs() -> dg.Definitions:
     """Chip mix, supply, demand, utilization and queue-wait marts, the forecasts and their model checks."""
     return domain_definitions(
         [*mart_assets("capacity"), capacity_forecasts],
-        asset_checks=[chosen_models_beat_seasonal_naive, interval_coverage],
+        asset_checks=MODEL_CHECKS,
     )
