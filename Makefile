@@ -6,7 +6,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 export COMPUTEFLOW_HOME ?= $(CURDIR)/data
 
-.PHONY: install run test lint ui bench clean
+.PHONY: install run test test-fast lint ui bench clean
 
 $(BIN)/.installed: pyproject.toml requirements.lock
 	$(PYTHON) -m venv $(VENV)
@@ -24,6 +24,9 @@ test: install
 	$(BIN)/dg check defs
 	$(BIN)/dg list defs > /dev/null  # the listing is long; a load error goes to stderr and fails the target
 	$(BIN)/pytest -q -n auto --dist loadfile
+
+test-fast: install  # the edit loop: every test not marked slow (no demo refresh, service or browser)
+	$(BIN)/pytest -q -n auto -m "not slow"
 
 lint: install
 	$(BIN)/ruff check .

@@ -7,6 +7,7 @@ import shutil
 from pathlib import Path
 
 import dagster as dg
+import pytest
 
 from assets.ingest.check import load_checked_specs
 from assets.ingest.engine import landed_files
@@ -14,6 +15,8 @@ from pipelines.definitions import build_definitions
 from pipelines.refresh import refresh
 from tests.conftest import Deployment
 from warehouse.lake import Location
+
+pytestmark = pytest.mark.slow  # refreshes small demo lakehouses of its own
 
 BROKEN = "unicom_sh"
 

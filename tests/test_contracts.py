@@ -105,3 +105,18 @@ def test_every_contract_forbids_nan_and_infinity(lake) -> None:
     (failed,) = outcome.failed
     assert not outcome.passed and "no NaN or infinity in gpu_hours" in failed.why
     assert sorted(s["day"] for s in failed.samples) == ["2025-08-02", "2025-08-03"]
+
+
+def test_a_fixed_shape_tables_column_list_comes_from_its_definition(lake) -> None:
+    suite = load_suite(suite_paths()["ref.chips"])
+    with lake_connection(lake) as con:
+        assert validate(con, suite).passed
+        con.execute("ALTER TABLE lake.ref.chips ADD COLUMN surprise INTEGER")
+        outcome = validate(con, suite)
+    assert [(o.expectation, o.why) for o in outcome.failed] == [
+        ("expect_table_columns_to_match_set", "the columns its definition in assets/tables.py gives")
+    ]
+    declared = [
+        e.column_set for e in suite.expectations if e.expectation_type == "expect_table_columns_to_match_set"
+    ]
+    assert declared == [list(TABLES["ref.chips"].columns)]

@@ -11,6 +11,8 @@ import pytest
 from pipelines.definitions import build_definitions
 from warehouse.settings import REPO_ROOT
 
+pytestmark = pytest.mark.slow  # runs the dg command line
+
 DG = str(Path(sys.executable).with_name("dg"))
 
 

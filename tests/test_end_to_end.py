@@ -4,11 +4,14 @@ import json
 from collections import Counter
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 
 from pipelines.cli import main
 from tests.conftest import Deployment
 from warehouse.ducklake import LakeConfig, connect_reader
+
+pytestmark = pytest.mark.slow  # refreshes demo lakehouses end to end
 
 DEMO_PROVIDERS = {"telecom_sh", "infinigence", "volcano_engine", "unicom_sh", "mobile_sh"}
 USAGE_SOURCES = DEMO_PROVIDERS | {"alibaba_pai", "focus_samples"}

@@ -16,6 +16,8 @@ from tests.conftest import FRESH_DAYS, FRESH_SCALE, Deployment, make_deployment,
 from tests.test_end_to_end import snapshot
 from warehouse.ducklake import connect_reader, lake_tables, qualified
 
+pytestmark = pytest.mark.slow  # kills and reruns refreshes of small demo lakehouses
+
 DAYS, SCALE = FRESH_DAYS, FRESH_SCALE  # the demo of the refreshed template
 
 

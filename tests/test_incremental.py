@@ -7,6 +7,7 @@ import time
 from pathlib import Path
 
 import dagster as dg
+import pytest
 
 from assets.ingest.check import load_checked_specs
 from assets.ingest.engine import landed_files
@@ -20,6 +21,8 @@ from pipelines.refresh import refresh_job
 from tests.conftest import Deployment, make_deployment, settings_for
 from tests.test_end_to_end import snapshot
 from warehouse.lake import Location
+
+pytestmark = pytest.mark.slow  # refreshes small demo lakehouses day by day
 
 DAYS, SCALE = 4, 0.2
 FORECASTS = list(KEYS.values())  # refitted once a day, not on every delivery

@@ -1,10 +1,13 @@
 """A home written by the previous lake layout is never half-read: the refresh says how to rebuild it from
 landing, and does so when asked."""
 
+import pytest
 from click.testing import CliRunner
 
 from pipelines.cli import main
 from tests.conftest import Deployment
+
+pytestmark = pytest.mark.slow  # rebuilds a small demo lakehouse from landing
 
 
 def test_a_home_of_the_previous_layout_is_rebuilt_from_landing_when_asked(fresh: Deployment) -> None:

@@ -13,6 +13,8 @@ from pipelines.cli import main
 from tests.conftest import Deployment
 from warehouse.settings import CONTRACTS_DIR
 
+pytestmark = pytest.mark.slow  # refreshes a small demo lakehouse with a new provider
+
 # SenseTime is in ref.providers and ref.rate_cards but had no usage feed: here it starts sending one.
 SPEC = """\
 name: sensetime

@@ -6,10 +6,13 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 
 from pipelines.cli import main
 from tests.conftest import Deployment
+
+pytestmark = pytest.mark.slow  # runs the command line's demo, refresh and backfill
 
 BAR = "━"
 

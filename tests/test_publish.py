@@ -11,6 +11,8 @@ import pytest
 from tests.conftest import Deployment, lake_connection
 from warehouse.ducklake import LakeConfig, commit, connect_reader, replace_table
 
+pytestmark = pytest.mark.slow  # refreshes small demo lakehouses while reading them
+
 
 def write_chips(lake: LakeConfig, rows: int) -> None:
     with lake_connection(lake) as con:

@@ -33,6 +33,8 @@ from warehouse.ducklake import OFFLINE, LakeConfig, connect_reader, qualified
 from warehouse.lake import Location, sql_str
 from warehouse.settings import REPO_ROOT
 
+pytestmark = pytest.mark.slow  # starts PostgreSQL and an S3-protocol server and refreshes through them
+
 DAYS = 2
 SCALE = 0.2
 COMPARED = ("core.compute_usage", "audit.ingest_ledger", "marts.chip_mix", "marts.subsidy_attribution")

@@ -8,6 +8,8 @@ import pytest
 from tests import services
 from tests.services import offline_duckdb, postgres_cluster, s3_server
 
+pytestmark = pytest.mark.slow  # starts PostgreSQL and an S3-protocol server
+
 
 def _port_open(host: str, port: int) -> bool:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:

@@ -14,6 +14,8 @@ from tests.conftest import Deployment
 from tests.test_end_to_end import snapshot
 from tests.test_incremental import materialized
 
+pytestmark = pytest.mark.slow  # refreshes small demo lakehouses through deliveries
+
 DAY = "2025-08-02"
 BILL = "providers/telecom_sh/bill_20250802.csv"
 

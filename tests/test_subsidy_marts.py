@@ -23,6 +23,8 @@ from tests.conftest import Deployment, settings_for
 from warehouse.ducklake import connect_reader
 from warehouse.settings import CONTRACTS_DIR
 
+pytestmark = pytest.mark.slow  # refreshes a four-month story lakehouse
+
 START = dt.date(2025, 8, 1)
 STORY_PROVIDERS = ("volcano_engine", "telecom_sh")
 ZERO = Decimal(0)

@@ -20,6 +20,8 @@ from assets.table_metadata import (
 from assets.tables import DATED_BY, TABLES, ingest_table
 from tests.conftest import Deployment
 
+pytestmark = pytest.mark.slow  # refreshes small demo lakehouses
+
 
 def dictionary(demo: Deployment) -> dict[str, list[tuple]]:
     """meta.columns of the demo: (column, type, meaning) of every table, in column order."""

@@ -13,6 +13,8 @@ from pathlib import Path
 
 import pytest
 
+pytestmark = pytest.mark.slow  # starts the Dagster webserver
+
 QUERY = "{ assetNodes { assetKey { path } groupName } }"
 AUTOMATION = (
     "{ repositoriesOrError { ... on RepositoryConnection { nodes { schedules { name } sensors { name } "

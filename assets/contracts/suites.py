@@ -29,6 +29,18 @@ def suite_document(path: Path) -> dict:
         declared = {m.yaml_path: m for m in sql_marts().values()}
         return (declared.get(path) or load_mart(path)).suite()
     document = json.loads(path.read_text(encoding="utf-8"))
-    if path.stem not in TABLES:
+    table = TABLES.get(path.stem)
+    if table is None:
         raise ValueError(f"{path}: no warehouse table {path.stem!r} (known: {', '.join(sorted(TABLES))})")
+    if table.columns:  # the column list comes from the table's definition, as its lake schema does
+        document["expectations"] = [_column_set(list(table.columns)), *document.get("expectations", [])]
     return document
+
+
+def _column_set(columns: list[str]) -> dict:
+    return {
+        "type": "expect_table_columns_to_match_set",
+        "kwargs": {"column_set": columns, "exact_match": True},
+        "meta": {"why": "the columns its definition in assets/tables.py gives"},
+        "severity": "critical",
+    }
