@@ -124,7 +124,8 @@ def test_text_from_data_never_becomes_markup_and_nan_is_null(tmp_path: Path) -> 
     lake = LakeConfig(str(tmp_path / "catalog.sqlite"), str(tmp_path / "lake"))
     with lake_connection(lake) as con:
         con.execute(
-            "CREATE OR REPLACE TABLE lake.marts.chip_mix AS SELECT DATE '2025-08-01' AS usage_date, 'lingang' AS site_id, "
+            "CREATE OR REPLACE TABLE lake.marts.chip_mix AS SELECT DATE '2025-08-01' AS usage_date, "
+            "'lingang' AS site_id, "
             "? AS provider_id, 'Huawei' AS chip_vendor, true AS is_domestic_chip, 1.5 AS gpu_hours, "
             "'NaN'::DOUBLE AS pflop_hours, CAST(3 AS DECIMAL(18,4)) AS effective_cost_cny",
             [hostile],

@@ -23,7 +23,7 @@ from markupsafe import Markup
 
 from assets.dashboards.page_model import NAMED_COLUMNS, Dataset, Page
 from assets.dashboards.pages import OVERVIEW, PAGES
-from assets.dictionary.sources import is_sample
+from assets.dictionary.sources import SampleKey, is_sample, sample_keys
 from warehouse.ducklake import LakeConfig, connect_reader
 
 HERE = Path(__file__).parent
@@ -91,11 +91,20 @@ def published_tables(con: duckdb.DuckDBPyConnection) -> set[str]:
     return {name for row in rows for name in row}
 
 
+def _sample_keys(con: duckdb.DuckDBPyConnection, key: SampleKey) -> str:
+    """A temp table of the sample keys of one kind, read from the lake once per connection."""
+    table = f"__sample_{key}s"
+    con.execute(f"CREATE TEMP TABLE IF NOT EXISTS {table} AS {sample_keys(key)}")
+    return table
+
+
 def _dataset(con: duckdb.DuckDBPyConnection, ds: Dataset) -> dict:
     """A dataset's rows (with the sample flag when it has one) and the columns its filters act on."""
     sql = ds.sql
     if ds.sample is not None:
-        sql = f"SELECT *, {is_sample(*ds.sample)} AS {SAMPLE_COLUMN} FROM ({ds.sql}) ORDER BY ALL"
+        key, column = ds.sample
+        flag = is_sample(key, column, _sample_keys(con, key))
+        sql = f"SELECT *, {flag} AS {SAMPLE_COLUMN} FROM ({ds.sql}) ORDER BY ALL"
     cursor = con.execute(sql)
     columns = [d[0] for d in cursor.description]
     rows = [[_plain(v) for v in row] for row in cursor.fetchall()]

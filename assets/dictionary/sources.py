@@ -36,9 +36,15 @@ SAMPLE_KEY_TABLES: dict[str, tuple[str, ...]] = {
 }
 
 
-def is_sample(key: SampleKey, column: str) -> str:
-    """SQL true when `column` (a source name, provider, tenant or dataset id) belongs to reference samples only."""
-    return f"coalesce({column} IN ({_SAMPLE_KEYS[key]}), false)"
+def sample_keys(key: SampleKey) -> str:
+    """SQL of the source names, providers, tenants or datasets that belong to reference samples only."""
+    return _SAMPLE_KEYS[key]
+
+
+def is_sample(key: SampleKey, column: str, keys: str | None = None) -> str:
+    """SQL true when `column` (a source name, provider, tenant or dataset id) belongs to reference samples only;
+    `keys` names a table that holds `sample_keys(key)` already (read once for many queries)."""
+    return f"coalesce({column} IN ({f'SELECT * FROM {keys}' if keys else _SAMPLE_KEYS[key]}), false)"
 
 
 def source_rows(specs: list[SourceSpec]) -> list[tuple]:
