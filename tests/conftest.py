@@ -2,6 +2,7 @@
 
 import json
 import os
+import re
 import shutil
 import sqlite3
 from collections.abc import Iterator
@@ -214,8 +215,37 @@ SLOW_FIXTURES = {
 }
 
 
+_SLOW_MODULE = re.compile(r"^pytestmark = pytest\.mark\.slow\b", re.MULTILINE)
+
+
+def pytest_ignore_collect(collection_path: Path, config: pytest.Config) -> bool | None:
+    """Under `-m "not slow"` (make test-fast), a module marked slow as a whole is not even imported."""
+    if config.getoption("markexpr", "") != "not slow" or collection_path.suffix != ".py":
+        return None
+    return bool(_SLOW_MODULE.search(collection_path.read_text(encoding="utf-8"))) or None
+
+
+# Fixtures that refresh a lakehouse of the test's own: each test that uses one costs a refresh.
+OWN_REFRESH = {"fresh", "refreshed"}
+
+
+def _cost(item: pytest.Item) -> int:
+    """A rough cost: 10 for a test that refreshes a lakehouse of its own (by fixture, or in a module marked slow
+    as a whole), 1 for one that reads a shared slow fixture, 0 otherwise."""
+    fixtures = set(getattr(item, "fixturenames", ()))
+    marked = getattr(getattr(item, "module", None), "pytestmark", None)
+    if OWN_REFRESH & fixtures or marked is not None:
+        return 10
+    return int(bool(SLOW_FIXTURES & fixtures))
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Mark the tests that use a slow fixture as `slow`."""
+    """Mark the tests that use a slow fixture as `slow`, and run the costliest modules first: the workers (a
+    module each at a time) then end on short modules, not one on a long module while the other idles."""
+    cost: dict[str, int] = {}
     for item in items:
         if SLOW_FIXTURES & set(getattr(item, "fixturenames", ())):
             item.add_marker(pytest.mark.slow)
+        module = item.nodeid.split("::")[0]
+        cost[module] = cost.get(module, 0) + _cost(item)
+    items.sort(key=lambda item: -cost[item.nodeid.split("::")[0]])

@@ -19,6 +19,8 @@ from hypothesis import strategies as st
 from assets.subsidy.attribution import REASONS, Columns, attribute, attribute_day, load_affiliations
 from assets.subsidy.policy import DEFAULT_POLICY, Policy, PolicyError, load_policy
 
+pytestmark = pytest.mark.slow  # property tests of the subsidy engine on generated ledgers
+
 UNIT, PPM, NO_CAP = 10_000, 1_000_000, 2**62
 TZ = dt.timezone(dt.timedelta(hours=8))
 START = dt.datetime(2024, 12, 20, tzinfo=TZ)

@@ -12,6 +12,8 @@ from assets.ingest.spec import SourceSpec
 from tests.ingest_support import build_catalog, catalog_spec, jsonl, land
 from warehouse.ducklake import LakeConfig, connect_reader
 
+pytestmark = pytest.mark.slow  # loads catalog snapshots into lakes of their own
+
 
 def attributes_of(rows: list[dict]) -> dict[str, dict | None]:
     """Each dataset's kept attributes (of its last version), parsed."""

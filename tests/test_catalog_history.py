@@ -4,10 +4,14 @@ snapshots, removals and licences."""
 import datetime as dt
 from pathlib import Path
 
+import pytest
+
 from assets.ingest.check import check_spec_file
 from assets.ingest.spec import SourceSpec
 from tests.ingest_support import build_catalog, catalog_spec, jsonl, land
 from warehouse.ducklake import LakeConfig, connect_reader
+
+pytestmark = pytest.mark.slow  # loads catalog snapshots into lakes of their own
 
 
 def periods(rows: list[dict], dataset: str) -> list[tuple]:

@@ -24,6 +24,8 @@ from tests.conftest import Deployment, lake_connection
 from warehouse.ducklake import LakeConfig, connect_reader
 from warehouse.settings import CONTRACTS_DIR
 
+pytestmark = pytest.mark.slow  # reads the refreshed demo and drives a browser
+
 DATA = re.compile(r'<script type="application/json" id="page-data">(.*?)</script>', re.S)
 # What the specs call reference samples, and their providers (every sample source names its own provider).
 SAMPLE_SOURCES = "SELECT source_name FROM meta.sources WHERE is_sample"

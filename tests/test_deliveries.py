@@ -17,6 +17,8 @@ from tests.ingest_support import CSV_HEADER, ingest, spec_of
 from warehouse.ducklake import LakeConfig, qualified
 from warehouse.lake import Location
 
+pytestmark = pytest.mark.slow  # ingests real-format deliveries into lakes of their own
+
 OK = "T1,2025-08-01 08:00:00,2025-08-01 09:00:00,A100,1,10\n"
 
 

@@ -1,12 +1,15 @@
 """The data dictionary: every published column has a meaning, meta.columns describes the whole warehouse, and
 docs/DATA_DICTIONARY.md is what `computeflow dictionary` writes for the demo warehouse."""
 
+import pytest
 from click.testing import CliRunner
 
 from assets.marts.declarations import sql_marts
 from pipelines.cli import main
 from tests.conftest import Deployment
 from warehouse.settings import REPO_ROOT
+
+pytestmark = pytest.mark.slow  # reads the refreshed demo
 
 PUBLISHED = """
     SELECT table_schema || '.' || table_name AS t, column_name, ordinal_position

@@ -23,6 +23,8 @@ from warehouse.ducklake import connect_reader
 from warehouse.lake import sql_str
 from warehouse.settings import CONTRACTS_DIR
 
+pytestmark = pytest.mark.slow  # exports the refreshed demo
+
 SAMPLES = CONTRACTS_DIR / "samples" / "focus_1_2"
 MONEY_TYPES = "{'BilledCost': 'DECIMAL(18,4)', 'x_SubsidyCny': 'DECIMAL(18,4)'}"
 

@@ -180,6 +180,7 @@ def test_ties_go_to_the_simpler_model_and_failures_to_seasonal_naive() -> None:
     assert choices.loc["b", "reason"] == "every candidate failed in backtest"
 
 
+@pytest.mark.slow  # seconds: out of the edit loop
 def test_polars_input_with_gaps_and_the_full_candidate_set() -> None:
     df = weekly_trend("gappy", 300, seed=7)
     df = df.drop(index=[50, 51, 52])
@@ -190,6 +191,7 @@ def test_polars_input_with_gaps_and_the_full_candidate_set() -> None:
     assert len(result.forecasts) == 180
 
 
+@pytest.mark.slow  # seconds: out of the edit loop
 def test_parallel_run_matches_serial() -> None:
     df = pd.concat([weekly_trend("a", 200, 1), intermittent("b", 200, 2), frame("c", np.ones(5))])
     serial, parallel = fc.run(df), fc.run(df, n_jobs=2)

@@ -11,6 +11,8 @@ import pytest
 from tests.ingest_support import CSV_HEADER, ingest, latest_snapshot, spec_of
 from warehouse.ducklake import LakeConfig
 
+pytestmark = pytest.mark.slow  # runs the ingest engine on generated files, one of them large
+
 
 def test_csv_defects_are_quarantined_with_their_rule_and_row(tmp_path: Path, lake: LakeConfig) -> None:
     body = (

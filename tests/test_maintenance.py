@@ -12,6 +12,8 @@ from pipelines.defs.automation.maintenance import MAINTENANCE_JOB, lake_maintena
 from tests.conftest import Deployment, lake_connection, settings_for
 from warehouse.ducklake import change_feed, commit, maintain
 
+pytestmark = pytest.mark.slow  # compacts lakes after many commits
+
 LIVE_FILES = (
     "SELECT count(*) FROM __ducklake_metadata_lake.ducklake_data_file f "
     "JOIN __ducklake_metadata_lake.ducklake_table t USING (table_id) "

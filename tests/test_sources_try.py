@@ -14,6 +14,8 @@ from tests.test_new_provider import SAMPLE as SENSETIME_SAMPLE
 from tests.test_new_provider import SPEC as SENSETIME_SPEC
 from warehouse.settings import CONTRACTS_DIR
 
+pytestmark = pytest.mark.slow  # tries specs on sample files through the ingest engine
+
 SOURCES, SAMPLES = CONTRACTS_DIR / "sources", CONTRACTS_DIR / "samples"
 LLM = SAMPLES / "azure_llm_inference_2023" / "AzureLLMInferenceTrace_conv_head.csv"
 

@@ -13,6 +13,8 @@ from tests.ingest_support import ingest, spec_of
 from warehouse.ducklake import LakeConfig
 from warehouse.lake import Location
 
+pytestmark = pytest.mark.slow  # ingests token, trace and log files into lakes of their own
+
 RATES = (
     "provider_id,service,chip_model,model_id,unit,list_price,contracted_price,currency,valid_from,valid_to\n"
     "acme,llm_input_tokens,,chat-7b,1000000 Tokens,2.00,1.60,CNY,2025-01-01,\n"
