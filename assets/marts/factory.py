@@ -28,9 +28,10 @@ REBUILD_TAG = "computeflow/rebuild"  # run tag: marts rebuild whole (computeflow
 
 def build_mart(mart: Mart) -> dg.AssetsDefinition:
     """The asset of one mart."""
+    key = dg.AssetKey(mart.table.split("."))
 
     @dg.asset(
-        key=dg.AssetKey([mart.schema, mart.name]),
+        key=key,
         group_name="marts",
         deps=[k for t in mart.deps for k in table_asset_keys(t)],
         kinds={"duckdb", "ducklake"},
@@ -40,18 +41,17 @@ def build_mart(mart: Mart) -> dg.AssetsDefinition:
             "sql": str(mart.sql_path.relative_to(REPO_ROOT)),
             "declared_in": str(mart.yaml_path.relative_to(REPO_ROOT)),
         },
-        pool=write_pool(dg.AssetKey([mart.schema, mart.name])),
+        pool=write_pool(key),
     )
     def _mart(context: AssetExecutionContext, lakehouse: Lakehouse) -> dg.MaterializeResult:
-        name = f"{mart.schema}.{mart.name}"
         with lakehouse.connect() as con:
             if mart.view:
-                define_view(con, name, mart.view_sql())
+                define_view(con, mart.table, mart.view_sql())
                 result = dg.MaterializeResult(metadata={"view": True})
             else:
                 create_lake_views(con, list(mart.inputs))
                 result = _by_key(context, lakehouse, con, mart)
-            add_table_metadata(context, con, name)
+            add_table_metadata(context, con, mart.table)
             return result
 
     return _mart
@@ -64,7 +64,7 @@ def _by_key(
     cannot be compared with (first build, code changed, `--full`). A mart local to the charge day computes only
     the days whose charge lines changed since the lake snapshot it was last built from (DuckLake's change
     feed), the whole table when the feed cannot tell."""
-    name = f"{mart.schema}.{mart.name}"
+    name = mart.table
     since = built_from(context)
     with commit(con, f"{name} by {mart.key}"):
         snapshot = current_snapshot(con)
