@@ -6,6 +6,7 @@ import contextlib
 import hashlib
 import os
 from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 
@@ -62,6 +63,9 @@ class PartitionResult:
     rows: list[LedgerRow] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
     changed: bool = False
+    # rows can repeat across files (and the partition's exclusion list be non-empty) only where two or more of
+    # its files have loaded rows, now or before this run
+    across_files: bool = False
 
 
 def landed_listing(spec: SourceSpec, landing: Location) -> dict[str, dict[str, dict]]:
@@ -96,6 +100,11 @@ def _mtime(stamp: tuple[int, object] | None) -> float:
     if isinstance(value, datetime):
         return value.timestamp()
     return float(value) if isinstance(value, int | float) else 0.0
+
+
+def _with_rows(rows: Iterable[LedgerRow]) -> int:
+    """How many of the files have rows in the source's table."""
+    return sum(1 for r in rows if r.status in ("loaded", "empty") and r.rows_loaded)
 
 
 def file_id(source_file: str) -> str:
@@ -155,7 +164,7 @@ class Ingestor:
             self.stage.execute("SET TimeZone = 'UTC'")
             with commit(self.con, f"ingest {self.spec.name} partition {key}"):
                 result = self._run(key, paths)
-                if result.changed:
+                if result.changed and result.across_files:
                     exclude_repeats(self.con, self.spec, key)
         return result
 
@@ -213,6 +222,7 @@ class Ingestor:
             result.rows.append(row)
             if row.status == "failed" or row.status == "rejected":
                 result.errors.append(row.detail or f"{source_file}: {row.status}")
+        result.across_files = max(_with_rows(result.rows), _with_rows(previous.values())) > 1
         return result
 
     def withdraw(self, source_file: str, reason: str) -> LedgerRow:
