@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -14,8 +13,8 @@ from pydantic import PrivateAttr
 
 from assets.ingest.check import load_checked_specs
 from assets.ingest.spec import SourceSpec
-from assets.reference.tables import INGEST_REFERENCE, SEARCH_PATH, create_ref_views
-from assets.tables import TABLES, create_lake_tables
+from assets.reference.tables import SEARCH_PATH, create_ref_views
+from assets.tables import create_lake_tables
 from warehouse.ducklake import OFFLINE, LakeConfig, attach, enable_s3, tag_run
 from warehouse.lake import Location, sql_str
 from warehouse.settings import Settings
@@ -128,16 +127,3 @@ class Lakehouse(dg.ConfigurableResource):
             yield con
         finally:
             con.close()
-
-    def reference_fingerprint(self, con: duckdb.DuckDBPyConnection) -> str:
-        """A hash of the reference tables that ingest reads (chips, aliases, rates, fx, providers)."""
-
-        digest = hashlib.sha256()
-        for name in INGEST_REFERENCE:
-            table = TABLES[f"ref.{name}"]
-            row = con.execute(
-                f"SELECT md5(coalesce(string_agg(CAST(t AS VARCHAR), '|' ORDER BY CAST(t AS VARCHAR)), '')) "
-                f"FROM {table.source(con)} t"
-            ).fetchone()
-            digest.update(str(row[0] if row else "").encode())
-        return digest.hexdigest()

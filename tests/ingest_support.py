@@ -54,7 +54,7 @@ def ingest(
     with lake_connection(lake) as con:
         files = landed_files(spec, landing)
         (key,) = files
-        result = Ingestor(con, spec, landing, str(tmp_path / "scratch"), run_id, "ref").run(key, files[key])
+        result = Ingestor(con, spec, landing, str(tmp_path / "scratch"), run_id).run(key, files[key])
         loaded = con.execute(f"SELECT * FROM {qualified(ingest_table(spec.name))} ORDER BY source_row")
         cols = [d[0] for d in loaded.description]
         rows = [dict(zip(cols, r, strict=True)) for r in loaded.fetchall()]
@@ -102,7 +102,7 @@ def build_catalog(tmp_path: Path, lake: LakeConfig, specs: list[SourceSpec]) -> 
         create_ref_views(con)
         for spec in specs:
             for key, paths in sorted(landed_files(spec, landing).items()):
-                result = Ingestor(con, spec, landing, str(tmp_path / "scratch"), "r1", "ref").run(key, paths)
+                result = Ingestor(con, spec, landing, str(tmp_path / "scratch"), "r1").run(key, paths)
                 assert result.errors == [], result.errors
         write_dataset_catalog(con, specs)
         cursor = con.execute(

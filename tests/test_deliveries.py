@@ -156,7 +156,7 @@ def _run_partition(tmp_path: Path, lake: LakeConfig, run_id: str) -> dict[str, d
     landing = Location(str(tmp_path / "landing"))
     with lake_connection(lake) as con:
         files = landed_files(spec, landing).get("2025-08-01", [])
-        Ingestor(con, spec, landing, str(tmp_path / "scratch"), run_id, "ref").run("2025-08-01", files)
+        Ingestor(con, spec, landing, str(tmp_path / "scratch"), run_id).run("2025-08-01", files)
         ledger = {r.source_file: r for r in read_ledger(con, "acme")}
         money = dict(
             con.execute(
@@ -202,9 +202,7 @@ def test_a_withdrawn_delivery_leaves_the_lake_and_stays_withdrawn(tmp_path: Path
     _run_partition(tmp_path, lake, "r1")
     spec = spec_of()
     with lake_connection(lake) as con:
-        ingestor = Ingestor(
-            con, spec, Location(str(tmp_path / "landing")), str(tmp_path / "scratch"), "w1", "ref"
-        )
+        ingestor = Ingestor(con, spec, Location(str(tmp_path / "landing")), str(tmp_path / "scratch"), "w1")
         row = ingestor.withdraw("acme/2025-08-01-a.csv", "billed twice by the provider")
         with pytest.raises(SourceFileError, match="no such file"):
             ingestor.withdraw("acme/2025-08-01-zzz.csv", "typo")
@@ -232,7 +230,7 @@ def _ingest_day(tmp_path: Path, lake: LakeConfig, spec, day: str, run_id: str) -
     """Ingest one acme day as landed now: ledger rows by file, and (file, billed_cost) of the rows core serves."""
     landing = Location(str(tmp_path / "landing"))
     with lake_connection(lake) as con:
-        Ingestor(con, spec, landing, str(tmp_path / "scratch"), run_id, "ref").run(
+        Ingestor(con, spec, landing, str(tmp_path / "scratch"), run_id).run(
             day, landed_files(spec, landing)[day]
         )
         ledger = {r.source_file: r for r in read_ledger(con, spec.name)}

@@ -191,9 +191,7 @@ WRITER = textwrap.dedent(
     (spec,) = [s for s in lakehouse.specs() if s.name == name]
     with lakehouse.connect() as con:
         tag_run(con, run_id)
-        ingestor = Ingestor(
-            con, spec, lakehouse.landing, lakehouse.scratch_path, run_id, lakehouse.reference_fingerprint(con)
-        )
+        ingestor = Ingestor(con, spec, lakehouse.landing, lakehouse.scratch_path, run_id)
         grouped = landed_files(spec, lakehouse.landing)
         Path(ready).touch()
         deadline = time.monotonic() + 120

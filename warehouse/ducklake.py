@@ -353,6 +353,17 @@ def _transaction(con: duckdb.DuckDBPyConnection, message: str) -> Iterator[None]
         raise
 
 
+@contextmanager
+def read_transaction(con: duckdb.DuckDBPyConnection) -> Iterator[None]:
+    """Several reads in one transaction: one snapshot of the lake, and its catalog looked up once instead of
+    once per statement (which is most of what a small read costs). Writes nothing; never commits a snapshot."""
+    con.execute("BEGIN TRANSACTION")
+    try:
+        yield
+    finally:
+        con.execute("ROLLBACK")
+
+
 @dataclass(frozen=True)
 class Maintenance:
     """What one maintenance pass of the lake did."""

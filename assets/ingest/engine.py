@@ -112,9 +112,9 @@ def file_id(source_file: str) -> str:
     return hashlib.sha1(source_file.encode("utf-8")).hexdigest()[:16]
 
 
-def spec_fingerprint(spec: SourceSpec, reference_fingerprint: str) -> str:
+def spec_fingerprint(spec: SourceSpec, ref: RefSnapshot) -> str:
     """What must be unchanged for a processed file to be skipped: spec, reference data, engine."""
-    text = spec.model_dump_json() + reference_fingerprint + ENGINE_VERSION
+    text = spec.model_dump_json() + ref.fingerprint + ENGINE_VERSION
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
@@ -133,19 +133,18 @@ class Ingestor:
         landing: Location,
         scratch_base: str,
         run_id: str,
-        reference_fingerprint: str,
     ) -> None:
         self.con = con
         self.spec = spec
         self.landing = landing
         self.run_id = run_id
-        self.fingerprint = spec_fingerprint(spec, reference_fingerprint)
         self.scratch_base = os.path.join(scratch_base, "ingest")
         os.makedirs(self.scratch_base, exist_ok=True)
         remove_orphans(self.scratch_base)
         self.table = TableDef(ingest_table(spec.name), kind_columns(spec.kind))
         create_tables(con, [self.table])  # or add the columns a newer version has
         self.ref = RefSnapshot.load(con)
+        self.fingerprint = spec_fingerprint(spec, self.ref)
         self._recorded: set[str] = set()
         self._arrival: dict[str, int] = {}
         self._last_arrival: int | None = None  # the source's highest arrival number, read once per ingestor

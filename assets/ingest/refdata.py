@@ -7,11 +7,13 @@ and CASE literals instead of joined.
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from datetime import date
 
 import duckdb
 
+from warehouse.ducklake import read_transaction
 from warehouse.lake import sql_str
 
 
@@ -49,7 +51,12 @@ class RefSnapshot:
 
     @classmethod
     def load(cls, con: duckdb.DuckDBPyConnection) -> RefSnapshot:
-        """Read the ref_* views of a connection."""
+        """Read the ref_* views of a connection (one read transaction: one snapshot, one catalog lookup)."""
+        with read_transaction(con):
+            return cls._read(con)
+
+    @classmethod
+    def _read(cls, con: duckdb.DuckDBPyConnection) -> RefSnapshot:
         names = dict(con.execute("SELECT key, chip_model FROM ref_chip_lookup").fetchall())
         chip_models = {chip_key(k): m for k, m in names.items()}
         chips = {
@@ -74,6 +81,15 @@ class RefSnapshot:
         )
         tenants = frozenset(t for (t,) in con.execute("SELECT tenant_id FROM ref_tenants").fetchall())
         return cls(chip_models, names, chips, providers, rate_cards, fx_rates, tenants)
+
+    @property
+    def fingerprint(self) -> str:
+        """A hash of the reference data that decides how a file's rows are priced and mapped (chips and their
+        aliases, providers, rate cards, exchange rates); tenants are left out, as registering one does not
+        change rows already loaded."""
+        mappings = (self.chip_models, self.chip_names, self.chips, self.providers)
+        priced = ([sorted(m.items()) for m in mappings], self.rate_cards, self.fx_rates)
+        return hashlib.sha256(repr(priced).encode("utf-8")).hexdigest()
 
     def unknown_tenant_sql(self, tenant_sql: str) -> str | None:
         """SQL true for a tenant id missing from ref.tenants (None when ref.tenants is empty)."""

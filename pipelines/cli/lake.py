@@ -134,7 +134,6 @@ def withdraw(source: str, source_file: str, reason: str) -> None:
             lakehouse.landing,
             lakehouse.scratch_path,
             f"withdraw-{uuid.uuid4().hex[:12]}",
-            lakehouse.reference_fingerprint(con),
         )
         try:
             row = ingestor.withdraw(source_file, reason)

@@ -59,7 +59,6 @@ def build_ingest_asset(spec: SourceSpec, days: dg.PartitionsDefinition) -> dg.As
                     lakehouse.landing,
                     lakehouse.scratch_path,
                     context.run.run_id,
-                    lakehouse.reference_fingerprint(con),
                 )
                 for key in keys:
                     try:
