@@ -14,7 +14,7 @@ from dagster import AssetExecutionContext
 from assets.dictionary.columns import TableMeaning, described_columns, suite_meanings
 from assets.ingest.engine import UNPARTITIONED
 from assets.tables import DATED_BY, TABLE_ASSETS, TABLES
-from warehouse.ducklake import lake_columns, qualified
+from warehouse.ducklake import lake_columns, qualified, read_transaction
 from warehouse.lake import sql_ident
 
 # Dagster's table metadata keys (dagster's TableMetadataSet: the UI shows them as the table's schema and size).
@@ -84,7 +84,13 @@ def add_table_metadata(
 
     In a table with a partition_key column (ingest tables, core.compute_usage) an asset's rows are those of its
     own partitions: the day partitions of a daily asset, the undated part of an unpartitioned one."""
-    key = key or context.asset_key
+    with read_transaction(con):  # one snapshot, and one catalog lookup for the reads below
+        _add_table_metadata(context, con, table, key or context.asset_key)
+
+
+def _add_table_metadata(
+    context: AssetExecutionContext, con: duckdb.DuckDBPyConnection, table: str, key: dg.AssetKey
+) -> None:
     columns = lake_columns(con).get(table, set())
     partitioned = context.assets_def.partitions_def is not None
     dated = DATED_BY.get(table)
