@@ -15,9 +15,10 @@ from assets.ingest.check import load_checked_specs
 from assets.ingest.spec import SourceSpec
 from assets.reference.tables import SEARCH_PATH, create_ref_views
 from assets.tables import create_lake_tables
-from warehouse.ducklake import OFFLINE, LakeConfig, attach, enable_s3, tag_run
+from warehouse.ducklake import OFFLINE, LakeConfig, attach, enable_s3
 from warehouse.lake import Location, sql_str
 from warehouse.settings import Settings
+from warehouse.transactions import tag_run
 
 _READERS: dict[tuple, duckdb.DuckDBPyConnection] = {}
 _WRITERS: dict[tuple, duckdb.DuckDBPyConnection] = {}

@@ -14,8 +14,10 @@ from dagster import AssetExecutionContext
 from assets.dictionary.columns import TableMeaning, described_columns, suite_meanings
 from assets.ingest.engine import UNPARTITIONED
 from assets.tables import DATED_BY, TABLE_ASSETS, TABLES
-from warehouse.ducklake import lake_columns, qualified, read_transaction
+from warehouse.ducklake import qualified
+from warehouse.introspect import lake_columns
 from warehouse.lake import sql_ident
+from warehouse.transactions import read_transaction
 
 # Dagster's table metadata keys (dagster's TableMetadataSet: the UI shows them as the table's schema and size).
 COLUMN_SCHEMA = "dagster/column_schema"

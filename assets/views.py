@@ -5,7 +5,7 @@ from __future__ import annotations
 import duckdb
 
 from assets.tables import TABLES
-from warehouse.ducklake import lake_tables
+from warehouse.introspect import lake_tables
 
 
 def create_lake_views(con: duckdb.DuckDBPyConnection, names: list[str]) -> None:

@@ -14,7 +14,8 @@ import pytest
 from assets.tables import ingest_table
 from tests.conftest import FRESH_DAYS, FRESH_SCALE, Deployment, make_deployment, settings_for
 from tests.test_end_to_end import snapshot
-from warehouse.ducklake import connect_reader, lake_tables, qualified
+from warehouse.ducklake import connect_reader, qualified
+from warehouse.introspect import lake_tables
 
 pytestmark = pytest.mark.slow  # kills and reruns refreshes of small demo lakehouses
 

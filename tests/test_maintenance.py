@@ -10,7 +10,9 @@ import pytest
 from assets.resources import Lakehouse
 from pipelines.defs.automation.maintenance import MAINTENANCE_JOB, lake_maintenance, run_maintenance
 from tests.conftest import Deployment, lake_connection, settings_for
-from warehouse.ducklake import change_feed, commit, maintain
+from warehouse.introspect import change_feed
+from warehouse.maintenance import maintain
+from warehouse.transactions import commit
 
 pytestmark = pytest.mark.slow  # compacts lakes after many commits
 

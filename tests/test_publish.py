@@ -9,7 +9,9 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import Deployment, lake_connection
-from warehouse.ducklake import LakeConfig, commit, connect_reader, replace_table
+from warehouse.ducklake import LakeConfig, connect_reader
+from warehouse.rewrite import replace_table
+from warehouse.transactions import commit
 
 pytestmark = pytest.mark.slow  # refreshes small demo lakehouses while reading them
 

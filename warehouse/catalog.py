@@ -7,8 +7,10 @@ from dataclasses import dataclass
 
 import duckdb
 
-from warehouse.ducklake import commit, lake_columns, lake_tables, qualified, table_exists
+from warehouse.ducklake import qualified
+from warehouse.introspect import lake_columns, lake_tables, table_exists
 from warehouse.lake import sql_ident
+from warehouse.transactions import commit
 
 
 @dataclass(frozen=True)

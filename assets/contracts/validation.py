@@ -20,7 +20,7 @@ from great_expectations.data_context.types.base import ProgressBarsConfig
 from assets.contracts.gx_duckdb import URL_SCHEME, enable_regex
 from assets.contracts.suites import suite_document
 from assets.tables import TABLES
-from warehouse.ducklake import lake_tables
+from warehouse.introspect import lake_tables
 from warehouse.lake import sql_ident, sql_str
 
 SAMPLES = 5

@@ -9,8 +9,10 @@ from assets.core.vocabulary import build_terms, normalised_lists_sql
 from assets.ingest.attributes import json_path
 from assets.ingest.spec import SourceSpec
 from assets.tables import TABLES
-from warehouse.ducklake import commit, qualified, replace_table
+from warehouse.ducklake import qualified
 from warehouse.lake import sql_ident, sql_str
+from warehouse.rewrite import replace_table
+from warehouse.transactions import commit
 
 HISTORY_ATTRIBUTES = (
     "name",

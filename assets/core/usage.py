@@ -14,8 +14,10 @@ import duckdb
 from assets.ingest.spec import SourceSpec
 from assets.tables import CHARGE_LINE_ID, TABLES, ingest_table, kind_columns
 from warehouse.catalog import TableDef, create_tables
-from warehouse.ducklake import change_feed, current_snapshot, define_view, lake_tables, qualified
+from warehouse.ducklake import qualified
+from warehouse.introspect import change_feed, current_snapshot, lake_tables
 from warehouse.lake import sql_ident
+from warehouse.rewrite import define_view
 
 USAGE = "core.compute_usage"
 EXCLUDED = "audit.usage_dedup_excluded"

@@ -11,7 +11,8 @@ from assets.contracts.suites import suite_document, suite_paths
 from assets.tables import DICTIONARY_COLUMNS as COLUMNS
 from assets.tables import TABLES
 from warehouse.catalog import TableDef
-from warehouse.ducklake import lake_tables, replace_table
+from warehouse.introspect import lake_tables
+from warehouse.rewrite import replace_table
 
 DICTIONARY_TABLE = "meta.columns"
 

@@ -13,7 +13,8 @@ from assets.ingest.ledger import LEDGER_TABLE
 from assets.ingest.periods import FIRST_PART
 from assets.ingest.spec import SourceSpec
 from assets.tables import TABLES, ingest_table
-from warehouse.ducklake import lake_tables, qualified
+from warehouse.ducklake import qualified
+from warehouse.introspect import lake_tables
 from warehouse.lake import first_row, sql_ident, sql_str
 
 EXCLUDED = "audit.usage_dedup_excluded"

@@ -29,8 +29,9 @@ from assets.ingest.spec import SourceSpec
 from assets.partitions import today_in_shanghai
 from assets.tables import TABLES, TableDef, ingest_table, kind_columns
 from warehouse.catalog import create_tables
-from warehouse.ducklake import commit, qualified
+from warehouse.ducklake import qualified
 from warehouse.lake import Location, copy_to_parquet, first_row, remove_orphans, sql_ident, sql_str
+from warehouse.transactions import commit
 
 ENGINE_VERSION = "5"
 UNPARTITIONED = "all"

@@ -8,7 +8,8 @@ import duckdb
 import pyarrow as pa
 import xxhash
 
-from warehouse.ducklake import qualified, table_exists
+from warehouse.ducklake import qualified
+from warehouse.introspect import table_exists
 from warehouse.lake import Location
 
 LEDGER_SCHEMA = pa.schema(

@@ -13,8 +13,8 @@ from datetime import date
 
 import duckdb
 
-from warehouse.ducklake import read_transaction
 from warehouse.lake import sql_str
+from warehouse.transactions import read_transaction
 
 
 def chip_key(name: str) -> str:

@@ -12,15 +12,11 @@ from assets.pools import write_pool
 from assets.resources import Lakehouse
 from assets.table_metadata import add_table_metadata
 from assets.views import create_lake_views
-from warehouse.ducklake import (
-    commit,
-    current_snapshot,
-    define_view,
-    qualified,
-    replace_changed,
-    table_exists,
-)
+from warehouse.ducklake import qualified
+from warehouse.introspect import current_snapshot, table_exists
+from warehouse.rewrite import define_view, replace_changed
 from warehouse.settings import REPO_ROOT
+from warehouse.transactions import commit
 
 LAKE_SNAPSHOT = "lake_snapshot"  # materialization metadata: the lake snapshot a mart was computed from
 REBUILD_TAG = "computeflow/rebuild"  # run tag: marts rebuild whole (computeflow refresh --full)

@@ -6,9 +6,11 @@ from dataclasses import dataclass
 
 import duckdb
 
-from warehouse.ducklake import commit, lake_tables, qualified
+from warehouse.ducklake import qualified
+from warehouse.introspect import lake_tables
 from warehouse.lake import Location, first_row, scalar, sql_ident, sql_str
 from warehouse.settings import CONTRACTS_DIR
+from warehouse.transactions import commit
 
 
 class ReferenceDataError(ValueError):

@@ -15,7 +15,8 @@ import datetime as dt
 import duckdb
 
 from assets.subsidy.attribution import OUTPUTS
-from warehouse.ducklake import qualified, table_exists
+from warehouse.ducklake import qualified
+from warehouse.introspect import table_exists
 from warehouse.lake import sql_str
 
 CHECKPOINTS = "meta.subsidy_checkpoints"

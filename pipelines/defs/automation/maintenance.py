@@ -9,7 +9,7 @@ import dagster as dg
 from assets.partitions import DAILY_HOUR
 from assets.resources import Lakehouse
 from pipelines.refresh import QUIET, deployment_turn
-from warehouse.ducklake import Maintenance, maintain
+from warehouse.maintenance import Maintenance, maintain
 
 MAINTENANCE_JOB = "lake_maintenance"
 

@@ -18,7 +18,7 @@ from assets.table_metadata import add_table_metadata
 from assets.tables import TABLES
 from assets.views import create_lake_views
 from pipelines.domains import domain_definitions
-from warehouse.ducklake import replace_table
+from warehouse.rewrite import replace_table
 
 if TYPE_CHECKING:
     from assets.capacity.planning import CapacityPlan

@@ -16,7 +16,8 @@ from assets.resources import Lakehouse
 from assets.table_metadata import add_table_metadata
 from assets.tables import TABLES
 from pipelines.domains import domain_definitions
-from warehouse.ducklake import commit, replace_changed
+from warehouse.rewrite import replace_changed
+from warehouse.transactions import commit
 
 
 def build_compute_usage(specs: list[SourceSpec], days: dg.PartitionsDefinition) -> dg.AssetsDefinition:

@@ -13,7 +13,7 @@ from assets.resources import Lakehouse
 from assets.table_metadata import add_table_metadata
 from assets.tables import SOURCE_COLUMNS, SOURCES_TABLE
 from assets.versions import project_code_version
-from warehouse.ducklake import replace_table
+from warehouse.rewrite import replace_table
 
 
 def build_sources_asset(specs: list[SourceSpec]) -> dg.AssetsDefinition:

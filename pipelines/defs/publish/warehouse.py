@@ -11,7 +11,8 @@ from dagster import AssetExecutionContext
 from assets.keys import WAREHOUSE_KEY
 from assets.resources import Lakehouse
 from assets.tables import TABLES
-from warehouse.ducklake import LAKE, table_rows
+from warehouse.ducklake import LAKE
+from warehouse.introspect import table_rows
 
 
 def build_publish_asset(upstream: list[dg.AssetKey]) -> dg.AssetsDefinition:

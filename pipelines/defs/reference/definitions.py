@@ -17,7 +17,7 @@ from assets.reference.tables import (
 from assets.resources import Lakehouse
 from assets.table_metadata import add_table_metadata
 from pipelines.domains import domain_definitions
-from warehouse.ducklake import commit
+from warehouse.transactions import commit
 
 
 def _ledger_row(table: RefTable, lakehouse: Lakehouse, run_id: str) -> LedgerRow:

@@ -31,8 +31,10 @@ from assets.table_metadata import add_table_metadata
 from assets.tables import DATED_BY
 from assets.views import create_lake_views
 from pipelines.domains import domain_definitions
-from warehouse.ducklake import commit, current_snapshot, qualified, table_changed
+from warehouse.ducklake import qualified
+from warehouse.introspect import current_snapshot, table_changed
 from warehouse.lake import scalar
+from warehouse.transactions import commit
 
 DESCRIPTIONS = {
     "subsidy_attribution": "One row per charge line and voucher that paid part of it (reversals negative), "
