@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from assets.ingest.engine import Ingestor
+from assets.ingest.staging import FileStager
 from assets.reference.tables import REF_TABLES, load_reference_table
 from tests.conftest import lake_connection
 from tests.ingest_support import CSV_HEADER, ingest, spec_of
@@ -149,7 +149,7 @@ def test_gzip_declared_but_plain_text(tmp_path: Path, lake: LakeConfig) -> None:
 
 
 def test_a_file_that_grows_while_it_is_read(tmp_path: Path, lake: LakeConfig, monkeypatch) -> None:
-    original = Ingestor._load
+    original = FileStager.stage_file
 
     def load_while_appending(self, row, key, local, scratch):
         staged = original(self, row, key, local, scratch)
@@ -157,11 +157,11 @@ def test_a_file_that_grows_while_it_is_read(tmp_path: Path, lake: LakeConfig, mo
             handle.write(OK)
         return staged
 
-    monkeypatch.setattr(Ingestor, "_load", load_while_appending)
+    monkeypatch.setattr(FileStager, "stage_file", load_while_appending)
     result, loaded, _ = ingest(tmp_path, lake, spec_of(), "2025-08-01.csv", (CSV_HEADER + OK).encode())
     assert result.rows[0].status == "failed" and loaded == []
     assert "changed while it was being read" in result.errors[0]
-    monkeypatch.setattr(Ingestor, "_load", original)
+    monkeypatch.setattr(FileStager, "stage_file", original)
     result, loaded, _ = ingest(
         tmp_path,
         lake,

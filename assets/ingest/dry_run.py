@@ -91,7 +91,7 @@ def try_sample(spec: SourceSpec, sample: Path, landing: Location | None) -> DryR
             create_ref_views(con)
             _load_reference(con, scratch_landing, landing)
             # the engine ingests the sample by its path: the spec's glob is not asked to match it
-            result = Ingestor(con, spec, scratch_landing, str(root / "scratch"), "try", "try").run(
+            result = Ingestor(con, spec, scratch_landing, str(root / "scratch"), "try").run(
                 key, [str(target)]
             )
             run = DryRun(result.rows[0])

@@ -12,49 +12,26 @@ from datetime import UTC, datetime
 
 import duckdb
 
-from assets.ingest.compile import compile_source, raw_fields_of
-from assets.ingest.dedup import exclude_repeats, keys_repeat
+from assets.ingest.dedup import exclude_repeats
 from assets.ingest.ledger import LedgerRow, file_checksum, last_arrival, read_ledger, record_ledger
-from assets.ingest.periods import SPANS_DAYS, daily_parts, whole_lines
+from assets.ingest.periods import daily_parts, whole_lines
 from assets.ingest.readers import (
-    RawRelation,
     SourceFileError,
     drop_scratch,
     make_scratch,
-    open_raw,
-    reader_error,
 )
 from assets.ingest.refdata import RefSnapshot
 from assets.ingest.spec import SourceSpec
+from assets.ingest.staging import FileStager, Staged, numbered_scan
 from assets.partitions import today_in_shanghai
 from assets.tables import TABLES, TableDef, ingest_table, kind_columns
 from warehouse.catalog import create_tables
 from warehouse.ducklake import qualified
-from warehouse.lake import Location, copy_to_parquet, first_row, remove_orphans, sql_ident, sql_str
+from warehouse.lake import Location, remove_orphans, sql_ident, sql_str
 from warehouse.transactions import commit
 
 ENGINE_VERSION = "5"
 UNPARTITIONED = "all"
-MONEY_COLUMN = {"usage": "billed_cost", "transfers": "cost", "vouchers": "face_value"}
-# Ingest files leave source_row NULL where a row's number is its position in the file (see compile_source).
-SOURCE_ROW = "coalesce(source_row, file_row_number + 1)"
-
-
-def numbered_scan(files_sql: str, options: str = "") -> str:
-    """A FROM-clause source over ingest files (a SQL path or list) with every row's source_row filled in."""
-    return (
-        f"(SELECT * EXCLUDE (file_row_number) REPLACE ({SOURCE_ROW} AS source_row) "
-        f"FROM read_parquet({files_sql}{options}, file_row_number = true))"
-    )
-
-
-@dataclass(frozen=True)
-class Reject:
-    """A record the reader could not split into fields: its row number, its text and the reader's message."""
-
-    row: int
-    line: str
-    detail: str
 
 
 @dataclass
@@ -149,10 +126,7 @@ class Ingestor:
         self._recorded: set[str] = set()
         self._arrival: dict[str, int] = {}
         self._last_arrival: int | None = None  # the source's highest arrival number, read once per ingestor
-        self._spans: dict[str, bool] = {}  # staged files holding usage lines that span days
-        self.stage = con  # the connection that reads and stages files (its own cursor during run)
-        # the order of a staged file's rows: by record, and a record's lines by name
-        self._order = "source_row, source_line" if spec.kind == "usage" else "source_row"
+        self.stager = FileStager(con, spec, self.ref)  # a cursor of its own during run
 
     def run(self, key: str, paths: list[str]) -> PartitionResult:
         """Ingest a partition in one lake commit; files already loaded with the same fingerprint are not
@@ -160,8 +134,8 @@ class Ingestor:
 
         Files are read and staged on a connection of their own, outside the lake transaction: a file the
         reader fails on is recorded as failed and the partition's other files still commit."""
-        with contextlib.closing(self.con.cursor()) as self.stage:
-            self.stage.execute("SET TimeZone = 'UTC'")
+        with contextlib.closing(self.con.cursor()) as self.stager.stage:
+            self.stager.stage.execute("SET TimeZone = 'UTC'")
             with commit(self.con, f"ingest {self.spec.name} partition {key}"):
                 result = self._run(key, paths)
                 if result.changed and result.across_files:
@@ -298,9 +272,7 @@ class Ingestor:
             [self.spec.name, source_file],
         )
 
-    def _record(
-        self, row: LedgerRow, staged: str | None = None, rejects: list[Reject] | None = None
-    ) -> LedgerRow:
+    def _record(self, row: LedgerRow, staged: Staged | None = None) -> LedgerRow:
         """Within the partition's commit, one landed file's old outputs replaced by its loaded and quarantined
         rows (none when `staged` is None), and its ledger row."""
         replaces = row.source_file in self._recorded
@@ -308,16 +280,14 @@ class Ingestor:
             self._drop_outputs(row.source_file)
         if staged is not None:
             if row.status in ("loaded", "empty") and row.rows_loaded:
-                loaded = f"(SELECT * FROM {numbered_scan(sql_str(staged))} WHERE __rule IS NULL)"
-                split = (
-                    daily_parts if self._spans.get(row.source_file) else whole_lines
-                )  # usage lines over days
+                loaded = f"(SELECT * FROM {numbered_scan(sql_str(staged.path))} WHERE __rule IS NULL)"
+                split = daily_parts if staged.spans else whole_lines  # usage lines over days
                 self.con.execute(
                     f"INSERT INTO {qualified(self.table.name)} {split(loaded, list(self.table.columns))}"
                 )
                 row.output_file = self.table.name
             if row.rows_quarantined:
-                self._write_quarantine(row, staged, rejects or [])
+                self._write_quarantine(row, staged)
         record_ledger(self.con, [row], replace=replaces)
         return row
 
@@ -336,13 +306,13 @@ class Ingestor:
             if row.file_bytes == 0:
                 row.status, row.detail = "empty", f"{source_file}: the file is empty"
                 return self._record(row)
-            staged, rejects = self._load(row, key, local, scratch)
+            staged = self.stager.stage_file(row, key, local, scratch)
             if self._stamp(path) != stamp:
                 raise SourceFileError(
                     f"{source_file}: the file changed while it was being read (still being written?); "
                     "nothing was loaded from it, the next run reads it again"
                 )
-            return self._record(row, staged, rejects)
+            return self._record(row, staged)
         except SourceFileError as exc:
             failed = self._row(key, source_file, stamp[0], checksum, status="failed", detail=str(exc))
             return self._record(failed)
@@ -384,112 +354,7 @@ class Ingestor:
         self.landing.fs.get_file(path, local)
         return local
 
-    def _open(self, local: str, scratch: str, display: str) -> RawRelation:
-        wanted = sorted(raw_fields_of(self.spec))
-        raw = open_raw(self.stage, local, self.spec.format, wanted, scratch, display)
-        if self.spec.format.type in ("csv", "parquet"):
-            missing = [f for f in wanted if f not in raw.fields and f not in self.spec.optional_columns]
-            if missing:
-                hint = ""
-                if self.spec.format.type == "csv" and len(raw.fields) == 1:
-                    delimiter = self.spec.format.delimiter
-                    hint = f" (the header was read as one column: is the delimiter {delimiter!r} right?)"
-                raise SourceFileError(
-                    f"{display}: missing column(s) {', '.join(missing)}; the file has: {', '.join(raw.fields)}{hint}"
-                )
-        return raw
-
-    def _load(self, row: LedgerRow, key: str, local: str, scratch: str) -> tuple[str, list[Reject]]:
-        """One pass over the file: every parsed row, with its verdict, staged in file order; the row is
-        accounted (and marked rejected when too many rows broke the contract)."""
-        display = row.source_file
-        raw = self._open(local, scratch, display)
-        if self.spec.format.type in ("csv", "parquet"):
-            known = raw_fields_of(self.spec) | set(self.spec.ignore_columns)
-            row.new_columns = ", ".join(f for f in raw.fields if f not in known) or None
-        staged = os.path.join(scratch, "staged.parquet")
-        query = compile_source(self.spec, raw, self.ref, row.source_file, key)
-        try:
-            copy_to_parquet(self.stage, query, staged)
-        except duckdb.Error as exc:
-            raise SourceFileError(f"{display}: {reader_error(exc, local)}") from None
-        rejects = self._rejects(raw)
-        if rejects:
-            staged = self._renumber(staged, rejects, os.path.join(scratch, "renumbered.parquet"))
-        staged = self._mark_duplicates(staged, os.path.join(scratch, "deduplicated.parquet"))
-        self._account(row, staged, len(rejects))
-        bad_ratio = (row.rows_quarantined - row.rows_skipped) / row.rows_read if row.rows_read else 0.0
-        if bad_ratio > self.spec.max_quarantine_ratio:
-            row.status = "rejected"
-            row.rows_held, row.rows_loaded, row.money_loaded = row.rows_loaded, 0, None
-            row.detail = (
-                f"{display}: {row.rows_quarantined - row.rows_skipped} of {row.rows_read} rows "
-                f"({bad_ratio:.1%}) broke the contract, above the limit of {self.spec.max_quarantine_ratio:.1%} "
-                f"for source {self.spec.name}; the file was not loaded (see audit.quarantine)"
-            )
-        elif row.rows_read == 0:
-            row.status = "empty"
-        return staged, rejects
-
-    def _rejects(self, raw: RawRelation) -> list[Reject]:
-        """Records the reader could not split, in file order."""
-        if not raw.rejects_sql:
-            return []
-        rows = self.stage.execute(raw.rejects_sql + " ORDER BY 1").fetchall()
-        return [Reject(int(r), str(line), str(detail)) for r, line, detail in rows]
-
-    def _renumber(self, staged: str, rejects: list[Reject], target: str) -> str:
-        """Write explicit row numbers, counting the structurally rejected rows that precede each parsed row."""
-        gaps = ", ".join(f"({r.row - i}, {i})" for i, r in enumerate(rejects, start=1))
-        copy_to_parquet(
-            self.stage,
-            f"WITH g AS (SELECT good_before, max(n) AS n FROM (VALUES {gaps}) v(good_before, n) GROUP BY good_before),"
-            f" o AS (SELECT * FROM {numbered_scan(sql_str(staged))}) "
-            f"SELECT o.* REPLACE (o.source_row + coalesce(g.n, 0) AS source_row) "
-            f"FROM o ASOF LEFT JOIN g ON o.source_row > g.good_before ORDER BY {self._order}",
-            target,
-        )
-        return target
-
-    def _mark_duplicates(self, staged: str, target: str) -> str:
-        """Quarantine later rows whose dedup keys repeat an earlier row of the same file (rule duplicate_key).
-
-        A cheap aggregate over the key columns finds whether any key repeats; only then is the file rewritten.
-        """
-        if not self.spec.dedup_keys:
-            return staged
-        numbered = numbered_scan(sql_str(staged))
-        if not keys_repeat(self.stage, numbered, self.spec.line_keys, "__rule IS NULL"):
-            return staged
-        keys = ", ".join(sql_ident(k) for k in self.spec.line_keys)
-        window = f"PARTITION BY __rule IS NULL, {keys} ORDER BY {self._order}"
-        repeat = f"__rule IS NULL AND row_number() OVER ({window}) > 1"
-        copy_to_parquet(
-            self.stage,
-            f"SELECT * REPLACE (CASE WHEN {repeat} THEN 'duplicate_key' ELSE __rule END AS __rule, "
-            f"CASE WHEN {repeat} THEN CAST(to_json(t) AS VARCHAR) ELSE __raw END AS __raw) "
-            f"FROM {numbered} t ORDER BY {self._order}",
-            target,
-        )
-        return target
-
-    def _account(self, row: LedgerRow, staged: str, rejected: int) -> None:
-        money = MONEY_COLUMN.get(self.spec.kind)
-        total = f"sum({money}) FILTER (WHERE __rule IS NULL)" if money else "NULL"
-        spans = (
-            f"bool_or({SPANS_DAYS}) FILTER (WHERE __rule IS NULL)" if self.spec.kind == "usage" else "NULL"
-        )
-        loaded, amount, quarantined, skipped, self._spans[row.source_file] = first_row(
-            self.stage,
-            f"SELECT count(*) FILTER (WHERE __rule IS NULL), {total}, count(__rule), "
-            f"count(*) FILTER (WHERE starts_with(__rule, 'skip:')), {spans} FROM read_parquet({sql_str(staged)})",
-        )
-        row.rows_loaded, row.money_loaded = int(loaded), amount
-        row.rows_quarantined = int(quarantined) + rejected
-        row.rows_skipped = int(skipped)
-        row.rows_read = row.rows_loaded + row.rows_quarantined
-
-    def _write_quarantine(self, row: LedgerRow, staged: str, rejects: list[Reject]) -> None:
+    def _write_quarantine(self, row: LedgerRow, staged: Staged) -> None:
         """Insert the file's quarantined rows into audit.quarantine (inside the file's commit)."""
         head = (
             f"SELECT {sql_str(self.spec.name)} AS source_name, {sql_str(row.partition_key)} AS partition_key, "
@@ -497,10 +362,10 @@ class Ingestor:
         )
         parts = [
             f"{head}, source_row, __rule AS rule, CAST(NULL AS VARCHAR) AS detail, __raw AS raw_content "
-            f"FROM {numbered_scan(sql_str(staged))} WHERE __rule IS NOT NULL"
+            f"FROM {numbered_scan(sql_str(staged.path))} WHERE __rule IS NOT NULL"
         ]
-        if rejects:
-            values = ", ".join(f"({r.row}, {sql_str(r.detail)}, {sql_str(r.line)})" for r in rejects)
+        if staged.rejects:
+            values = ", ".join(f"({r.row}, {sql_str(r.detail)}, {sql_str(r.line)})" for r in staged.rejects)
             parts.append(
                 f"{head}, CAST(r AS BIGINT) AS source_row, 'unparsable_record' AS rule, d AS detail, "
                 f"line AS raw_content FROM (VALUES {values}) v(r, d, line)"

@@ -1,0 +1,168 @@
+"""Stage one landed file: read it, compile its rows to the canonical columns with a verdict per row, number and
+mark repeated rows, and account for it, into a scratch Parquet file in file order (nothing touches the lake)."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+import duckdb
+
+from assets.ingest.compile import compile_source, raw_fields_of
+from assets.ingest.dedup import keys_repeat
+from assets.ingest.ledger import LedgerRow
+from assets.ingest.periods import SPANS_DAYS
+from assets.ingest.readers import RawRelation, SourceFileError, open_raw, reader_error
+from assets.ingest.refdata import RefSnapshot
+from assets.ingest.spec import SourceSpec
+from warehouse.lake import copy_to_parquet, first_row, sql_ident, sql_str
+
+MONEY_COLUMN = {"usage": "billed_cost", "transfers": "cost", "vouchers": "face_value"}
+# Ingest files leave source_row NULL where a row's number is its position in the file (see compile_source).
+SOURCE_ROW = "coalesce(source_row, file_row_number + 1)"
+
+
+def numbered_scan(files_sql: str, options: str = "") -> str:
+    """A FROM-clause source over ingest files (a SQL path or list) with every row's source_row filled in."""
+    return (
+        f"(SELECT * EXCLUDE (file_row_number) REPLACE ({SOURCE_ROW} AS source_row) "
+        f"FROM read_parquet({files_sql}{options}, file_row_number = true))"
+    )
+
+
+@dataclass(frozen=True)
+class Reject:
+    """A record the reader could not split into fields: its row number, its text and the reader's message."""
+
+    row: int
+    line: str
+    detail: str
+
+
+@dataclass(frozen=True)
+class Staged:
+    """A staged file: its Parquet path, the records the reader could not split, and whether its loaded usage
+    lines span days (and are split by day when committed)."""
+
+    path: str
+    rejects: list[Reject]
+    spans: bool
+
+
+class FileStager:
+    """Stages the landed files of one source on a connection that reads files only (never the lake)."""
+
+    def __init__(self, con: duckdb.DuckDBPyConnection, spec: SourceSpec, ref: RefSnapshot) -> None:
+        self.stage = con
+        self.spec = spec
+        self.ref = ref
+        # the order of a staged file's rows: by record, and a record's lines by name
+        self._order = "source_row, source_line" if spec.kind == "usage" else "source_row"
+
+    def stage_file(self, row: LedgerRow, key: str, local: str, scratch: str) -> Staged:
+        """One pass over the file: every parsed row, with its verdict, staged in file order; `row` is
+        accounted (and marked rejected when too many rows broke the contract)."""
+        display = row.source_file
+        raw = self._open(local, scratch, display)
+        if self.spec.format.type in ("csv", "parquet"):
+            known = raw_fields_of(self.spec) | set(self.spec.ignore_columns)
+            row.new_columns = ", ".join(f for f in raw.fields if f not in known) or None
+        staged = os.path.join(scratch, "staged.parquet")
+        query = compile_source(self.spec, raw, self.ref, row.source_file, key)
+        try:
+            copy_to_parquet(self.stage, query, staged)
+        except duckdb.Error as exc:
+            raise SourceFileError(f"{display}: {reader_error(exc, local)}") from None
+        rejects = self._rejects(raw)
+        if rejects:
+            staged = self._renumber(staged, rejects, os.path.join(scratch, "renumbered.parquet"))
+        staged = self._mark_duplicates(staged, os.path.join(scratch, "deduplicated.parquet"))
+        spans = self._account(row, staged, len(rejects))
+        bad_ratio = (row.rows_quarantined - row.rows_skipped) / row.rows_read if row.rows_read else 0.0
+        if bad_ratio > self.spec.max_quarantine_ratio:
+            row.status = "rejected"
+            row.rows_held, row.rows_loaded, row.money_loaded = row.rows_loaded, 0, None
+            row.detail = (
+                f"{display}: {row.rows_quarantined - row.rows_skipped} of {row.rows_read} rows "
+                f"({bad_ratio:.1%}) broke the contract, above the limit of {self.spec.max_quarantine_ratio:.1%} "
+                f"for source {self.spec.name}; the file was not loaded (see audit.quarantine)"
+            )
+        elif row.rows_read == 0:
+            row.status = "empty"
+        return Staged(staged, rejects, bool(spans))
+
+    def _open(self, local: str, scratch: str, display: str) -> RawRelation:
+        wanted = sorted(raw_fields_of(self.spec))
+        raw = open_raw(self.stage, local, self.spec.format, wanted, scratch, display)
+        if self.spec.format.type in ("csv", "parquet"):
+            missing = [f for f in wanted if f not in raw.fields and f not in self.spec.optional_columns]
+            if missing:
+                hint = ""
+                if self.spec.format.type == "csv" and len(raw.fields) == 1:
+                    delimiter = self.spec.format.delimiter
+                    hint = f" (the header was read as one column: is the delimiter {delimiter!r} right?)"
+                raise SourceFileError(
+                    f"{display}: missing column(s) {', '.join(missing)}; the file has: {', '.join(raw.fields)}{hint}"
+                )
+        return raw
+
+    def _rejects(self, raw: RawRelation) -> list[Reject]:
+        """Records the reader could not split, in file order."""
+        if not raw.rejects_sql:
+            return []
+        rows = self.stage.execute(raw.rejects_sql + " ORDER BY 1").fetchall()
+        return [Reject(int(r), str(line), str(detail)) for r, line, detail in rows]
+
+    def _renumber(self, staged: str, rejects: list[Reject], target: str) -> str:
+        """Write explicit row numbers, counting the structurally rejected rows that precede each parsed row."""
+        gaps = ", ".join(f"({r.row - i}, {i})" for i, r in enumerate(rejects, start=1))
+        copy_to_parquet(
+            self.stage,
+            f"WITH g AS (SELECT good_before, max(n) AS n FROM (VALUES {gaps}) v(good_before, n) GROUP BY good_before),"
+            f" o AS (SELECT * FROM {numbered_scan(sql_str(staged))}) "
+            f"SELECT o.* REPLACE (o.source_row + coalesce(g.n, 0) AS source_row) "
+            f"FROM o ASOF LEFT JOIN g ON o.source_row > g.good_before ORDER BY {self._order}",
+            target,
+        )
+        return target
+
+    def _mark_duplicates(self, staged: str, target: str) -> str:
+        """Quarantine later rows whose dedup keys repeat an earlier row of the same file (rule duplicate_key).
+
+        A cheap aggregate over the key columns finds whether any key repeats; only then is the file rewritten.
+        """
+        if not self.spec.dedup_keys:
+            return staged
+        numbered = numbered_scan(sql_str(staged))
+        if not keys_repeat(self.stage, numbered, self.spec.line_keys, "__rule IS NULL"):
+            return staged
+        keys = ", ".join(sql_ident(k) for k in self.spec.line_keys)
+        window = f"PARTITION BY __rule IS NULL, {keys} ORDER BY {self._order}"
+        repeat = f"__rule IS NULL AND row_number() OVER ({window}) > 1"
+        copy_to_parquet(
+            self.stage,
+            f"SELECT * REPLACE (CASE WHEN {repeat} THEN 'duplicate_key' ELSE __rule END AS __rule, "
+            f"CASE WHEN {repeat} THEN CAST(to_json(t) AS VARCHAR) ELSE __raw END AS __raw) "
+            f"FROM {numbered} t ORDER BY {self._order}",
+            target,
+        )
+        return target
+
+    def _account(self, row: LedgerRow, staged: str, rejected: int) -> bool | None:
+        """Count the staged file's loaded, quarantined and skipped rows and money into `row`; whether its loaded
+        usage lines span days."""
+        money = MONEY_COLUMN.get(self.spec.kind)
+        total = f"sum({money}) FILTER (WHERE __rule IS NULL)" if money else "NULL"
+        spans = (
+            f"bool_or({SPANS_DAYS}) FILTER (WHERE __rule IS NULL)" if self.spec.kind == "usage" else "NULL"
+        )
+        loaded, amount, quarantined, skipped, spans = first_row(
+            self.stage,
+            f"SELECT count(*) FILTER (WHERE __rule IS NULL), {total}, count(__rule), "
+            f"count(*) FILTER (WHERE starts_with(__rule, 'skip:')), {spans} FROM read_parquet({sql_str(staged)})",
+        )
+        row.rows_loaded, row.money_loaded = int(loaded), amount
+        row.rows_quarantined = int(quarantined) + rejected
+        row.rows_skipped = int(skipped)
+        row.rows_read = row.rows_loaded + row.rows_quarantined
+        return spans
