@@ -10,7 +10,8 @@ export COMPUTEFLOW_HOME ?= $(CURDIR)/data
 
 $(BIN)/.installed: pyproject.toml requirements.lock
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --disable-pip-version-check -c requirements.lock -e ".[dev]"
+	$(BIN)/pip install --quiet --disable-pip-version-check -c requirements.lock uv  # installs the rest ~10x faster
+	$(BIN)/uv pip install --quiet --python $(BIN)/python -c requirements.lock -e ".[dev]"
 	touch $@
 
 install: $(BIN)/.installed
