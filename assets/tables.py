@@ -6,7 +6,8 @@ from __future__ import annotations
 import duckdb
 
 from assets.capacity.tables import CAPACITY_TABLES
-from assets.ingest.compile import DERIVED, output_columns
+from assets.ingest.compile import output_columns
+from assets.ingest.enrich import DERIVED
 from assets.ingest.ledger import LEDGER_SCHEMA
 from assets.ingest.periods import PERIOD_COLUMNS
 from assets.ingest.targets import TARGETS

@@ -17,7 +17,8 @@ import annotated_types
 from pydantic import BaseModel
 from pydantic_core import PydanticUndefined
 
-from assets.ingest.compile import DERIVED, FILE_DAY
+from assets.ingest.compile import FILE_DAY
+from assets.ingest.enrich import DERIVED
 from assets.ingest.expressions import EXAMPLES, FUNCTIONS, MAX_DEPTH, MAX_LENGTH
 from assets.ingest.spec import SourceSpec
 from assets.ingest.targets import TARGETS

@@ -14,7 +14,8 @@ from click.testing import CliRunner
 from pydantic import BaseModel
 
 import assets.ingest.compile as compile_module
-from assets.ingest.compile import SqlRuleName, compile_source, raw_fields_of
+from assets.ingest.compile import compile_source, raw_fields_of
+from assets.ingest.enrich import SqlRuleName, usage_enrich
 from assets.ingest.expressions import EXAMPLES, FUNCTIONS, compile_expression
 from assets.ingest.readers import RawRelation
 from assets.ingest.refdata import Rate, RefSnapshot
@@ -116,7 +117,7 @@ def test_every_rule_the_engine_gives_a_row_is_documented(monkeypatch: pytest.Mon
         produced.add(f"{match.group(1)}:cur:day" if match else str(name))
         return "NULL"
 
-    monkeypatch.setattr(compile_module, "_rule_name", record)
+    monkeypatch.setattr(compile_module, "rule_name", record)
     ref = RefSnapshot(
         {}, {}, {}, {}, (), (Rate(("USD",), date(2020, 1, 1), None, (7.1,)),), frozenset({"T1"})
     )
@@ -133,12 +134,15 @@ def test_every_rule_the_engine_gives_a_row_is_documented(monkeypatch: pytest.Mon
     undocumented = {n for n in produced - own if not any(f.fullmatch(n) for f in forms.values())}
     assert not undocumented
     assert {name for name, form in forms.items() if not any(form.fullmatch(n) for n in produced)} == set()
-    engine = (REPO_ROOT / "assets" / "ingest" / "engine.py").read_text(encoding="utf-8")
+    engine = "".join(
+        (REPO_ROOT / "assets" / "ingest" / name).read_text(encoding="utf-8")
+        for name in ("engine.py", "staging.py")
+    )
     assert "'duplicate_key'" in engine and "'unparsable_record'" in engine
 
 
 def test_the_columns_said_to_be_filled_in_are_those_ingest_fills() -> None:
     for kind, columns in FILLED_IN.items():
         assert set(columns) <= set(TARGETS[kind].inputs)
-    filled = set(re.findall(r'^\s+"([a-z_]+)": ', inspect.getsource(compile_module._usage_enrich), re.M))
+    filled = set(re.findall(r'^\s+"([a-z_]+)": ', inspect.getsource(usage_enrich), re.M))
     assert set(FILLED_IN["usage"]) - {"billing_currency"} == filled

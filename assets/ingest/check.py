@@ -8,7 +8,8 @@ import re
 from datetime import datetime
 from pathlib import Path
 
-from assets.ingest.compile import DERIVED, mapped_fields, raw_fields_of
+from assets.ingest.compile import mapped_fields, raw_fields_of
+from assets.ingest.enrich import DERIVED
 from assets.ingest.expressions import ExpressionError, referenced_names
 from assets.ingest.spec import ColumnMap, SourceSpec, SpecError, load_spec
 from assets.ingest.targets import TARGETS

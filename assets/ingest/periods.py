@@ -10,8 +10,7 @@ line's source_file and source_row (traceable to the landed record) and say which
 
 from __future__ import annotations
 
-from assets.ingest.compile import LOCAL_TZ
-from assets.ingest.targets import MONEY
+from assets.ingest.targets import LOCAL_TZ, MONEY
 from warehouse.lake import sql_ident, sql_str
 
 # The period columns of a usage row: which daily part of its line it is (1-based) and of how many.

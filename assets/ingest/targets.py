@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+# The local time zone of the platform: charge days, file days and sanity horizons are days in Shanghai.
+LOCAL_TZ = "Asia/Shanghai"
+
 # Canonical column types (SQL). "list" is a VARCHAR[] parsed from a JSON array or a ;-separated string.
 MONEY = "DECIMAL(18,4)"
 

@@ -13,7 +13,7 @@ import duckdb
 from dagster import AssetExecutionContext
 
 from assets.core.usage import changed_charge_dates
-from assets.ingest.compile import LOCAL_TZ
+from assets.ingest.targets import LOCAL_TZ
 from assets.keys import table_asset_keys
 from assets.marts.factory import LAKE_SNAPSHOT, built_from, mart_assets
 from assets.pools import write_pool
