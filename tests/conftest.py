@@ -5,7 +5,7 @@ import os
 import re
 import shutil
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import date
@@ -112,21 +112,32 @@ def make_deployment(home: Path, days: int = DEMO_DAYS, scale: float = DEMO_SCALE
     return Deployment(settings, instance, manifest)
 
 
+def built_once(factory: pytest.TempPathFactory, name: str, build: Callable[[Path], None]) -> Path:
+    """A home under the test run's directory that `build` makes once per run, whichever parallel worker asks
+    first (the others wait for it); tests must not modify it."""
+    root = factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        root = root.parent  # the run's directory, above each worker's own
+    home, done = root / name, root / f"{name}.done"
+    with FileLock(root / f"{name}.lock"):
+        if not done.exists():
+            shutil.rmtree(home, ignore_errors=True)  # what an earlier worker's failed attempt left
+            build(home)
+            done.touch()
+    return home
+
+
+def _refresh_demo(home: Path, checks: bool = True, **demo: object) -> None:
+    deployment = make_deployment(home, **demo)
+    outcome = deployment.refresh(checks=checks)
+    deployment.instance.dispose()
+    assert outcome.success, outcome.failures
+
+
 @pytest.fixture(scope="session")
 def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]:
     """A demo lakehouse refreshed once per test run (shared by parallel workers); tests must not modify it."""
-    root = tmp_path_factory.getbasetemp()
-    if os.environ.get("PYTEST_XDIST_WORKER"):
-        root = root.parent  # the run's directory, above each worker's own
-    home = root / "demo"
-    with FileLock(root / "demo.lock"):
-        if not (home / "refreshed").exists():
-            shutil.rmtree(home, ignore_errors=True)  # what an earlier worker's failed attempt left
-            deployment = make_deployment(home)
-            outcome = deployment.refresh()
-            deployment.instance.dispose()
-            assert outcome.success, outcome.failures
-            (home / "refreshed").touch()
+    home = built_once(tmp_path_factory, "demo", _refresh_demo)
     settings = settings_for(home)
     manifest = json.loads((Path(settings.landing_url) / "_demo_manifest.json").read_text(encoding="utf-8"))
     deployment = Deployment(settings, dg.DagsterInstance.from_config(instance_directory(settings)), manifest)
@@ -147,13 +158,13 @@ def fresh(tmp_path: Path) -> Iterator[Deployment]:
 
 @pytest.fixture(scope="session")
 def refreshed_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The home of a small demo lakehouse refreshed once (without contract checks) per test process."""
-    home = tmp_path_factory.mktemp("refreshed") / "home"
-    deployment = make_deployment(home, days=FRESH_DAYS, scale=FRESH_SCALE)
-    outcome = deployment.refresh(checks=False)
-    deployment.instance.dispose()
-    assert outcome.success, outcome.failures
-    return home
+    """The home of a small demo lakehouse refreshed once (without contract checks) per test run, shared by
+    parallel workers like `demo`; tests read it or copy it (`refreshed`), never modify it."""
+    return built_once(
+        tmp_path_factory,
+        "refreshed",
+        lambda home: _refresh_demo(home, checks=False, days=FRESH_DAYS, scale=FRESH_SCALE),
+    )
 
 
 @pytest.fixture
@@ -240,12 +251,19 @@ def _cost(item: pytest.Item) -> int:
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Mark the tests that use a slow fixture as `slow`, and run the costliest modules first: the workers (a
-    module each at a time) then end on short modules, not one on a long module while the other idles."""
+    """Mark the tests that use a slow fixture as `slow`, and order the modules: first the costliest one that
+    reads the shared `demo` lakehouse (one worker builds it while the other starts on the modules that refresh
+    lakehouses of their own, so no worker later waits for it), then the costliest first: the workers (a module
+    each at a time) then end on short modules, not one on a long module while the other idles."""
     cost: dict[str, int] = {}
+    shared: set[str] = set()
     for item in items:
-        if SLOW_FIXTURES & set(getattr(item, "fixturenames", ())):
+        fixtures = set(getattr(item, "fixturenames", ()))
+        if SLOW_FIXTURES & fixtures:
             item.add_marker(pytest.mark.slow)
         module = item.nodeid.split("::")[0]
         cost[module] = cost.get(module, 0) + _cost(item)
-    items.sort(key=lambda item: -cost[item.nodeid.split("::")[0]])
+        if "demo" in fixtures:
+            shared.add(module)
+    first = max(sorted(shared), key=cost.__getitem__) if shared else None
+    items.sort(key=lambda item: (item.nodeid.split("::")[0] != first, -cost[item.nodeid.split("::")[0]]))
