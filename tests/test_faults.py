@@ -39,12 +39,14 @@ def spawn_refresh(deployment: Deployment) -> subprocess.Popen:
     )
 
 
-def kill_when(process: subprocess.Popen, happened: Callable[[], bool], limit: float = 300) -> None:
+def kill_when(
+    process: subprocess.Popen, happened: Callable[[], bool], limit: float = 300, point: str = ""
+) -> None:
     """SIGKILL the refresh (and its children) as soon as `happened()` holds; fail if it finished first."""
     deadline = time.monotonic() + limit
     while not happened():
-        assert process.poll() is None, "the refresh finished before the crash point was reached"
-        assert time.monotonic() < deadline, "the crash point was never reached"
+        assert process.poll() is None, f"the refresh finished before the crash point {point} was reached"
+        assert time.monotonic() < deadline, f"the crash point {point} was never reached"
         time.sleep(0.01)
     os.killpg(process.pid, signal.SIGKILL)
     assert process.wait(timeout=60) == -signal.SIGKILL
@@ -95,21 +97,26 @@ def first(pattern: str, root: Path) -> Callable[[], bool]:
     return lambda: any(root.glob(pattern))
 
 
-@pytest.mark.parametrize(
-    ("point", "pattern"),
-    [
-        ("while ingesting", "lake/ingest/*/*.parquet"),
-        ("while building core tables", "lake/core/*/*.parquet"),
-        ("while building marts", "lake/marts/*/*.parquet"),
-    ],
-)
-def test_kill_9_then_rerun_equals_an_uninterrupted_run(
-    tmp_path: Path, reference: dict, point: str, pattern: str
-) -> None:
+# The crash points in the order a refresh reaches them: a glob under the home that matches once the stage has
+# written its first file.
+CRASH_POINTS = [
+    ("while ingesting", "lake/ingest/*/*.parquet"),
+    ("while building core tables", "lake/core/*/*.parquet"),
+    ("while building marts", "lake/marts/*/*.parquet"),
+]
+
+
+def test_kill_9_then_rerun_equals_an_uninterrupted_run(tmp_path: Path, reference: dict) -> None:
+    """One deployment killed at each crash point in turn (each rerun is killed at the next stage), its lake
+    readable and its commits whole after every kill; the rerun after the last kill equals an uninterrupted run."""
     deployment = make_deployment(tmp_path / "home", days=DAYS, scale=SCALE)
-    kill_when(spawn_refresh(deployment), first(pattern, deployment.settings.home))
-    lake_is_readable(deployment)
-    commits_are_whole(deployment)
+    home = deployment.settings.home
+    for point, pattern in CRASH_POINTS:
+        # the stage has written nothing yet, so this run is killed as it writes its own first file there
+        assert not first(pattern, home)(), f"{pattern} matched before the run to kill {point}"
+        kill_when(spawn_refresh(deployment), first(pattern, home), point=point)
+        lake_is_readable(deployment)
+        commits_are_whole(deployment)
     outcome = deployment.refresh(checks=False)
     assert outcome.success, outcome.failures
     assert comparable(deployment) == reference

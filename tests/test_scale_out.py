@@ -327,8 +327,8 @@ def test_five_writers_commit_different_sources_at_once(
             catalog_url=cluster.create_database("lake"),
             lake_url=f"{server.bucket(BUCKET)}/lake",
         )
-        try:
-            outcome = deployment.refresh("key:ref/*")
+        try:  # the reference tables the writers read (their contract checks are not the subject here)
+            outcome = deployment.refresh("key:ref/*", checks=False)
         finally:
             deployment.instance.dispose()
         assert outcome.success, outcome.failures
@@ -343,8 +343,8 @@ def test_two_writers_and_a_reader_share_the_embedded_sqlite_catalog(tmp_path: Pa
     locked"), while a reader in a third holds its snapshot throughout."""
     with time_limit(WRITERS_LIMIT_S):
         deployment = make_deployment(tmp_path / "home", days=DAYS, scale=SCALE)
-        try:
-            outcome = deployment.refresh("key:ref/*")
+        try:  # the reference tables the writers read (their contract checks are not the subject here)
+            outcome = deployment.refresh("key:ref/*", checks=False)
         finally:
             deployment.instance.dispose()
         assert outcome.success, outcome.failures
@@ -376,14 +376,14 @@ def test_two_machines_share_one_dagster_instance_on_postgres(tmp_path: Path) -> 
         )
         try:
             assert "postgres" in (settings.dagster_home / "dagster.yaml").read_text(encoding="utf-8")
-            by_first = first.refresh("key:ref/chips")
+            by_first = first.refresh("key:ref/chips", checks=False)  # a run, not its contract checks
             assert by_first.success, by_first.failures
             run = second.instance.get_run_by_id(by_first.run_id)
             assert run is not None and run.job_name == "refresh_all"
             assert run.status == dg.DagsterRunStatus.SUCCESS
             chips = second.instance.get_latest_materialization_event(dg.AssetKey(["ref", "chips"]))
             assert chips is not None and chips.run_id == by_first.run_id
-            by_second = second.refresh("key:ref/tenants")
+            by_second = second.refresh("key:ref/tenants", checks=False)
             assert by_second.success, by_second.failures
             assert first.instance.get_run_by_id(by_second.run_id) is not None
         finally:
