@@ -184,7 +184,7 @@ WRITER = textwrap.dedent(
     from assets.ingest.engine import Ingestor, landed_files
     from assets.resources import Lakehouse
     from warehouse.settings import Settings
-    from warehouse.ducklake import tag_run
+    from warehouse.transactions import tag_run
 
     name, ready, go, run_id = sys.argv[1:5]
     lakehouse = Lakehouse.from_settings(Settings.from_env())
