@@ -44,9 +44,16 @@ def spec_of(**fields) -> SourceSpec:
 
 
 def ingest(
-    tmp_path: Path, lake: LakeConfig, spec: SourceSpec, name: str, content: bytes, run_id: str = "r1"
+    tmp_path: Path,
+    lake: LakeConfig,
+    spec: SourceSpec,
+    name: str,
+    content: bytes,
+    run_id: str = "r1",
+    rows: bool = True,
 ) -> tuple[PartitionResult, list[dict], list[tuple[int, str]]]:
-    """Land `content` as acme/<name>, ingest its partition; returns the result, loaded rows, (row, rule) pairs."""
+    """Land `content` as acme/<name>, ingest its partition; returns the result, loaded rows (none unless `rows`:
+    a large file's are checked in SQL), (row, rule) pairs."""
     landing = Location(str(tmp_path / "landing"))
     path = tmp_path / "landing" / "acme" / name
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -55,16 +62,18 @@ def ingest(
         files = landed_files(spec, landing)
         (key,) = files
         result = Ingestor(con, spec, landing, str(tmp_path / "scratch"), run_id).run(key, files[key])
-        loaded = con.execute(f"SELECT * FROM {qualified(ingest_table(spec.name))} ORDER BY source_row")
+        loaded = con.execute(
+            f"SELECT * FROM {qualified(ingest_table(spec.name))} WHERE {rows} ORDER BY source_row"
+        )
         cols = [d[0] for d in loaded.description]
-        rows = [dict(zip(cols, r, strict=True)) for r in loaded.fetchall()]
+        found = [dict(zip(cols, r, strict=True)) for r in loaded.fetchall()]
         quarantine = sorted(
             con.execute(
                 f"SELECT source_row, rule FROM {qualified('audit.quarantine')} WHERE source_name = ?",
                 [spec.name],
             ).fetchall()
         )
-    return result, rows, quarantine
+    return result, found, quarantine
 
 
 def catalog_spec(name: str = "cat", **fields) -> SourceSpec:
