@@ -70,6 +70,6 @@ def prepare_instance(settings: Settings) -> str:
 
 
 def local_instance(settings: Settings) -> dg.DagsterInstance:
-    """The deployment's persistent Dagster instance."""
-    prepare_instance(settings)
-    return dg.DagsterInstance.get()
+    """The deployment's persistent Dagster instance, opened from its directory: the process environment is left
+    alone, so a later command in the same process (another deployment) opens its own instance."""
+    return dg.DagsterInstance.from_config(instance_directory(settings))

@@ -1,5 +1,6 @@
 """Schedules, sensors and freshness checks, evaluated with Dagster's testing APIs on a real demo instance."""
 
+import os
 import shutil
 from datetime import UTC, datetime
 from pathlib import Path
@@ -10,7 +11,7 @@ import pytest
 from assets.partitions import RANGE_END_TAG, RANGE_START_TAG, day_range
 from assets.resources import Lakehouse
 from pipelines.domains import MART_MAX_AGE
-from pipelines.instance import instance_directory
+from pipelines.instance import instance_directory, local_instance
 from tests.conftest import Deployment, settings_for
 
 
@@ -104,3 +105,16 @@ def test_the_instance_runs_one_queued_refresh_and_one_writer_per_table_at_a_time
     assert concurrency.run_queue_config.max_concurrent_runs == 1  # the schedule's and the sensor's runs queue
     assert concurrency.pool_config.default_pool_limit == 1
     instance.dispose()
+
+
+def test_each_deployment_opens_its_own_instance_in_one_process(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("DAGSTER_HOME", raising=False)
+    first, second = settings_for(tmp_path / "a"), settings_for(tmp_path / "b")
+    for settings in (first, second):
+        instance = local_instance(settings)
+        assert Path(instance.root_directory) == settings.dagster_home
+        instance.dispose()
+    # Opening an instance leaves the environment alone: a later command's Settings.from_env finds its own home.
+    assert "DAGSTER_HOME" not in os.environ
