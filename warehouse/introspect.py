@@ -65,5 +65,12 @@ def table_changed(con: duckdb.DuckDBPyConnection, name: str, since: int) -> bool
 
 def table_rows(con: duckdb.DuckDBPyConnection, name: str) -> int:
     """Rows of a lake table."""
-    row = con.execute(f"SELECT count(*) FROM {qualified(name)}").fetchone()
-    return int(row[0]) if row else 0
+    return row_counts(con, [name]).get(name, 0)
+
+
+def row_counts(con: duckdb.DuckDBPyConnection, names: list[str]) -> dict[str, int]:
+    """Rows of each lake table of `names`, counted in one statement."""
+    if not names:
+        return {}
+    counts = " UNION ALL ".join(f"SELECT {sql_str(n)}, count(*) FROM {qualified(n)}" for n in names)
+    return {name: int(rows) for name, rows in con.execute(counts).fetchall()}

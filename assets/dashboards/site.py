@@ -25,6 +25,7 @@ from assets.dashboards.page_model import NAMED_COLUMNS, Dataset, Page
 from assets.dashboards.pages import OVERVIEW, PAGES
 from assets.dictionary.sources import SampleKey, is_sample, sample_keys
 from warehouse.ducklake import LakeConfig, connect_reader
+from warehouse.lake import sql_ident
 
 HERE = Path(__file__).parent
 # The Chinese names of ids, from the reference tables: (kind, table, id column, name column).
@@ -45,6 +46,24 @@ CHECK_COLUMNS = {
     "failed_expectations": "BIGINT",
     "evaluated_at": "TIMESTAMPTZ",
 }
+# Column types whose values JSON takes as they are, once _json_ready has converted numbers and days (the
+# others go through _plain).
+JSON_READY = frozenset(
+    [
+        "DOUBLE",
+        "VARCHAR",
+        "BOOLEAN",
+        "TINYINT",
+        "SMALLINT",
+        "INTEGER",
+        "BIGINT",
+        "HUGEINT",
+        "UTINYINT",
+        "USMALLINT",
+        "UINTEGER",
+        "UBIGINT",
+    ]
+)
 
 
 @dataclass(frozen=True)
@@ -94,8 +113,21 @@ def published_tables(con: duckdb.DuckDBPyConnection) -> set[str]:
 def _sample_keys(con: duckdb.DuckDBPyConnection, key: SampleKey) -> str:
     """A temp table of the sample keys of one kind, read from the lake once per connection."""
     table = f"__sample_{key}s"
-    con.execute(f"CREATE TEMP TABLE IF NOT EXISTS {table} AS {sample_keys(key)}")
+    try:  # looking in the temp catalog only: CREATE ... IF NOT EXISTS would bind its query on the lake each time
+        con.execute(f"SELECT 1 FROM temp.main.{table} LIMIT 0")
+    except duckdb.CatalogException:
+        con.execute(f"CREATE TEMP TABLE {table} AS {sample_keys(key)}")
     return table
+
+
+def _json_ready(column: str, sql_type: str) -> str:
+    """A select-list item giving a column's values in a type JSON takes as it is, where DuckDB can convert it."""
+    name = sql_ident(column)
+    if sql_type.startswith("DECIMAL") or sql_type in ("DOUBLE", "FLOAT"):
+        return f"CAST(CASE WHEN isfinite({name}) THEN {name} END AS DOUBLE) AS {name}"
+    if sql_type == "DATE":
+        return f"CAST({name} AS VARCHAR) AS {name}"
+    return name
 
 
 def _dataset(con: duckdb.DuckDBPyConnection, ds: Dataset) -> dict:
@@ -105,9 +137,17 @@ def _dataset(con: duckdb.DuckDBPyConnection, ds: Dataset) -> dict:
         key, column = ds.sample
         flag = is_sample(key, column, _sample_keys(con, key))
         sql = f"SELECT *, {flag} AS {SAMPLE_COLUMN} FROM ({ds.sql}) ORDER BY ALL"
-    cursor = con.execute(sql)
-    columns = [d[0] for d in cursor.description]
-    rows = [[_plain(v) for v in row] for row in cursor.fetchall()]
+    relation = con.sql(sql)
+    columns, types = relation.columns, [str(t) for t in relation.types]
+    # Numbers leave DuckDB as doubles (no Decimal objects; NaN and infinities as null) and days as ISO text.
+    relation = relation.project(", ".join(_json_ready(c, t) for c, t in zip(columns, types, strict=True)))
+    rows = relation.fetchall()
+    converted = [i for i, t in enumerate(relation.types) if str(t) not in JSON_READY]
+    if rows and converted:  # column by column, only the columns whose values JSON cannot take as they are
+        values = list(zip(*rows, strict=True))
+        for i in converted:
+            values[i] = tuple(map(_plain, values[i]))
+        rows = list(zip(*values, strict=True))
     filters = {k: getattr(ds, k) for k in FILTERS}
     return {"columns": columns, "rows": rows, **filters, "sample": SAMPLE_COLUMN if ds.sample else None}
 

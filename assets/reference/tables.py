@@ -265,12 +265,7 @@ def create_ref_views(con: duckdb.DuckDBPyConnection) -> None:
     existing = lake_tables(con)
     con.execute(f"CREATE SCHEMA IF NOT EXISTS {REF_VIEWS}")
     for name in REF_TABLES:
-        source = (
-            qualified(f"ref.{name}")
-            if f"ref.{name}" in existing
-            else f"({_empty_select(REF_TABLES[name])} LIMIT 0)"
-        )
-        con.execute(f"CREATE OR REPLACE VIEW {REF_VIEWS}.ref_{name} AS SELECT * FROM {source}")
+        create_ref_view(con, name, f"ref.{name}" in existing)
     con.execute(SEARCH_PATH)
     con.execute(
         f"CREATE OR REPLACE VIEW {REF_VIEWS}.ref_chip_lookup AS "
@@ -278,3 +273,9 @@ def create_ref_views(con: duckdb.DuckDBPyConnection) -> None:
         "SELECT chip_model AS name, chip_model FROM ref_chips "
         "UNION ALL SELECT alias AS name, chip_model FROM ref_chip_aliases)"
     )
+
+
+def create_ref_view(con: duckdb.DuckDBPyConnection, name: str, loaded: bool = True) -> None:
+    """The view ref_<name> over the lake's reference table, or typed and empty while it is not `loaded`."""
+    source = qualified(f"ref.{name}") if loaded else f"({_empty_select(REF_TABLES[name])} LIMIT 0)"
+    con.execute(f"CREATE OR REPLACE VIEW {REF_VIEWS}.ref_{name} AS SELECT * FROM {source}")

@@ -11,8 +11,8 @@ from dagster import AssetExecutionContext
 from assets.keys import WAREHOUSE_KEY
 from assets.resources import Lakehouse
 from assets.tables import TABLES
-from warehouse.ducklake import LAKE
-from warehouse.introspect import table_rows
+from warehouse.introspect import current_snapshot, lake_tables, row_counts
+from warehouse.transactions import read_transaction
 
 
 def build_publish_asset(upstream: list[dg.AssetKey]) -> dg.AssetsDefinition:
@@ -27,9 +27,10 @@ def build_publish_asset(upstream: list[dg.AssetKey]) -> dg.AssetsDefinition:
         "with `AT (VERSION => n)` or `computeflow sql --snapshot n`).",
     )
     def warehouse(context: AssetExecutionContext, lakehouse: Lakehouse) -> dg.MaterializeResult:
-        with lakehouse.connect() as con:
-            snapshot = con.execute(f"SELECT max(snapshot_id) FROM {LAKE}.snapshots()").fetchone()[0]
-            counts = {name: table_rows(con, name) for name, t in sorted(TABLES.items()) if t.exists(con)}
+        with lakehouse.connect() as con, read_transaction(con):  # one snapshot, counted and reported
+            snapshot = current_snapshot(con)
+            existing = lake_tables(con)
+            counts = row_counts(con, [name for name in sorted(TABLES) if name in existing])
         context.log.info(f"published snapshot {snapshot} of {lakehouse.catalog_url}")
         return dg.MaterializeResult(
             metadata={

@@ -10,7 +10,7 @@ from assets.reference.tables import (
     REF_TABLES,
     ReferenceDataError,
     RefTable,
-    create_ref_views,
+    create_ref_view,
     stage_reference_table,
     write_staged,
 )
@@ -66,7 +66,9 @@ def _build(table: RefTable) -> dg.AssetsDefinition:
                     old = read_ledger(con, row.source_name)
                     if not old or old[0].checksum != row.checksum or old[0].status != "loaded":
                         record_ledger(con, [row])
-            create_ref_views(con)  # the process's ref_* views read the table now that it exists
+            create_ref_view(
+                con, table.name
+            )  # the process's view ref_<name> reads the table now that it exists
             add_table_metadata(context, con, f"ref.{table.name}")
         if version:
             record_version(context, None, version)
