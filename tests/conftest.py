@@ -245,6 +245,12 @@ def pytest_ignore_collect(collection_path: Path, config: pytest.Config) -> bool 
 
 # Fixtures that refresh a lakehouse of the test's own: each test that uses one costs a refresh.
 OWN_REFRESH = {"fresh", "refreshed"}
+# Seconds each module took in a whole run on two workers (tests/module_seconds.py writes them from a run's
+# --durations=0 report); a module not listed is estimated from its fixtures (_cost).
+MODULE_SECONDS: dict[str, float] = json.loads(
+    (Path(__file__).with_name("module_seconds.json")).read_text(encoding="utf-8")
+)
+SECONDS_PER_COST = 5  # about what one unit of _cost takes
 
 
 def _cost(item: pytest.Item) -> int:
@@ -258,19 +264,21 @@ def _cost(item: pytest.Item) -> int:
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Mark the tests that use a slow fixture as `slow`, and order the modules: first the costliest one that
+    """Mark the tests that use a slow fixture as `slow`, and order the modules: first the longest one that
     reads the shared `demo` lakehouse (one worker builds it while the other starts on the modules that refresh
-    lakehouses of their own, so no worker later waits for it), then the costliest first: the workers (a module
-    each at a time) then end on short modules, not one on a long module while the other idles."""
-    cost: dict[str, int] = {}
+    lakehouses of their own, so no worker later waits for it), then the longest first (measured seconds, else
+    the estimate): the workers (a module each at a time) then end on short modules, not one on a long module
+    while the other idles."""
+    estimate: dict[str, int] = {}
     shared: set[str] = set()
     for item in items:
         fixtures = set(getattr(item, "fixturenames", ()))
         if SLOW_FIXTURES & fixtures:
             item.add_marker(pytest.mark.slow)
         module = item.nodeid.split("::")[0]
-        cost[module] = cost.get(module, 0) + _cost(item)
+        estimate[module] = estimate.get(module, 0) + _cost(item)
         if "demo" in fixtures:
             shared.add(module)
-    first = max(sorted(shared), key=cost.__getitem__) if shared else None
-    items.sort(key=lambda item: (item.nodeid.split("::")[0] != first, -cost[item.nodeid.split("::")[0]]))
+    seconds = {m: MODULE_SECONDS.get(m, SECONDS_PER_COST * c) for m, c in estimate.items()}
+    first = max(sorted(shared), key=seconds.__getitem__) if shared else None
+    items.sort(key=lambda item: (item.nodeid.split("::")[0] != first, -seconds[item.nodeid.split("::")[0]]))
