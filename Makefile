@@ -24,7 +24,7 @@ test: install
 	$(BIN)/ruff check .
 	$(BIN)/dg check defs
 	$(BIN)/dg list defs > /dev/null  # the listing is long; a load error goes to stderr and fails the target
-	$(BIN)/pytest -q -n auto --dist loadfile
+	$(BIN)/pytest -q -n auto --dist loadfile --no-loadscope-reorder  # modules in the order conftest gives: longest first
 
 test-fast: install  # the edit loop: every test not marked slow (no demo refresh, service or browser)
 	$(BIN)/pytest -q -n auto -m "not slow"

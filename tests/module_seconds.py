@@ -1,6 +1,6 @@
 """Write tests/module_seconds.json, the seconds each test module takes, from a whole run's durations report:
 
-    pytest -q -n auto --dist loadfile --durations=0 | python -m tests.module_seconds
+    pytest -q -n auto --dist loadfile --no-loadscope-reorder --durations=0 | python -m tests.module_seconds
 
 The suite orders modules longest first with it (conftest.pytest_collection_modifyitems)."""
 
