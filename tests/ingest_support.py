@@ -62,11 +62,11 @@ def ingest(
         files = landed_files(spec, landing)
         (key,) = files
         result = Ingestor(con, spec, landing, str(tmp_path / "scratch"), run_id).run(key, files[key])
-        loaded = con.execute(
-            f"SELECT * FROM {qualified(ingest_table(spec.name))} WHERE {rows} ORDER BY source_row"
-        )
-        cols = [d[0] for d in loaded.description]
-        found = [dict(zip(cols, r, strict=True)) for r in loaded.fetchall()]
+        found: list[dict] = []
+        if rows:
+            loaded = con.execute(f"SELECT * FROM {qualified(ingest_table(spec.name))} ORDER BY source_row")
+            cols = [d[0] for d in loaded.description]
+            found = [dict(zip(cols, r, strict=True)) for r in loaded.fetchall()]
         quarantine = sorted(
             con.execute(
                 f"SELECT source_row, rule FROM {qualified('audit.quarantine')} WHERE source_name = ?",

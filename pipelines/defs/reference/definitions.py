@@ -66,9 +66,8 @@ def _build(table: RefTable) -> dg.AssetsDefinition:
                     old = read_ledger(con, row.source_name)
                     if not old or old[0].checksum != row.checksum or old[0].status != "loaded":
                         record_ledger(con, [row])
-            create_ref_view(
-                con, table.name
-            )  # the process's view ref_<name> reads the table now that it exists
+            # the process's view ref_<name> reads the table now that it exists
+            create_ref_view(con, table.name)
             add_table_metadata(context, con, f"ref.{table.name}")
         if version:
             record_version(context, None, version)
