@@ -22,7 +22,7 @@ from assets.ingest.readers import (
 )
 from assets.ingest.refdata import RefSnapshot
 from assets.ingest.spec import SourceSpec
-from assets.ingest.staging import FileStager, Staged, numbered_scan
+from assets.ingest.staging import FileStager, Staged, loaded_rows, numbered_scan
 from assets.partitions import today_in_shanghai
 from assets.tables import TABLES, TableDef, ingest_table, kind_columns
 from warehouse.catalog import create_tables
@@ -280,7 +280,7 @@ class Ingestor:
             self._drop_outputs(row.source_file)
         if staged is not None:
             if row.status in ("loaded", "empty") and row.rows_loaded:
-                loaded = f"(SELECT * FROM {numbered_scan(sql_str(staged.path))} WHERE __rule IS NULL)"
+                loaded = loaded_rows(staged.path, self.spec.kind)
                 split = daily_parts if staged.spans else whole_lines  # usage lines over days
                 self.con.execute(
                     f"INSERT INTO {qualified(self.table.name)} {split(loaded, list(self.table.columns))}"

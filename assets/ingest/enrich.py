@@ -8,7 +8,6 @@ import re
 from assets.ingest.refdata import RefSnapshot
 from assets.ingest.spec import SourceSpec
 from assets.ingest.targets import LOCAL_TZ, MONEY, TARGETS
-from assets.ingest.units import focus_unit_sql
 from warehouse.lake import sql_ident, sql_str
 
 
@@ -115,8 +114,6 @@ def usage_enrich(spec: SourceSpec, ref: RefSnapshot) -> tuple[str, list[tuple[st
         "publisher_name": f"coalesce(p.publisher_name, {provider})",
         "service_subcategory": f"coalesce(p.service_subcategory, {subcategory})",
     }
-    # Units are delivered spelled many ways: rewritten into the FOCUS Unit Format (GPU-Hour -> GPU-Hours).
-    replaced.update({unit: focus_unit_sql(f"p.{unit}") for unit in ("consumed_unit", "pricing_unit")})
     derived = [
         f"CAST({gpu_hours} * p.__tflops / 1000.0 AS DOUBLE) AS pflop_hours",
         *[f"CAST({expr} * p.fx_rate_to_cny AS {MONEY}) AS {name}_cny" for name, expr in money.items()],

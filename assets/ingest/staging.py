@@ -15,6 +15,7 @@ from assets.ingest.periods import SPANS_DAYS
 from assets.ingest.readers import RawRelation, SourceFileError, open_raw, reader_error
 from assets.ingest.refdata import RefSnapshot
 from assets.ingest.spec import SourceSpec
+from assets.ingest.units import focus_unit_sql
 from warehouse.lake import copy_to_parquet, first_row, sql_ident, sql_str
 
 MONEY_COLUMN = {"usage": "billed_cost", "transfers": "cost", "vouchers": "face_value"}
@@ -28,6 +29,17 @@ def numbered_scan(files_sql: str, options: str = "") -> str:
         f"(SELECT * EXCLUDE (file_row_number) REPLACE ({SOURCE_ROW} AS source_row) "
         f"FROM read_parquet({files_sql}{options}, file_row_number = true))"
     )
+
+
+def loaded_rows(staged: str, kind: str) -> str:
+    """A FROM item of a staged file's loaded rows (their source_row filled in), a usage file's units rewritten
+    into the FOCUS Unit Format. The rewrite is done here rather than while staging: read back from Parquet, a
+    unit column comes dictionary-encoded and DuckDB rewrites each distinct spelling once, not once per row."""
+    units = ""
+    if kind == "usage":
+        rewrites = ", ".join(f"{focus_unit_sql(c)} AS {c}" for c in ("consumed_unit", "pricing_unit"))
+        units = f" REPLACE ({rewrites})"
+    return f"(SELECT *{units} FROM {numbered_scan(sql_str(staged))} WHERE __rule IS NULL)"
 
 
 @dataclass(frozen=True)
