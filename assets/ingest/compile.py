@@ -288,7 +288,10 @@ class _Builder:
         source_text = _text(source, cmap.thousands)
         if sql_type == "TIMESTAMPTZ" and not cmap.epoch and not cmap.format:
             value, ambiguous = with_zone_abbreviations(source_text, value, self.spec.timezone_abbreviations)
-            checks.append((f"ambiguous_timezone:{label}", ambiguous))
+            # an ambiguous abbreviation leaves the value NULL: the text is looked at only then
+            checks.append(
+                (f"ambiguous_timezone:{label}", f"CASE WHEN {sql_ident(col)} IS NULL THEN {ambiguous} END")
+            )
         if sql_type == "DOUBLE":
             if col not in self.doubles:
                 self.doubles.append(col)
