@@ -6,8 +6,10 @@ so suites can reconcile one table with another. GX computes its metrics in SQL: 
 
 from __future__ import annotations
 
+import copy
 import json
 import logging
+import re
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,6 +18,7 @@ import duckdb
 import duckdb_engine
 import great_expectations as gx
 from great_expectations.data_context.types.base import ProgressBarsConfig
+from great_expectations.expectations.expectation_configuration import ExpectationConfiguration
 
 from assets.contracts.gx_duckdb import URL_SCHEME, enable_regex
 from assets.contracts.suites import suite_document
@@ -25,6 +28,10 @@ from warehouse.lake import sql_ident, sql_str
 
 SAMPLES = 5
 ROW_QUERY = "unexpected_rows_expectation"
+# A row query that returns whole rows: `SELECT * FROM {batch} WHERE <condition>`.
+WHOLE_ROWS = re.compile(
+    r"^\s*SELECT \* FROM \{batch\} WHERE (?P<condition>.+)$", flags=re.IGNORECASE | re.DOTALL
+)
 
 logging.getLogger("great_expectations").setLevel(logging.WARNING)
 
@@ -173,6 +180,26 @@ def finite_numbers(con: duckdb.DuckDBPyConnection, view: str) -> list[gx.expecta
     ]
 
 
+def narrowed(
+    config: ExpectationConfiguration, columns: list[str], row_id: list[str]
+) -> ExpectationConfiguration:
+    """A row query `SELECT * FROM {batch} WHERE <condition>` that returns, of each offending row, its row id and
+    the columns its condition names, not the whole row: a scan for a condition then reads those columns only,
+    where a whole row reads every column of every row it tests (on a large table, from disk once the copy
+    spills). Any other query is kept as it is."""
+    found = WHOLE_ROWS.match(config.kwargs["unexpected_rows_query"])
+    if not found:
+        return config
+    condition = found.group("condition")
+    kept = [
+        c for c in columns if c in row_id or re.search(rf"\b{re.escape(c)}\b", condition, flags=re.IGNORECASE)
+    ]
+    config = copy.deepcopy(config)
+    select = ", ".join(sql_ident(c) for c in kept)
+    config.kwargs["unexpected_rows_query"] = f"SELECT {select} FROM {{batch}} WHERE {condition}"
+    return config
+
+
 def run_suite(
     con: duckdb.DuckDBPyConnection, suite: gx.ExpectationSuite, view: str
 ) -> list[ExpectationOutcome]:
@@ -189,9 +216,13 @@ def run_suite(
     batch = source.add_query_asset(name=view, query=f"SELECT * FROM {view}").add_batch_definition_whole_table(
         "all"
     )
-    row_level = [e for e in suite.expectations if e.expectation_type != ROW_QUERY]
-    queries = [e for e in suite.expectations if e.expectation_type == ROW_QUERY]
-    queries += finite_numbers(con, view)
+    row_level = [e.configuration for e in suite.expectations if e.expectation_type != ROW_QUERY]
+    queries = [e.configuration for e in suite.expectations if e.expectation_type == ROW_QUERY]
+    queries += [e.configuration for e in finite_numbers(con, view)]
+    row_id = list(suite.meta.get("row_id") or [])
+    if row_id:
+        columns = [r[0] for r in con.execute(f"DESCRIBE memory.main.{view}").fetchall()]
+        queries = [narrowed(q, columns, row_id) for q in queries]
     outcomes: list[ExpectationOutcome] = []
     # Row-level expectations report counts and a few offending keys; row queries (whose output is already
     # only the offending rows, at most 200) return those rows.
@@ -208,9 +239,7 @@ def run_suite(
     ):
         if not part:
             continue
-        subset = context.suites.add(
-            gx.ExpectationSuite(name=f"{table}:{len(outcomes)}", expectations=[e.configuration for e in part])
-        )
+        subset = context.suites.add(gx.ExpectationSuite(name=f"{table}:{len(outcomes)}", expectations=part))
         definition = context.validation_definitions.add(
             gx.ValidationDefinition(name=subset.name, data=batch, suite=subset)
         )
