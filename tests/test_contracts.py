@@ -107,6 +107,37 @@ def test_every_contract_forbids_nan_and_infinity(lake) -> None:
     assert sorted(s["day"] for s in failed.samples) == ["2025-08-02", "2025-08-03"]
 
 
+def test_a_failed_row_query_samples_the_row_id_and_the_columns_its_condition_names(lake) -> None:
+    """Of a table with a row id, a `SELECT * ... WHERE` row query returns the id and the tested columns (its scan
+    reads no other column); a query of another shape returns what it selects."""
+    with lake_connection(lake) as con:
+        con.execute("CREATE SCHEMA IF NOT EXISTS lake.marts")
+        con.execute(
+            "CREATE TABLE lake.marts.voucher_balances AS SELECT * FROM (VALUES "
+            "('V1', 5.0::DOUBLE, 'fine'), ('V2', -1.5::DOUBLE, 'overdrawn')) t(voucher_id, balance, note)"
+        )
+        rows = "SELECT * FROM {batch} WHERE balance < 0"
+        suite = gx.ExpectationSuite(
+            name="t",
+            meta={"table": "marts.voucher_balances", "row_id": ["voucher_id"]},
+            expectations=[
+                gx.expectations.UnexpectedRowsExpectation(
+                    unexpected_rows_query=rows, meta={"why": "narrowed"}
+                ),
+                gx.expectations.UnexpectedRowsExpectation(
+                    unexpected_rows_query="SELECT note FROM {batch} WHERE balance < 0",
+                    meta={"why": "as written"},
+                ),
+            ],
+        )
+        outcome = validate(con, suite)
+    samples = {o.why: o.samples for o in outcome.failed}
+    assert samples == {
+        "narrowed": [{"voucher_id": "V2", "balance": -1.5}],
+        "as written": [{"note": "overdrawn"}],
+    }
+
+
 def test_a_fixed_shape_tables_column_list_comes_from_its_definition(lake) -> None:
     suite = load_suite(suite_paths()["ref.chips"])
     with lake_connection(lake) as con:
