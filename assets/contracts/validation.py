@@ -161,13 +161,10 @@ def validate(
     return ContractOutcome(table, outcomes, time.perf_counter() - start)
 
 
-def finite_numbers(con: duckdb.DuckDBPyConnection, view: str) -> list[gx.expectations.Expectation]:
-    """Every table's contract: its floating-point columns hold no NaN and no infinity (one row query)."""
-    columns = [
-        name
-        for name, kind, *_ in con.execute(f"DESCRIBE memory.main.{view}").fetchall()
-        if kind in ("DOUBLE", "FLOAT")
-    ]
+def finite_numbers(described: list[tuple[str, str]]) -> list[gx.expectations.Expectation]:
+    """Every table's contract: its floating-point columns (of its `described` names and types) hold no NaN and
+    no infinity (one row query)."""
+    columns = [name for name, kind in described if kind in ("DOUBLE", "FLOAT")]
     if not columns:
         return []
     broken = " OR ".join(f"NOT isfinite({sql_ident(c)})" for c in columns)
@@ -218,11 +215,11 @@ def run_suite(
     )
     row_level = [e.configuration for e in suite.expectations if e.expectation_type != ROW_QUERY]
     queries = [e.configuration for e in suite.expectations if e.expectation_type == ROW_QUERY]
-    queries += [e.configuration for e in finite_numbers(con, view)]
+    described = [(r[0], r[1]) for r in con.execute(f"DESCRIBE memory.main.{view}").fetchall()]
+    queries += [e.configuration for e in finite_numbers(described)]
     row_id = list(suite.meta.get("row_id") or [])
     if row_id:
-        columns = [r[0] for r in con.execute(f"DESCRIBE memory.main.{view}").fetchall()]
-        queries = [narrowed(q, columns, row_id) for q in queries]
+        queries = [narrowed(q, [name for name, _ in described], row_id) for q in queries]
     outcomes: list[ExpectationOutcome] = []
     # Row-level expectations report counts and a few offending keys; row queries (whose output is already
     # only the offending rows, at most 200) return those rows.
