@@ -6,12 +6,18 @@ from pathlib import Path
 from typing import TypeVar
 
 import yaml
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, ConfigDict, ValidationError
 
 Model = TypeVar("Model", bound=BaseModel)
 MAX_BYTES = 1 << 20  # a spec or policy file
 MAX_DEPTH = 32  # levels of nested mappings and lists
 SafeLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml's parser when PyYAML was built with it
+
+
+class Strict(BaseModel):
+    """A model of a YAML file (or a part of one): unknown keys are refused, and a loaded model does not change."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
 
 
 def _format_errors(path: Path, exc: ValidationError) -> str:

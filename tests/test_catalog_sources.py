@@ -4,7 +4,8 @@ import gzip
 import json
 from pathlib import Path
 
-from assets.ingest.spec import LandingSpec, load_spec
+from assets.ingest.spec import load_spec
+from assets.ingest.spec_files import LandingSpec
 from pipelines.demo.samples import SAMPLES_DIR
 from tests.conftest import Deployment
 from tests.ingest_support import ingest

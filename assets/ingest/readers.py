@@ -21,7 +21,7 @@ from dataclasses import dataclass
 
 import duckdb
 
-from assets.ingest.spec import FormatSpec
+from assets.ingest.spec_files import FormatSpec
 from warehouse.lake import sql_ident, sql_str
 
 CHUNK = 8 << 20

@@ -7,9 +7,9 @@ from pathlib import Path
 from typing import Annotated
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
 
-from assets.yaml_documents import load_yaml_model
+from assets.yaml_documents import Strict, load_yaml_model
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_POLICY = REPO_ROOT / "data_contracts" / "policy" / "subsidy_policy.yaml"
@@ -22,11 +22,7 @@ class PolicyError(ValueError):
     """A policy file that cannot be used; the message names the file and the key."""
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class Tier(_Strict):
+class Tier(Strict):
     """One funder's share of a programme: which vouchers, what ratio of a line, what annual cap."""
 
     rule: str = Field(min_length=1, description="name recorded on every attribution this tier allows")
@@ -42,7 +38,7 @@ class Tier(_Strict):
         return value
 
 
-class Programme(_Strict):
+class Programme(Strict):
     """A voucher programme: eligible categories, its funder tiers in order, line ratio and duration."""
 
     categories: list[str] = Field(min_length=1)
@@ -61,7 +57,7 @@ class Programme(_Strict):
         return self
 
 
-class Policy(_Strict):
+class Policy(Strict):
     """A whole subsidy policy; programmes apply in file order, tiers within a programme in list order."""
 
     name: str
