@@ -8,9 +8,9 @@ from functools import cached_property
 
 import numpy as np
 
-from .ecosystem import N_TENANTS, tenants_frame
 from .profiles import FEED_IDS
 from .seeds import rng_for
+from .tenants import N_TENANTS, tenants_frame
 
 MIGRANTS = np.arange(10)  # T001..T010
 MIGRATION_DAY = 45  # first demo day on which the migrants run on telecom_sh instead of volcano_engine

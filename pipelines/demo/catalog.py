@@ -14,8 +14,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .catalog_data import DOMAINS, KINDS, LICENSES, REAL_DATASETS
-from .ecosystem import tenants_frame
 from .seeds import rng_for
+from .tenants import tenants_frame
 
 SNAPSHOT_EVERY_DAYS = 30
 N_DATASETS = 200

@@ -10,13 +10,15 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from .behaviour import NOMINAL_DAYS, Behaviour
+from .capacity import capacity_plan_frame
 from .catalog import SNAPSHOT_EVERY_DAYS, build_catalog
 from .croissant import CROISSANT_DATASETS, croissant_document
-from .ecosystem import capacity_plan_frame, providers_frame, sites_frame, tenants_frame
+from .ecosystem import providers_frame, sites_frame
 from .jobs import JobGenerator, UsageContext
 from .pricing import fx_rates_frame, rate_cards_frame
 from .profiles import FEED_PROFILES, FeedProfile
 from .samples import all_samples, write_real_samples
+from .tenants import tenants_frame
 from .transfers import plan_transfers
 from .usage import FEEDS, FeedFile, render_feed
 from .vouchers import voucher_ledger

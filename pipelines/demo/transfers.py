@@ -10,12 +10,13 @@ import polars as pl
 
 from .behaviour import Behaviour
 from .catalog import FACTS_DATASET_ID, SNAPSHOT_EVERY_DAYS, Snapshot, usable_ids
-from .ecosystem import N_TENANTS, SITE_IDS, TENANT_IDS, day_start_epoch
+from .ecosystem import SITE_IDS, day_start_epoch
 from .formats import fixed, iso_utc, lookup
 from .placements import Placements
 from .pricing import service_price
 from .profiles import FEED_IDS, FEED_PROFILES
 from .seeds import rng_for
+from .tenants import N_TENANTS, TENANT_IDS
 
 BASE_MBPS = 100
 BOOST_MBPS = 10_000

@@ -14,11 +14,12 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from .defects import ALL_KINDS, MISSING_REQUIRED, NEGATIVE_QUANTITY, UNPARSABLE, assign_defects, defect_counts
-from .ecosystem import SITE_IDS, SITE_ZH, TENANT_IDS, tenants_frame
+from .ecosystem import SITE_IDS, SITE_ZH
 from .formats import fixed, iso_utc, local_time, lookup
 from .jobs import STATUS_DONE, STATUS_FAILED, STATUS_RUNNING
 from .profiles import FeedProfile
 from .seeds import rng_for
+from .tenants import TENANT_IDS, tenants_frame
 from .writers import csv_text
 
 DEFECT = pl.col("defect")

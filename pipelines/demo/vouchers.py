@@ -7,9 +7,9 @@ import datetime as dt
 import numpy as np
 import polars as pl
 
-from .ecosystem import tenants_frame
 from .formats import fixed
 from .seeds import rng_for
+from .tenants import tenants_frame
 
 CASH_TOTAL_FEN = 70_000_000_00
 CITY_FUNDER = "上海市经济和信息化委员会"
