@@ -72,6 +72,13 @@ def test_wrong_encoding_is_a_clear_file_error(tmp_path: Path, lake: LakeConfig) 
     assert "acme/2025-08-01.csv" in result.errors[0] and "not valid gbk" in result.errors[0]
 
 
+def test_a_header_that_is_not_utf8_is_a_clear_file_error(tmp_path: Path, lake: LakeConfig) -> None:
+    body = CSV_HEADER.encode()[:6] + b"\xff\xfe" + CSV_HEADER.encode()[6:] + b"T1,x,y,A100,1,1\n"
+    result, rows, _ = ingest(tmp_path, lake, spec_of(), "2025-08-01.csv", body)
+    assert rows == [] and result.rows[0].status == "failed"
+    assert result.errors == ["acme/2025-08-01.csv: the header is not valid utf-8: invalid start byte"]
+
+
 def test_missing_column_names_the_file_and_the_column(tmp_path: Path, lake: LakeConfig) -> None:
     result, _, _ = ingest(
         tmp_path, lake, spec_of(), "2025-08-01.csv", b"tenant,start,end,chip,cards\nT,a,b,c,1\n"

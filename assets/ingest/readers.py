@@ -159,12 +159,15 @@ def header_names(path: str, fmt: FormatSpec, gz: bool) -> list[str]:
     if not fmt.header:
         return []
     with _open_bytes(path, gz) as handle, io.TextIOWrapper(handle, encoding="utf-8-sig", newline="") as text:
-        for _ in range(fmt.skip_rows):
-            text.readline(MAX_LINE)
-        quoting = csv.QUOTE_MINIMAL if fmt.quote else csv.QUOTE_NONE
-        return next(
-            csv.reader(text, delimiter=fmt.delimiter, quotechar=fmt.quote or None, quoting=quoting), []
-        )
+        try:
+            for _ in range(fmt.skip_rows):
+                text.readline(MAX_LINE)
+            quoting = csv.QUOTE_MINIMAL if fmt.quote else csv.QUOTE_NONE
+            return next(
+                csv.reader(text, delimiter=fmt.delimiter, quotechar=fmt.quote or None, quoting=quoting), []
+            )
+        except UnicodeDecodeError as exc:
+            raise SourceFileError(f"the header is not valid {fmt.encoding}: {exc.reason}") from None
 
 
 def refuse_ambiguous_header(names: list[str], wanted: list[str]) -> None:
