@@ -202,14 +202,19 @@ def lake_connection(lake: LakeConfig) -> duckdb.DuckDBPyConnection:
     return con
 
 
-@pytest.fixture
-def lake(tmp_path: Path) -> LakeConfig:
-    """A lake (SQLite catalog in tmp_path) holding the shipped chip tables (no other reference data)."""
-    config = LakeConfig(str(tmp_path / "catalog.sqlite"), str(tmp_path / "lake"))
+def chip_lake(root: Path) -> LakeConfig:
+    """A lake (SQLite catalog under `root`) holding the shipped chip tables (no other reference data)."""
+    config = LakeConfig(str(root / "catalog.sqlite"), str(root / "lake"))
     with lake_connection(config) as con:
         for name in ("chips", "chip_aliases"):
-            load_reference_table(con, REF_TABLES[name], Location(str(tmp_path / "landing")))
+            load_reference_table(con, REF_TABLES[name], Location(str(root / "landing")))
     return config
+
+
+@pytest.fixture
+def lake(tmp_path: Path) -> LakeConfig:
+    """A lake in tmp_path holding the shipped chip tables (no other reference data)."""
+    return chip_lake(tmp_path)
 
 
 @pytest.fixture(autouse=True)

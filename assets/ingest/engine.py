@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 
 import duckdb
 
+from assets.ingest.ahead import StagingAhead, file_stamp, stage_landed
 from assets.ingest.dedup import exclude_repeats
 from assets.ingest.ledger import LedgerRow, file_checksum, last_arrival, read_ledger, record_ledger
 from assets.ingest.periods import daily_parts, whole_lines
@@ -127,6 +128,34 @@ class Ingestor:
         self._arrival: dict[str, int] = {}
         self._last_arrival: int | None = None  # the source's highest arrival number, read once per ingestor
         self.stager = FileStager(con, spec, self.ref)  # a cursor of its own during run
+        self.ahead: StagingAhead | None = None
+
+    def stage_ahead(self, key: str, paths: list[str]) -> None:
+        """Stage the files of a partition that `run` will be given, after those of the partitions given before,
+        on a thread of its own (the second core), while `run` writes and commits; files the ledger holds with
+        the same bytes are left alone. Partitions must then be run in the order they were given here."""
+        if self.ahead is None:
+            known = {r.source_file: r for r in read_ledger(self.con, self.spec.name)}
+
+            def loaded(source_file: str, checksum: str) -> bool:
+                old = known.get(source_file)
+                withdrawn = old is not None and old.status == "withdrawn" and old.checksum == checksum
+                return withdrawn or self._still_loaded(old, checksum)
+
+            self.ahead = StagingAhead(
+                self.con,
+                lambda cursor: FileStager(cursor, self.spec, self.ref),
+                self.landing,
+                self.scratch_base,
+                self._row,
+                loaded,
+            )
+        self.ahead.submit(key, paths)
+
+    def close(self) -> None:
+        """Stop staging ahead, dropping what was staged and not loaded."""
+        if self.ahead is not None:
+            self.ahead.close()
 
     def run(self, key: str, paths: list[str]) -> PartitionResult:
         """Ingest a partition in one lake commit; files already loaded with the same fingerprint are not
@@ -136,10 +165,14 @@ class Ingestor:
         reader fails on is recorded as failed and the partition's other files still commit."""
         with contextlib.closing(self.con.cursor()) as self.stager.stage:
             self.stager.stage.execute("SET TimeZone = 'UTC'")
-            with commit(self.con, f"ingest {self.spec.name} partition {key}"):
-                result = self._run(key, paths)
-                if result.changed and result.across_files:
-                    exclude_repeats(self.con, self.spec, key)
+            try:
+                with commit(self.con, f"ingest {self.spec.name} partition {key}"):
+                    result = self._run(key, paths)
+                    if result.changed and result.across_files:
+                        exclude_repeats(self.con, self.spec, key)
+            finally:
+                if self.ahead is not None:
+                    self.ahead.discard(paths)
         return result
 
     def _run(self, key: str, paths: list[str]) -> PartitionResult:
@@ -293,25 +326,21 @@ class Ingestor:
 
     def _stamp(self, path: str) -> tuple[int, object]:
         """Size and modification time of a landed file."""
-        info = self.landing.fs.info(path)
-        return int(info["size"]), info.get("mtime", info.get("LastModified"))
+        return file_stamp(self.landing, path)
 
     def _ingest_file(
         self, key: str, source_file: str, path: str, checksum: str, stamp: tuple[int, object]
     ) -> LedgerRow:
         row = self._row(key, source_file, stamp[0], checksum)
-        scratch = make_scratch(self.scratch_base)
+        ahead = self.ahead.take(path, stamp, checksum) if self.ahead is not None else None
+        scratch = ahead.scratch if ahead is not None else make_scratch(self.scratch_base)
         try:
-            local = path if self.landing.is_local else self._fetch(path, scratch)
-            if row.file_bytes == 0:
-                row.status, row.detail = "empty", f"{source_file}: the file is empty"
-                return self._record(row)
-            staged = self.stager.stage_file(row, key, local, scratch)
-            if self._stamp(path) != stamp:
-                raise SourceFileError(
-                    f"{source_file}: the file changed while it was being read (still being written?); "
-                    "nothing was loaded from it, the next run reads it again"
-                )
+            if ahead is None:
+                staged = stage_landed(self.stager, self.landing, row, key, path, stamp, scratch)
+            elif ahead.error is not None:
+                raise ahead.error
+            else:  # staged ahead from the same bytes: the same row, with the arrival known now
+                row, staged = replace(ahead.row, arrival=row.arrival), ahead.staged
             return self._record(row, staged)
         except SourceFileError as exc:
             failed = self._row(key, source_file, stamp[0], checksum, status="failed", detail=str(exc))
@@ -348,11 +377,6 @@ class Ingestor:
             return old
         size = int(self.landing.fs.size(path))
         return self._record(self._row(key, source_file, size, checksum, status=status, detail=detail))
-
-    def _fetch(self, path: str, scratch: str) -> str:
-        local = os.path.join(scratch, "landed" + os.path.splitext(path)[1])
-        self.landing.fs.get_file(path, local)
-        return local
 
     def _write_quarantine(self, row: LedgerRow, staged: Staged) -> None:
         """Insert the file's quarantined rows into audit.quarantine (inside the file's commit)."""

@@ -1,5 +1,7 @@
 """Dagster assets built from source specs: one asset per source, daily-partitioned when its files are."""
 
+import contextlib
+
 import dagster as dg
 from dagster import AssetExecutionContext
 
@@ -52,15 +54,17 @@ def build_ingest_asset(spec: SourceSpec, days: dg.PartitionsDefinition) -> dg.As
         try:
             listing = landed_listing(spec, lakehouse.landing)
             versions = listing_versions(lakehouse.landing, listing)
-            with lakehouse.connect() as con:
-                ingestor = Ingestor(
-                    con,
-                    spec,
-                    lakehouse.landing,
-                    lakehouse.scratch_path,
-                    context.run.run_id,
-                )
-                for key in keys:
+            with (
+                lakehouse.connect() as con,
+                contextlib.closing(
+                    Ingestor(con, spec, lakehouse.landing, lakehouse.scratch_path, context.run.run_id)
+                ) as ingestor,
+            ):
+                # files are staged on a second core, a partition ahead, while the ingestor writes and commits
+                ingestor.stage_ahead(keys[0], list(listing.get(keys[0], {})))
+                for key, upcoming in zip(keys, [*keys[1:], None], strict=True):
+                    if upcoming is not None:
+                        ingestor.stage_ahead(upcoming, list(listing.get(upcoming, {})))
                     try:
                         result = ingestor.run(key, list(listing.get(key, {})))
                     except Exception as exc:  # the partition's commit rolled back: its old rows stay
