@@ -60,13 +60,17 @@ def build_ingest_asset(spec: SourceSpec, days: dg.PartitionsDefinition) -> dg.As
                     Ingestor(con, spec, lakehouse.landing, lakehouse.scratch_path, context.run.run_id)
                 ) as ingestor,
             ):
+                paths = {key: list(listing.get(key, {})) for key in keys}
                 # files are staged on a second core, a partition ahead, while the ingestor writes and commits
-                ingestor.stage_ahead(keys[0], list(listing.get(keys[0], {})))
+                # (a single file has nothing to overlap with: it is staged in turn, on one thread)
+                ahead = sum(map(len, paths.values())) > 1
+                if ahead:
+                    ingestor.stage_ahead(keys[0], paths[keys[0]])
                 for key, upcoming in zip(keys, [*keys[1:], None], strict=True):
-                    if upcoming is not None:
-                        ingestor.stage_ahead(upcoming, list(listing.get(upcoming, {})))
+                    if ahead and upcoming is not None:
+                        ingestor.stage_ahead(upcoming, paths[upcoming])
                     try:
-                        result = ingestor.run(key, list(listing.get(key, {})))
+                        result = ingestor.run(key, paths[key])
                     except Exception as exc:  # the partition's commit rolled back: its old rows stay
                         errors.append(f"partition {key}: {type(exc).__name__}: {exc}")
                         continue
