@@ -9,7 +9,6 @@ import pyarrow as pa
 import xxhash
 
 from warehouse.ducklake import qualified
-from warehouse.introspect import table_exists
 from warehouse.lake import Location
 
 LEDGER_SCHEMA = pa.schema(
@@ -77,9 +76,8 @@ LEDGER_TABLE = "audit.ingest_ledger"
 
 
 def read_ledger(con: duckdb.DuckDBPyConnection, source_name: str, key: str | None = None) -> list[LedgerRow]:
-    """The ledger rows recorded for a source (one partition of it when `key` is given)."""
-    if not table_exists(con, LEDGER_TABLE):
-        return []
+    """The ledger rows recorded for a source (one partition of it when `key` is given), on a writer's
+    connection (the lake's tables made)."""
     where = "source_name = ?" + (" AND partition_key = ?" if key is not None else "")
     params = [source_name] + ([key] if key is not None else [])
     table = con.execute(
@@ -90,9 +88,7 @@ def read_ledger(con: duckdb.DuckDBPyConnection, source_name: str, key: str | Non
 
 
 def last_arrival(con: duckdb.DuckDBPyConnection, source_name: str) -> int:
-    """The highest arrival number of a source's files (0 before the first)."""
-    if not table_exists(con, LEDGER_TABLE):
-        return 0
+    """The highest arrival number of a source's files (0 before the first), on a writer's connection."""
     query = f"SELECT coalesce(max(arrival), 0) FROM {qualified(LEDGER_TABLE)} WHERE source_name = ?"
     return int(con.execute(query, [source_name]).fetchone()[0])
 
