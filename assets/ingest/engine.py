@@ -136,19 +136,13 @@ class Ingestor:
         the same bytes are left alone. Partitions must then be run in the order they were given here."""
         if self.ahead is None:
             known = {r.source_file: r for r in read_ledger(self.con, self.spec.name)}
-
-            def loaded(source_file: str, checksum: str) -> bool:
-                old = known.get(source_file)
-                withdrawn = old is not None and old.status == "withdrawn" and old.checksum == checksum
-                return withdrawn or self._still_loaded(old, checksum)
-
             self.ahead = StagingAhead(
                 self.con,
                 lambda cursor: FileStager(cursor, self.spec, self.ref),
                 self.landing,
                 self.scratch_base,
                 self._row,
-                loaded,
+                lambda source_file, checksum: self._stands(known.get(source_file), checksum),
             )
         self.ahead.submit(key, paths)
 
@@ -190,7 +184,7 @@ class Ingestor:
             record_ledger(self.con, [replace(r, vanished_at=now, run_id=self.run_id) for r in vanished])
         outside = {f for f, p in current.items() if not self.landing.contains(p)}
         # (size, mtime) before hashing: a file that changes from here to the end of its load is refused.
-        stamps = {f: self._stamp(p) for f, p in current.items() if f not in outside}
+        stamps = {f: file_stamp(self.landing, p) for f, p in current.items() if f not in outside}
         checksums = {
             f: file_checksum(self.landing, p) for f, p in sorted(current.items()) if f not in outside
         }
@@ -219,9 +213,7 @@ class Ingestor:
             elif source_file in superseded:
                 detail = f"{source_file}: replaced by the re-delivery {superseded[source_file]}"
                 row = self._set_aside(old, key, source_file, path, checksum, "superseded", detail)
-            elif old is not None and old.status == "withdrawn" and old.checksum == checksum:
-                row = self._returned(old)  # a withdrawn delivery stays withdrawn until its bytes change
-            elif self._still_loaded(old, checksum):
+            elif self._stands(old, checksum):
                 row = self._returned(old)
             else:
                 row = self._ingest_file(key, source_file, path, checksum, stamps[source_file])
@@ -324,10 +316,6 @@ class Ingestor:
         record_ledger(self.con, [row], replace=replaces)
         return row
 
-    def _stamp(self, path: str) -> tuple[int, object]:
-        """Size and modification time of a landed file."""
-        return file_stamp(self.landing, path)
-
     def _ingest_file(
         self, key: str, source_file: str, path: str, checksum: str, stamp: tuple[int, object]
     ) -> LedgerRow:
@@ -353,14 +341,14 @@ class Ingestor:
         detail = f"{source_file}: resolves outside the landing zone (a symlink?); it was not read"
         return self._record(self._row(key, source_file, 0, "", status="failed", detail=detail))
 
-    def _still_loaded(self, old: LedgerRow | None, checksum: str) -> bool:
-        """Whether a file's previous load stands: same bytes, same spec and reference data."""
-        return (
-            old is not None
-            and old.status not in ("superseded", "duplicate")
-            and old.checksum == checksum
-            and old.fingerprint == self.fingerprint
-        )
+    def _stands(self, old: LedgerRow | None, checksum: str) -> bool:
+        """Whether a file's previous outcome stands, so it is not read again: a withdrawn delivery stays
+        withdrawn until its bytes change; a load stands with the same bytes, spec and reference data."""
+        if old is None or old.checksum != checksum:
+            return False
+        if old.status == "withdrawn":
+            return True
+        return old.status not in ("superseded", "duplicate") and old.fingerprint == self.fingerprint
 
     def _set_aside(
         self,
