@@ -72,7 +72,7 @@ class StagingAhead:
         landing: Location,
         scratch_base: str,
         make_row: Callable[[str, str, int, str], LedgerRow],
-        loaded: Callable[[str, str], bool],
+        stands: Callable[[str, str], bool],
     ) -> None:
         self._cursor = con.cursor()
         self._cursor.execute("SET TimeZone = 'UTC'")
@@ -80,7 +80,7 @@ class StagingAhead:
         self._landing = landing
         self._scratch_base = scratch_base
         self._make_row = make_row
-        self._loaded = loaded
+        self._stands = stands
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="staging-ahead")
         self._pending: dict[str, Future[StagedAhead | None]] = {}
 
@@ -96,7 +96,7 @@ class StagingAhead:
         stamp = file_stamp(self._landing, path)
         checksum = file_checksum(self._landing, path)
         source_file = self._landing.relative(path)
-        if self._loaded(source_file, checksum):
+        if self._stands(source_file, checksum):
             return None
         ahead = StagedAhead(stamp, checksum, make_scratch(self._scratch_base))
         row = self._make_row(key, source_file, stamp[0], checksum)
