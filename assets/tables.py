@@ -1,34 +1,16 @@
-"""Every table of the lakehouse: names, typed shapes (from the ingest targets, ledger, reference and capacity
-definitions) and which are views."""
+"""Every table of the lakehouse: names, typed shapes (from their declarations: data_contracts/tables and the SQL
+marts' YAML) and which are views."""
 
 from __future__ import annotations
 
 import duckdb
 
-from assets.capacity.tables import CAPACITY_TABLES
+from assets.contracts.declared import declared, declared_tables
 from assets.ingest.compile import output_columns
-from assets.ingest.enrich import DERIVED
-from assets.ingest.ledger import LEDGER_SCHEMA
 from assets.ingest.periods import PERIOD_COLUMNS
 from assets.ingest.targets import TARGETS
 from assets.marts.declarations import sql_marts
-from assets.reference.tables import REF_TABLES
-from assets.subsidy.checkpoints import CHECKPOINTS, TABLE_COLUMNS
 from warehouse.catalog import TableDef, create_tables
-
-_ARROW_SQL = {
-    "string": "VARCHAR",
-    "int64": "BIGINT",
-    "decimal128(18, 4)": "DECIMAL(18,4)",
-    "timestamp[us, tz=UTC]": "TIMESTAMPTZ",
-}
-LINEAGE = {
-    "source_name": "VARCHAR",
-    "source_file": "VARCHAR",
-    "source_row": "BIGINT",
-    "partition_key": "VARCHAR",
-}
-
 
 # A charge line's id: the source, the landed file and the row in it (and, for a record that yields several
 # lines, the line's name; for the second and later daily parts of a line that spans days, the part).
@@ -39,91 +21,18 @@ CHARGE_LINE_ID = (
 
 
 def kind_columns(kind: str) -> dict[str, str]:
-    """Columns and SQL types of the lake files that ingest writes for a kind."""
-    types = {
-        **TARGETS[kind].inputs,
-        **DERIVED[kind],
-        **LINEAGE,
-        "raw_chip": "VARCHAR",
-        "source_line": "VARCHAR",
-    }
-    return {c: types[c] for c in output_columns(kind)} | (PERIOD_COLUMNS if kind == "usage" else {})
+    """Columns and SQL types of the lake files that ingest writes for a kind (typed as the kind's published
+    table declares them)."""
+    names = [*output_columns(kind), *(PERIOD_COLUMNS if kind == "usage" else ())]
+    return declared(TARGETS[kind].table).typed(*names)
 
 
-QUARANTINE_COLUMNS = {
-    "source_name": "VARCHAR",
-    "partition_key": "VARCHAR",
-    "source_file": "VARCHAR",
-    "source_row": "BIGINT",
-    "rule": "VARCHAR",
-    "detail": "VARCHAR",
-    "raw_content": "VARCHAR",
-    "run_id": "VARCHAR",
-}
-
-CATALOG_HISTORY = {
-    "valid_from": "DATE",
-    "valid_to": "DATE",
-    "is_current": "BOOLEAN",
-    "is_removed": "BOOLEAN",
-    "license_spdx": "VARCHAR",
-    "commercial_use": "BOOLEAN",
-    "unmapped_licenses": "BIGINT",
-    "modality_norm": "VARCHAR[]",
-    "language_codes": "VARCHAR[]",
-    "programming_languages": "VARCHAR[]",
-    "task_categories": "VARCHAR[]",
-}
-
-DATASET_TERMS = {
-    "facet": "VARCHAR",
-    "raw_value": "VARCHAR",
-    "normalised_value": "VARCHAR",
-    "detail": "VARCHAR",
-    "method": "VARCHAR",
-    "datasets": "BIGINT",
-}
-
-
-# The data dictionary (written from the contract suites by the meta/columns asset).
-DICTIONARY_COLUMNS = {
-    "table_name": "VARCHAR",
-    "table_description": "VARCHAR",
-    "column_name": "VARCHAR",
-    "ordinal": "INTEGER",
-    "data_type": "VARCHAR",
-    "meaning": "VARCHAR",
-}
-
-
-# The source specs (written by the meta/sources asset).
-SOURCES_TABLE = "meta.sources"
-SOURCE_COLUMNS = {
-    "source_name": "VARCHAR",
-    "kind": "VARCHAR",
-    "provider_id": "VARCHAR",
-    "is_sample": "BOOLEAN",
-    "provenance": "VARCHAR",
-    "description": "VARCHAR",
-}
-
-
-# Usage rows that a later delivery repeats under its source's dedup keys (written by the core assets).
-DEDUP_EXCLUDED = {
-    "source_name": "VARCHAR",
-    "partition_key": "VARCHAR",
-    "source_file": "VARCHAR",
-    "source_row": "BIGINT",
-}
+SOURCES_TABLE = "meta.sources"  # the source specs (written by the meta/sources asset)
 
 
 def ingest_table(source_name: str) -> str:
     """Name of the lake table holding the loaded rows of one source."""
     return f"ingest.{source_name}"
-
-
-# The marts computed in Python (the SQL marts are declared in warehouse/sql/<schema>/<name>.yaml).
-PYTHON_MARTS = ("subsidy_attribution", "subsidy_unattributed", "voucher_balances")
 
 
 # The day (or month) that dates the rows of a table built from day-partitioned deliveries: a materialization of
@@ -154,30 +63,14 @@ TABLE_ASSETS = {
 }
 
 
+# Tables defined by their asset as views over other lake tables (never created empty).
+VIEWS = ("core.compute_usage",)
+
+
 def _tables() -> dict[str, TableDef]:
-    tables = [
-        TableDef("core.compute_usage", {"charge_line_id": "VARCHAR", **kind_columns("usage")}, view=True),
-        TableDef("core.data_transfers", kind_columns("transfers")),
-        TableDef(
-            "core.dataset_catalog", {**kind_columns("catalog"), "snapshot_date": "DATE", **CATALOG_HISTORY}
-        ),
-        TableDef("core.dataset_terms", DATASET_TERMS),
-        TableDef("core.vouchers", kind_columns("vouchers")),
-        TableDef("audit.ingest_ledger", {f.name: _ARROW_SQL[str(f.type)] for f in LEDGER_SCHEMA}),
-        TableDef("audit.quarantine", QUARANTINE_COLUMNS),
-        TableDef("audit.usage_dedup_excluded", DEDUP_EXCLUDED),
-        *(TableDef(f"marts.{m}", {}) for m in PYTHON_MARTS),
-        *(
-            TableDef(m.table, {c: col.type for c, col in m.columns.items()}, view=m.view)
-            for m in sql_marts().values()
-        ),
-        *(TableDef(t, c) for t, c in CAPACITY_TABLES.items()),
-    ]
-    tables += [TableDef(f"ref.{t.name}", t.columns) for t in REF_TABLES.values()]
-    tables.append(TableDef("meta.columns", DICTIONARY_COLUMNS))
-    tables.append(TableDef(SOURCES_TABLE, SOURCE_COLUMNS))
-    tables.append(TableDef(CHECKPOINTS, TABLE_COLUMNS))
-    return {t.name: t for t in tables}
+    tables = [TableDef(t.table, t.types, view=t.table in VIEWS) for t in declared_tables().values()]
+    tables += [TableDef(m.table, m.types, view=m.view) for m in sql_marts().values()]
+    return {t.name: t for t in sorted(tables, key=lambda t: t.name)}
 
 
 TABLES: dict[str, TableDef] = _tables()

@@ -15,13 +15,13 @@ from assets.marts.declarations import sql_marts
 from warehouse.settings import CONTRACTS_DIR, REPO_ROOT
 
 # What the tables are computed by: the engines, the asset definitions and storage code, the contracts
-# (expectations), the subsidy policy and the shipped reference data. Source specs version their own ingest asset,
+# (table declarations), the subsidy policy and the shipped reference data. Source specs version their own ingest asset,
 # and a SQL mart's query and declaration (warehouse/sql/<schema>/<name>.sql and .yaml) its own mart.
 CODE_ROOTS = (
     REPO_ROOT / "assets",
     REPO_ROOT / "pipelines" / "defs",
     REPO_ROOT / "warehouse",
-    CONTRACTS_DIR / "expectations",
+    CONTRACTS_DIR / "tables",
     CONTRACTS_DIR / "policy",
     CONTRACTS_DIR / "reference",
 )

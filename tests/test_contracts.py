@@ -1,6 +1,5 @@
 """Great Expectations contracts: every table has a suite, the demo keeps them, and a broken one blocks publish."""
 
-import json
 from pathlib import Path
 
 import dagster as dg
@@ -24,11 +23,11 @@ def test_every_core_ref_and_mart_table_has_a_loadable_suite() -> None:
 
 
 def test_a_suite_for_an_unknown_table_names_the_file(tmp_path: Path) -> None:
-    bad = tmp_path / "core.nothing.json"
+    bad = tmp_path / "core.nothing.yaml"
     bad.write_text(
-        json.dumps({"name": "core.nothing", "meta": {"table": "core.nothing"}, "expectations": []})
+        "description: nothing\ncolumns:\n  id: {type: VARCHAR, meaning: an id}\n", encoding="utf-8"
     )
-    with pytest.raises(ValueError, match=r"core\.nothing\.json: no warehouse table"):
+    with pytest.raises(ValueError, match=r"core\.nothing\.yaml: no warehouse table"):
         load_suite(bad)
 
 
@@ -97,7 +96,7 @@ def test_every_contract_forbids_nan_and_infinity(lake) -> None:
     with lake_connection(lake) as con:
         con.execute("CREATE SCHEMA IF NOT EXISTS lake.marts")
         con.execute(
-            "CREATE TABLE lake.marts.voucher_balances AS SELECT * FROM (VALUES "
+            "CREATE OR REPLACE TABLE lake.marts.voucher_balances AS SELECT * FROM (VALUES "
             "('2025-08-01', 1.5), ('2025-08-02', 'NaN'::DOUBLE), ('2025-08-03', 'inf'::DOUBLE)) t(day, gpu_hours)"
         )
         suite = gx.ExpectationSuite(name="t", meta={"table": "marts.voucher_balances"}, expectations=[])
@@ -113,7 +112,7 @@ def test_a_failed_row_query_samples_the_row_id_and_the_columns_its_condition_nam
     with lake_connection(lake) as con:
         con.execute("CREATE SCHEMA IF NOT EXISTS lake.marts")
         con.execute(
-            "CREATE TABLE lake.marts.voucher_balances AS SELECT * FROM (VALUES "
+            "CREATE OR REPLACE TABLE lake.marts.voucher_balances AS SELECT * FROM (VALUES "
             "('V1', 5.0::DOUBLE, 'fine'), ('V2', -1.5::DOUBLE, 'overdrawn')) t(voucher_id, balance, note)"
         )
         rows = "SELECT * FROM {batch} WHERE balance < 0"
@@ -138,14 +137,14 @@ def test_a_failed_row_query_samples_the_row_id_and_the_columns_its_condition_nam
     }
 
 
-def test_a_fixed_shape_tables_column_list_comes_from_its_definition(lake) -> None:
+def test_a_fixed_shape_tables_column_list_comes_from_its_declaration(lake) -> None:
     suite = load_suite(suite_paths()["ref.chips"])
     with lake_connection(lake) as con:
         assert validate(con, suite).passed
         con.execute("ALTER TABLE lake.ref.chips ADD COLUMN surprise INTEGER")
         outcome = validate(con, suite)
     assert [(o.expectation, o.why) for o in outcome.failed] == [
-        ("expect_table_columns_to_match_set", "the columns its definition in assets/tables.py gives")
+        ("expect_table_columns_to_match_set", "the columns the declaration lists")
     ]
     declared = [
         e.column_set for e in suite.expectations if e.expectation_type == "expect_table_columns_to_match_set"

@@ -1,9 +1,11 @@
 """The data dictionary: every published column has a meaning, meta.columns describes the whole warehouse, and
 docs/DATA_DICTIONARY.md is what `computeflow dictionary` writes for the demo warehouse."""
 
+import duckdb
 import pytest
 from click.testing import CliRunner
 
+from assets.contracts.declared import declared_tables
 from assets.marts.declarations import sql_marts
 from pipelines.cli import main
 from tests.conftest import Deployment
@@ -44,12 +46,25 @@ def test_the_committed_dictionary_is_current(demo: Deployment) -> None:
     )
 
 
-def test_every_sql_mart_has_the_columns_and_types_its_yaml_declares(demo: Deployment) -> None:
-    for table, mart in sql_marts().items():
-        schema, name = table.split(".")
-        found = demo.query(
-            "SELECT column_name, data_type FROM information_schema.columns "
-            "WHERE table_catalog = 'lake' AND table_schema = ? AND table_name = ? ORDER BY ordinal_position",
-            [schema, name],
-        )
-        assert found == [(c, column.type) for c, column in mart.columns.items()], table
+def test_every_table_has_the_columns_and_types_it_declares(demo: Deployment) -> None:
+    declarations = {**declared_tables(), **sql_marts()}
+    found = demo.query(
+        "SELECT table_schema || '.' || table_name, column_name, data_type FROM information_schema.columns "
+        "WHERE table_catalog = 'lake' ORDER BY table_schema, table_name, ordinal_position"
+    )
+    lake: dict[str, list[tuple[str, str]]] = {}
+    for table, column, data_type in found:
+        lake.setdefault(table, []).append((column, data_type))
+    with duckdb.connect() as con:  # the declared types as DuckDB names them
+        named = {
+            t: con.execute(f"DESCRIBE SELECT CAST(NULL AS {t}) AS c").fetchone()[1]
+            for d in declarations.values()
+            for t in d.types.values()
+        }
+    assert set(declarations) <= set(lake)
+    for table, declaration in declarations.items():
+        expected = [(c, named[t]) for c, t in declaration.types.items()]
+        if declaration.ordered:  # a mart written whole by its query: the declared order too
+            assert lake[table] == expected, table
+        else:
+            assert sorted(lake[table]) == sorted(expected), table

@@ -17,20 +17,20 @@ DOMAINS = REPO_ROOT / "pipelines" / "defs"
 def table_files(table: str) -> tuple[Path, Path, Path]:
     """(defined by, checked by, documented in) of a published table, by the README's rules."""
     schema, name = table.split(".")
-    suite = CONTRACTS_DIR / "expectations" / f"{table}.json"
+    declaration = CONTRACTS_DIR / "tables" / f"{table}.yaml"
     if table in sql_marts():
         mart = sql_marts()[table]
         return mart.sql_path, mart.yaml_path, mart.yaml_path
     defined = {
         "ref": REPO_ROOT / "assets" / "reference" / "tables.py",
         "core": DOMAINS / "core" / "definitions.py",
-        "audit": REPO_ROOT / "assets" / "tables.py",
+        "audit": DOMAINS / "ingest" / "assets.py",
         "meta": DOMAINS / ("subsidy" if name == "subsidy_checkpoints" else "publish"),
         "marts": DOMAINS
         / ("capacity" if "capacity" in name or "forecast" in name else "subsidy")
         / "definitions.py",
     }[schema]
-    return defined, suite, suite
+    return defined, declaration, declaration
 
 
 @pytest.mark.parametrize("table", sorted(TABLES))

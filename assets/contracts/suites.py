@@ -1,46 +1,30 @@
-"""Where the contract suites live and what they say, readable without importing Great Expectations: a JSON suite
-per table in data_contracts/expectations, and for a SQL mart the suite its YAML declaration derives."""
+"""Where the contract suites come from, readable without importing Great Expectations: every table's suite is
+derived from its declaration (data_contracts/tables/<schema>.<table>.yaml, or a SQL mart's YAML)."""
 
-import json
 from pathlib import Path
 
+from assets.contracts.declared import TABLES_DIR, declared_tables, load_declared
 from assets.marts.declarations import load_mart, sql_marts
 from assets.tables import TABLES
-from warehouse.settings import REPO_ROOT
-
-SUITES_DIR = REPO_ROOT / "data_contracts" / "expectations"
 
 
-def suite_paths(directory: Path = SUITES_DIR) -> dict[str, Path]:
-    """The file that holds each table's contract, by table name: `<schema>.<table>.json` in `directory`, or a
+def suite_paths(directory: Path = TABLES_DIR) -> dict[str, Path]:
+    """The file that declares each table's contract, by table name: `<schema>.<table>.yaml` in `directory`, or a
     SQL mart's YAML declaration."""
-    paths = {p.stem: p for p in sorted(directory.glob("*.json"))}
+    paths = {p.stem: p for p in sorted(directory.glob("*.yaml"))}
     marts = {table: mart.yaml_path for table, mart in sql_marts().items()}
     twice = sorted(set(paths) & set(marts))
     if twice:
-        raise ValueError(f"{directory}: suites for marts whose YAML declares their contract: {twice}")
+        raise ValueError(f"{directory}: declarations of marts that their SQL's YAML declares: {twice}")
     return dict(sorted({**paths, **marts}.items()))
 
 
 def suite_document(path: Path) -> dict:
-    """The suite a file holds (a SQL mart's YAML: the suite it derives); a suite for a table the warehouse does
-    not have names the file."""
-    if path.suffix == ".yaml":
+    """The suite a declaration derives; one for a table the warehouse does not have names the file."""
+    if path.parent.name in ("marts", "exports") and path.with_suffix(".sql").is_file():
         declared = {m.yaml_path: m for m in sql_marts().values()}
         return (declared.get(path) or load_mart(path)).suite()
-    document = json.loads(path.read_text(encoding="utf-8"))
-    table = TABLES.get(path.stem)
-    if table is None:
+    if path.stem not in TABLES:
         raise ValueError(f"{path}: no warehouse table {path.stem!r} (known: {', '.join(sorted(TABLES))})")
-    if table.columns:  # the column list comes from the table's definition, as its lake schema does
-        document["expectations"] = [_column_set(list(table.columns)), *document.get("expectations", [])]
-    return document
-
-
-def _column_set(columns: list[str]) -> dict:
-    return {
-        "type": "expect_table_columns_to_match_set",
-        "kwargs": {"column_set": columns, "exact_match": True},
-        "meta": {"why": "the columns its definition in assets/tables.py gives"},
-        "severity": "critical",
-    }
+    shipped = declared_tables().get(path.stem) if path.parent == TABLES_DIR else None
+    return (shipped or load_declared(path)).suite()

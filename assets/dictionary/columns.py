@@ -8,13 +8,13 @@ from functools import cache
 import duckdb
 
 from assets.contracts.suites import suite_document, suite_paths
-from assets.tables import DICTIONARY_COLUMNS as COLUMNS
 from assets.tables import TABLES
 from warehouse.catalog import TableDef
 from warehouse.introspect import lake_tables
 from warehouse.rewrite import replace_table
 
 DICTIONARY_TABLE = "meta.columns"
+COLUMNS = TABLES[DICTIONARY_TABLE].columns
 
 
 @dataclass(frozen=True)
@@ -86,8 +86,8 @@ def dictionary_markdown(rows: list[tuple]) -> str:
         "# Data dictionary",
         "",
         "Every table and column of the published warehouse, with its meaning and unit. Generated from the",
-        "contract suites (`data_contracts/expectations/<table>.json`, `meta.description` and `meta.columns`), the",
-        "SQL marts' declarations (`warehouse/sql/<schema>/<mart>.yaml`: `description` and `columns`) and the",
+        "table declarations (`data_contracts/tables/<table>.yaml` and the SQL marts'",
+        "`warehouse/sql/<schema>/<mart>.yaml`: `description` and `columns`) and the",
         "tables of a published demo warehouse by `computeflow dictionary`; the same rows are in the warehouse",
         "as `meta.columns`. Money is CNY unless a column says otherwise; timestamps are UTC; dates are",
         "Asia/Shanghai days.",

@@ -15,26 +15,20 @@ from pathlib import Path
 import duckdb
 import great_expectations as gx
 
+from assets.contracts.declared import TABLES_DIR
 from assets.contracts.validation import ROW_QUERY, ExpectationOutcome, load_suite, run_suite
 from assets.ingest.compile import raw_fields_of
 from assets.ingest.engine import UNPARTITIONED, Ingestor
 from assets.ingest.ledger import LedgerRow
 from assets.ingest.spec import SourceSpec
+from assets.ingest.targets import TARGETS
 from assets.reference.tables import REF_TABLES, create_ref_views, load_reference_table
 from assets.tables import CHARGE_LINE_ID, create_lake_tables, ingest_table
 from warehouse.ducklake import OFFLINE, LakeConfig, attach, qualified
 from warehouse.lake import Location, sql_ident, sql_str
-from warehouse.settings import CONTRACTS_DIR
 
 EXAMPLES = 3  # quarantined rows shown per rule
 FIRST_ROWS = 5
-# The published table each kind of source feeds, whose contract the sample's rows are checked against.
-CORE_TABLE = {
-    "usage": "core.compute_usage",
-    "transfers": "core.data_transfers",
-    "catalog": "core.dataset_catalog",
-    "vouchers": "core.vouchers",
-}
 DEPLOYMENT_REFERENCE = ("rate_cards", "fx_rates", "providers", "tenants")
 SHOWN = {
     "usage": (
@@ -178,8 +172,8 @@ def _rate_rows(con: duckdb.DuckDBPyConnection, spec: SourceSpec, table: str) -> 
 def _contract(con: duckdb.DuckDBPyConnection, spec: SourceSpec, table: str) -> list[ExpectationOutcome]:
     """The published table's expectations that a single file can be held to (those on its own columns and
     row queries on its own rows; reconciliations with other tables need the whole warehouse)."""
-    core = CORE_TABLE[spec.kind]
-    suite = load_suite(CONTRACTS_DIR / "expectations" / f"{core}.json")
+    core = TARGETS[spec.kind].table
+    suite = load_suite(TABLES_DIR / f"{core}.yaml")
     view = core.replace(".", "_")
     line_id = f"{CHARGE_LINE_ID} AS charge_line_id, " if spec.kind == "usage" else ""
     con.execute(f"CREATE OR REPLACE TABLE memory.main.{view} AS SELECT {line_id}* FROM {table}")

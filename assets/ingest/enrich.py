@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 
+from assets.contracts.declared import declared
 from assets.ingest.refdata import RefSnapshot
 from assets.ingest.spec import SourceSpec
 from assets.ingest.targets import LOCAL_TZ, MONEY, TARGETS
@@ -34,30 +35,28 @@ def is_day(key: str) -> bool:
     return re.fullmatch(r"\d{4}-\d{2}-\d{2}", key) is not None
 
 
+# The columns ingest derives per kind, typed as the kind's published table declares them.
 DERIVED: dict[str, dict[str, str]] = {
-    "usage": {
-        "chip_model": "VARCHAR",
-        "chip_vendor": "VARCHAR",
-        "is_domestic_chip": "BOOLEAN",
-        "pflop_hours": "DOUBLE",
-        "billed_cost_cny": MONEY,
-        "effective_cost_cny": MONEY,
-        "list_cost_cny": MONEY,
-        "contracted_cost_cny": MONEY,
-        "charge_date": "DATE",
-        "provider_id": "VARCHAR",
-        "priced_from_rate_card": "BOOLEAN",
-        "fx_rate_to_cny": "DOUBLE",
-    },
-    "transfers": {
-        "duration_seconds": "DOUBLE",
-        "throughput_mbps": "DOUBLE",
-        "cost_cny": MONEY,
-        "transfer_date": "DATE",
-        "provider_id": "VARCHAR",
-    },
-    "catalog": {"attributes": "JSON"},
-    "vouchers": {"face_value_cny": MONEY},
+    kind: declared(TARGETS[kind].table).typed(*names)
+    for kind, names in {
+        "usage": (
+            "chip_model",
+            "chip_vendor",
+            "is_domestic_chip",
+            "pflop_hours",
+            "billed_cost_cny",
+            "effective_cost_cny",
+            "list_cost_cny",
+            "contracted_cost_cny",
+            "charge_date",
+            "provider_id",
+            "priced_from_rate_card",
+            "fx_rate_to_cny",
+        ),
+        "transfers": ("duration_seconds", "throughput_mbps", "cost_cny", "transfer_date", "provider_id"),
+        "catalog": ("attributes",),
+        "vouchers": ("face_value_cny",),
+    }.items()
 }
 
 

@@ -8,33 +8,19 @@ import duckdb
 import pyarrow as pa
 import xxhash
 
+from assets.contracts.declared import declared
 from warehouse.ducklake import qualified
 from warehouse.lake import Location
 
-LEDGER_SCHEMA = pa.schema(
-    [
-        ("source_name", pa.string()),
-        ("kind", pa.string()),
-        ("partition_key", pa.string()),
-        ("source_file", pa.string()),
-        ("file_bytes", pa.int64()),
-        ("checksum", pa.string()),
-        ("fingerprint", pa.string()),
-        ("rows_read", pa.int64()),
-        ("rows_loaded", pa.int64()),
-        ("rows_quarantined", pa.int64()),
-        ("rows_skipped", pa.int64()),
-        ("rows_held", pa.int64()),
-        ("money_loaded", pa.decimal128(18, 4)),
-        ("status", pa.string()),
-        ("detail", pa.string()),
-        ("new_columns", pa.string()),
-        ("output_file", pa.string()),
-        ("run_id", pa.string()),
-        ("vanished_at", pa.timestamp("us", tz="UTC")),
-        ("arrival", pa.int64()),
-    ]
-)
+LEDGER_TABLE = "audit.ingest_ledger"
+_ARROW = {
+    "VARCHAR": pa.string(),
+    "BIGINT": pa.int64(),
+    "DECIMAL(18,4)": pa.decimal128(18, 4),
+    "TIMESTAMPTZ": pa.timestamp("us", tz="UTC"),
+}
+# The ledger's rows as Arrow writes them, typed as its declaration gives them.
+LEDGER_SCHEMA = pa.schema([(c, _ARROW[t]) for c, t in declared(LEDGER_TABLE).types.items()])
 
 
 @dataclass
@@ -70,9 +56,6 @@ def file_checksum(location: Location, path: str) -> str:
         while chunk := handle.read(8 << 20):
             digest.update(chunk)
     return digest.hexdigest()
-
-
-LEDGER_TABLE = "audit.ingest_ledger"
 
 
 def read_ledger(con: duckdb.DuckDBPyConnection, source_name: str, key: str | None = None) -> list[LedgerRow]:

@@ -14,7 +14,7 @@ from assets.ingest.targets import LOCAL_TZ, MONEY
 from warehouse.lake import sql_ident, sql_str
 
 # The period columns of a usage row: which daily part of its line it is (1-based) and of how many.
-PERIOD_COLUMNS = {"period_part": "INTEGER", "period_parts": "INTEGER"}
+PERIOD_COLUMNS = ("period_part", "period_parts")
 MONEY_COLUMNS = ("billed_cost", "effective_cost", "list_cost", "contracted_cost")
 QUANTITY_COLUMNS = ("gpu_hours", "consumed_quantity", "pricing_quantity", "pflop_hours")
 FIRST_PART = "coalesce(period_part, 1) = 1"  # a line's first part (rows loaded before lines were split: all)

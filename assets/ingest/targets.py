@@ -1,8 +1,12 @@
-"""Canonical tables that sources map into: columns, types and the columns a spec must provide."""
+"""Canonical tables that sources map into: their columns (typed as the published tables declare them) and the
+columns a spec must provide."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
+
+from assets.contracts.declared import declared
 
 # The local time zone of the platform: charge days, file days and sanity horizons are days in Shanghai.
 LOCAL_TZ = "Asia/Shanghai"
@@ -16,54 +20,63 @@ class Target:
     """The canonical shape of one kind of source."""
 
     kind: str
-    inputs: dict[str, str]
+    table: str  # the published table it feeds, whose declaration gives the columns' types
+    columns: tuple[str, ...]  # the columns a spec maps into
     required: tuple[str, ...]
     defaults: dict[str, str] = field(default_factory=dict)
     numeric_checks: tuple[str, ...] = ()
     interval: tuple[str, str] | None = None
 
+    @cached_property
+    def inputs(self) -> dict[str, str]:
+        """The columns a spec maps into with their SQL types, as the published table declares them (a usage
+        row keeps the chip its feed named as `raw_chip`)."""
+        types = declared(self.table).types
+        return {name: types["raw_chip" if name == "chip" else name] for name in self.columns}
+
 
 USAGE = Target(
     kind="usage",
-    inputs={
-        "billing_account_id": "VARCHAR",
-        "billing_account_name": "VARCHAR",
-        "billing_currency": "VARCHAR",
-        "billed_cost": MONEY,
-        "effective_cost": MONEY,
-        "list_cost": MONEY,
-        "contracted_cost": MONEY,
-        "charge_period_start": "TIMESTAMPTZ",
-        "charge_period_end": "TIMESTAMPTZ",
-        "charge_category": "VARCHAR",
-        "charge_class": "VARCHAR",
-        "charge_frequency": "VARCHAR",
-        "charge_description": "VARCHAR",
-        "provider_name": "VARCHAR",
-        "invoice_issuer_name": "VARCHAR",
-        "publisher_name": "VARCHAR",
-        "service_category": "VARCHAR",
-        "service_subcategory": "VARCHAR",
-        "service_name": "VARCHAR",
-        "region_id": "VARCHAR",
-        "resource_id": "VARCHAR",
-        "sku_id": "VARCHAR",
-        "model_id": "VARCHAR",
-        "sub_account_id": "VARCHAR",
-        "consumed_quantity": "DOUBLE",
-        "consumed_unit": "VARCHAR",
-        "pricing_quantity": "DOUBLE",
-        "pricing_unit": "VARCHAR",
-        "chip": "VARCHAR",
-        "gpu_count": "DOUBLE",
-        "gpu_hours": "DOUBLE",
-        "job_id": "VARCHAR",
-        "job_status": "VARCHAR",
-        "job_submit_time": "TIMESTAMPTZ",
-        "dataset_id": "VARCHAR",
-        "tenant_id": "VARCHAR",
-        "site_id": "VARCHAR",
-    },
+    table="core.compute_usage",
+    columns=(
+        "billing_account_id",
+        "billing_account_name",
+        "billing_currency",
+        "billed_cost",
+        "effective_cost",
+        "list_cost",
+        "contracted_cost",
+        "charge_period_start",
+        "charge_period_end",
+        "charge_category",
+        "charge_class",
+        "charge_frequency",
+        "charge_description",
+        "provider_name",
+        "invoice_issuer_name",
+        "publisher_name",
+        "service_category",
+        "service_subcategory",
+        "service_name",
+        "region_id",
+        "resource_id",
+        "sku_id",
+        "model_id",
+        "sub_account_id",
+        "consumed_quantity",
+        "consumed_unit",
+        "pricing_quantity",
+        "pricing_unit",
+        "chip",
+        "gpu_count",
+        "gpu_hours",
+        "job_id",
+        "job_status",
+        "job_submit_time",
+        "dataset_id",
+        "tenant_id",
+        "site_id",
+    ),
     required=("tenant_id", "charge_period_start", "charge_period_end"),
     defaults={
         "charge_category": "'Usage'",
@@ -77,30 +90,31 @@ USAGE = Target(
 
 TRANSFERS = Target(
     kind="transfers",
-    inputs={
-        "transfer_id": "VARCHAR",
-        "tenant_id": "VARCHAR",
-        "dataset_id": "VARCHAR",
-        "source_site_id": "VARCHAR",
-        "destination_site_id": "VARCHAR",
-        "bytes": "BIGINT",
-        "requested_at": "TIMESTAMPTZ",
-        "start_time": "TIMESTAMPTZ",
-        "end_time": "TIMESTAMPTZ",
-        "base_bandwidth_mbps": "DOUBLE",
-        "boost_bandwidth_mbps": "DOUBLE",
-        "boost_start": "TIMESTAMPTZ",
-        "boost_end": "TIMESTAMPTZ",
-        "billed_hours": "DOUBLE",
-        "cost": MONEY,
-        "currency": "VARCHAR",
-        "status": "VARCHAR",
-        "result_code": "VARCHAR",
-        "streams": "INTEGER",
-        "direction": "VARCHAR",
-        "host": "VARCHAR",
-        "file_path": "VARCHAR",
-    },
+    table="core.data_transfers",
+    columns=(
+        "transfer_id",
+        "tenant_id",
+        "dataset_id",
+        "source_site_id",
+        "destination_site_id",
+        "bytes",
+        "requested_at",
+        "start_time",
+        "end_time",
+        "base_bandwidth_mbps",
+        "boost_bandwidth_mbps",
+        "boost_start",
+        "boost_end",
+        "billed_hours",
+        "cost",
+        "currency",
+        "status",
+        "result_code",
+        "streams",
+        "direction",
+        "host",
+        "file_path",
+    ),
     required=("transfer_id", "bytes", "start_time", "end_time"),
     numeric_checks=("bytes", "billed_hours"),
     interval=("start_time", "end_time"),
@@ -108,47 +122,49 @@ TRANSFERS = Target(
 
 CATALOG = Target(
     kind="catalog",
-    inputs={
-        "dataset_id": "VARCHAR",
-        "name": "VARCHAR",
-        "name_zh": "VARCHAR",
-        "publisher": "VARCHAR",
-        "modality": "VARCHAR[]",
-        "tasks": "VARCHAR[]",
-        "languages": "VARCHAR[]",
-        "license": "VARCHAR",
-        "licenses": "VARCHAR[]",
-        "version": "VARCHAR",
-        "size_bytes": "BIGINT",
-        "rows": "BIGINT",
-        "hours": "DOUBLE",
-        "downloads": "BIGINT",
-        "updated_at": "TIMESTAMPTZ",
-        "homepage": "VARCHAR",
-        "snapshot_at": "TIMESTAMPTZ",
-    },
+    table="core.dataset_catalog",
+    columns=(
+        "dataset_id",
+        "name",
+        "name_zh",
+        "publisher",
+        "modality",
+        "tasks",
+        "languages",
+        "license",
+        "licenses",
+        "version",
+        "size_bytes",
+        "rows",
+        "hours",
+        "downloads",
+        "updated_at",
+        "homepage",
+        "snapshot_at",
+    ),
     required=("dataset_id", "name"),
     numeric_checks=("size_bytes", "rows", "hours", "downloads"),
 )
 
 VOUCHERS = Target(
     kind="vouchers",
-    inputs={
-        "voucher_id": "VARCHAR",
-        "tenant_id": "VARCHAR",
-        "programme": "VARCHAR",
-        "funder": "VARCHAR",
-        "funder_name": "VARCHAR",
-        "face_value": MONEY,
-        "currency": "VARCHAR",
-        "is_cash": "BOOLEAN",
-        "coverage_ratio": "DOUBLE",
-        "issued_date": "DATE",
-        "valid_from": "DATE",
-        "valid_to": "DATE",
-        "annual_cap": MONEY,
-        "eligible_categories": "VARCHAR[]",
-    },
+    table="core.vouchers",
+    columns=(
+        "voucher_id",
+        "tenant_id",
+        "programme",
+        "funder",
+        "funder_name",
+        "face_value",
+        "currency",
+        "is_cash",
+        "coverage_ratio",
+        "issued_date",
+        "valid_from",
+        "valid_to",
+        "annual_cap",
+        "eligible_categories",
+    ),
     required=("voucher_id", "tenant_id", "programme", "funder", "face_value", "valid_from", "valid_to"),
     numeric_checks=("face_value", "annual_cap", "coverage_ratio"),
     interval=("valid_from", "valid_to"),

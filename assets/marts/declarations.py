@@ -14,43 +14,21 @@ from functools import cache, cached_property
 from pathlib import Path
 
 import sqlglot
-import yaml
 from sqlglot import exp
 
+from assets.contracts.declared import Declared, expectation, read_declaration
 from warehouse.settings import REPO_ROOT
 
 SQL_DIR = REPO_ROOT / "warehouse" / "sql"
 MART_SCHEMAS = ("marts", "exports")
 _FIELDS = {"domain", "description", "key", "local", "view", "also_reads", "columns", "row_id", "expectations"}
-_COLUMN_FIELDS = {"type", "meaning", "unit", "required"}
 
 
-@dataclass(frozen=True)
-class Column:
-    """A mart column as its YAML declares it."""
-
-    type: str
-    meaning: str
-    unit: str = ""
-    required: bool = False
-
-    @property
-    def described(self) -> str:
-        """The meaning with its unit, as the data dictionary shows it."""
-        return f"{self.meaning} ({self.unit})" if self.unit else self.meaning
-
-
-@dataclass(frozen=True)
-class Mart:
+@dataclass(frozen=True, kw_only=True)
+class Mart(Declared):
     """A mart declared by `<schema>/<name>.sql` and `<schema>/<name>.yaml`."""
 
-    schema: str
-    name: str
     domain: str
-    description: str
-    columns: dict[str, Column]
-    row_id: tuple[str, ...]
-    expectations: tuple[dict, ...]
     view: bool = False  # a DuckLake view over its inputs: computed when read, nothing written on a refresh
     # The column whose values group the rows (a day, a month, a dataset): a refresh rewrites only the groups
     # whose rows changed, so that what it writes follows what changed, not the length of history.
@@ -61,11 +39,7 @@ class Mart:
     # Tables its readers need besides those of its query (the FOCUS export and check read meta.sources).
     also_reads: tuple[str, ...] = ()
     folder: Path = SQL_DIR / "marts"  # where its two files are (warehouse/sql/<schema>)
-
-    @property
-    def table(self) -> str:
-        """The published table, `<schema>.<name>`."""
-        return f"{self.schema}.{self.name}"
+    ordered: bool = True  # a mart is written whole by its query, its columns in the declared order
 
     @property
     def sql_path(self) -> Path:
@@ -108,74 +82,36 @@ class Mart:
             query = re.sub(rf"\b{name.replace('.', '_')}\b", name, query)
         return query
 
-    def suite(self) -> dict:
-        """The mart's Great Expectations suite document, derived from its declaration."""
-        derived = [
-            _expectation(
-                "expect_table_columns_to_match_ordered_list",
-                {"column_list": list(self.columns)},
-                "the columns the declaration lists, in its order",
+    def grain_expectations(self) -> list[dict]:
+        """One row per row id: the mart's grain."""
+        if not self.row_id:
+            return []
+        if len(self.row_id) == 1:
+            column = self.row_id[0]
+            return [expectation("expect_column_values_to_be_unique", {"column": column}, f"{column}: unique")]
+        return [
+            expectation(
+                "expect_compound_columns_to_be_unique",
+                {"column_list": list(self.row_id)},
+                f"one row per {', '.join(self.row_id)}",
             )
         ]
-        if self.row_id:
-            derived.append(
-                _expectation(
-                    "expect_compound_columns_to_be_unique",
-                    {"column_list": list(self.row_id)},
-                    f"one row per {', '.join(self.row_id)}",
-                )
-                if len(self.row_id) > 1
-                else _expectation(
-                    "expect_column_values_to_be_unique",
-                    {"column": self.row_id[0]},
-                    f"{self.row_id[0]}: unique",
-                )
-            )
-        derived += [
-            _expectation("expect_column_values_to_not_be_null", {"column": c}, f"{c}: required")
-            for c, column in self.columns.items()
-            if column.required
-        ]
-        return {
-            "name": self.table,
-            "meta": {
-                "table": self.table,
-                "row_id": list(self.row_id),
-                "description": self.description,
-                "columns": {c: column.described for c, column in self.columns.items()},
-            },
-            "expectations": derived + [_declared(e) for e in self.expectations],
-        }
 
 
 _SCHEMAS = ("core", "ref", "marts", "meta", "audit", "exports")
 
 
-def _expectation(kind: str, kwargs: dict, why: str, severity: str = "critical") -> dict:
-    return {"type": kind, "kwargs": kwargs, "meta": {"why": why}, "severity": severity}
-
-
-def _declared(item: dict) -> dict:
-    """A GX expectation from the YAML's short form: type, kwargs, why and (default critical) severity."""
-    return _expectation(
-        item["type"], dict(item.get("kwargs", {})), item.get("why", ""), item.get("severity", "critical")
-    )
-
-
 def load_mart(path: Path) -> Mart:
     """The mart declared by a YAML file (beside its SQL); a wrong or missing field names the file."""
-    document = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    unknown = set(document) - _FIELDS
-    if unknown or not {"domain", "description", "columns"} <= set(document):
-        raise ValueError(f"{path}: needs domain, description and columns; unknown fields: {sorted(unknown)}")
-    columns = {}
-    for name, field in document["columns"].items():
-        if not isinstance(field, dict) or set(field) - _COLUMN_FIELDS or "type" not in field:
-            raise ValueError(f"{path}: column {name!r} needs a type, and only {sorted(_COLUMN_FIELDS)}")
-        columns[name] = Column(**{"meaning": "", **field})
+    document, columns = read_declaration(path, _FIELDS)
+    if "domain" not in document:
+        raise ValueError(f"{path}: needs domain, description and columns")
     if not path.with_suffix(".sql").is_file():
         raise ValueError(f"{path}: no query {path.with_suffix('.sql').name} beside it")
-    mart = Mart(
+    key = document.get("key", "")
+    if key and key not in columns:
+        raise ValueError(f"{path}: key names columns it does not declare: {[key]}")
+    return Mart(
         schema=path.parent.name,
         name=path.stem,
         domain=document["domain"],
@@ -184,23 +120,11 @@ def load_mart(path: Path) -> Mart:
         row_id=tuple(document.get("row_id", ())),
         expectations=tuple(document.get("expectations", ())),
         view=bool(document.get("view", False)),
-        key=document.get("key", ""),
+        key=key,
         local=document.get("local", ""),
         also_reads=tuple(document.get("also_reads", ())),
         folder=path.parent,
     )
-    missing = [c for c in (*mart.row_id, mart.key) if c and c not in columns]
-    wrong = [
-        e
-        for e in mart.expectations
-        if not isinstance(e, dict) or set(e) - {"type", "kwargs", "why", "severity"}
-    ]
-    if missing or wrong:
-        raise ValueError(
-            f"{path}: row_id or key names columns it does not declare: {missing}; "
-            f"expectations need only type, kwargs, why and severity: {wrong}"
-        )
-    return mart
 
 
 @cache

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 import duckdb
 
+from assets.contracts.declared import declared
 from warehouse.ducklake import qualified
 from warehouse.introspect import lake_tables
 from warehouse.lake import Location, first_row, scalar, sql_ident, sql_str
@@ -19,15 +20,24 @@ class ReferenceDataError(ValueError):
 
 @dataclass(frozen=True)
 class RefTable:
-    """A reference table: where its CSV comes from, its typed columns and its key."""
+    """A reference table: where its CSV comes from; its typed columns and its key are those its declaration
+    (data_contracts/tables/ref.<name>.yaml) gives."""
 
     name: str
-    columns: dict[str, str]
-    key: tuple[str, ...]
     landing_file: str | None = None
     shipped_file: str | None = None
     renames: tuple[tuple[str, str], ...] = ()
     defaults: tuple[tuple[str, str | None], ...] = ()  # optional columns and the value they take when absent
+
+    @property
+    def columns(self) -> dict[str, str]:
+        """Each column's SQL type, in the declared order."""
+        return declared(f"ref.{self.name}").types
+
+    @property
+    def key(self) -> tuple[str, ...]:
+        """The columns that identify a row (the declared row id)."""
+        return declared(f"ref.{self.name}").row_id
 
 
 REF_TABLES: dict[str, RefTable] = {
@@ -35,134 +45,57 @@ REF_TABLES: dict[str, RefTable] = {
     for t in (
         RefTable(
             "chips",
-            {
-                "chip_model": "VARCHAR",
-                "vendor": "VARCHAR",
-                "domestic": "BOOLEAN",
-                "dense_tflops": "DOUBLE",
-                "memory_gb": "DOUBLE",
-                "source": "VARCHAR",
-            },
-            ("chip_model",),
             shipped_file="reference/chip_specs.csv",
             renames=(("dense_bf16_or_fp16_tflops", "dense_tflops"),),
         ),
         RefTable(
             "chip_aliases",
-            {"alias": "VARCHAR", "chip_model": "VARCHAR"},
-            ("alias",),
             shipped_file="reference/chip_aliases.csv",
         ),
         RefTable(
             "licenses",
-            {"raw_license": "VARCHAR", "spdx_id": "VARCHAR", "commercial_use": "BOOLEAN", "note": "VARCHAR"},
-            ("raw_license",),
             shipped_file="reference/licenses.csv",
         ),
         RefTable(
             "modalities",
-            {"raw_modality": "VARCHAR", "modality": "VARCHAR", "note": "VARCHAR"},
-            ("raw_modality",),
             shipped_file="reference/modalities.csv",
         ),
         RefTable(
             "programming_languages",
-            {"raw_name": "VARCHAR", "language": "VARCHAR", "note": "VARCHAR"},
-            ("raw_name",),
             shipped_file="reference/programming_languages.csv",
         ),
         RefTable(
             "focus_service_subcategories",
-            {"service_category": "VARCHAR", "service_subcategory": "VARCHAR"},
-            ("service_subcategory",),
             shipped_file="reference/focus_1_2/service_subcategories.csv",
         ),
         RefTable(
             "task_categories",
-            {"priority": "INTEGER", "pattern": "VARCHAR", "task_category": "VARCHAR", "note": "VARCHAR"},
-            ("priority",),
             shipped_file="reference/task_categories.csv",
         ),
         RefTable(
             "sites",
-            {
-                "site_id": "VARCHAR",
-                "site_name": "VARCHAR",
-                "site_name_zh": "VARCHAR",
-                "district": "VARCHAR",
-                "wing": "VARCHAR",
-                "latitude": "DOUBLE",
-                "longitude": "DOUBLE",
-                "cooling": "VARCHAR",
-            },
-            ("site_id",),
             landing_file="reference/sites.csv",
         ),
         RefTable(
             "providers",
-            {
-                "provider_id": "VARCHAR",
-                "provider_name": "VARCHAR",
-                "provider_name_zh": "VARCHAR",
-                "provider_type": "VARCHAR",
-                "billing_currency": "VARCHAR",
-                "feed_format": "VARCHAR",
-            },
-            ("provider_id",),
             landing_file="reference/providers.csv",
         ),
         RefTable(
             "tenants",
-            {
-                "tenant_id": "VARCHAR",
-                "tenant_name": "VARCHAR",
-                "tenant_name_en": "VARCHAR",
-                "district": "VARCHAR",
-                "stage": "VARCHAR",
-                "founded_date": "DATE",
-                "joined_date": "DATE",
-                "affiliated_provider_id": "VARCHAR",
-            },
-            ("tenant_id",),
             landing_file="reference/tenants.csv",
         ),
         RefTable(
             "rate_cards",
-            {
-                "provider_id": "VARCHAR",
-                "service": "VARCHAR",
-                "chip_model": "VARCHAR",
-                "model_id": "VARCHAR",
-                "unit": "VARCHAR",
-                "list_price": "DOUBLE",
-                "contracted_price": "DOUBLE",
-                "currency": "VARCHAR",
-                "valid_from": "DATE",
-                "valid_to": "DATE",
-            },
-            ("provider_id", "service", "chip_model", "model_id", "valid_from"),
             landing_file="reference/rate_cards.csv",
             # GPU time is priced per chip; model-API tokens per model (files without model_id price chips only)
             defaults=(("model_id", None),),
         ),
         RefTable(
             "fx_rates",
-            {"currency": "VARCHAR", "rate_to_cny": "DOUBLE", "valid_from": "DATE", "valid_to": "DATE"},
-            ("currency", "valid_from"),
             landing_file="reference/fx_rates.csv",
         ),
         RefTable(
             "capacity_plan",
-            {
-                "site_id": "VARCHAR",
-                "chip_model": "VARCHAR",
-                "effective_date": "DATE",
-                "cards": "INTEGER",
-                "status": "VARCHAR",
-                "note": "VARCHAR",
-                "pool_share": "DOUBLE",
-            },
-            ("site_id", "chip_model", "effective_date"),
             landing_file="reference/capacity_plan.csv",
             # without pool_share, every card serves the tenants we receive usage of
             defaults=(("pool_share", "1.0"),),

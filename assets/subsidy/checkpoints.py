@@ -14,6 +14,7 @@ import datetime as dt
 
 import duckdb
 
+from assets.contracts.declared import declared
 from assets.subsidy.attribution import OUTPUTS
 from warehouse.ducklake import qualified
 from warehouse.introspect import table_exists
@@ -21,18 +22,9 @@ from warehouse.lake import sql_str
 
 CHECKPOINTS = "meta.subsidy_checkpoints"
 RETAINED = 62  # checkpoints kept, the newest
-# Stored columns (after `through` and `ledger`) and their types.
-COLUMNS = {
-    "voucher_id": "VARCHAR",
-    "tenant_id": "VARCHAR",
-    "tier_no": "INTEGER",
-    "year": "INTEGER",
-    "programme": "VARCHAR",
-    "line_id": "VARCHAR",
-    "day": "DATE",
-    "units": "BIGINT",
-}
-TABLE_COLUMNS = {"through": "DATE", "ledger": "VARCHAR", **COLUMNS}  # meta.subsidy_checkpoints
+# The table's columns and their types (as declared), and those of them that store a ledger's values.
+TABLE_COLUMNS = declared(CHECKPOINTS).types
+COLUMNS = {c: t for c, t in TABLE_COLUMNS.items() if c not in ("through", "ledger")}
 # Ledger -> stored column -> the engine's column (engine table subsidy_state_<ledger>).
 LEDGERS = {
     "vouchers": {"voucher_id": "voucher_id", "units": "redeemed"},

@@ -11,7 +11,7 @@ from assets.keys import SOURCES_KEY
 from assets.pools import write_pool
 from assets.resources import Lakehouse
 from assets.table_metadata import add_table_metadata
-from assets.tables import SOURCE_COLUMNS, SOURCES_TABLE
+from assets.tables import SOURCES_TABLE, TABLES
 from assets.versions import project_code_version
 from warehouse.rewrite import replace_table
 
@@ -32,14 +32,13 @@ def build_sources_asset(specs: list[SourceSpec]) -> dg.AssetsDefinition:
         "out of dashboards and headline figures unless asked).",
     )
     def sources(context: AssetExecutionContext, lakehouse: Lakehouse) -> dg.MaterializeResult:
-        columns = ", ".join(f"{c} {t}" for c, t in SOURCE_COLUMNS.items())
+        declared = TABLES[SOURCES_TABLE].columns
+        columns = ", ".join(f"{c} {t}" for c, t in declared.items())
         with lakehouse.connect() as con:
             con.execute(f"CREATE OR REPLACE TEMP TABLE __sources ({columns})")
             rows = source_rows(specs)
             if rows:
-                con.executemany(
-                    f"INSERT INTO __sources VALUES ({', '.join('?' for _ in SOURCE_COLUMNS)})", rows
-                )
+                con.executemany(f"INSERT INTO __sources VALUES ({', '.join('?' for _ in declared)})", rows)
             replace_table(con, SOURCES_TABLE, "SELECT * FROM __sources ORDER BY source_name")
             con.execute("DROP TABLE __sources")
             add_table_metadata(context, con, SOURCES_TABLE)
