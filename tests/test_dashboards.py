@@ -139,8 +139,9 @@ def test_text_from_data_never_becomes_markup_and_nan_is_null(tmp_path: Path) -> 
     row = dict(zip(daily["columns"], daily["rows"][0], strict=True))
     assert row["provider_id"] == hostile and row["pflop_hours"] is None  # NaN becomes null, not invalid JSON
     assert {o.name: o.missing for o in outcomes}["chips"] == []
-    # a table nothing has written yet (the subsidy engine's) is named on its page; declared SQL marts exist, empty
-    assert "marts.voucher_balances" in {o.name: o.missing for o in outcomes}["subsidy"]
+    # a table nothing has made yet (core.compute_usage: a view its asset defines) is named on its page; declared
+    # tables (the subsidy engine's, the SQL marts) exist, empty
+    assert {o.name: o.missing for o in outcomes}["subsidy"] == ["core.compute_usage"]
 
 
 def test_every_page_renders_in_chromium_without_console_errors(
