@@ -47,6 +47,25 @@ class PartitionResult:
     across_files: bool = False
 
 
+# A commit takes consecutive partitions of a source, at most this many and this many landed bytes (a larger
+# partition commits alone): fewer commits, and what one holds uncommitted stays bounded.
+COMMIT_PARTITIONS = 16
+COMMIT_BYTES = 64 << 20
+
+
+def commit_batches(keys: list[str], sizes: dict[str, int]) -> list[list[str]]:
+    """The partitions `keys`, in order, grouped into the lake commits that take them (`sizes`: landed bytes)."""
+    batches: list[list[str]] = []
+    held = 0
+    for key in keys:
+        if not batches or len(batches[-1]) >= COMMIT_PARTITIONS or held + sizes.get(key, 0) > COMMIT_BYTES:
+            batches.append([])
+            held = 0
+        batches[-1].append(key)
+        held += sizes.get(key, 0)
+    return batches
+
+
 def landed_listing(spec: SourceSpec, landing: Location) -> dict[str, dict[str, dict]]:
     """Landed files of a source with their listing entries (size, modification time), grouped by partition key
     (the day in the path, or 'all'), from one listing of the landing glob."""
@@ -157,21 +176,53 @@ class Ingestor:
 
         Files are read and staged on a connection of their own, outside the lake transaction: a file the
         reader fails on is recorded as failed and the partition's other files still commit."""
+        return self._commit([(key, paths)])[0]
+
+    def run_together(self, partitions: list[tuple[str, list[str]]]) -> list[PartitionResult | Exception]:
+        """Ingest several partitions, in order, in one lake commit: a commit costs about as much as writing a
+        small partition's rows. When that commit fails, each partition is run in a commit of its own, so that
+        the one that fails rolls back alone; the exception of a partition that failed takes its place."""
+        try:
+            return list(self._commit(partitions))
+        except Exception as exc:
+            if len(partitions) == 1:
+                return [exc]
+        outcomes: list[PartitionResult | Exception] = []
+        for key, paths in partitions:
+            try:
+                outcomes.append(self.run(key, paths))
+            except Exception as exc:  # its commit rolled back: its old rows stay
+                outcomes.append(exc)
+        return outcomes
+
+    def _commit(self, partitions: list[tuple[str, list[str]]]) -> list[PartitionResult]:
+        keys = [key for key, _ in partitions]
+        span = keys[0] if len(keys) == 1 else f"{keys[0]}..{keys[-1]}"
         with contextlib.closing(self.con.cursor()) as self.stager.stage:
             self.stager.stage.execute("SET TimeZone = 'UTC'")
             try:
-                with commit(self.con, f"ingest {self.spec.name} partition {key}"):
-                    result = self._run(key, paths)
-                    if result.changed and result.across_files:
-                        exclude_repeats(self.con, self.spec, key)
+                with commit(self.con, f"ingest {self.spec.name} partition {span}"):
+                    recorded: dict[str, dict[str, LedgerRow]] = {key: {} for key in keys}
+                    for row in read_ledger(self.con, self.spec.name, keys):  # one read for the commit
+                        recorded[row.partition_key][row.source_file] = row
+                    results = []
+                    for key, paths in partitions:
+                        result = self._run(key, paths, recorded[key])
+                        if result.changed and result.across_files:
+                            exclude_repeats(self.con, self.spec, key)
+                        results.append(result)
+            except Exception:
+                self._last_arrival = None  # the arrivals numbered in the rolled-back commit were not kept
+                raise
             finally:
                 if self.ahead is not None:
-                    self.ahead.discard(paths)
-        return result
+                    for _, paths in partitions:
+                        self.ahead.discard(paths)
+        return results
 
-    def _run(self, key: str, paths: list[str]) -> PartitionResult:
+    def _run(self, key: str, paths: list[str], previous: dict[str, LedgerRow]) -> PartitionResult:
+        """The partition's decisions and writes, inside the commit; `previous`: its ledger rows, by file."""
         result = PartitionResult()
-        previous = {r.source_file: r for r in read_ledger(self.con, self.spec.name, key)}
         self._recorded = set(previous)
         current = {self.landing.relative(p): p for p in paths}
         # Landing is append-only to the pipeline: a file that vanishes keeps its rows and its ledger row, which

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, fields
 
 import duckdb
@@ -58,13 +59,17 @@ def file_checksum(location: Location, path: str) -> str:
     return digest.hexdigest()
 
 
-def read_ledger(con: duckdb.DuckDBPyConnection, source_name: str, key: str | None = None) -> list[LedgerRow]:
-    """The ledger rows recorded for a source (one partition of it when `key` is given), on a writer's
+def read_ledger(
+    con: duckdb.DuckDBPyConnection, source_name: str, keys: Sequence[str] | None = None
+) -> list[LedgerRow]:
+    """The ledger rows recorded for a source (those of the partitions `keys` when given), on a writer's
     connection (the lake's tables made)."""
-    where = "source_name = ?" + (" AND partition_key = ?" if key is not None else "")
-    params = [source_name] + ([key] if key is not None else [])
+    where = "source_name = ?"
+    if keys is not None:
+        where += f" AND partition_key IN ({', '.join('?' for _ in keys)})" if keys else " AND false"
     table = con.execute(
-        f"SELECT * FROM {qualified(LEDGER_TABLE)} WHERE {where} ORDER BY source_file", params
+        f"SELECT * FROM {qualified(LEDGER_TABLE)} WHERE {where} ORDER BY source_file",
+        [source_name, *(keys or [])],
     ).to_arrow_table()
     names = [f.name for f in fields(LedgerRow)]
     return [LedgerRow(**{n: row.get(n) for n in names}) for row in table.to_pylist()]

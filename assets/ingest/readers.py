@@ -137,21 +137,23 @@ def transcode_to_utf8(path: str, fmt: FormatSpec, scratch: str, display: str) ->
     return target, False
 
 
-def _csv_options(fmt: FormatSpec, gz: bool, rejects: str) -> str:
+def _csv_options(fmt: FormatSpec, gz: bool) -> str:
     opts = [
         "all_varchar = true",
         f"header = {str(fmt.header).lower()}",
         f"delim = {sql_str(fmt.delimiter)}",
         f"quote = {sql_str(fmt.quote)}",
         f"skip = {fmt.skip_rows}",
-        "store_rejects = true",
-        f"rejects_table = {sql_str(rejects + '_errors')}",
-        f"rejects_scan = {sql_str(rejects + '_scans')}",
         "null_padding = false",
         f"compression = {sql_str('gzip' if gz else 'none')}",
         "hive_partitioning = false",  # a landed file's columns are its own, never its folder names
     ]
     return ", ".join(opts)
+
+
+def _sniffed(value: str) -> str:
+    """A dialect setting as sniff_csv reports it, as read_csv takes it."""
+    return "" if value == "(empty)" else value
 
 
 def header_names(path: str, fmt: FormatSpec, gz: bool) -> list[str]:
@@ -227,11 +229,22 @@ def read_csv_relation(
     """A CSV file with a header: fields are its header names; rows are numbered by position."""
     refuse_ambiguous_header(header_names(path, fmt, gz), wanted)
     rejects = f"rej_{uuid.uuid4().hex[:12]}"
-    scan = f"read_csv({sql_str(path)}, {_csv_options(fmt, gz, rejects)})"
-    try:
-        fields = [row[0] for row in con.execute(f"DESCRIBE SELECT * FROM {scan}").fetchall()]
+    options = _csv_options(fmt, gz)
+    try:  # the file's dialect and columns, sniffed once: the scan then binds without sniffing again
+        escape, new_line, comment, columns = con.execute(
+            f"SELECT Escape, NewLineDelimiter, Comment, Columns FROM sniff_csv({sql_str(path)}, {options}, "
+            "store_rejects = true)"  # as the scan sniffs: records it cannot parse do not stop it
+        ).fetchone()
     except duckdb.Error as exc:
         raise SourceFileError(f"cannot read as CSV: {reader_error(exc, path)}") from None
+    fields = [column["name"] for column in columns]
+    typed = ", ".join(f"{sql_str(f)}: 'VARCHAR'" for f in fields)
+    scan = (
+        f"read_csv({sql_str(path)}, {options}, auto_detect = false, escape = {sql_str(_sniffed(escape))}, "
+        f"new_line = {sql_str(_sniffed(new_line))}, comment = {sql_str(_sniffed(comment))}, columns = {{{typed}}}, "
+        f"store_rejects = true, rejects_table = {sql_str(rejects + '_errors')}, "
+        f"rejects_scan = {sql_str(rejects + '_scans')})"
+    )
     renamed = ", ".join(f"{sql_ident(f)} AS {sql_ident(a)}" for f, a in _aliases(fields).items())
     header_lines = (1 if fmt.header else 0) + fmt.skip_rows
     select = f"SELECT CAST(NULL AS BIGINT) AS __row, {renamed}, FALSE AS __broken FROM {scan}"

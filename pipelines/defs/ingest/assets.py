@@ -5,7 +5,7 @@ import contextlib
 import dagster as dg
 from dagster import AssetExecutionContext
 
-from assets.ingest.engine import UNPARTITIONED, Ingestor, landed_listing
+from assets.ingest.engine import UNPARTITIONED, Ingestor, commit_batches, landed_listing
 from assets.ingest.spec import SourceSpec
 from assets.keys import FILES_CHECK, ingest_key
 from assets.landing_versions import NO_FILES, listing_versions, record_version
@@ -60,31 +60,7 @@ def build_ingest_asset(spec: SourceSpec, days: dg.PartitionsDefinition) -> dg.As
                     Ingestor(con, spec, lakehouse.landing, lakehouse.scratch_path, context.run.run_id)
                 ) as ingestor,
             ):
-                paths = {key: list(listing.get(key, {})) for key in keys}
-                # files are staged on a second core, a partition ahead, while the ingestor writes and commits
-                # (a single file has nothing to overlap with: it is staged in turn, on one thread)
-                ahead = sum(map(len, paths.values())) > 1
-                if ahead:
-                    ingestor.stage_ahead(keys[0], paths[keys[0]])
-                for key, upcoming in zip(keys, [*keys[1:], None], strict=True):
-                    if ahead and upcoming is not None:
-                        ingestor.stage_ahead(upcoming, paths[upcoming])
-                    try:
-                        result = ingestor.run(key, paths[key])
-                    except Exception as exc:  # the partition's commit rolled back: its old rows stay
-                        errors.append(f"partition {key}: {type(exc).__name__}: {exc}")
-                        continue
-                    # the files as listed before loading: a file replaced meanwhile differs next time
-                    record_version(
-                        context, None if key == UNPARTITIONED else key, versions.get(key, NO_FILES)
-                    )
-                    errors += result.errors
-                    for row in result.rows:
-                        totals["files"] += 1
-                        totals["rows_read"] += row.rows_read
-                        totals["rows_loaded"] += row.rows_loaded
-                        totals["rows_quarantined"] += row.rows_quarantined
-                        totals["files_reloaded"] += int(row.run_id == context.run.run_id)
+                errors += _load(context, ingestor, listing, keys, versions, totals)
                 add_table_metadata(context, con, ingest_table(spec.name))
         except Exception as exc:  # nothing of this source was committed by this run
             errors.append(f"{type(exc).__name__}: {exc}")
@@ -101,6 +77,45 @@ def build_ingest_asset(spec: SourceSpec, days: dg.PartitionsDefinition) -> dg.As
         return dg.MaterializeResult(metadata=totals, check_results=[check])
 
     return _ingest
+
+
+def _load(
+    context: AssetExecutionContext,
+    ingestor: Ingestor,
+    listing: dict[str, dict[str, dict]],
+    keys: list[str],
+    versions: dict[str, str],
+    totals: dict[str, int],
+) -> list[str]:
+    """Ingest the partitions `keys` of the landed files `listing`, a few partitions per lake commit, adding
+    their counts to `totals` and recording each committed partition's landing version; returns the errors."""
+    errors: list[str] = []
+    paths = {key: list(listing.get(key, {})) for key in keys}
+    sizes = {key: sum(int(info.get("size") or 0) for info in listing.get(key, {}).values()) for key in keys}
+    batches = commit_batches(keys, sizes)
+    # a commit's files are staged on a second core while the commit before it writes and commits (a single
+    # file has nothing to overlap with: it is staged in turn, on one thread)
+    ahead = sum(map(len, paths.values())) > 1
+    for batch in batches[:1] if ahead else []:
+        for key in batch:
+            ingestor.stage_ahead(key, paths[key])
+    for batch, upcoming in zip(batches, [*batches[1:], []], strict=True):
+        for key in upcoming if ahead else []:
+            ingestor.stage_ahead(key, paths[key])
+        for key, result in zip(batch, ingestor.run_together([(k, paths[k]) for k in batch]), strict=True):
+            if isinstance(result, Exception):  # the partition's commit rolled back: its old rows stay
+                errors.append(f"partition {key}: {type(result).__name__}: {result}")
+                continue
+            # the files as listed before loading: a file replaced meanwhile differs next time
+            record_version(context, None if key == UNPARTITIONED else key, versions.get(key, NO_FILES))
+            errors += result.errors
+            for row in result.rows:
+                totals["files"] += 1
+                totals["rows_read"] += row.rows_read
+                totals["rows_loaded"] += row.rows_loaded
+                totals["rows_quarantined"] += row.rows_quarantined
+                totals["files_reloaded"] += int(row.run_id == context.run.run_id)
+    return errors
 
 
 def build_ingest_assets(specs: list[SourceSpec], days: dg.PartitionsDefinition) -> list[dg.AssetsDefinition]:
