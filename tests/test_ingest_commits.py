@@ -34,7 +34,9 @@ def ingest(lake: LakeConfig, root: Path, partitions: list[tuple[str, list[str]]]
             "ledger": con.execute(
                 f"SELECT * EXCLUDE (run_id) FROM {qualified('audit.ingest_ledger')} ORDER BY source_file"
             ).fetchall(),
-            "rows": con.execute(f"SELECT * FROM {qualified(ingest_table(spec.name))} ORDER BY ALL").fetchall(),
+            "rows": con.execute(
+                f"SELECT * FROM {qualified(ingest_table(spec.name))} ORDER BY ALL"
+            ).fetchall(),
             "quarantine": con.execute(
                 f"SELECT * EXCLUDE (run_id) FROM {qualified('audit.quarantine')} ORDER BY ALL"
             ).fetchall(),
@@ -69,7 +71,10 @@ def test_a_partition_that_fails_in_a_joint_commit_rolls_back_alone(tmp_path: Pat
     assert found["commits"] == 2  # the joint commit rolled back; each good partition then committed alone
     loaded = {row[3]: row[13] for row in found["ledger"]}  # source_file -> status
     assert loaded == {"acme/2025-08-01.csv": "loaded", "acme/2025-08-04.csv": "loaded"}
-    assert [row[-1] for row in found["ledger"]] == [1, 2]  # arrivals numbered as if the failed commit never was
+    assert [row[-1] for row in found["ledger"]] == [
+        1,
+        2,
+    ]  # arrivals numbered as if the failed commit never was
 
 
 def test_commits_are_bounded_by_partitions_and_landed_bytes() -> None:

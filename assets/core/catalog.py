@@ -8,28 +8,15 @@ from assets.core.queries import union_sources
 from assets.core.vocabulary import build_terms, normalised_lists_sql
 from assets.ingest.attributes import json_path
 from assets.ingest.spec import SourceSpec
+from assets.ingest.targets import CATALOG
 from assets.tables import TABLES
 from warehouse.ducklake import qualified
 from warehouse.lake import sql_ident, sql_str
 from warehouse.rewrite import replace_table
 from warehouse.transactions import commit
 
-HISTORY_ATTRIBUTES = (
-    "name",
-    "name_zh",
-    "publisher",
-    "modality",
-    "tasks",
-    "languages",
-    "license",
-    "licenses",
-    "version",
-    "size_bytes",
-    "rows",
-    "hours",
-    "downloads",
-    "homepage",
-)
+# A dataset's attributes whose change makes a new version (its id and the times of the snapshot do not).
+HISTORY_ATTRIBUTES = tuple(c for c in CATALOG.columns if c not in ("dataset_id", "updated_at", "snapshot_at"))
 
 
 def catalog_history_query(union: str, version_on: dict[str, list[str]] | None = None) -> str:
