@@ -39,7 +39,7 @@ def published_table(key: dg.AssetKey) -> str | None:
 
 
 def column_schema(columns: Iterable[tuple[str, str]], meaning: TableMeaning) -> dg.TableSchema:
-    """Dagster's column schema of a table: each column's name and type with its meaning from the suite."""
+    """Dagster's column schema of a table: each column's name and type with its declared meaning."""
     return dg.TableSchema(
         columns=[
             dg.TableColumn(name, data_type, description=meaning.columns.get(name))

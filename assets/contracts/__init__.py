@@ -1,1 +1,2 @@
-"""Data contracts: Great Expectations suites in data_contracts/expectations, run as Dagster asset checks."""
+"""Data contracts: tables declared once (data_contracts/tables and the SQL marts' YAML), the Great Expectations
+suites their declarations derive, run as Dagster asset checks."""

@@ -21,7 +21,7 @@ def build_dictionary_asset(upstream: list[dg.AssetKey]) -> dg.AssetsDefinition:
         kinds={"duckdb", "ducklake"},
         pool=write_pool(COLUMNS_KEY),
         description="Data dictionary: every published table and column with its type and meaning (from the "
-        "contract suites' meta.columns).",
+        "tables' declarations).",
     )
     def columns(context: AssetExecutionContext, lakehouse: Lakehouse) -> dg.MaterializeResult:
         with lakehouse.connect() as con:
