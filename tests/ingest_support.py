@@ -13,6 +13,15 @@ from warehouse.ducklake import LakeConfig, connect_reader, qualified
 from warehouse.lake import Location
 
 CSV_HEADER = "tenant,start,end,chip,cards,cost\n"
+GOOD = "T1,2025-08-01 08:00:00,2025-08-01 10:00:00,910B,8,100.5\n"
+BROKEN = "T2,2025-08-01 08:00:00,2025-08-01 10:00:00,A100,N/A,10\n"  # unparsable cards: quarantined
+# One file of each outcome, a day each: loaded with a quarantined row, failed (not UTF-8), empty, loaded.
+MIXED_FILES = {
+    "acme/2025-08-01.csv": (CSV_HEADER + GOOD + BROKEN).encode(),
+    "acme/2025-08-02.csv": "租户\nT1\n".encode()[:-3] + b"\xff\xfe\n",
+    "acme/2025-08-03.csv": b"",
+    "acme/2025-08-04.csv": (CSV_HEADER + GOOD * 3).encode(),
+}
 
 
 def latest_snapshot(lake: LakeConfig) -> int:
@@ -94,12 +103,16 @@ def jsonl(records: list[dict]) -> str:
     return "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records)
 
 
-def land(tmp_path: Path, files: dict[str, str]) -> None:
-    """Write files (relative path -> text) into the landing zone under tmp_path."""
-    for name, text in files.items():
+def land(tmp_path: Path, files: dict[str, str | bytes]) -> Location:
+    """Write files (relative path -> text, or bytes as they are) into the landing zone under tmp_path."""
+    for name, content in files.items():
         path = tmp_path / "landing" / name
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text, encoding="utf-8")
+        if isinstance(content, bytes):
+            path.write_bytes(content)
+        else:
+            path.write_text(content, encoding="utf-8")
+    return Location(str(tmp_path / "landing"))
 
 
 def build_catalog(tmp_path: Path, lake: LakeConfig, specs: list[SourceSpec]) -> list[dict]:

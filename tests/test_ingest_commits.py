@@ -8,8 +8,7 @@ import pytest
 from assets.ingest.engine import COMMIT_BYTES, COMMIT_PARTITIONS, Ingestor, PartitionResult, commit_batches
 from assets.tables import ingest_table
 from tests.conftest import chip_lake, lake_connection
-from tests.ingest_support import spec_of
-from tests.test_staging_ahead import FILES, land
+from tests.ingest_support import MIXED_FILES, land, latest_snapshot, spec_of
 from warehouse.ducklake import LakeConfig, qualified
 from warehouse.lake import Location
 
@@ -20,9 +19,8 @@ def ingest(lake: LakeConfig, root: Path, partitions: list[tuple[str, list[str]]]
     """Ingest the partitions one commit each or all in one call; what the lake then holds, and the outcomes."""
     spec = spec_of()
     with lake_connection(lake) as con:
-        snapshots = "SELECT count(*) FROM ducklake_snapshots('lake')"
         ingestor = Ingestor(con, spec, Location(str(root / "landing")), str(root / "scratch"), "r1")
-        before = con.execute(snapshots).fetchone()[0]  # (after the ingestor made its table)
+        before = latest_snapshot(lake)  # (after the ingestor made its table)
         if together:
             outcomes = ingestor.run_together(partitions)
         else:
@@ -30,7 +28,7 @@ def ingest(lake: LakeConfig, root: Path, partitions: list[tuple[str, list[str]]]
         ingestor.close()
         return {
             "outcomes": outcomes,
-            "commits": con.execute(snapshots).fetchone()[0] - before,
+            "commits": latest_snapshot(lake) - before,
             "ledger": con.execute(
                 f"SELECT * EXCLUDE (run_id) FROM {qualified('audit.ingest_ledger')} ORDER BY source_file"
             ).fetchall(),
@@ -51,10 +49,10 @@ def test_partitions_committed_together_load_as_one_commit_each(tmp_path: Path) -
     results = {}
     for together in (False, True):
         root = tmp_path / str(together)
-        land(root / "landing", FILES)
-        days = sorted(name.split("/")[1][:-4] for name in FILES)
+        land(root, MIXED_FILES)
+        days = sorted(name.split("/")[1][:-4] for name in MIXED_FILES)
         results[together] = ingest(chip_lake(root), root, partitions_of(root, days), together)
-    assert results[True]["commits"] == 1 and results[False]["commits"] == len(FILES)
+    assert results[True]["commits"] == 1 and results[False]["commits"] == len(MIXED_FILES)
     for part in ("ledger", "rows", "quarantine"):
         assert results[True][part] == results[False][part], part
     assert len(results[True]["rows"]) == 4 and len(results[True]["quarantine"]) == 1
@@ -62,7 +60,7 @@ def test_partitions_committed_together_load_as_one_commit_each(tmp_path: Path) -
 
 
 def test_a_partition_that_fails_in_a_joint_commit_rolls_back_alone(tmp_path: Path, lake: LakeConfig) -> None:
-    land(tmp_path / "landing", FILES)
+    land(tmp_path, MIXED_FILES)
     partitions = partitions_of(tmp_path, ["2025-08-01", "2025-08-05", "2025-08-04"])  # no file for the 5th
     found = ingest(lake, tmp_path, partitions, together=True)
     first, failed, last = found["outcomes"]

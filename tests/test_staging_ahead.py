@@ -12,27 +12,11 @@ from assets.ingest.ledger import file_checksum
 from assets.ingest.readers import drop_scratch
 from assets.tables import ingest_table
 from tests.conftest import chip_lake, lake_connection
-from tests.ingest_support import CSV_HEADER, spec_of
+from tests.ingest_support import CSV_HEADER, GOOD, MIXED_FILES, land, spec_of
 from warehouse.ducklake import LakeConfig, qualified
 from warehouse.lake import Location
 
 pytestmark = pytest.mark.slow  # runs the ingest engine
-
-GOOD = "T1,2025-08-01 08:00:00,2025-08-01 10:00:00,910B,8,100.5\n"
-BROKEN = "T2,2025-08-01 08:00:00,2025-08-01 10:00:00,A100,N/A,10\n"  # unparsable cards: quarantined
-FILES = {
-    "acme/2025-08-01.csv": (CSV_HEADER + GOOD + BROKEN).encode(),
-    "acme/2025-08-02.csv": "租户\nT1\n".encode()[:-3] + b"\xff\xfe\n",  # not UTF-8: the file fails
-    "acme/2025-08-03.csv": b"",  # empty
-    "acme/2025-08-04.csv": (CSV_HEADER + GOOD * 3).encode(),
-}
-
-
-def land(root: Path, files: dict[str, bytes]) -> Location:
-    for name, content in files.items():
-        (root / name).parent.mkdir(parents=True, exist_ok=True)
-        (root / name).write_bytes(content)
-    return Location(str(root))
 
 
 def outcome(lake: LakeConfig, ahead: bool, root: Path, taken: list[object] | None = None) -> dict[str, list]:
@@ -79,20 +63,18 @@ def test_files_staged_ahead_load_as_files_staged_in_turn(tmp_path: Path) -> None
     taken: list[object] = []
     for ahead in (False, True):
         root = tmp_path / str(ahead)
-        land(root / "landing", FILES)
+        land(root, MIXED_FILES)
         results[ahead] = outcome(chip_lake(root), ahead, root, taken if ahead else None)
     assert results[True] == results[False]
     assert [row[-7] for row in results[True]["ledger"]] == ["loaded", "failed", "empty", "loaded"]
     assert len(results[True]["rows"]) == 4 and len(results[True]["quarantine"]) == 1
     # every file was handed over staged (or with its error), none staged a second time
-    assert len(taken) == len(FILES) and all(t is not None for t in taken)
+    assert len(taken) == len(MIXED_FILES) and all(t is not None for t in taken)
     assert sum(t.error is not None for t in taken) == 1
 
 
 def test_a_file_rewritten_after_it_was_staged_ahead_is_read_again(tmp_path: Path, lake: LakeConfig) -> None:
-    landing = land(
-        tmp_path / "landing", {k: FILES[k] for k in ("acme/2025-08-01.csv", "acme/2025-08-04.csv")}
-    )
+    landing = land(tmp_path, {k: MIXED_FILES[k] for k in ("acme/2025-08-01.csv", "acme/2025-08-04.csv")})
     spec = spec_of()
     files = landed_files(spec, landing)
     first, last = (files[day][0] for day in sorted(files))

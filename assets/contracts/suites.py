@@ -4,7 +4,7 @@ derived from its declaration (data_contracts/tables/<schema>.<table>.yaml, or a 
 from pathlib import Path
 
 from assets.contracts.declared import TABLES_DIR, declared_tables, load_declared
-from assets.marts.declarations import load_mart, sql_marts
+from assets.marts.declarations import MART_SCHEMAS, load_mart, sql_marts
 from assets.tables import TABLES
 
 
@@ -21,7 +21,7 @@ def suite_paths(directory: Path = TABLES_DIR) -> dict[str, Path]:
 
 def suite_document(path: Path) -> dict:
     """The suite a declaration derives; one for a table the warehouse does not have names the file."""
-    if path.parent.name in ("marts", "exports") and path.with_suffix(".sql").is_file():
+    if path.parent.name in MART_SCHEMAS and path.with_suffix(".sql").is_file():
         declared = {m.yaml_path: m for m in sql_marts().values()}
         return (declared.get(path) or load_mart(path)).suite()
     if path.stem not in TABLES:
