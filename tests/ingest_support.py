@@ -15,12 +15,16 @@ from warehouse.lake import Location
 CSV_HEADER = "tenant,start,end,chip,cards,cost\n"
 GOOD = "T1,2025-08-01 08:00:00,2025-08-01 10:00:00,910B,8,100.5\n"
 BROKEN = "T2,2025-08-01 08:00:00,2025-08-01 10:00:00,A100,N/A,10\n"  # unparsable cards: quarantined
-# One file of each outcome, a day each: loaded with a quarantined row, failed (not UTF-8), empty, loaded.
+OVERNIGHT = "T1,2025-08-05 14:00:00,2025-08-05 18:00:00,910B,8,40\n"  # 22:00 to 02:00 in Shanghai: two days
+UNSPLIT = "T3,2025-08-05 08:00:00,2025-08-05 09:00:00,910B,8,1,one field too many\n"  # the reader rejects it
+# One file of each outcome, a day each: loaded with a quarantined row, failed (not UTF-8), empty, loaded, and
+# loaded with a line over two days, a quarantined row and a record the reader could not split.
 MIXED_FILES = {
     "acme/2025-08-01.csv": (CSV_HEADER + GOOD + BROKEN).encode(),
     "acme/2025-08-02.csv": "租户\nT1\n".encode()[:-3] + b"\xff\xfe\n",
     "acme/2025-08-03.csv": b"",
     "acme/2025-08-04.csv": (CSV_HEADER + GOOD * 3).encode(),
+    "acme/2025-08-05.csv": (CSV_HEADER + OVERNIGHT + BROKEN + UNSPLIT + GOOD).encode(),
 }
 
 

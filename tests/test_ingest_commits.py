@@ -35,6 +35,10 @@ def ingest(lake: LakeConfig, root: Path, partitions: list[tuple[str, list[str]]]
             "rows": con.execute(
                 f"SELECT * FROM {qualified(ingest_table(spec.name))} ORDER BY ALL"
             ).fetchall(),
+            "lines": con.execute(
+                f"SELECT source_file, source_row, period_part, period_parts, billed_cost "
+                f"FROM {qualified(ingest_table(spec.name))} ORDER BY ALL"
+            ).fetchall(),
             "quarantine": con.execute(
                 f"SELECT * EXCLUDE (run_id) FROM {qualified('audit.quarantine')} ORDER BY ALL"
             ).fetchall(),
@@ -55,13 +59,25 @@ def test_partitions_committed_together_load_as_one_commit_each(tmp_path: Path) -
     assert results[True]["commits"] == 1 and results[False]["commits"] == len(MIXED_FILES)
     for part in ("ledger", "rows", "quarantine"):
         assert results[True][part] == results[False][part], part
-    assert len(results[True]["rows"]) == 4 and len(results[True]["quarantine"]) == 1
+    assert len(results[True]["rows"]) == 7
+    # the overnight line in two daily parts; the rows keep their numbers in the file past the rejected record
+    assert [line[:4] for line in results[True]["lines"] if line[0] == "acme/2025-08-05.csv"] == [
+        ("acme/2025-08-05.csv", 1, 1, 2),
+        ("acme/2025-08-05.csv", 1, 2, 2),
+        ("acme/2025-08-05.csv", 4, 1, 1),
+    ]
+    quarantined = [(q[2], q[3], q[4]) for q in results[True]["quarantine"]]
+    assert quarantined == [
+        ("acme/2025-08-01.csv", 2, "unparsable:gpu_count"),
+        ("acme/2025-08-05.csv", 2, "unparsable:gpu_count"),
+        ("acme/2025-08-05.csv", 3, "unparsable_record"),
+    ]
     assert [r.rows for r in results[True]["outcomes"]] == [r.rows for r in results[False]["outcomes"]]
 
 
 def test_a_partition_that_fails_in_a_joint_commit_rolls_back_alone(tmp_path: Path, lake: LakeConfig) -> None:
     land(tmp_path, MIXED_FILES)
-    partitions = partitions_of(tmp_path, ["2025-08-01", "2025-08-05", "2025-08-04"])  # no file for the 5th
+    partitions = partitions_of(tmp_path, ["2025-08-01", "2025-08-06", "2025-08-04"])  # no file for the 6th
     found = ingest(lake, tmp_path, partitions, together=True)
     first, failed, last = found["outcomes"]
     assert isinstance(first, PartitionResult) and isinstance(last, PartitionResult)

@@ -47,6 +47,20 @@ class PartitionResult:
     across_files: bool = False
 
 
+@dataclass
+class CommitWrites:
+    """What a lake commit writes, gathered as its files are decided and written at the end of the commit: one
+    statement per table for all its files (a statement costs about as much to plan as a small file's rows cost
+    to write)."""
+
+    replaced: list[str] = field(default_factory=list)  # files whose earlier rows are deleted
+    loaded: list[Staged] = field(default_factory=list)  # staged files whose loaded rows are inserted
+    quarantined: list[tuple[LedgerRow, Staged]] = field(default_factory=list)
+    ledger: list[LedgerRow] = field(default_factory=list)
+    known: set[str] = field(default_factory=set)  # files the ledger held before the commit
+    scratch: list[str] = field(default_factory=list)  # dropped once the commit ends
+
+
 # A commit takes consecutive partitions of a source, at most this many and this many landed bytes (a larger
 # partition commits alone): fewer commits, and what one holds uncommitted stays bounded.
 COMMIT_PARTITIONS = 16
@@ -151,8 +165,8 @@ class Ingestor:
 
     def stage_ahead(self, key: str, paths: list[str]) -> None:
         """Stage the files of a partition that `run` will be given, after those of the partitions given before,
-        on a thread of its own (the second core), while `run` writes and commits; files the ledger holds with
-        the same bytes are left alone. Partitions must then be run in the order they were given here."""
+        on threads of their own (see assets.ingest.ahead), while `run` writes and commits; files the ledger
+        holds with the same bytes are left alone. Partitions must then be run in the order they were given."""
         if self.ahead is None:
             known = {r.source_file: r for r in read_ledger(self.con, self.spec.name)}
             self.ahead = StagingAhead(
@@ -198,6 +212,7 @@ class Ingestor:
     def _commit(self, partitions: list[tuple[str, list[str]]]) -> list[PartitionResult]:
         keys = [key for key, _ in partitions]
         span = keys[0] if len(keys) == 1 else f"{keys[0]}..{keys[-1]}"
+        self._writes = CommitWrites()
         with contextlib.closing(self.con.cursor()) as self.stager.stage:
             self.stager.stage.execute("SET TimeZone = 'UTC'")
             try:
@@ -205,16 +220,18 @@ class Ingestor:
                     recorded: dict[str, dict[str, LedgerRow]] = {key: {} for key in keys}
                     for row in read_ledger(self.con, self.spec.name, keys):  # one read for the commit
                         recorded[row.partition_key][row.source_file] = row
-                    results = []
-                    for key, paths in partitions:
-                        result = self._run(key, paths, recorded[key])
+                        self._writes.known.add(row.source_file)
+                    results = [self._run(key, paths, recorded[key]) for key, paths in partitions]
+                    self._write(self._writes)
+                    for key, result in zip(keys, results, strict=True):
                         if result.changed and result.across_files:
                             exclude_repeats(self.con, self.spec, key)
-                        results.append(result)
             except Exception:
                 self._last_arrival = None  # the arrivals numbered in the rolled-back commit were not kept
                 raise
             finally:
+                for scratch in self._writes.scratch:
+                    drop_scratch(scratch)
                 if self.ahead is not None:
                     for _, paths in partitions:
                         self.ahead.discard(paths)
@@ -232,7 +249,7 @@ class Ingestor:
         ]
         if vanished:
             now = datetime.now(UTC)
-            record_ledger(self.con, [replace(r, vanished_at=now, run_id=self.run_id) for r in vanished])
+            self._writes.ledger += [replace(r, vanished_at=now, run_id=self.run_id) for r in vanished]
         outside = {f for f, p in current.items() if not self.landing.contains(p)}
         # (size, mtime) before hashing: a file that changes from here to the end of its load is refused.
         stamps = {f: file_stamp(self.landing, p) for f, p in current.items() if f not in outside}
@@ -295,7 +312,7 @@ class Ingestor:
             detail=f"{source_file}: withdrawn ({reason}); it was {old.status}: {old.detail or 'no detail'}",
         )
         with commit(self.con, f"withdraw {self.spec.name} {source_file}"):
-            self._drop_outputs(source_file)
+            self._drop_outputs([source_file])
             record_ledger(self.con, [row])
             exclude_repeats(self.con, self.spec, old.partition_key)
         return row
@@ -320,7 +337,7 @@ class Ingestor:
         if old.vanished_at is None and old.arrival == arrival:
             return old
         row = replace(old, vanished_at=None, arrival=arrival, run_id=self.run_id)
-        record_ledger(self.con, [row])
+        self._writes.ledger.append(row)
         return row
 
     def _row(
@@ -340,32 +357,46 @@ class Ingestor:
             **outcome,
         )
 
-    def _drop_outputs(self, source_file: str) -> None:
-        """Delete what the lake holds from one landed file: its rows and its quarantined rows."""
-        self.con.execute(f"DELETE FROM {qualified(self.table.name)} WHERE source_file = ?", [source_file])
+    def _drop_outputs(self, source_files: list[str]) -> None:
+        """Delete what the lake holds from landed files: their rows and their quarantined rows."""
+        files = ", ".join(sql_str(f) for f in source_files)
+        self.con.execute(f"DELETE FROM {qualified(self.table.name)} WHERE source_file IN ({files})")
         self.con.execute(
-            f"DELETE FROM {qualified('audit.quarantine')} WHERE source_name = ? AND source_file = ?",
-            [self.spec.name, source_file],
+            f"DELETE FROM {qualified('audit.quarantine')} WHERE source_name = ? AND source_file IN ({files})",
+            [self.spec.name],
         )
 
     def _record(self, row: LedgerRow, staged: Staged | None = None) -> LedgerRow:
-        """Within the partition's commit, one landed file's old outputs replaced by its loaded and quarantined
-        rows (none when `staged` is None), and its ledger row."""
-        replaces = row.source_file in self._recorded
-        if replaces:  # a file seen before: what it left is replaced (a new file has nothing to delete)
-            self._drop_outputs(row.source_file)
+        """One landed file's outcome, written with the commit (see `_write`): its old outputs replaced by its
+        loaded and quarantined rows (none when `staged` is None), and its ledger row."""
+        if row.source_file in self._recorded:  # a file seen before: what it left is replaced
+            self._writes.replaced.append(row.source_file)
         if staged is not None:
             if row.status in ("loaded", "empty") and row.rows_loaded:
-                loaded = loaded_rows(staged.path, self.spec.kind)
-                split = daily_parts if staged.spans else whole_lines  # usage lines over days
-                self.con.execute(
-                    f"INSERT INTO {qualified(self.table.name)} {split(loaded, list(self.table.columns))}"
-                )
+                self._writes.loaded.append(staged)
                 row.output_file = self.table.name
             if row.rows_quarantined:
-                self._write_quarantine(row, staged)
-        record_ledger(self.con, [row], replace=replaces)
+                self._writes.quarantined.append((row, staged))
+        self._writes.ledger.append(row)
         return row
+
+    def _write(self, writes: CommitWrites) -> None:
+        """Within the commit, the outputs of all its files: earlier rows of the files it replaces deleted, then
+        the loaded rows, the quarantined rows and the ledger rows, one statement each (files in order)."""
+        if writes.replaced:
+            self._drop_outputs(writes.replaced)
+        if writes.loaded:
+            loaded = loaded_rows([s.path for s in writes.loaded], self.spec.kind)
+            # usage lines over days are split (the query leaves a line within one day whole)
+            split = daily_parts if any(s.spans for s in writes.loaded) else whole_lines
+            self.con.execute(
+                f"INSERT INTO {qualified(self.table.name)} {split(loaded, list(self.table.columns))}"
+            )
+        if writes.quarantined:
+            self._write_quarantine(writes.quarantined)
+        record_ledger(
+            self.con, writes.ledger, replace=any(r.source_file in writes.known for r in writes.ledger)
+        )
 
     def _ingest_file(
         self, key: str, source_file: str, path: str, checksum: str, stamp: tuple[int, object]
@@ -373,6 +404,7 @@ class Ingestor:
         row = self._row(key, source_file, stamp[0], checksum)
         ahead = self.ahead.take(path, stamp, checksum) if self.ahead is not None else None
         scratch = ahead.scratch if ahead is not None else make_scratch(self.scratch_base)
+        self._writes.scratch.append(scratch)  # the staged file is read when the commit writes
         try:
             if ahead is None:
                 staged = stage_landed(self.stager, self.landing, row, key, path, stamp, scratch)
@@ -384,8 +416,6 @@ class Ingestor:
         except SourceFileError as exc:
             failed = self._row(key, source_file, stamp[0], checksum, status="failed", detail=str(exc))
             return self._record(failed)
-        finally:
-            drop_scratch(scratch)
 
     def _refused(self, key: str, source_file: str) -> LedgerRow:
         """A landed path that resolves outside the landing zone: never read, and its source's check fails."""
@@ -417,25 +447,27 @@ class Ingestor:
         size = int(self.landing.fs.size(path))
         return self._record(self._row(key, source_file, size, checksum, status=status, detail=detail))
 
-    def _write_quarantine(self, row: LedgerRow, staged: Staged) -> None:
-        """Insert the file's quarantined rows into audit.quarantine (inside the file's commit)."""
-        head = (
-            f"SELECT {sql_str(self.spec.name)} AS source_name, {sql_str(row.partition_key)} AS partition_key, "
-            f"{sql_str(row.source_file)} AS source_file"
-        )
+    def _write_quarantine(self, files: list[tuple[LedgerRow, Staged]]) -> None:
+        """Insert the quarantined rows of the commit's files into audit.quarantine, in file order."""
+        staged = "[" + ", ".join(sql_str(s.path) for _, s in files) + "]"
         parts = [
-            f"{head}, source_row, __rule AS rule, CAST(NULL AS VARCHAR) AS detail, __raw AS raw_content "
-            f"FROM {numbered_scan(sql_str(staged.path))} WHERE __rule IS NOT NULL"
+            f"SELECT partition_key, source_file, source_row, __rule AS rule, CAST(NULL AS VARCHAR) AS detail, "
+            f"__raw AS raw_content FROM {numbered_scan(staged)} WHERE __rule IS NOT NULL"
         ]
-        if staged.rejects:
-            values = ", ".join(f"({r.row}, {sql_str(r.detail)}, {sql_str(r.line)})" for r in staged.rejects)
+        rejects = [
+            f"({sql_str(row.partition_key)}, {sql_str(row.source_file)}, {r.row}, {sql_str(r.detail)}, "
+            f"{sql_str(r.line)})"
+            for row, s in files
+            for r in s.rejects
+        ]
+        if rejects:
             parts.append(
-                f"{head}, CAST(r AS BIGINT) AS source_row, 'unparsable_record' AS rule, d AS detail, "
-                f"line AS raw_content FROM (VALUES {values}) v(r, d, line)"
+                "SELECT k, f, CAST(r AS BIGINT), 'unparsable_record', d, line "
+                f"FROM (VALUES {', '.join(rejects)}) v(k, f, r, d, line)"
             )
         columns = ", ".join(sql_ident(c) for c in TABLES["audit.quarantine"].columns)
         query = (
-            f"SELECT *, {sql_str(self.run_id)} AS run_id FROM ({' UNION ALL '.join(parts)}) "
-            "ORDER BY source_row, rule"
+            f"SELECT {sql_str(self.spec.name)} AS source_name, *, {sql_str(self.run_id)} AS run_id "
+            f"FROM ({' UNION ALL '.join(parts)}) ORDER BY partition_key, source_file, source_row, rule"
         )
         self.con.execute(f"INSERT INTO {qualified('audit.quarantine')} SELECT {columns} FROM ({query})")
