@@ -1,10 +1,12 @@
-"""Staging ahead: while one partition of a source writes its rows and commits to the lake, the files of the next
-partition are staged on a thread of their own (a DuckDB cursor of their own, the second core)."""
+"""Staging ahead: while the partitions of one commit of a source are decided, written and committed to the lake,
+the files of the next ones are staged on threads of their own (a DuckDB cursor each), two files at a time."""
 
 from __future__ import annotations
 
 import contextlib
 import os
+import queue
+import threading
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
@@ -17,6 +19,10 @@ from assets.ingest.staging import FileStager, Staged
 from warehouse.lake import Location
 
 Stamp = tuple[int, object]
+# Files staged at once: planning a small file's staging query takes most of its time and one core, so the
+# staging of many small files is what an ingest step waits for; two threads keep both cores of a small machine
+# busy while the ingestor writes.
+STAGING_THREADS = 2
 
 
 def file_stamp(landing: Location, path: str) -> Stamp:
@@ -59,7 +65,7 @@ class StagedAhead:
 
 
 class StagingAhead:
-    """Stages the landed files of upcoming partitions, one file at a time, on one thread of its own.
+    """Stages the landed files of upcoming partitions on threads of their own (STAGING_THREADS files at once).
 
     What it stages is a guess made before the partition's commit: files the ledger already holds with the same
     bytes are skipped. The ingestor takes a file's staging only when the file still has the same stamp and
@@ -74,14 +80,19 @@ class StagingAhead:
         make_row: Callable[[str, str, int, str], LedgerRow],
         stands: Callable[[str, str], bool],
     ) -> None:
-        self._cursor = con.cursor()
-        self._cursor.execute("SET TimeZone = 'UTC'")
-        self._stager = stager(self._cursor)
+        self._cursors = [con.cursor() for _ in range(STAGING_THREADS)]
+        self._stagers: queue.SimpleQueue[FileStager] = (
+            queue.SimpleQueue()
+        )  # one per thread, taken at its start
+        for cursor in self._cursors:
+            cursor.execute("SET TimeZone = 'UTC'")
+            self._stagers.put(stager(cursor))
+        self._thread = threading.local()
         self._landing = landing
         self._scratch_base = scratch_base
         self._make_row = make_row
         self._stands = stands
-        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="staging-ahead")
+        self._pool = ThreadPoolExecutor(max_workers=STAGING_THREADS, thread_name_prefix="staging-ahead")
         self._pending: dict[str, Future[StagedAhead | None]] = {}
 
     def submit(self, key: str, paths: list[str]) -> None:
@@ -100,8 +111,12 @@ class StagingAhead:
             return None
         ahead = StagedAhead(stamp, checksum, make_scratch(self._scratch_base))
         row = self._make_row(key, source_file, stamp[0], checksum)
+        if not hasattr(self._thread, "stager"):
+            self._thread.stager = self._stagers.get_nowait()
         try:
-            ahead.staged = stage_landed(self._stager, self._landing, row, key, path, stamp, ahead.scratch)
+            ahead.staged = stage_landed(
+                self._thread.stager, self._landing, row, key, path, stamp, ahead.scratch
+            )
             ahead.row = row
         except Exception as exc:  # handed to the ingestor, which handles it as if it had staged the file
             ahead.error = exc
@@ -130,7 +145,8 @@ class StagingAhead:
             future.cancel()
         self.discard(list(self._pending))
         self._pool.shutdown()
-        self._cursor.close()
+        for cursor in self._cursors:
+            cursor.close()
 
 
 def _result(future: Future[StagedAhead | None] | None) -> StagedAhead | None:

@@ -93,8 +93,8 @@ def _load(
     paths = {key: list(listing.get(key, {})) for key in keys}
     sizes = {key: sum(int(info.get("size") or 0) for info in listing.get(key, {}).values()) for key in keys}
     batches = commit_batches(keys, sizes)
-    # a commit's files are staged on a second core while the commit before it writes and commits (a single
-    # file has nothing to overlap with: it is staged in turn, on one thread)
+    # a commit's files are staged on threads of their own, two at a time, while the commit before it writes and
+    # commits (a single file has nothing to overlap with: it is staged in turn, on the step's thread)
     ahead = sum(map(len, paths.values())) > 1
     for batch in batches[:1] if ahead else []:
         for key in batch:
