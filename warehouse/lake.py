@@ -17,6 +17,11 @@ def sql_str(value: str) -> str:
     return "'" + str(value).replace("'", "''") + "'"
 
 
+def sql_array(values: Iterable[str]) -> str:
+    """Quote values as a SQL list of string literals, e.g. ['a', 'b'] (a list of files for a reader)."""
+    return "[" + ", ".join(map(sql_str, values)) + "]"
+
+
 def sql_ident(name: str) -> str:
     """Quote a name as a SQL identifier."""
     return '"' + str(name).replace('"', '""') + '"'
@@ -97,7 +102,7 @@ class Location:
 
     def listing(self, paths: Iterable[str]) -> str:
         """A SQL list literal of files under this location, as DuckDB reads them."""
-        return "[" + ", ".join(sql_str(self.duckdb_path(p)) for p in paths) + "]"
+        return sql_array(self.duckdb_path(p) for p in paths)
 
     def listing_info(self, pattern: str) -> dict[str, dict]:
         """Path -> listing entry (size, modification time) of the files matching a glob relative to the root,

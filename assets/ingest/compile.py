@@ -17,7 +17,7 @@ from assets.ingest.readers import RawRelation
 from assets.ingest.refdata import RefSnapshot
 from assets.ingest.spec import VALUE_TYPES, ColumnMap, SourceSpec
 from assets.ingest.targets import TARGETS, Target
-from warehouse.lake import sql_ident, sql_str
+from warehouse.lake import sql_array, sql_ident, sql_str
 
 _TRUE = ("true", "1", "yes", "y", "t", "是")
 _FALSE = ("false", "0", "no", "n", "f", "否")
@@ -81,7 +81,7 @@ def _timestamp(text: str, bare: str, cmap: ColumnMap, tz: str) -> str:
         return f"to_timestamp({seconds}{origin})"
     if cmap.format:
         formats = [cmap.format] if isinstance(cmap.format, str) else list(cmap.format)
-        fmt_sql = "[" + ", ".join(sql_str(f) for f in formats) + "]"
+        fmt_sql = sql_array(formats)
         if any("%z" in f or "%Z" in f for f in formats):
             return f"CAST(try_strptime({text}, {fmt_sql}) AS TIMESTAMPTZ)"
         return f"timezone({zone}, CAST(try_strptime({text}, {fmt_sql}) AS TIMESTAMP))"
@@ -142,7 +142,7 @@ def convert(sql: str, sql_type: str, cmap: ColumnMap, tz: str) -> str:
     if sql_type == "DATE":
         if cmap.format:
             formats = [cmap.format] if isinstance(cmap.format, str) else list(cmap.format)
-            return f"CAST(try_strptime({text}, [{', '.join(sql_str(f) for f in formats)}]) AS DATE)"
+            return f"CAST(try_strptime({text}, {sql_array(formats)}) AS DATE)"
         return f"TRY_CAST({bare} AS DATE)"
     if sql_type == "BOOLEAN":
         low = f"lower({text})"

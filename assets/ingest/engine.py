@@ -28,7 +28,7 @@ from assets.partitions import today_in_shanghai
 from assets.tables import TABLES, TableDef, ingest_table, kind_columns
 from warehouse.catalog import create_tables
 from warehouse.ducklake import qualified
-from warehouse.lake import Location, remove_orphans, sql_ident, sql_str
+from warehouse.lake import Location, remove_orphans, sql_array, sql_ident, sql_str
 from warehouse.transactions import commit
 
 ENGINE_VERSION = "5"
@@ -449,7 +449,7 @@ class Ingestor:
 
     def _write_quarantine(self, files: list[tuple[LedgerRow, Staged]]) -> None:
         """Insert the quarantined rows of the commit's files into audit.quarantine, in file order."""
-        staged = "[" + ", ".join(sql_str(s.path) for _, s in files) + "]"
+        staged = sql_array(s.path for _, s in files)
         parts = [
             f"SELECT partition_key, source_file, source_row, __rule AS rule, CAST(NULL AS VARCHAR) AS detail, "
             f"__raw AS raw_content FROM {numbered_scan(staged)} WHERE __rule IS NOT NULL"

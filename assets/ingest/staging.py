@@ -16,7 +16,7 @@ from assets.ingest.readers import RawRelation, SourceFileError, open_raw, reader
 from assets.ingest.refdata import RefSnapshot
 from assets.ingest.spec import SourceSpec
 from assets.ingest.units import focus_unit_sql
-from warehouse.lake import copy_to_parquet, first_row, sql_ident, sql_str
+from warehouse.lake import copy_to_parquet, first_row, sql_array, sql_ident, sql_str
 
 MONEY_COLUMN = {"usage": "billed_cost", "transfers": "cost", "vouchers": "face_value"}
 # Ingest files leave source_row NULL where a row's number is its position in the file (see compile_source).
@@ -40,8 +40,7 @@ def loaded_rows(staged: list[str], kind: str) -> str:
     if kind == "usage":
         rewrites = ", ".join(f"{focus_unit_sql(c)} AS {c}" for c in ("consumed_unit", "pricing_unit"))
         units = f" REPLACE ({rewrites})"
-    files = "[" + ", ".join(sql_str(path) for path in staged) + "]"
-    return f"(SELECT *{units} FROM {numbered_scan(files)} WHERE __rule IS NULL)"
+    return f"(SELECT *{units} FROM {numbered_scan(sql_array(staged))} WHERE __rule IS NULL)"
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import duckdb
 
-from warehouse.lake import sql_str
+from warehouse.lake import sql_array, sql_str
 
 from .money import PPM, money, share
 from .policy import Policy
@@ -75,7 +75,7 @@ def allocate(con: duckdb.DuckDBPyConnection, epoch: int, policy: Policy, tiers: 
     con.execute(_flat_step(epoch, specs))
     if con.execute("SELECT count(*) FROM __sub_step WHERE dependent").fetchone()[0]:
         con.execute(_chained_step(epoch, specs))
-    reasons = "[" + ", ".join(map(sql_str, REASONS)) + "]"
+    reasons = sql_array(REASONS)
     con.execute(
         "INSERT INTO subsidy_unattributed SELECT w.line_id, w.tenant_id, w.provider_id, w.charge_time, w.day, "
         f"{money('w.units')}, {reasons}[s.reason + 1] FROM __sub_step s "
