@@ -81,19 +81,22 @@ class StagingAhead:
         stands: Callable[[str, str], bool],
     ) -> None:
         self._cursors = [con.cursor() for _ in range(STAGING_THREADS)]
-        self._stagers: queue.SimpleQueue[FileStager] = (
-            queue.SimpleQueue()
-        )  # one per thread, taken at its start
+        self._stagers: queue.SimpleQueue[FileStager] = queue.SimpleQueue()
         for cursor in self._cursors:
             cursor.execute("SET TimeZone = 'UTC'")
             self._stagers.put(stager(cursor))
-        self._thread = threading.local()
+        self._thread = threading.local()  # each thread's stager, taken from the queue as the thread starts
         self._landing = landing
         self._scratch_base = scratch_base
         self._make_row = make_row
         self._stands = stands
-        self._pool = ThreadPoolExecutor(max_workers=STAGING_THREADS, thread_name_prefix="staging-ahead")
+        self._pool = ThreadPoolExecutor(
+            max_workers=STAGING_THREADS, thread_name_prefix="staging-ahead", initializer=self._take_stager
+        )
         self._pending: dict[str, Future[StagedAhead | None]] = {}
+
+    def _take_stager(self) -> None:
+        self._thread.stager = self._stagers.get_nowait()
 
     def submit(self, key: str, paths: list[str]) -> None:
         """Stage the files of partition `key` (in path order) after those already submitted."""
@@ -111,8 +114,6 @@ class StagingAhead:
             return None
         ahead = StagedAhead(stamp, checksum, make_scratch(self._scratch_base))
         row = self._make_row(key, source_file, stamp[0], checksum)
-        if not hasattr(self._thread, "stager"):
-            self._thread.stager = self._stagers.get_nowait()
         try:
             ahead.staged = stage_landed(
                 self._thread.stager, self._landing, row, key, path, stamp, ahead.scratch

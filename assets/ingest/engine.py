@@ -222,7 +222,7 @@ class Ingestor:
                         recorded[row.partition_key][row.source_file] = row
                         self._writes.known.add(row.source_file)
                     results = [self._run(key, paths, recorded[key]) for key, paths in partitions]
-                    self._write(self._writes)
+                    self._write()
                     for key, result in zip(keys, results, strict=True):
                         if result.changed and result.across_files:
                             exclude_repeats(self.con, self.spec, key)
@@ -380,9 +380,10 @@ class Ingestor:
         self._writes.ledger.append(row)
         return row
 
-    def _write(self, writes: CommitWrites) -> None:
+    def _write(self) -> None:
         """Within the commit, the outputs of all its files: earlier rows of the files it replaces deleted, then
         the loaded rows, the quarantined rows and the ledger rows, one statement each (files in order)."""
+        writes = self._writes
         if writes.replaced:
             self._drop_outputs(writes.replaced)
         if writes.loaded:
