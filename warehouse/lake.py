@@ -17,9 +17,14 @@ def sql_str(value: str) -> str:
     return "'" + str(value).replace("'", "''") + "'"
 
 
+def sql_values(values: Iterable[str]) -> str:
+    """Quote values as comma-separated SQL string literals, e.g. 'a', 'b' (for IN (...))."""
+    return ", ".join(map(sql_str, values))
+
+
 def sql_array(values: Iterable[str]) -> str:
     """Quote values as a SQL list of string literals, e.g. ['a', 'b'] (a list of files for a reader)."""
-    return "[" + ", ".join(map(sql_str, values)) + "]"
+    return f"[{sql_values(values)}]"
 
 
 def sql_ident(name: str) -> str:

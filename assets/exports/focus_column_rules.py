@@ -8,9 +8,9 @@ from assets.exports.focus_vocabulary import (
     CHARGE_FREQUENCIES,
     service_categories,
     service_subcategories,
-    sql_list,
 )
 from assets.ingest.units import BARE_SINGULAR_TIME, UNIT_FORMAT
+from warehouse.lake import sql_values
 
 
 def _unit(column: str) -> str:
@@ -73,7 +73,7 @@ def requirements_between_columns() -> list[Requirement]:
             "ChargeCategory.allowed_values",
             "ChargeCategory MUST be one of the allowed values.",
             "MUST",
-            f"ChargeCategory NOT IN ({sql_list(CHARGE_CATEGORIES)})",
+            f"ChargeCategory NOT IN ({sql_values(CHARGE_CATEGORIES)})",
             breaks={"ChargeCategory": "Fee"},
         ),
         Requirement(
@@ -94,7 +94,7 @@ def requirements_between_columns() -> list[Requirement]:
             "ChargeFrequency.allowed_values",
             "ChargeFrequency MUST be one of the allowed values.",
             "MUST",
-            f"ChargeFrequency NOT IN ({sql_list(CHARGE_FREQUENCIES)})",
+            f"ChargeFrequency NOT IN ({sql_values(CHARGE_FREQUENCIES)})",
             breaks={"ChargeFrequency": "Daily"},
         ),
         Requirement(
@@ -204,7 +204,7 @@ def requirements_between_columns() -> list[Requirement]:
             "ServiceCategory.allowed_values",
             "ServiceCategory MUST be one of the allowed values.",
             "MUST",
-            f"ServiceCategory NOT IN ({sql_list(service_categories())})",
+            f"ServiceCategory NOT IN ({sql_values(service_categories())})",
             breaks={"ServiceCategory": "GPU"},
         ),
         Requirement(

@@ -49,8 +49,3 @@ def service_subcategories() -> dict[str, str]:
 def service_categories() -> tuple[str, ...]:
     """The allowed ServiceCategory values."""
     return tuple(dict.fromkeys(service_subcategories().values()))
-
-
-def sql_list(values: tuple[str, ...] | list[str]) -> str:
-    """A SQL list of string literals."""
-    return ", ".join("'" + v.replace("'", "''") + "'" for v in values)

@@ -15,7 +15,7 @@ from assets.ingest.spec import SourceSpec
 from assets.tables import TABLES, ingest_table
 from warehouse.ducklake import qualified
 from warehouse.introspect import lake_tables
-from warehouse.lake import first_row, sql_ident, sql_str
+from warehouse.lake import first_row, sql_ident, sql_str, sql_values
 
 EXCLUDED = "audit.usage_dedup_excluded"
 
@@ -82,7 +82,7 @@ def partition_filter(partitions: list[str] | None) -> str:
     """A WHERE clause on partition_key (empty for all partitions)."""
     if partitions is None:
         return ""
-    return " WHERE partition_key IN (" + ", ".join(sql_str(p) for p in partitions) + ")"
+    return f" WHERE partition_key IN ({sql_values(partitions)})"
 
 
 def exclude_repeats(con: duckdb.DuckDBPyConnection, spec: SourceSpec, partition: str) -> None:

@@ -28,7 +28,7 @@ from assets.partitions import today_in_shanghai
 from assets.tables import TABLES, TableDef, ingest_table, kind_columns
 from warehouse.catalog import create_tables
 from warehouse.ducklake import qualified
-from warehouse.lake import Location, remove_orphans, sql_array, sql_ident, sql_str
+from warehouse.lake import Location, remove_orphans, sql_array, sql_ident, sql_str, sql_values
 from warehouse.transactions import commit
 
 ENGINE_VERSION = "5"
@@ -359,7 +359,7 @@ class Ingestor:
 
     def _drop_outputs(self, source_files: list[str]) -> None:
         """Delete what the lake holds from landed files: their rows and their quarantined rows."""
-        files = ", ".join(sql_str(f) for f in source_files)
+        files = sql_values(source_files)
         self.con.execute(f"DELETE FROM {qualified(self.table.name)} WHERE source_file IN ({files})")
         self.con.execute(
             f"DELETE FROM {qualified('audit.quarantine')} WHERE source_name = ? AND source_file IN ({files})",
