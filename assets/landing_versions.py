@@ -1,8 +1,9 @@
 """Which landed files an asset partition was built from, recorded in Dagster.
 
-An asset that reads the landing zone logs an `AssetObservation` per partition it processed, whose
-`landing_version` metadata is a digest of the files it saw (path, size, modification time). A refresh compares
-these recorded versions with the landing zone as it is now, and runs only the partitions whose files changed.
+An asset that reads the landing zone logs an `AssetObservation` per commit, whose `landing_versions` metadata
+maps each partition the commit covered to a digest of the files it saw (path, size, modification time). A
+refresh compares these recorded versions with the landing zone as it is now, and runs only the partitions whose
+files changed.
 """
 
 from __future__ import annotations
@@ -15,6 +16,9 @@ from assets.ingest.engine import UNPARTITIONED, landed_listing
 from assets.ingest.spec import SourceSpec
 from warehouse.lake import Location
 
+LANDING_VERSIONS = "landing_versions"
+# An observation of one partition's version (releases before the per-commit map): still read, so an upgraded
+# deployment does not run every partition again.
 LANDING_VERSION = "landing_version"
 # A partition whose files have all gone has this version: its history stays in the lake, nothing to reload.
 NO_FILES = hashlib.sha1(b"").hexdigest()[:16]
@@ -56,13 +60,12 @@ def file_version(landing: Location, relative: str) -> str:
     return hashlib.sha1(landing.fs.cat_file(landing.path(relative))).hexdigest()[:16]
 
 
-def record_version(context: dg.AssetExecutionContext, partition: str | None, version: str) -> None:
-    """Record in Dagster that the asset's partition (None when unpartitioned) now holds `version`."""
+def record_versions(context: dg.AssetExecutionContext, versions: dict[str, str]) -> None:
+    """Record in Dagster that the asset's partitions (UNPARTITIONED when unpartitioned) now hold these landing
+    versions: one observation for all of them (each event is a write to Dagster's event log, about 15 ms)."""
     context.log_event(
         dg.AssetObservation(
-            asset_key=context.asset_key,
-            partition=None if partition in (None, UNPARTITIONED) else partition,
-            metadata={LANDING_VERSION: version},
+            asset_key=context.asset_key, metadata={LANDING_VERSIONS: dg.MetadataValue.json(versions)}
         )
     )
 
@@ -77,11 +80,12 @@ def recorded_versions(instance: dg.DagsterInstance, key: dg.AssetKey) -> dict[st
         )
         for record in page.records:
             observation = record.event_log_entry.asset_observation
-            if observation is None or LANDING_VERSION not in observation.metadata:
-                continue
-            found.setdefault(
-                observation.partition or UNPARTITIONED, observation.metadata[LANDING_VERSION].value
-            )
+            metadata = observation.metadata if observation else {}
+            if LANDING_VERSIONS in metadata:
+                for key, version in metadata[LANDING_VERSIONS].value.items():
+                    found.setdefault(key, version)
+            elif LANDING_VERSION in metadata:
+                found.setdefault(observation.partition or UNPARTITIONED, metadata[LANDING_VERSION].value)
         if not page.has_more:
             return found
         cursor = page.cursor

@@ -8,7 +8,7 @@ from dagster import AssetExecutionContext
 from assets.ingest.engine import UNPARTITIONED, Ingestor, commit_batches, landed_listing
 from assets.ingest.spec import SourceSpec
 from assets.keys import FILES_CHECK, ingest_key
-from assets.landing_versions import NO_FILES, listing_versions, record_version
+from assets.landing_versions import NO_FILES, listing_versions, record_versions
 from assets.pools import write_pool
 from assets.reference.tables import INGEST_REFERENCE
 from assets.resources import Lakehouse
@@ -88,7 +88,7 @@ def _load(
     totals: dict[str, int],
 ) -> list[str]:
     """Ingest the partitions `keys` of the landed files `listing`, a few partitions per lake commit, adding
-    their counts to `totals` and recording each committed partition's landing version; returns the errors."""
+    their counts to `totals` and recording the committed partitions' landing versions; returns the errors."""
     errors: list[str] = []
     paths = {key: list(listing.get(key, {})) for key in keys}
     sizes = {key: sum(int(info.get("size") or 0) for info in listing.get(key, {}).values()) for key in keys}
@@ -102,12 +102,13 @@ def _load(
     for batch, upcoming in zip(batches, [*batches[1:], []], strict=True):
         for key in upcoming if ahead else []:
             ingestor.stage_ahead(key, paths[key])
+        committed: dict[str, str] = {}
         for key, result in zip(batch, ingestor.run_together([(k, paths[k]) for k in batch]), strict=True):
             if isinstance(result, Exception):  # the partition's commit rolled back: its old rows stay
                 errors.append(f"partition {key}: {type(result).__name__}: {result}")
                 continue
             # the files as listed before loading: a file replaced meanwhile differs next time
-            record_version(context, None if key == UNPARTITIONED else key, versions.get(key, NO_FILES))
+            committed[key] = versions.get(key, NO_FILES)
             errors += result.errors
             for row in result.rows:
                 totals["files"] += 1
@@ -115,6 +116,8 @@ def _load(
                 totals["rows_loaded"] += row.rows_loaded
                 totals["rows_quarantined"] += row.rows_quarantined
                 totals["files_reloaded"] += int(row.run_id == context.run.run_id)
+        if committed:
+            record_versions(context, committed)
     return errors
 
 

@@ -3,8 +3,9 @@
 import dagster as dg
 from dagster import AssetExecutionContext
 
+from assets.ingest.engine import UNPARTITIONED
 from assets.ingest.ledger import LedgerRow, file_checksum, read_ledger, record_ledger
-from assets.landing_versions import file_version, record_version
+from assets.landing_versions import file_version, record_versions
 from assets.pools import write_pool
 from assets.reference.tables import (
     REF_TABLES,
@@ -70,7 +71,7 @@ def _build(table: RefTable) -> dg.AssetsDefinition:
             create_ref_view(con, table.name)
             add_table_metadata(context, con, f"ref.{table.name}")
         if version:
-            record_version(context, None, version)
+            record_versions(context, {UNPARTITIONED: version})
         return dg.MaterializeResult(metadata={"origin": origin})
 
     return _ref
