@@ -10,6 +10,7 @@ from click.testing import CliRunner
 from pipelines.cli import main
 from tests.conftest import Deployment
 from warehouse.ducklake import LakeConfig, connect_reader
+from warehouse.lake import sql_values
 
 pytestmark = pytest.mark.slow  # refreshes demo lakehouses end to end
 
@@ -25,7 +26,7 @@ def test_usage_rows_equal_generated_minus_quarantined(demo: Deployment) -> None:
     (quarantined,) = demo.query("SELECT sum(rows_quarantined) FROM audit.ingest_ledger WHERE kind = 'usage'")[
         0
     ]
-    sources = ", ".join(f"'{s}'" for s in USAGE_SOURCES)
+    sources = sql_values(USAGE_SOURCES)
     (loaded,) = demo.query(  # lines of the sources whose records are one line each
         f"SELECT count(*) FROM core.compute_usage WHERE period_part = 1 AND source_name IN ({sources})"
     )[0]

@@ -17,7 +17,7 @@ from assets.ingest.readers import RawRelation
 from assets.ingest.refdata import RefSnapshot
 from assets.ingest.spec import VALUE_TYPES, ColumnMap, SourceSpec
 from assets.ingest.targets import TARGETS, Target
-from warehouse.lake import sql_array, sql_ident, sql_str
+from warehouse.lake import sql_array, sql_ident, sql_str, sql_values
 
 _TRUE = ("true", "1", "yes", "y", "t", "是")
 _FALSE = ("false", "0", "no", "n", "f", "否")
@@ -112,7 +112,7 @@ def with_zone_abbreviations(text: str, value: str, abbreviations: dict[str, str]
         if mapped
         else "CAST(NULL AS VARCHAR)"
     )
-    known = ", ".join(sql_str(z) for z in _UNAMBIGUOUS_ZONES)
+    known = sql_values(_UNAMBIGUOUS_ZONES)
     value = (
         f"CASE WHEN {suffix} IS NULL THEN {value} "
         f"WHEN {zone} IS NOT NULL THEN TRY_CAST(regexp_replace({text}, ' [A-Za-z]{{2,5}}$', ' ' || {zone}) "
@@ -147,8 +147,8 @@ def convert(sql: str, sql_type: str, cmap: ColumnMap, tz: str) -> str:
     if sql_type == "BOOLEAN":
         low = f"lower({text})"
         return (
-            f"CASE WHEN {low} IN ({', '.join(map(sql_str, _TRUE))}) THEN TRUE "
-            f"WHEN {low} IN ({', '.join(map(sql_str, _FALSE))}) THEN FALSE END"
+            f"CASE WHEN {low} IN ({sql_values(_TRUE)}) THEN TRUE "
+            f"WHEN {low} IN ({sql_values(_FALSE)}) THEN FALSE END"
         )
     if sql_type == "VARCHAR[]":
         return (

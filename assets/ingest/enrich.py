@@ -9,7 +9,7 @@ from assets.contracts.declared import declared
 from assets.ingest.refdata import RefSnapshot
 from assets.ingest.spec import SourceSpec
 from assets.ingest.targets import LOCAL_TZ, MONEY, TARGETS
-from warehouse.lake import sql_ident, sql_str
+from warehouse.lake import sql_ident, sql_str, sql_values
 
 
 class SqlRuleName(str):
@@ -25,7 +25,7 @@ def fx_rules(ref: RefSnapshot, currency: str, day: str, missing: str) -> list[tu
     """Rows without a CNY amount: a known currency with no rate for the day (`no_fx_rate:<currency>:<day>`),
     else a currency the rate table does not know (`unknown_currency`)."""
     code = f"upper({currency})"
-    known = ", ".join(sql_str(c) for c in sorted(ref.fx_currencies))
+    known = sql_values(sorted(ref.fx_currencies))
     no_rate = SqlRuleName(f"'no_fx_rate:' || {code} || ':' || CAST({day} AS VARCHAR)")
     return [(no_rate, f"{missing} AND {code} IN ({known})"), ("unknown_currency", missing)]
 

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import duckdb
 
-from warehouse.lake import sql_array, sql_str
+from warehouse.lake import sql_array, sql_str, sql_values
 
 from .money import PPM, money, share
 from .policy import Policy
@@ -133,7 +133,7 @@ def _tier_specs(policy: Policy, tiers: list[int]) -> list[_TierSql]:
         name, programme, _tier = order[no]
         months, first = programme.max_duration_months, f"first{names.index(name)}"
         inside = f"({first} IS NULL OR day < {first} + INTERVAL {months} MONTH)" if months else "TRUE"
-        held = f"(cap{no} IS NOT NULL AND category IN ({', '.join(map(sql_str, programme.categories))}))"
+        held = f"(cap{no} IS NOT NULL AND category IN ({sql_values(programme.categories)}))"
         own = f"CASE WHEN {held} AND {inside} THEN {share('units', f'ratio{no}')} ELSE 0 END"
         line_cap = share("units", str(int(programme.max_line_ratio * PPM)))
         before = tiers[:position]

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 import duckdb
 
-from warehouse.lake import sql_ident, sql_str
+from warehouse.lake import sql_ident, sql_str, sql_values
 
 from .money import MAX_UNITS, PPM, UNIT, units, values
 from .policy import ANY_FUNDER, Policy
@@ -69,7 +69,7 @@ def _tier_case(policy: Policy) -> str:
     """CASE expression of a voucher's tier from its programme and funder (a named funder before '*')."""
     named, anyone = [], []
     for no, (name, _programme, tier) in enumerate(policy.tiers()):
-        funders = ", ".join(sql_str(f) for f in tier.funders if f != ANY_FUNDER)
+        funders = sql_values(f for f in tier.funders if f != ANY_FUNDER)
         if funders:
             named.append(f"WHEN programme = {sql_str(name)} AND funder IN ({funders}) THEN {no}")
         if ANY_FUNDER in tier.funders:
@@ -128,7 +128,7 @@ def prepare_lines(
         f"{_category_sql(policy, columns)} AS category, "
         f"{corrects} AS corrects FROM {lines} {where}"
     )
-    paid = ", ".join(map(sql_str, policy.paid_charge_categories))
+    paid = sql_values(policy.paid_charge_categories)
     affiliated = "SELECT NULL AS tenant_id, NULL AS provider_id WHERE FALSE"
     if policy.exclude_affiliated_providers and affiliations is not None:
         affiliated = (

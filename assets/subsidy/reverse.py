@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import duckdb
 
-from warehouse.lake import sql_str
+from warehouse.lake import sql_values
 
 from .allocate import pieces
 from .money import money, units
@@ -58,7 +58,7 @@ def _due_tenants(con: duckdb.DuckDBPyConnection) -> str | None:
         "ORDER BY tenant_id"
     )
     tenants = con.execute(query).fetchall()
-    return "(" + ", ".join(sql_str(t) for (t,) in tenants) + ")" if tenants else None
+    return f"({sql_values(t for (t,) in tenants)})" if tenants else None
 
 
 def _epoch_search(epoch: int, tiers: list[int], tenants: str, suffix: str = "") -> tuple[str, str]:
