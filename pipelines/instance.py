@@ -9,6 +9,7 @@ import os
 import dagster as dg
 import yaml
 
+from pipelines.event_log import KeptOpenSqliteEventLogStorage
 from warehouse.ducklake import postgres_parts
 from warehouse.settings import Settings
 
@@ -46,6 +47,12 @@ def dagster_yaml(settings: Settings) -> str:
     }
     if settings.dagster_storage_url:
         config["storage"] = postgres_storage(settings.dagster_storage_url)
+    else:  # Dagster's SQLite files, in its default place, its event log's connections kept open
+        config["event_log_storage"] = {
+            "module": KeptOpenSqliteEventLogStorage.__module__,
+            "class": KeptOpenSqliteEventLogStorage.__name__,
+            "config": {"base_dir": os.path.join(settings.dagster_home, "history", "runs", "")},
+        }
     return HEADER + yaml.safe_dump(config, sort_keys=True)
 
 

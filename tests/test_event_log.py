@@ -1,0 +1,93 @@
+"""The embedded instance's event log keeps its SQLite files open: what it writes is committed at once (another
+process reads it, a killed writer loses nothing), the run-log watchers hear writes only, and few files stay open."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import dagster as dg
+
+from pipelines.event_log import OPEN_FILES, KeptOpenSqliteEventLogStorage
+from pipelines.instance import instance_directory
+from tests.conftest import settings_for
+
+DAYS = dg.DailyPartitionsDefinition(start_date="2025-08-01", end_date="2025-08-04")
+
+
+@dg.asset(partitions_def=DAYS)
+def daily() -> None:
+    """A day-partitioned asset of no data."""
+
+
+def open_instance(home: Path) -> dg.DagsterInstance:
+    return dg.DagsterInstance.from_config(instance_directory(settings_for(home)))
+
+
+def materializations(home: Path) -> int:
+    """The materializations of `daily` another process reads from the instance under `home`."""
+    code = (
+        "import dagster as dg, sys; "
+        "i = dg.DagsterInstance.from_config(sys.argv[1]); "
+        "print(len(i.fetch_materializations(dg.AssetKey('daily'), limit=100).records))"
+    )
+    directory = instance_directory(settings_for(home))
+    return int(
+        subprocess.run([sys.executable, "-c", code, directory], check=True, capture_output=True).stdout
+    )
+
+
+def db_files_open(base_dir: str) -> set[str]:
+    """The event log files this process holds open (a SQLite file in WAL mode opens two more beside it)."""
+    names = set()
+    for fd in os.listdir("/proc/self/fd"):
+        target = os.path.realpath(f"/proc/self/fd/{fd}")
+        if target.startswith(os.path.realpath(base_dir)):
+            names.add(target.removesuffix("-wal").removesuffix("-shm"))
+    return names
+
+
+def test_another_process_reads_every_event_while_the_files_stay_open(tmp_path: Path) -> None:
+    with open_instance(tmp_path) as instance:
+        assert isinstance(instance.event_log_storage, KeptOpenSqliteEventLogStorage)
+        for day in ("2025-08-01", "2025-08-02", "2025-08-03"):
+            assert dg.materialize([daily], partition_key=day, instance=instance).success
+        assert materializations(tmp_path) == 3  # read by another process, the writer's files still open
+
+
+def test_a_writer_killed_without_closing_its_files_loses_no_event(tmp_path: Path) -> None:
+    code = (
+        "import os, sys, dagster as dg; "
+        "from tests.test_event_log import daily, open_instance; "
+        "from pathlib import Path; "
+        "i = open_instance(Path(sys.argv[1])); "
+        "ok = all(dg.materialize([daily], partition_key=d, instance=i).success for d in ('2025-08-01', '2025-08-02')); "
+        "os._exit(0 if ok else 1)"  # no clean-up: the files are left open, their write-ahead logs not merged
+    )
+    root = Path(__file__).resolve().parents[1]
+    subprocess.run([sys.executable, "-c", code, str(tmp_path)], check=True, cwd=root, env={**os.environ})
+    assert materializations(tmp_path) == 2
+
+
+def test_a_run_file_changes_on_a_write_and_not_on_a_read(tmp_path: Path) -> None:
+    with open_instance(tmp_path) as instance:
+        run = dg.materialize([daily], partition_key="2025-08-01", instance=instance).dagster_run
+        path = instance.event_log_storage.path_for_shard(run.run_id)
+        os.utime(path, (1, 1))
+        assert instance.get_records_for_run(run.run_id).records
+        assert os.stat(path).st_mtime == 1  # a reader does not wake the watchers (who then read)
+        instance.report_engine_event("a note on the run", run)
+        assert os.stat(path).st_mtime > 1
+
+
+def test_few_files_stay_open_and_a_wipe_starts_afresh(tmp_path: Path) -> None:
+    with open_instance(tmp_path) as instance:
+        for day in ("2025-08-01", "2025-08-02", "2025-08-03") * 3:
+            assert dg.materialize([daily], partition_key=day, instance=instance).success
+        storage = instance.event_log_storage
+        assert len(storage.get_all_run_ids()) == 9
+        assert 1 < len(db_files_open(os.path.dirname(storage.path_for_shard("index")))) <= OPEN_FILES
+        instance.wipe()
+        assert storage.get_all_run_ids() == []
+        assert dg.materialize([daily], partition_key="2025-08-02", instance=instance).success
+        assert materializations(tmp_path) == 1
