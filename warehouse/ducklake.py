@@ -206,7 +206,8 @@ def attach(
         use_wal(path)
     if not read_only:
         query = "SELECT schema_name FROM duckdb_schemas() WHERE database_name = ?"
-        missing = [s for s in SCHEMAS if s not in {r[0] for r in con.execute(query, [LAKE]).fetchall()}]
+        present = {r[0] for r in con.execute(query, [LAKE]).fetchall()}
+        missing = [s for s in SCHEMAS if s not in present]
         if missing:
             with commit(con, "create schemas"):
                 for schema in missing:
