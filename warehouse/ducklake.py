@@ -166,9 +166,11 @@ def attach_statements(config: LakeConfig, read_only: bool = False, snapshot: int
     ]
     if config.on_s3:
         statements.append(s3_secret_sql())
-    options = [f"DATA_PATH {sql_str(config.data_path())}", f"DATA_INLINING_ROW_LIMIT {INLINED_ROWS}"]
+    options = [f"DATA_PATH {sql_str(config.data_path())}"]
     if read_only:
         options.append("READ_ONLY")
+    else:
+        options.append(f"DATA_INLINING_ROW_LIMIT {INLINED_ROWS}")
     if snapshot is not None:
         options.append(f"SNAPSHOT_VERSION {int(snapshot)}")
     statements.append(f"ATTACH {sql_str(config.attach_target())} AS {LAKE} ({', '.join(options)})")
