@@ -62,7 +62,7 @@ def file_version(landing: Location, relative: str) -> str:
 
 def record_versions(context: dg.AssetExecutionContext, versions: dict[str, str]) -> None:
     """Record in Dagster that the asset's partitions (UNPARTITIONED when unpartitioned) now hold these landing
-    versions: one observation for all of them (each event is a write to Dagster's event log, about 15 ms)."""
+    versions: one observation for all of them (each event is a write to Dagster's event log)."""
     context.log_event(
         dg.AssetObservation(
             asset_key=context.asset_key, metadata={LANDING_VERSIONS: dg.MetadataValue.json(versions)}
