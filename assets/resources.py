@@ -15,7 +15,7 @@ from assets.ingest.check import load_checked_specs
 from assets.ingest.spec import SourceSpec
 from assets.reference.tables import SEARCH_PATH, create_ref_views
 from assets.tables import create_lake_tables
-from warehouse.ducklake import OFFLINE, LakeConfig, attach, enable_s3
+from warehouse.ducklake import LakeConfig, attach, enable_s3, offline_config
 from warehouse.lake import Location, sql_str
 from warehouse.settings import Settings
 from warehouse.transactions import tag_run
@@ -81,9 +81,7 @@ class Lakehouse(dg.ConfigurableResource):
         catalog attached and the fixed-shape tables made once per process, not once per step)."""
         key = self._key()
         if key not in _WRITERS:
-            base = duckdb.connect(
-                config={**OFFLINE, "threads": self.threads, "memory_limit": self.memory_limit}
-            )
+            base = duckdb.connect(config=offline_config(threads=self.threads, memory_limit=self.memory_limit))
             os.makedirs(self.scratch_path, exist_ok=True)
             base.execute(f"SET temp_directory = {sql_str(os.path.join(self.scratch_path, 'duckdb'))}")
             attach(base, self.lake)
@@ -119,7 +117,7 @@ class Lakehouse(dg.ConfigurableResource):
         (extensions loaded and the catalog attached once); temp objects are the connection's own."""
         key = self._key()
         if key not in _READERS:
-            base = duckdb.connect(config=OFFLINE)
+            base = duckdb.connect(config=offline_config())
             attach(base, self.lake, read_only=True)
             _READERS[key] = base
         con = _READERS[key].cursor()

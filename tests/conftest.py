@@ -22,7 +22,7 @@ from pipelines.definitions import build_definitions
 from pipelines.demo import generate_demo
 from pipelines.instance import instance_directory
 from pipelines.refresh import RefreshOutcome, refresh
-from warehouse.ducklake import OFFLINE, LakeConfig, attach, connect_reader
+from warehouse.ducklake import LakeConfig, attach, connect_reader, offline_config
 from warehouse.lake import Location
 from warehouse.settings import CONTRACTS_DIR, Settings
 
@@ -194,7 +194,7 @@ def refreshed(refreshed_template: Path, tmp_path: Path) -> Iterator[Deployment]:
 
 def lake_connection(lake: LakeConfig) -> duckdb.DuckDBPyConnection:
     """A writer connection on a lake (tables created, ref_* views in place), as the assets get one."""
-    con = duckdb.connect(config=OFFLINE)
+    con = duckdb.connect(config=offline_config())
     con.execute("SET TimeZone = 'UTC'")
     attach(con, lake)
     create_lake_tables(con)

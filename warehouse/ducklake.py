@@ -5,7 +5,9 @@ Every connection that reads or writes the lake attaches it as the database `lake
 the latest committed snapshot (or a past one, by version or time).
 
 DuckDB extensions come from the installed PyPI packages (`duckdb-extension-<name>==1.5.5`), never from the
-network: `INSTALL '<path of the packaged binary>'` then `LOAD`.
+network: `INSTALL '<path of the packaged binary>'` then `LOAD`. DuckDB checks an extension's signature on every
+load by hashing the whole binary (36 MB for ducklake: about 70 ms per connection); a process checks each installed
+file once, and its later connections (made with `offline_config()`) load the same, unchanged file unchecked.
 """
 
 from __future__ import annotations
@@ -32,6 +34,36 @@ EXTENSION_PACKAGES = {
     "httpfs": "duckdb_extension_httpfs",
 }
 OFFLINE = {"autoinstall_known_extensions": False, "autoload_known_extensions": False}
+# extension name -> (device, inode, size, mtime) of the installed binary whose signature this process has checked
+_CHECKED: dict[str, tuple[int, int, int, int]] = {}
+
+
+def offline_config(**settings: object) -> dict[str, object]:
+    """The configuration of a DuckDB connection that reaches the lake: no extension downloaded or loaded
+    automatically and, once this process has checked an extension's signature, no second check of the same
+    file (`load_extension` checks any other file first)."""
+    return {**OFFLINE, "allow_unsigned_extensions": bool(_CHECKED), **settings}
+
+
+def _identity(path: str) -> tuple[int, int, int, int]:
+    found = os.stat(path)
+    return (found.st_dev, found.st_ino, found.st_size, found.st_mtime_ns)
+
+
+def load_extension(con: duckdb.DuckDBPyConnection, name: str) -> None:
+    """INSTALL an extension from its package's file and LOAD it, its signature checked by DuckDB unless this
+    process has checked the same installed file before."""
+    con.execute(f"INSTALL {sql_str(extension_path(name))}")
+    installed, unchecked = con.execute(
+        "SELECT install_path, current_setting('allow_unsigned_extensions') FROM duckdb_extensions() "
+        "WHERE extension_name = ?",
+        [name],
+    ).fetchone()
+    if unchecked and _CHECKED.get(name) != _identity(installed):
+        with duckdb.connect(config=OFFLINE) as checking:  # checks the signature of exactly that file
+            checking.execute(f"LOAD {sql_str(installed)}")
+    con.execute(f"LOAD {name}")
+    _CHECKED[name] = _identity(installed)
 
 
 class LakeNotFoundError(RuntimeError):
@@ -156,16 +188,25 @@ class LakeConfig:
 INLINED_ROWS = 0
 
 
+def lake_extensions(config: LakeConfig) -> list[str]:
+    """The extensions a connection to the lake loads."""
+    extensions = ["ducklake", "postgres_scanner" if config.is_postgres else "sqlite_scanner"]
+    return [*extensions, "httpfs"] if config.on_s3 else extensions
+
+
 def attach_statements(config: LakeConfig, read_only: bool = False, snapshot: int | None = None) -> list[str]:
     """The SQL that loads the extensions (from the installed packages) and attaches the lake as `lake`."""
-    extensions = ["ducklake", "postgres_scanner" if config.is_postgres else "sqlite_scanner"]
-    if config.on_s3:
-        extensions.append("httpfs")
-    statements = [
-        s for name in extensions for s in (f"INSTALL {sql_str(extension_path(name))}", f"LOAD {name}")
+    loads = [
+        s
+        for name in lake_extensions(config)
+        for s in (f"INSTALL {sql_str(extension_path(name))}", f"LOAD {name}")
     ]
-    if config.on_s3:
-        statements.append(s3_secret_sql())
+    return loads + _attach_only(config, read_only, snapshot)
+
+
+def _attach_only(config: LakeConfig, read_only: bool, snapshot: int | None) -> list[str]:
+    """The statements of `attach_statements` after the extensions are loaded."""
+    statements = [s3_secret_sql()] if config.on_s3 else []
     options = [f"DATA_PATH {sql_str(config.data_path())}"]
     if read_only:
         options.append("READ_ONLY")
@@ -179,8 +220,8 @@ def attach_statements(config: LakeConfig, read_only: bool = False, snapshot: int
 
 def enable_s3(con: duckdb.DuckDBPyConnection) -> None:
     """Let DuckDB read and write s3:// paths with its own client (httpfs) and the environment's credentials."""
-    for statement in (f"INSTALL {sql_str(extension_path('httpfs'))}", "LOAD httpfs", s3_secret_sql()):
-        con.execute(statement)
+    load_extension(con, "httpfs")
+    con.execute(s3_secret_sql())
 
 
 # exact_sum(x): a sum of floating-point hours that does not depend on the summation order (each value as a
@@ -202,7 +243,9 @@ def attach(
         os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
     if not config.on_s3:
         os.makedirs(config.data_path(), exist_ok=True)
-    for statement in (*MACROS, *attach_statements(config, read_only, snapshot)):
+    for name in lake_extensions(config):
+        load_extension(con, name)
+    for statement in (*MACROS, *_attach_only(config, read_only, snapshot)):
         con.execute(statement)
     if path and not read_only:
         use_wal(path)
@@ -263,7 +306,7 @@ def connect_reader(
 ) -> duckdb.DuckDBPyConnection:
     """A read-only connection on the latest committed snapshot (or a past one), with `lake` as the default
     database so that tables read as `core.compute_usage`; `sandboxed` confines it to the lake's data files."""
-    con = duckdb.connect(config=OFFLINE)
+    con = duckdb.connect(config=offline_config())
     con.execute("SET TimeZone = 'UTC'")
     attach(con, config, read_only=True, snapshot=snapshot)
     con.execute(f"USE {LAKE}")

@@ -24,7 +24,7 @@ from assets.ingest.spec import SourceSpec
 from assets.ingest.targets import TARGETS
 from assets.reference.tables import REF_TABLES, create_ref_views, load_reference_table
 from assets.tables import CHARGE_LINE_ID, create_lake_tables, ingest_table
-from warehouse.ducklake import OFFLINE, LakeConfig, attach, qualified
+from warehouse.ducklake import LakeConfig, attach, offline_config, qualified
 from warehouse.lake import Location, sql_ident, sql_str
 
 EXAMPLES = 3  # quarantined rows shown per rule
@@ -78,7 +78,7 @@ def try_sample(spec: SourceSpec, sample: Path, landing: Location | None) -> DryR
         key = (
             spec.landing.partition.day_of(sample.name) if spec.landing.partition else None
         ) or UNPARTITIONED
-        with duckdb.connect(config=OFFLINE) as con:
+        with duckdb.connect(config=offline_config()) as con:
             con.execute("SET TimeZone = 'UTC'")
             attach(con, lake)
             create_lake_tables(con)
