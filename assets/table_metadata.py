@@ -93,7 +93,7 @@ def add_table_metadata(
 def _add_table_metadata(
     context: AssetExecutionContext, con: duckdb.DuckDBPyConnection, table: str, key: dg.AssetKey
 ) -> None:
-    columns = lake_columns(con).get(table, set())
+    columns = lake_columns(con, [table]).get(table, set())
     partitioned = context.assets_def.partitions_def is not None
     dated = DATED_BY.get(table)
     span = (

@@ -46,7 +46,7 @@ def create_tables(con: duckdb.DuckDBPyConnection, tables: Iterable[TableDef]) ->
     """Create every fixed-shape table of `tables` that the lake is missing, and add the columns a newer
     version of a table has to the lake's older one (NULL in the rows written before), in one commit."""
     fixed = [t for t in tables if t.columns and not t.view]
-    present = lake_columns(con)
+    present = lake_columns(con, [t.name for t in fixed])
     missing = [t for t in fixed if t.name not in present]
     added = [(t, c) for t in fixed if t.name in present for c in t.columns if c not in present[t.name]]
     if missing or added:

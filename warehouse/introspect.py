@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterable
+
 import duckdb
 
 from warehouse.ducklake import qualified
@@ -22,12 +25,20 @@ def lake_tables(con: duckdb.DuckDBPyConnection, views: bool = True) -> set[str]:
     return found - {r[0] for r in con.execute(query, [LAKE]).fetchall()}
 
 
-def lake_columns(con: duckdb.DuckDBPyConnection) -> dict[str, set[str]]:
-    """The column names of every table and view the lake has, by 'schema.table'."""
+def lake_columns(con: duckdb.DuckDBPyConnection, names: Iterable[str] | None = None) -> dict[str, set[str]]:
+    """The column names of every table and view the lake has, by 'schema.table'; with `names`, of those of
+    them the lake has (each described alone: listing the whole catalog's columns costs 10-40 ms on DuckLake,
+    a DESCRIBE of one table under 1 ms)."""
+    if names is not None:
+        found = {}
+        for name in names:
+            with contextlib.suppress(duckdb.CatalogException):
+                found[name] = {r[0] for r in con.execute(f"DESCRIBE {qualified(name)}").fetchall()}
+        return found
     query = (
         "SELECT schema_name || '.' || table_name, column_name FROM duckdb_columns() WHERE database_name = ?"
     )
-    found: dict[str, set[str]] = {}
+    found = {}
     for table, column in con.execute(query, [LAKE]).fetchall():
         found.setdefault(table, set()).add(column)
     return found

@@ -17,6 +17,7 @@ from rich.text import Text
 
 from pipelines.cli.common import console, emit_markdown, markdown_output, reader
 from warehouse.settings import Settings
+from warehouse.transactions import read_transaction
 
 
 def print_status(settings: Settings, samples: bool = False) -> None:
@@ -25,7 +26,7 @@ def print_status(settings: Settings, samples: bool = False) -> None:
     if not settings.lake.exists():
         console.print(f"no lakehouse yet at {settings.catalog_url}")
         return
-    with reader(settings) as con:
+    with reader(settings) as con, read_transaction(con):  # every figure from one snapshot
         table = Table(title=Text(f"lakehouse {settings.catalog_url} (data {settings.lake_url})"))
         table.add_column("table")
         table.add_column("rows", justify="right")
