@@ -96,7 +96,7 @@ class RefSnapshot:
         if not self.tenants:
             return None
         return (
-            f"({tenant_sql} IS NOT NULL AND {_map(dict.fromkeys(self.tenants, True))}[{tenant_sql}] IS NULL)"
+            f"({tenant_sql} IS NOT NULL AND NOT list_contains({_list(sorted(self.tenants))}, {tenant_sql}))"
         )
 
     def chip_model_sql(self, name_sql: str, extra_aliases: dict[str, str]) -> str:
@@ -108,12 +108,12 @@ class RefSnapshot:
         exact = {**self.chip_names, **dict.fromkeys(self.chips, None), **extra_aliases}
         exact = {k: v or k for k, v in exact.items()}
         normalised = {**self.chip_models, **{chip_key(a): m for a, m in extra_aliases.items()}}
-        return f"coalesce({_map(exact)}[{name_sql}], {_map(normalised)}[{chip_key_sql(name_sql)}])"
+        return f"coalesce({_lookup(exact, name_sql)}, {_lookup(normalised, chip_key_sql(name_sql))})"
 
     def chip_sql(self, model_sql: str) -> str:
         """SQL of a struct (vendor, domestic, tflops) describing a chip_model; NULL when unknown."""
-        return _map({m: {"vendor": v, "domestic": d, "tflops": t} for m, (v, d, t) in self.chips.items()}) + (
-            f"[{model_sql}]"
+        return _lookup(
+            {m: {"vendor": v, "domestic": d, "tflops": t} for m, (v, d, t) in self.chips.items()}, model_sql
         )
 
     def provider_name(self, provider_id: str | None) -> str | None:
@@ -137,13 +137,16 @@ class RefSnapshot:
         return {r.key[0] for r in self.fx_rates} | {"CNY"}
 
     def fx_sql(self, currency_sql: str, day_sql: str) -> str:
-        """SQL of the rate to CNY of a currency on a day (1 for CNY); NULL when unknown."""
-        branches = [
-            f"WHEN {currency_sql} = {sql_str(r.key[0])} AND {_within(day_sql, r)} THEN {r.values[0]!r}"
-            for r in self.fx_rates
-            if r.key[0] != "CNY"
-        ]
-        return f"CAST(CASE WHEN {currency_sql} = 'CNY' THEN 1.0 {' '.join(branches)} END AS DOUBLE)"
+        """SQL of the rate to CNY of a currency on a day (1 for CNY); NULL when unknown. The currency is
+        compared once per currency, not once per rate: the expression is planned for every staged file."""
+        by_currency: dict[str, list[str]] = {}
+        for r in self.fx_rates:
+            if r.key[0] != "CNY":
+                by_currency.setdefault(r.key[0], []).append(
+                    f"WHEN {_within(day_sql, r)} THEN {r.values[0]!r}"
+                )
+        branches = [f"WHEN {sql_str(c)} THEN CASE {' '.join(days)} END" for c, days in by_currency.items()]
+        return f"CAST(CASE {currency_sql} WHEN 'CNY' THEN 1.0 {' '.join(branches)} END AS DOUBLE)"
 
 
 def _within(day_sql: str, rate: Rate) -> str:
@@ -161,7 +164,15 @@ def _literal(value: object) -> str:
     return sql_str(str(value))
 
 
-def _map(mapping: dict[str, object]) -> str:
+def _list(values: list[object]) -> str:
+    return "[" + ", ".join(_literal(v) for v in values) + "]"
+
+
+def _lookup(mapping: dict[str, object], key_sql: str) -> str:
+    """SQL of the value `mapping` holds for a key, NULL for a key it lacks: a list of the values indexed by the
+    key's position in the list of keys. DuckDB plans that in about half the time of a MAP literal of the same
+    entries, and the staging query that holds these lookups is planned once per staged file."""
     if not mapping:
-        return "MAP {}"
-    return "MAP {" + ", ".join(f"{sql_str(k)}: {_literal(v)}" for k, v in sorted(mapping.items())) + "}"
+        return f"MAP {{}}[{key_sql}]"
+    keys = sorted(mapping)
+    return f"{_list([mapping[k] for k in keys])}[list_position({_list(keys)}, {key_sql})]"
