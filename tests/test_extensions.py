@@ -27,7 +27,9 @@ def connects(monkeypatch: pytest.MonkeyPatch) -> list[dict]:
 
 
 def loaded(con: duckdb.DuckDBPyConnection, name: str) -> bool:
-    return con.execute("SELECT loaded FROM duckdb_extensions() WHERE extension_name = ?", [name]).fetchone()[0]
+    return con.execute("SELECT loaded FROM duckdb_extensions() WHERE extension_name = ?", [name]).fetchone()[
+        0
+    ]
 
 
 def test_a_process_checks_an_extension_once(connects: list[dict]) -> None:
