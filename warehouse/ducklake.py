@@ -59,11 +59,12 @@ def load_extension(con: duckdb.DuckDBPyConnection, name: str) -> None:
         "WHERE extension_name = ?",
         [name],
     ).fetchone()
-    if unchecked and _CHECKED.get(name) != _identity(installed):
+    identity = _identity(installed)
+    if unchecked and _CHECKED.get(name) != identity:
         with duckdb.connect(config=OFFLINE) as checking:  # checks the signature of exactly that file
             checking.execute(f"LOAD {sql_str(installed)}")
     con.execute(f"LOAD {name}")
-    _CHECKED[name] = _identity(installed)
+    _CHECKED[name] = identity
 
 
 class LakeNotFoundError(RuntimeError):
