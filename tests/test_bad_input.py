@@ -149,19 +149,20 @@ def test_gzip_declared_but_plain_text(tmp_path: Path, lake: LakeConfig) -> None:
 
 
 def test_a_file_that_grows_while_it_is_read(tmp_path: Path, lake: LakeConfig, monkeypatch) -> None:
-    original = FileStager.stage_file
+    original = FileStager.stage_files
 
-    def load_while_appending(self, row, key, local, scratch):
-        staged = original(self, row, key, local, scratch)
-        with open(local, "a", encoding="utf-8") as handle:  # the provider is still writing
-            handle.write(OK)
+    def load_while_appending(self, files):
+        staged = original(self, files)
+        for landed in files:
+            with open(landed.local, "a", encoding="utf-8") as handle:  # the provider is still writing
+                handle.write(OK)
         return staged
 
-    monkeypatch.setattr(FileStager, "stage_file", load_while_appending)
+    monkeypatch.setattr(FileStager, "stage_files", load_while_appending)
     result, loaded, _ = ingest(tmp_path, lake, spec_of(), "2025-08-01.csv", (CSV_HEADER + OK).encode())
     assert result.rows[0].status == "failed" and loaded == []
     assert "changed while it was being read" in result.errors[0]
-    monkeypatch.setattr(FileStager, "stage_file", original)
+    monkeypatch.setattr(FileStager, "stage_files", original)
     result, loaded, _ = ingest(
         tmp_path,
         lake,

@@ -27,8 +27,7 @@ def outcome(lake: LakeConfig, ahead: bool, root: Path, taken: list[object] | Non
     with lake_connection(lake) as con:
         ingestor = Ingestor(con, spec, landing, str(scratch), "r1")
         if ahead:
-            for day in sorted(files):
-                ingestor.stage_ahead(day, files[day])
+            ingestor.stage_ahead([(day, files[day]) for day in sorted(files)])
             if taken is not None:
                 ingestor.ahead = Spy(ingestor.ahead, taken)
         for day in sorted(files):
@@ -80,8 +79,8 @@ def test_a_file_rewritten_after_it_was_staged_ahead_is_read_again(tmp_path: Path
     first, last = (files[day][0] for day in sorted(files))
     with lake_connection(lake) as con:
         ingestor = Ingestor(con, spec, landing, str(tmp_path / "scratch"), "r1")
-        ingestor.stage_ahead("2025-08-01", [first])
-        ingestor.stage_ahead("2025-08-04", [last])
+        ingestor.stage_ahead([("2025-08-01", [first])])
+        ingestor.stage_ahead([("2025-08-04", [last])])
         assert ingestor.ahead is not None
         # one file at a time, in order: once the last is staged, so is the first
         staged_last = ingestor.ahead.take(last, file_stamp(landing, last), file_checksum(landing, last))

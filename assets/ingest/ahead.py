@@ -1,5 +1,6 @@
 """Staging ahead: while the partitions of one commit of a source are decided, written and committed to the lake,
-the files of the next ones are staged on threads of their own (a DuckDB cursor each), two files at a time."""
+the files of the next ones are staged on threads of their own (a DuckDB cursor each), two tasks at a time, each
+task a few files staged together."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ import duckdb
 
 from assets.ingest.ledger import LedgerRow, file_checksum
 from assets.ingest.readers import SourceFileError, drop_scratch, make_scratch
-from assets.ingest.staging import FileStager, Staged
+from assets.ingest.staging import FileStager, Landed, Staged
 from warehouse.lake import Location
 
 Stamp = tuple[int, object]
@@ -23,6 +24,7 @@ Stamp = tuple[int, object]
 # staging of many small files is what an ingest step waits for; two threads keep both cores of a small machine
 # busy while the ingestor writes.
 STAGING_THREADS = 2
+TOGETHER_FILES = 8  # files one staging task takes at once
 
 
 def file_stamp(landing: Location, path: str) -> Stamp:
@@ -31,25 +33,46 @@ def file_stamp(landing: Location, path: str) -> Stamp:
     return int(info["size"]), info.get("mtime", info.get("LastModified"))
 
 
+@dataclass(frozen=True)
+class ToStage:
+    """A landed file to stage: its ledger row, partition key, path in landing, stamp and scratch directory."""
+
+    row: LedgerRow
+    key: str
+    path: str
+    stamp: Stamp
+    scratch: str
+
+
 def stage_landed(
-    stager: FileStager, landing: Location, row: LedgerRow, key: str, path: str, stamp: Stamp, scratch: str
-) -> Staged | None:
-    """Stage one landed file in `scratch`, accounting its ledger `row`; None for an empty file (the row says
-    so). SourceFileError when the file cannot be read, or changed after `stamp` was taken."""
-    local = path
-    if not landing.is_local:
-        local = os.path.join(scratch, "landed" + os.path.splitext(path)[1])
-        landing.fs.get_file(path, local)
-    if row.file_bytes == 0:
-        row.status, row.detail = "empty", f"{row.source_file}: the file is empty"
-        return None
-    staged = stager.stage_file(row, key, local, scratch)
-    if file_stamp(landing, path) != stamp:
-        raise SourceFileError(
-            f"{row.source_file}: the file changed while it was being read (still being written?); "
-            "nothing was loaded from it, the next run reads it again"
-        )
-    return staged
+    stager: FileStager, landing: Location, files: list[ToStage]
+) -> list[Staged | Exception | None]:
+    """Stage landed files, each in its `scratch`, accounting its ledger `row` (see FileStager.stage_files); for
+    each file, its staging, None for an empty file (the row says so), or the error: SourceFileError when the
+    file cannot be read, or changed after its `stamp` was taken."""
+    outcomes: list[Staged | Exception | None] = [None] * len(files)
+    landed: dict[int, Landed] = {}
+    for i, item in enumerate(files):
+        if item.row.file_bytes == 0:
+            item.row.status, item.row.detail = "empty", f"{item.row.source_file}: the file is empty"
+            continue
+        local = item.path
+        if not landing.is_local:
+            local = os.path.join(item.scratch, "landed" + os.path.splitext(item.path)[1])
+            try:
+                landing.fs.get_file(item.path, local)
+            except Exception as exc:  # this file's, not its neighbours'
+                outcomes[i] = exc
+                continue
+        landed[i] = Landed(item.row, item.key, local, item.scratch)
+    for i, outcome in zip(landed, stager.stage_files(list(landed.values())), strict=True):
+        if not isinstance(outcome, Exception) and file_stamp(landing, files[i].path) != files[i].stamp:
+            outcome = SourceFileError(
+                f"{files[i].row.source_file}: the file changed while it was being read (still being written?); "
+                "nothing was loaded from it, the next run reads it again"
+            )
+        outcomes[i] = outcome
+    return outcomes
 
 
 @dataclass
@@ -93,18 +116,51 @@ class StagingAhead:
         self._pool = ThreadPoolExecutor(
             max_workers=STAGING_THREADS, thread_name_prefix="staging-ahead", initializer=self._take_stager
         )
-        self._pending: dict[str, Future[StagedAhead | None]] = {}
+        self._pending: dict[
+            str, tuple[Future[list[StagedAhead | None]], int]
+        ] = {}  # a task, and the file's place
 
     def _take_stager(self) -> None:
         self._thread.stager = self._stagers.get_nowait()
 
-    def submit(self, key: str, paths: list[str]) -> None:
-        """Stage the files of partition `key` (in path order) after those already submitted."""
-        for path in sorted(paths):
-            if path not in self._pending:
-                self._pending[path] = self._pool.submit(self._stage, key, path)
+    def submit(self, partitions: list[tuple[str, list[str]]]) -> None:
+        """Stage the files of `partitions` (key, paths; a partition's files in path order) after those already
+        submitted, a few files per task (see FileStager.stage_files): as many tasks as threads, at most
+        TOGETHER_FILES files each."""
+        files = [
+            (key, path) for key, paths in partitions for path in sorted(paths) if path not in self._pending
+        ]
+        size = min(TOGETHER_FILES, max(1, -(-len(files) // STAGING_THREADS)))
+        for start in range(0, len(files), size):
+            chunk = files[start : start + size]
+            future = self._pool.submit(self._stage, chunk)
+            for n, (_, path) in enumerate(chunk):
+                self._pending[path] = (future, n)
 
-    def _stage(self, key: str, path: str) -> StagedAhead | None:
+    def _stage(self, chunk: list[tuple[str, str]]) -> list[StagedAhead | None]:
+        staged: list[StagedAhead | None] = []
+        todo: list[tuple[StagedAhead, ToStage]] = []
+        for key, path in chunk:
+            try:
+                ahead = self._before(key, path)
+            except Exception:  # e.g. gone since it was listed: the ingestor meets it in turn
+                ahead = None
+            staged.append(ahead[0] if ahead else None)
+            if ahead:
+                todo.append(ahead)
+        try:
+            outcomes = stage_landed(self._thread.stager, self._landing, [item for _, item in todo])
+        except Exception as exc:  # handed to the ingestor, which handles it as if it had staged the files
+            outcomes = [exc] * len(todo)
+        for (ahead, item), outcome in zip(todo, outcomes, strict=True):
+            if isinstance(outcome, Exception):
+                ahead.error = outcome
+            else:
+                ahead.staged, ahead.row = outcome, item.row
+        return staged
+
+    def _before(self, key: str, path: str) -> tuple[StagedAhead, ToStage] | None:
+        """What staging a file ahead starts from; None for a file whose previous outcome stands."""
         if not self._landing.contains(path):
             return None
         stamp = file_stamp(self._landing, path)
@@ -114,20 +170,12 @@ class StagingAhead:
             return None
         ahead = StagedAhead(stamp, checksum, make_scratch(self._scratch_base))
         row = self._make_row(key, source_file, stamp[0], checksum)
-        try:
-            ahead.staged = stage_landed(
-                self._thread.stager, self._landing, row, key, path, stamp, ahead.scratch
-            )
-            ahead.row = row
-        except Exception as exc:  # handed to the ingestor, which handles it as if it had staged the file
-            ahead.error = exc
-        return ahead
+        return ahead, ToStage(row, key, path, stamp, ahead.scratch)
 
     def take(self, path: str, stamp: Stamp, checksum: str) -> StagedAhead | None:
         """The file's staging done ahead, if it was made from the same bytes; None: stage the file now. The
         caller drops the staging's scratch directory."""
-        future = self._pending.pop(path, None)
-        ahead = _result(future)
+        ahead = _result(self._pending.pop(path, None))
         if ahead is not None and (ahead.stamp, ahead.checksum) != (stamp, checksum):
             drop_scratch(ahead.scratch)
             return None
@@ -142,7 +190,7 @@ class StagingAhead:
 
     def close(self) -> None:
         """Stop staging ahead and drop what was not taken."""
-        for future in self._pending.values():
+        for future, _ in self._pending.values():
             future.cancel()
         self.discard(list(self._pending))
         self._pool.shutdown()
@@ -150,11 +198,11 @@ class StagingAhead:
             cursor.close()
 
 
-def _result(future: Future[StagedAhead | None] | None) -> StagedAhead | None:
-    """A finished staging (waiting for it); None when there was none, it was cancelled, or it failed before
-    staging (the ingestor then meets the same failure itself)."""
-    if future is None or future.cancelled():
+def _result(pending: tuple[Future[list[StagedAhead | None]], int] | None) -> StagedAhead | None:
+    """A file's finished staging (waiting for its task); None when there was none, the task was cancelled, or it
+    failed before staging (the ingestor then meets the same failure itself)."""
+    if pending is None or pending[0].cancelled():
         return None
     with contextlib.suppress(Exception):
-        return future.result()
+        return pending[0].result()[pending[1]]
     return None

@@ -193,9 +193,9 @@ FILE_DAY = "file_day"
 
 
 class _Builder:
-    def __init__(self, spec: SourceSpec, raw: RawRelation, key: str) -> None:
+    def __init__(self, spec: SourceSpec, raw: RawRelation, day: str | None) -> None:
         self.spec = spec
-        self.key = key
+        self.day = day  # SQL of the file's day (None for a file of an undated source)
         self.target: Target = TARGETS[spec.kind]
         self.raw_alias = {f: f"__f{i}" for i, f in enumerate(raw.fields)}
         self.doubles: list[str] = []  # mapped DOUBLE columns, whose NaN and infinities are quarantined
@@ -206,7 +206,7 @@ class _Builder:
         if name in self.spec.values:
             return sql_ident(f"__v_{name}")
         if name == FILE_DAY:
-            return sql_str(self.key) if is_day(self.key) else "CAST(NULL AS VARCHAR)"
+            return self.day or "CAST(NULL AS VARCHAR)"
         if name in self.raw_alias:
             return sql_ident(self.raw_alias[name])
         if name in self.spec.optional_columns:
@@ -359,7 +359,23 @@ def compile_source(spec: SourceSpec, raw: RawRelation, ref: RefSnapshot, source_
     The query has no join and no ORDER BY, so DuckDB writes its rows in file order: for readers that number
     rows by position, `source_row` is left NULL and is the row's position in the written file.
     """
-    b = _Builder(spec, raw, key)
+    return _compile(spec, raw, ref, sql_str(source_file), sql_str(key), sql_str(key) if is_day(key) else None)
+
+
+def compile_files(spec: SourceSpec, raw: RawRelation, ref: RefSnapshot, files: list[tuple[str, str]]) -> str:
+    """The query of `compile_source` over the raw relation of several files whose raw fields are the same:
+    `raw` yields each record's file as `__file`, the index into `files` (source file, partition key), whose
+    keys are all days or all not. One query is planned once: for small files, planning is most of the cost."""
+    sources, keys = sql_array(f for f, _ in files), sql_array(k for _, k in files)
+    key = f"{keys}[__file + 1]"
+    return _compile(spec, raw, ref, f"{sources}[__file + 1]", key, key if is_day(files[0][1]) else None)
+
+
+def _compile(
+    spec: SourceSpec, raw: RawRelation, ref: RefSnapshot, source_file: str, key: str, day: str | None
+) -> str:
+    """compile_source with the file's path, partition key and day (None: undated) given as SQL."""
+    b = _Builder(spec, raw, day)
     target = b.target
     records = _records(spec, raw)
     value_cols, parse_checks = b.values()
@@ -416,15 +432,15 @@ def compile_source(spec: SourceSpec, raw: RawRelation, ref: RefSnapshot, source_
         if spec.kind == "usage":  # FOCUS: a charge period has a positive length
             rules.append(("zero_length_period", f"{sql_ident(end)} = {sql_ident(start)}"))
     rules += [(f"negative_quantity:{c}", f"{sql_ident(c)} < 0") for c in target.numeric_checks]
-    rules += kind_rules + sanity_rules(spec, ref, key) + own_rules
+    rules += kind_rules + sanity_rules(spec, ref, day) + own_rules
     judge = "CASE " + " ".join(f"WHEN {cond} THEN {rule_name(name)}" for name, cond in rules) + " END"
     lineage = ("source_name", "source_file", "source_row", "partition_key", "raw_chip", "source_line")
     columns = ", ".join(sql_ident(c) for c in output_columns(spec.kind) if c not in lineage)
     usage = f"chip AS raw_chip, {_line_name(spec)} AS source_line, " if spec.kind == "usage" else ""
     return (
         f"WITH typed AS ({typed}), enriched AS ({enriched}), judged AS (SELECT *, {judge} AS __rule FROM enriched) "
-        f"SELECT {columns}, {usage}{sql_str(spec.name)} AS source_name, {sql_str(source_file)} AS source_file, "
-        f"CAST(__row AS BIGINT) AS source_row, {sql_str(key)} AS partition_key, __rule, "
+        f"SELECT {columns}, {usage}{sql_str(spec.name)} AS source_name, {source_file} AS source_file, "
+        f"CAST(__row AS BIGINT) AS source_row, {key} AS partition_key, __rule, "
         f"CASE WHEN __rule IS NOT NULL THEN {raw.raw_sql} END AS __raw FROM judged"
         + (" ORDER BY __row, __line" if spec.lines else "")
     )

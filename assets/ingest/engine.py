@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 
 import duckdb
 
-from assets.ingest.ahead import StagingAhead, file_stamp, stage_landed
+from assets.ingest.ahead import StagingAhead, ToStage, file_stamp, stage_landed
 from assets.ingest.dedup import exclude_repeats
 from assets.ingest.ledger import LedgerRow, file_checksum, last_arrival, read_ledger, record_ledger
 from assets.ingest.periods import daily_parts, whole_lines
@@ -163,10 +163,10 @@ class Ingestor:
         self.stager = FileStager(con, spec, self.ref)  # a cursor of its own during run
         self.ahead: StagingAhead | None = None
 
-    def stage_ahead(self, key: str, paths: list[str]) -> None:
-        """Stage the files of a partition that `run` will be given, after those of the partitions given before,
-        on threads of their own (see assets.ingest.ahead), while `run` writes and commits; files the ledger
-        holds with the same bytes are left alone. Partitions must then be run in the order they were given."""
+    def stage_ahead(self, partitions: list[tuple[str, list[str]]]) -> None:
+        """Stage the files of the partitions (key, paths) that `run` will be given, after those given before, on
+        threads of their own (see assets.ingest.ahead), while `run` writes and commits; files the ledger holds
+        with the same bytes are left alone. Partitions must then be run in the order they were given."""
         if self.ahead is None:
             known = {r.source_file: r for r in read_ledger(self.con, self.spec.name)}
             self.ahead = StagingAhead(
@@ -177,7 +177,7 @@ class Ingestor:
                 self._row,
                 lambda source_file, checksum: self._stands(known.get(source_file), checksum),
             )
-        self.ahead.submit(key, paths)
+        self.ahead.submit(partitions)
 
     def close(self) -> None:
         """Stop staging ahead, dropping what was staged and not loaded."""
@@ -408,7 +408,12 @@ class Ingestor:
         self._writes.scratch.append(scratch)  # the staged file is read when the commit writes
         try:
             if ahead is None:
-                staged = stage_landed(self.stager, self.landing, row, key, path, stamp, scratch)
+                (outcome,) = stage_landed(
+                    self.stager, self.landing, [ToStage(row, key, path, stamp, scratch)]
+                )
+                if isinstance(outcome, Exception):
+                    raise outcome
+                staged = outcome
             elif ahead.error is not None:
                 raise ahead.error
             else:  # staged ahead from the same bytes: the same row, with the arrival known now

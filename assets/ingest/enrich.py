@@ -185,8 +185,9 @@ _SANITY = {
 }
 
 
-def sanity_rules(spec: SourceSpec, ref: RefSnapshot, key: str) -> list[tuple[str, str]]:
-    """Unknown tenants, absurd quantities and amounts, and times too far ahead of the file's day."""
+def sanity_rules(spec: SourceSpec, ref: RefSnapshot, day: str | None) -> list[tuple[str, str]]:
+    """Unknown tenants, absurd quantities and amounts, and times too far ahead of the file's day (SQL of its
+    text; None for a file of an undated source: ahead of today)."""
     limits = spec.limits
     start, quantity, amount = _SANITY[spec.kind]
     rules = []
@@ -198,8 +199,8 @@ def sanity_rules(spec: SourceSpec, ref: RefSnapshot, key: str) -> list[tuple[str
     if amount:
         rules.append((f"absurd_amount:{amount}", f"abs({sql_ident(amount)}) > {limits.max_amount_cny!r}"))
     if start:
-        day = f"DATE {sql_str(key)}" if is_day(key) else "current_date"
-        horizon = f"CAST({day} + INTERVAL {limits.max_days_ahead + 1} DAY AS TIMESTAMP)"
+        today = f"CAST({day} AS DATE)" if day else "current_date"
+        horizon = f"CAST({today} + INTERVAL {limits.max_days_ahead + 1} DAY AS TIMESTAMP)"
         local = f"timezone({sql_str(LOCAL_TZ)}, {sql_ident(start)})"
         rules.append(("future_timestamp", f"{local} >= {horizon}"))
     return rules

@@ -3,13 +3,15 @@ mark repeated rows, and account for it, into a scratch Parquet file in file orde
 
 from __future__ import annotations
 
+import contextlib
 import os
 from dataclasses import dataclass
 
 import duckdb
 
-from assets.ingest.compile import compile_source, raw_fields_of
+from assets.ingest.compile import compile_files, compile_source, raw_fields_of
 from assets.ingest.dedup import keys_repeat
+from assets.ingest.enrich import is_day
 from assets.ingest.ledger import LedgerRow
 from assets.ingest.periods import SPANS_DAYS
 from assets.ingest.readers import RawRelation, SourceFileError, open_raw, reader_error
@@ -62,6 +64,22 @@ class Staged:
     spans: bool
 
 
+@dataclass(frozen=True)
+class Landed:
+    """A landed file to stage: its ledger row (which staging accounts), partition key, a local copy of its bytes
+    and its scratch directory."""
+
+    row: LedgerRow
+    key: str
+    local: str
+    scratch: str
+
+
+# Small files of a source are staged several at once, by one query: DuckDB plans a staging query anew for each
+# query, and for a small file the plan is most of the cost.
+TOGETHER_BYTES = 4 << 20  # a larger file is staged by a query of its own
+
+
 class FileStager:
     """Stages the landed files of one source on a connection that reads files only (never the lake)."""
 
@@ -75,38 +93,45 @@ class FileStager:
     def stage_file(self, row: LedgerRow, key: str, local: str, scratch: str) -> Staged:
         """One pass over the file: every parsed row, with its verdict, staged in file order; `row` is
         accounted (and marked rejected when too many rows broke the contract)."""
-        display = row.source_file
-        raw = self._open(local, scratch, display)
-        if self.spec.format.type in ("csv", "parquet"):
-            known = raw_fields_of(self.spec) | set(self.spec.ignore_columns)
-            row.new_columns = ", ".join(f for f in raw.fields if f not in known) or None
-        staged = os.path.join(scratch, "staged.parquet")
-        query = compile_source(self.spec, raw, self.ref, row.source_file, key)
-        try:
-            copy_to_parquet(self.stage, query, staged)
-        except duckdb.Error as exc:
-            raise SourceFileError(f"{display}: {reader_error(exc, local)}") from None
-        rejects = self._rejects(raw)
-        if rejects:
-            staged = self._renumber(staged, rejects, os.path.join(scratch, "renumbered.parquet"))
-        staged = self._mark_duplicates(staged, os.path.join(scratch, "deduplicated.parquet"))
-        spans = self._account(row, staged, len(rejects))
-        bad_ratio = (row.rows_quarantined - row.rows_skipped) / row.rows_read if row.rows_read else 0.0
-        if bad_ratio > self.spec.max_quarantine_ratio:
-            row.status = "rejected"
-            row.rows_held, row.rows_loaded, row.money_loaded = row.rows_loaded, 0, None
-            row.detail = (
-                f"{display}: {row.rows_quarantined - row.rows_skipped} of {row.rows_read} rows "
-                f"({bad_ratio:.1%}) broke the contract, above the limit of {self.spec.max_quarantine_ratio:.1%} "
-                f"for source {self.spec.name}; the file was not loaded (see audit.quarantine)"
-            )
-        elif row.rows_read == 0:
-            row.status = "empty"
-        return Staged(staged, rejects, bool(spans))
+        (outcome,) = self.stage_files([Landed(row, key, local, scratch)])
+        if isinstance(outcome, SourceFileError):
+            raise outcome
+        return outcome
 
-    def _open(self, local: str, scratch: str, display: str) -> RawRelation:
+    def stage_files(self, files: list[Landed]) -> list[Staged | SourceFileError]:
+        """Stage each file as `stage_file` does, in order; a file that cannot be read gets its error instead.
+
+        Small files whose raw fields agree are read by one query (see compile_files) into one Parquet file that
+        is then split by file; when that query fails, each of them is staged by a query of its own, so that
+        the error is the file's own."""
+        outcomes: list[Staged | SourceFileError] = []
+        together: dict[tuple, list[tuple[int, Landed, RawRelation]]] = {}
+        for i, landed in enumerate(files):
+            try:
+                raw = self._open(landed)
+            except SourceFileError as exc:
+                outcomes.append(exc)
+                continue
+            outcomes.append(SourceFileError(f"{landed.row.source_file}: not staged"))  # until it is
+            small = not self.spec.lines and os.path.getsize(landed.local) <= TOGETHER_BYTES
+            alike = (tuple(raw.fields), raw.raw_sql, raw.header_sql, is_day(landed.key)) if small else (i,)
+            together.setdefault(alike, []).append((i, landed, raw))
+        for group in together.values():
+            staged = self._stage_together(group) if len(group) > 1 else None
+            for (i, landed, raw), path in zip(group, staged or [None] * len(group), strict=True):
+                try:
+                    if path is None:  # staged alone, or again alone after the query of several failed
+                        raw = raw if len(group) == 1 else self._open(landed)
+                        path = self._stage_alone(landed, raw)
+                    outcomes[i] = self._finish(landed, raw, path)
+                except SourceFileError as exc:
+                    outcomes[i] = exc
+        return outcomes
+
+    def _open(self, landed: Landed) -> RawRelation:
+        display = landed.row.source_file
         wanted = sorted(raw_fields_of(self.spec))
-        raw = open_raw(self.stage, local, self.spec.format, wanted, scratch, display)
+        raw = open_raw(self.stage, landed.local, self.spec.format, wanted, landed.scratch, display)
         if self.spec.format.type in ("csv", "parquet"):
             missing = [f for f in wanted if f not in raw.fields and f not in self.spec.optional_columns]
             if missing:
@@ -117,7 +142,65 @@ class FileStager:
                 raise SourceFileError(
                     f"{display}: missing column(s) {', '.join(missing)}; the file has: {', '.join(raw.fields)}{hint}"
                 )
+            known = raw_fields_of(self.spec) | set(self.spec.ignore_columns)
+            landed.row.new_columns = ", ".join(f for f in raw.fields if f not in known) or None
         return raw
+
+    def _stage_alone(self, landed: Landed, raw: RawRelation) -> str:
+        staged = os.path.join(landed.scratch, "staged.parquet")
+        query = compile_source(self.spec, raw, self.ref, landed.row.source_file, landed.key)
+        try:
+            copy_to_parquet(self.stage, query, staged)
+        except duckdb.Error as exc:
+            raise SourceFileError(f"{landed.row.source_file}: {reader_error(exc, landed.local)}") from None
+        return staged
+
+    def _stage_together(self, group: list[tuple[int, Landed, RawRelation]]) -> list[str] | None:
+        """Stage the files of `group` by one query, each file's rows then copied to its own staged file (in
+        file order); None when the query fails."""
+        raws = [raw for _, _, raw in group]
+        union = " UNION ALL ".join(
+            f"SELECT {n} AS __file, * FROM ({r.select_sql})" for n, r in enumerate(raws)
+        )
+        raw = RawRelation(union, raws[0].fields, raws[0].raw_sql, None, raws[0].header_sql)
+        files = [(landed.row.source_file, landed.key) for _, landed, _ in group]
+        joint = os.path.join(group[0][1].scratch, "staged-together.parquet")
+        try:
+            copy_to_parquet(self.stage, compile_files(self.spec, raw, self.ref, files), joint)
+            paths = []
+            for _, landed, _ in group:
+                paths.append(os.path.join(landed.scratch, "staged.parquet"))
+                own = f"source_file = {sql_str(landed.row.source_file)}"
+                copy_to_parquet(
+                    self.stage, f"SELECT * FROM read_parquet({sql_str(joint)}) WHERE {own}", paths[-1]
+                )
+            return paths
+        except duckdb.Error:
+            return None
+        finally:
+            with contextlib.suppress(FileNotFoundError):
+                os.remove(joint)
+
+    def _finish(self, landed: Landed, raw: RawRelation, staged: str) -> Staged:
+        """A staged file's rejected records, renumbering, repeated keys and accounts (see stage_file)."""
+        row, scratch = landed.row, landed.scratch
+        rejects = self._rejects(raw)
+        if rejects:
+            staged = self._renumber(staged, rejects, os.path.join(scratch, "renumbered.parquet"))
+        staged = self._mark_duplicates(staged, os.path.join(scratch, "deduplicated.parquet"))
+        spans = self._account(row, staged, len(rejects))
+        bad_ratio = (row.rows_quarantined - row.rows_skipped) / row.rows_read if row.rows_read else 0.0
+        if bad_ratio > self.spec.max_quarantine_ratio:
+            row.status = "rejected"
+            row.rows_held, row.rows_loaded, row.money_loaded = row.rows_loaded, 0, None
+            row.detail = (
+                f"{row.source_file}: {row.rows_quarantined - row.rows_skipped} of {row.rows_read} rows "
+                f"({bad_ratio:.1%}) broke the contract, above the limit of {self.spec.max_quarantine_ratio:.1%} "
+                f"for source {self.spec.name}; the file was not loaded (see audit.quarantine)"
+            )
+        elif row.rows_read == 0:
+            row.status = "empty"
+        return Staged(staged, rejects, bool(spans))
 
     def _rejects(self, raw: RawRelation) -> list[Reject]:
         """Records the reader could not split, in file order."""

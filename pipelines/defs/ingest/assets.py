@@ -93,15 +93,14 @@ def _load(
     paths = {key: list(listing.get(key, {})) for key in keys}
     sizes = {key: sum(int(info.get("size") or 0) for info in listing.get(key, {}).values()) for key in keys}
     batches = commit_batches(keys, sizes)
-    # a commit's files are staged on threads of their own, two at a time, while the commit before it writes and
+    # a commit's files are staged on threads of their own, a few together, while the commit before it writes and
     # commits (a single file has nothing to overlap with: it is staged in turn, on the step's thread)
     ahead = sum(map(len, paths.values())) > 1
     for batch in batches[:1] if ahead else []:
-        for key in batch:
-            ingestor.stage_ahead(key, paths[key])
+        ingestor.stage_ahead([(key, paths[key]) for key in batch])
     for batch, upcoming in zip(batches, [*batches[1:], []], strict=True):
-        for key in upcoming if ahead else []:
-            ingestor.stage_ahead(key, paths[key])
+        if ahead and upcoming:
+            ingestor.stage_ahead([(key, paths[key]) for key in upcoming])
         committed: dict[str, str] = {}
         for key, result in zip(batch, ingestor.run_together([(k, paths[k]) for k in batch]), strict=True):
             if isinstance(result, Exception):  # the partition's commit rolled back: its old rows stay
