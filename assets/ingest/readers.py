@@ -22,7 +22,7 @@ from dataclasses import dataclass
 import duckdb
 
 from assets.ingest.spec_files import FormatSpec
-from warehouse.lake import sql_ident, sql_str
+from warehouse.lake import sql_array, sql_ident, sql_str
 
 CHUNK = 8 << 20
 MAX_LINE = 2_000_000  # bytes of one line: DuckDB's CSV reader's limit (max_line_size)
@@ -31,6 +31,15 @@ ESCAPE_SCAN = 4 << 20  # bytes of a CSV file looked through for escape sequences
 
 class SourceFileError(ValueError):
     """A landed file that cannot be read at all; the message names the file and what is wrong."""
+
+
+@dataclass(frozen=True)
+class CsvScan:
+    """How a sniffed CSV file is read: the reader's options (dialect and columns, no path) and the number of
+    lines before its first record. Files with the same scan and fields can be read by one scan."""
+
+    options: str
+    header_lines: int
 
 
 @dataclass
@@ -48,6 +57,8 @@ class RawRelation:
     raw_sql: str
     rejects_sql: str | None = None
     header_sql: str | None = None  # holds for a record that repeats the header line
+    csv: CsvScan | None = None  # of a CSV file: how it is read (see csv_relations)
+    csv_path: str | None = None  # of a CSV file: the file it reads (in UTF-8, transcoded if need be)
 
 
 def _aliases(fields: list[str]) -> dict[str, str]:
@@ -238,7 +249,6 @@ def read_csv_relation(
 ) -> RawRelation:
     """A CSV file with a header: fields are its header names; rows are numbered by position."""
     refuse_ambiguous_header(header_names(path, fmt, gz), wanted)
-    rejects = f"rej_{uuid.uuid4().hex[:12]}"
     options = _csv_options(fmt, gz)
     # Searching for the escape character is most of a small file's sniff; in a file without one it changes nothing
     known = f", escape = {sql_str(fmt.quote)}" if _without_escapes(path, gz, fmt.quote) else ""
@@ -251,21 +261,50 @@ def read_csv_relation(
         raise SourceFileError(f"cannot read as CSV: {reader_error(exc, path)}") from None
     fields = [column["name"] for column in columns]
     typed = ", ".join(f"{sql_str(f)}: 'VARCHAR'" for f in fields)
-    scan = (
-        f"read_csv({sql_str(path)}, {options}, auto_detect = false, escape = {sql_str(_sniffed(escape))}, "
-        f"new_line = {sql_str(_sniffed(new_line))}, comment = {sql_str(_sniffed(comment))}, columns = {{{typed}}}, "
-        f"store_rejects = true, rejects_table = {sql_str(rejects + '_errors')}, "
-        f"rejects_scan = {sql_str(rejects + '_scans')})"
+    scan = CsvScan(
+        f"{options}, auto_detect = false, escape = {sql_str(_sniffed(escape))}, "
+        f"new_line = {sql_str(_sniffed(new_line))}, comment = {sql_str(_sniffed(comment))}, columns = {{{typed}}}",
+        (1 if fmt.header else 0) + fmt.skip_rows,
+    )
+    return csv_relations([path], scan, fields, fmt.header)[1][0]
+
+
+def csv_relations(
+    paths: list[str], scan: CsvScan, fields: list[str], header: bool
+) -> tuple[RawRelation, list[RawRelation]]:
+    """One scan of CSV files read alike: a relation over all of them (with `__file`, the index of a record's
+    file, when there are several) and each file's own relation, whose `rejects_sql` reads its records the
+    reader could not split from the rejects table the scan fills."""
+    rejects = f"rej_{uuid.uuid4().hex[:12]}"
+    several = len(paths) > 1
+    read = (
+        f"read_csv({sql_array(paths) if several else sql_str(paths[0])}, {scan.options}, "
+        f"{'filename = true, ' if several else ''}store_rejects = true, "
+        f"rejects_table = {sql_str(rejects + '_errors')}, rejects_scan = {sql_str(rejects + '_scans')})"
     )
     renamed = ", ".join(f"{sql_ident(f)} AS {sql_ident(a)}" for f, a in _aliases(fields).items())
-    header_lines = (1 if fmt.header else 0) + fmt.skip_rows
-    select = f"SELECT CAST(NULL AS BIGINT) AS __row, {renamed}, FALSE AS __broken FROM {scan}"
-    rejects_sql = (
-        f"SELECT line - {header_lines} AS __row, trim(any_value(csv_line), chr(13) || chr(10)) AS __raw, "
-        f"min(error_type || ': ' || error_message) AS __detail FROM {rejects}_errors GROUP BY line"
+    file = f"CAST(list_position({sql_array(paths)}, filename) - 1 AS INTEGER) AS __file, " if several else ""
+    select = f"SELECT {file}CAST(NULL AS BIGINT) AS __row, {renamed}, FALSE AS __broken FROM {read}"
+    repeated = (
+        " AND ".join(f"{sql_ident(a)} = {sql_str(f)}" for f, a in _aliases(fields).items())
+        if header
+        else None
     )
-    repeated = " AND ".join(f"{sql_ident(a)} = {sql_str(f)}" for f, a in _aliases(fields).items())
-    return RawRelation(select, fields, _json_of_fields(fields), rejects_sql, repeated if fmt.header else None)
+    own = [
+        RawRelation(
+            select,
+            fields,
+            _json_of_fields(fields),
+            f"SELECT line - {scan.header_lines} AS __row, trim(any_value(csv_line), chr(13) || chr(10)) AS __raw, "
+            f"min(error_type || ': ' || error_message) AS __detail FROM {rejects}_errors WHERE file_id = {n} "
+            "GROUP BY line",
+            repeated,
+            scan,
+            path,
+        )
+        for n, path in enumerate(paths)
+    ]
+    return RawRelation(select, fields, own[0].raw_sql, None, repeated, scan), own
 
 
 def read_lines_relation(path: str, gz: bool) -> str:

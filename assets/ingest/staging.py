@@ -14,7 +14,7 @@ from assets.ingest.dedup import keys_repeat
 from assets.ingest.enrich import is_day
 from assets.ingest.ledger import LedgerRow
 from assets.ingest.periods import SPANS_DAYS
-from assets.ingest.readers import RawRelation, SourceFileError, open_raw, reader_error
+from assets.ingest.readers import RawRelation, SourceFileError, csv_relations, open_raw, reader_error
 from assets.ingest.refdata import RefSnapshot
 from assets.ingest.spec import SourceSpec
 from assets.ingest.units import focus_unit_sql
@@ -114,16 +114,20 @@ class FileStager:
                 continue
             outcomes.append(SourceFileError(f"{landed.row.source_file}: not staged"))  # until it is
             small = not self.spec.lines and os.path.getsize(landed.local) <= TOGETHER_BYTES
-            alike = (tuple(raw.fields), raw.raw_sql, raw.header_sql, is_day(landed.key)) if small else (i,)
+            alike = (
+                (tuple(raw.fields), raw.raw_sql, raw.header_sql, raw.csv, is_day(landed.key))
+                if small
+                else (i,)
+            )
             together.setdefault(alike, []).append((i, landed, raw))
         for group in together.values():
             staged = self._stage_together(group) if len(group) > 1 else None
-            for (i, landed, raw), path in zip(group, staged or [None] * len(group), strict=True):
+            for (i, landed, raw), done in zip(group, staged or [None] * len(group), strict=True):
                 try:
-                    if path is None:  # staged alone, or again alone after the query of several failed
+                    if done is None:  # staged alone, or again alone after the query of several failed
                         raw = raw if len(group) == 1 else self._open(landed)
-                        path = self._stage_alone(landed, raw)
-                    outcomes[i] = self._finish(landed, raw, path)
+                        done = raw, self._stage_alone(landed, raw), None
+                    outcomes[i] = self._finish(landed, *done)
                 except SourceFileError as exc:
                     outcomes[i] = exc
         return outcomes
@@ -155,40 +159,69 @@ class FileStager:
             raise SourceFileError(f"{landed.row.source_file}: {reader_error(exc, landed.local)}") from None
         return staged
 
-    def _stage_together(self, group: list[tuple[int, Landed, RawRelation]]) -> list[str] | None:
-        """Stage the files of `group` by one query, each file's rows then copied to its own staged file (in
-        file order); None when the query fails."""
+    def _stage_together(
+        self, group: list[tuple[int, Landed, RawRelation]]
+    ) -> list[tuple[RawRelation, str, tuple | None]] | None:
+        """Stage the files of `group` by one query, each file's rows then copied to its own staged file (in file
+        order); each file's raw relation, staged file and counts (None for a file whose keys may repeat), or None
+        when the query fails. CSV files read alike are read by one scan; other files by one scan each."""
         raws = [raw for _, _, raw in group]
-        union = " UNION ALL ".join(
-            f"SELECT {n} AS __file, * FROM ({r.select_sql})" for n, r in enumerate(raws)
-        )
-        raw = RawRelation(union, raws[0].fields, raws[0].raw_sql, None, raws[0].header_sql)
+        if raws[0].csv is not None:  # the group's files are read alike (see stage_files)
+            paths = [str(r.csv_path) for r in raws]
+            raw, raws = csv_relations(paths, raws[0].csv, raws[0].fields, raws[0].header_sql is not None)
+        else:
+            union = " UNION ALL ".join(
+                f"SELECT {n} AS __file, * FROM ({r.select_sql})" for n, r in enumerate(raws)
+            )
+            raw = RawRelation(union, raws[0].fields, raws[0].raw_sql, None, raws[0].header_sql)
         files = [(landed.row.source_file, landed.key) for _, landed, _ in group]
         joint = os.path.join(group[0][1].scratch, "staged-together.parquet")
         try:
             copy_to_parquet(self.stage, compile_files(self.spec, raw, self.ref, files), joint)
-            paths = []
-            for _, landed, _ in group:
-                paths.append(os.path.join(landed.scratch, "staged.parquet"))
-                own = f"source_file = {sql_str(landed.row.source_file)}"
+            rows = f"read_parquet({sql_str(joint)})"
+            counts = {
+                found[0]: found[1:]
+                for found in self.stage.execute(
+                    f"SELECT source_file, {self._counts} FROM {rows} GROUP BY 1"
+                ).fetchall()
+            }
+            repeat = set()
+            if self.spec.dedup_keys:  # files whose keys may repeat (see _mark_duplicates), by one query
+                keys = ", ".join(sql_ident(k) for k in self.spec.line_keys)
+                repeat = {
+                    found[0]
+                    for found in self.stage.execute(
+                        f"SELECT DISTINCT source_file FROM {rows} WHERE __rule IS NULL "
+                        f"GROUP BY source_file, hash({keys}) HAVING count(*) > 1"
+                    ).fetchall()
+                }
+            staged = []
+            for (_, landed, _), own in zip(group, raws, strict=True):
+                path = os.path.join(landed.scratch, "staged.parquet")
+                where = f"source_file = {sql_str(landed.row.source_file)}"
                 copy_to_parquet(
-                    self.stage, f"SELECT * FROM read_parquet({sql_str(joint)}) WHERE {own}", paths[-1]
+                    self.stage, f"SELECT * FROM read_parquet({sql_str(joint)}) WHERE {where}", path
                 )
-            return paths
+                source_file = landed.row.source_file
+                staged.append((own, path, None if source_file in repeat else counts.get(source_file)))
+            return staged
         except duckdb.Error:
             return None
         finally:
             with contextlib.suppress(FileNotFoundError):
                 os.remove(joint)
 
-    def _finish(self, landed: Landed, raw: RawRelation, staged: str) -> Staged:
-        """A staged file's rejected records, renumbering, repeated keys and accounts (see stage_file)."""
+    def _finish(self, landed: Landed, raw: RawRelation, staged: str, counts: tuple | None) -> Staged:
+        """A staged file's rejected records, renumbering, repeated keys and accounts (see stage_file); with its
+        `counts` known, its keys do not repeat."""
         row, scratch = landed.row, landed.scratch
         rejects = self._rejects(raw)
         if rejects:
             staged = self._renumber(staged, rejects, os.path.join(scratch, "renumbered.parquet"))
-        staged = self._mark_duplicates(staged, os.path.join(scratch, "deduplicated.parquet"))
-        spans = self._account(row, staged, len(rejects))
+        if counts is None:
+            staged = self._mark_duplicates(staged, os.path.join(scratch, "deduplicated.parquet"))
+            counts = first_row(self.stage, f"SELECT {self._counts} FROM read_parquet({sql_str(staged)})")
+        spans = self._account(row, counts, len(rejects))
         bad_ratio = (row.rows_quarantined - row.rows_skipped) / row.rows_read if row.rows_read else 0.0
         if bad_ratio > self.spec.max_quarantine_ratio:
             row.status = "rejected"
@@ -244,19 +277,24 @@ class FileStager:
         )
         return target
 
-    def _account(self, row: LedgerRow, staged: str, rejected: int) -> bool | None:
-        """Count the staged file's loaded, quarantined and skipped rows and money into `row`; whether its loaded
-        usage lines span days."""
+    @property
+    def _counts(self) -> str:
+        """The aggregates of a staged file's rows that `_account` takes."""
         money = MONEY_COLUMN.get(self.spec.kind)
         total = f"sum({money}) FILTER (WHERE __rule IS NULL)" if money else "NULL"
         spans = (
             f"bool_or({SPANS_DAYS}) FILTER (WHERE __rule IS NULL)" if self.spec.kind == "usage" else "NULL"
         )
-        loaded, amount, quarantined, skipped, spans = first_row(
-            self.stage,
-            f"SELECT count(*) FILTER (WHERE __rule IS NULL), {total}, count(__rule), "
-            f"count(*) FILTER (WHERE starts_with(__rule, 'skip:')), {spans} FROM read_parquet({sql_str(staged)})",
+        return (
+            f"count(*) FILTER (WHERE __rule IS NULL), {total}, count(__rule), "
+            f"count(*) FILTER (WHERE starts_with(__rule, 'skip:')), {spans}"
         )
+
+    @staticmethod
+    def _account(row: LedgerRow, counts: tuple, rejected: int) -> bool | None:
+        """Put a staged file's `counts` (see `_counts`) of loaded, quarantined and skipped rows and money into
+        `row`; whether its loaded usage lines span days."""
+        loaded, amount, quarantined, skipped, spans = counts
         row.rows_loaded, row.money_loaded = int(loaded), amount
         row.rows_quarantined = int(quarantined) + rejected
         row.rows_skipped = int(skipped)
