@@ -1,20 +1,24 @@
 """Files staged ahead, on a thread of their own while the partition before commits, load exactly as files the
 ingestor stages itself; a file rewritten after it was staged ahead is read again."""
 
+import contextlib
 import os
 from pathlib import Path
 
 import pytest
 
+from assets.ingest import staging
 from assets.ingest.ahead import StagingAhead, file_stamp
 from assets.ingest.engine import Ingestor, landed_files
 from assets.ingest.ledger import file_checksum
-from assets.ingest.readers import drop_scratch
+from assets.ingest.readers import SourceFileError, drop_scratch, make_scratch
+from assets.ingest.staging import FileStager, Landed, Staged, numbered_scan
 from assets.tables import ingest_table
 from tests.conftest import chip_lake, lake_connection
-from tests.ingest_support import CSV_HEADER, GOOD, MIXED_FILES, land, spec_of
+from tests.ingest_support import BROKEN, CSV_HEADER, GOOD, MIXED_FILES, land, spec_of
 from warehouse.ducklake import LakeConfig, qualified
-from warehouse.lake import Location
+from warehouse.lake import Location, sql_str
+from warehouse.lake import copy_to_parquet as copy
 
 pytestmark = pytest.mark.slow  # runs the ingest engine
 
@@ -93,3 +97,78 @@ def test_a_file_rewritten_after_it_was_staged_ahead_is_read_again(tmp_path: Path
         assert row.checksum == file_checksum(landing, first)
         assert con.execute(f"SELECT count(*) FROM {qualified(ingest_table(spec.name))}").fetchone() == (5,)
     assert not os.listdir(tmp_path / "scratch" / "ingest")  # the stale staging of the first file was dropped
+
+
+def staged_outcome(stager: FileStager, landed: Landed, staged: Staged) -> tuple:
+    """What a staging left: the accounted ledger counts, the rejected records and the staged rows in order."""
+    row = landed.row
+    rows = stager.stage.execute(f"SELECT * FROM {numbered_scan(sql_str(staged.path))}").fetchall()
+    counts = (
+        row.status,
+        row.rows_read,
+        row.rows_loaded,
+        row.rows_quarantined,
+        row.money_loaded,
+        row.new_columns,
+    )
+    return counts, staged.rejects, staged.spans, rows
+
+
+def test_small_files_staged_together_stage_as_they_do_alone(
+    tmp_path: Path, lake: LakeConfig, monkeypatch
+) -> None:
+    """Several small CSV files of a source are staged by one scan and one query, and each ends exactly as it
+    does staged by itself: rows and their order, row numbers around a record the reader could not split,
+    repeated keys, accounts; a file the reader cannot open fails alone."""
+    files = {**MIXED_FILES, "acme/2025-08-06.csv": (CSV_HEADER + BROKEN + GOOD).encode()}
+    landing = land(tmp_path, files)
+    spec = spec_of(dedup_keys=["tenant_id", "charge_period_start"])
+    with lake_connection(lake) as con, contextlib.closing(con.cursor()) as cursor:
+        cursor.execute("SET TimeZone = 'UTC'")
+        ingestor = Ingestor(con, spec, landing, str(tmp_path / "scratch"), "r1")
+        stager = FileStager(cursor, spec, ingestor.ref)
+        paths = {day: paths[0] for day, paths in landed_files(spec, landing).items()}
+        nonempty = [day for day in sorted(paths) if os.path.getsize(paths[day])]
+
+        def landed(day: str) -> Landed:
+            source_file = landing.relative(paths[day])
+            row = ingestor._row(
+                day, source_file, os.path.getsize(paths[day]), file_checksum(landing, paths[day])
+            )
+            return Landed(row, day, paths[day], make_scratch(str(tmp_path / "scratch")))
+
+        alone = {}
+        for day in nonempty:
+            item = landed(day)
+            try:
+                alone[day] = staged_outcome(
+                    stager, item, stager.stage_file(item.row, day, item.local, item.scratch)
+                )
+            except SourceFileError as exc:
+                alone[day] = str(exc)
+        items = [landed(day) for day in nonempty]
+        queries: list[str] = []
+        monkeypatch.setattr(FileStager, "_stage_alone", lambda *args: pytest.fail("a file was staged alone"))
+        monkeypatch.setattr(
+            staging,
+            "copy_to_parquet",
+            lambda con, query, path: queries.append(query) or copy(con, query, path),
+        )
+        together = {
+            item.key: str(outcome)
+            if isinstance(outcome, SourceFileError)
+            else staged_outcome(stager, item, outcome)
+            for item, outcome in zip(items, stager.stage_files(items), strict=True)
+        }
+    assert together == alone
+    assert "not valid utf-8" in together["2025-08-02"].lower()
+    assert [t[0][:4] for day, t in together.items() if day != "2025-08-02"] == [
+        ("loaded", 2, 1, 1),
+        ("loaded", 3, 1, 2),
+        ("loaded", 4, 2, 2),
+        ("loaded", 2, 1, 1),
+    ]
+    # one query read the four readable files (one multi-file scan); the others copy each file's rows out of it
+    # or rewrite a file whose rows need renumbering or whose keys repeat
+    (read,) = [q for q in queries if "read_csv(" in q]
+    assert read.count("read_csv(") == 1 and all(paths[day] in read for day in together if day != "2025-08-02")
