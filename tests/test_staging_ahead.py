@@ -140,12 +140,12 @@ def test_small_files_staged_together_stage_as_they_do_alone(
         alone = {}
         for day in nonempty:
             item = landed(day)
-            try:
-                alone[day] = staged_outcome(
-                    stager, item, stager.stage_file(item.row, day, item.local, item.scratch)
-                )
-            except SourceFileError as exc:
-                alone[day] = str(exc)
+            (outcome,) = stager.stage_files([item])
+            alone[day] = (
+                str(outcome)
+                if isinstance(outcome, SourceFileError)
+                else staged_outcome(stager, item, outcome)
+            )
         items = [landed(day) for day in nonempty]
         queries: list[str] = []
         monkeypatch.setattr(FileStager, "_stage_alone", lambda *args: pytest.fail("a file was staged alone"))

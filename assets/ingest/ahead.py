@@ -87,6 +87,10 @@ class StagedAhead:
     error: Exception | None = None
 
 
+# A file staged ahead: the task that stages it (with a few others), and its place among the task's files.
+Pending = tuple[Future[list[StagedAhead | None]], int]
+
+
 class StagingAhead:
     """Stages the landed files of upcoming partitions on threads of their own (STAGING_THREADS files at once).
 
@@ -116,9 +120,7 @@ class StagingAhead:
         self._pool = ThreadPoolExecutor(
             max_workers=STAGING_THREADS, thread_name_prefix="staging-ahead", initializer=self._take_stager
         )
-        self._pending: dict[
-            str, tuple[Future[list[StagedAhead | None]], int]
-        ] = {}  # a task, and the file's place
+        self._pending: dict[str, Pending] = {}
 
     def _take_stager(self) -> None:
         self._thread.stager = self._stagers.get_nowait()
@@ -198,7 +200,7 @@ class StagingAhead:
             cursor.close()
 
 
-def _result(pending: tuple[Future[list[StagedAhead | None]], int] | None) -> StagedAhead | None:
+def _result(pending: Pending | None) -> StagedAhead | None:
     """A file's finished staging (waiting for its task); None when there was none, the task was cancelled, or it
     failed before staging (the ingestor then meets the same failure itself)."""
     if pending is None or pending[0].cancelled():

@@ -290,11 +290,12 @@ def csv_relations(
         if header
         else None
     )
+    raw_sql = _json_of_fields(fields)
     own = [
         RawRelation(
             select,
             fields,
-            _json_of_fields(fields),
+            raw_sql,
             f"SELECT line - {scan.header_lines} AS __row, trim(any_value(csv_line), chr(13) || chr(10)) AS __raw, "
             f"min(error_type || ': ' || error_message) AS __detail FROM {rejects}_errors WHERE file_id = {n} "
             "GROUP BY line",
@@ -304,7 +305,7 @@ def csv_relations(
         )
         for n, path in enumerate(paths)
     ]
-    return RawRelation(select, fields, own[0].raw_sql, None, repeated, scan), own
+    return RawRelation(select, fields, raw_sql, None, repeated, scan), own
 
 
 def read_lines_relation(path: str, gz: bool) -> str:

@@ -90,16 +90,10 @@ class FileStager:
         # the order of a staged file's rows: by record, and a record's lines by name
         self._order = "source_row, source_line" if spec.kind == "usage" else "source_row"
 
-    def stage_file(self, row: LedgerRow, key: str, local: str, scratch: str) -> Staged:
-        """One pass over the file: every parsed row, with its verdict, staged in file order; `row` is
-        accounted (and marked rejected when too many rows broke the contract)."""
-        (outcome,) = self.stage_files([Landed(row, key, local, scratch)])
-        if isinstance(outcome, SourceFileError):
-            raise outcome
-        return outcome
-
     def stage_files(self, files: list[Landed]) -> list[Staged | SourceFileError]:
-        """Stage each file as `stage_file` does, in order; a file that cannot be read gets its error instead.
+        """One pass over each file, in order: every parsed row, with its verdict, staged in file order, and the
+        file's ledger row accounted (and marked rejected when too many rows broke the contract); a file that
+        cannot be read gets its error instead.
 
         Small files whose raw fields agree are read by one query (see compile_files) into one Parquet file that
         is then split by file; when that query fails, each of them is staged by a query of its own, so that
@@ -212,7 +206,7 @@ class FileStager:
                 os.remove(joint)
 
     def _finish(self, landed: Landed, raw: RawRelation, staged: str, counts: tuple | None) -> Staged:
-        """A staged file's rejected records, renumbering, repeated keys and accounts (see stage_file); with its
+        """A staged file's rejected records, renumbering, repeated keys and accounts (see stage_files); with its
         `counts` known, its keys do not repeat."""
         row, scratch = landed.row, landed.scratch
         rejects = self._rejects(raw)
