@@ -5,71 +5,64 @@ from __future__ import annotations
 import duckdb
 
 from assets.dictionary.sources import is_sample
-from warehouse.lake import scalar
+from warehouse.lake import first_row, scalar
 
+# Headline figures, grouped by the rows they aggregate (one query each): (FROM clause, [(label, aggregate,
+# format)]); {source}, {provider} and {tenant} keep the reference samples out unless asked.
 HEADLINES = (
     (
-        "Charge lines",
-        "SELECT count(*) FILTER (WHERE coalesce(period_part, 1) = 1) FROM core.compute_usage WHERE {source}",
-        "{:,}",
+        "core.compute_usage WHERE {source}",
+        (
+            ("Charge lines", "count(*) FILTER (WHERE coalesce(period_part, 1) = 1)", "{:,}"),
+            ("GPU-hours", "sum(gpu_hours)", "{:,.0f}"),
+            ("PFLOP-hours", "sum(pflop_hours)", "{:,.0f}"),
+            ("Effective cost (CNY)", "sum(effective_cost_cny)", "{:,.2f}"),
+            (
+                "Domestic-chip share of GPU-hours",
+                "sum(gpu_hours) FILTER (WHERE is_domestic_chip) / sum(gpu_hours)",
+                "{:.1%}",
+            ),
+            ("Tenants with usage", "count(DISTINCT tenant_id)", "{:,}"),
+        ),
     ),
-    ("GPU-hours", "SELECT sum(gpu_hours) FROM core.compute_usage WHERE {source}", "{:,.0f}"),
-    ("PFLOP-hours", "SELECT sum(pflop_hours) FROM core.compute_usage WHERE {source}", "{:,.0f}"),
+    ("core.dataset_catalog WHERE is_current AND {source}", (("Datasets (current)", "count(*)", "{:,}"),)),
     (
-        "Effective cost (CNY)",
-        "SELECT sum(effective_cost_cny) FROM core.compute_usage WHERE {source}",
-        "{:,.2f}",
+        "core.data_transfers WHERE status = 'completed' AND {source}",
+        (("Bytes transferred (TB)", "sum(bytes) / 1e12", "{:,.1f}"),),
     ),
+    ("core.vouchers WHERE {source}", (("Voucher face value (CNY)", "sum(face_value_cny)", "{:,.2f}"),)),
+    ("audit.quarantine WHERE {source}", (("Rows quarantined", "count(*)", "{:,}"),)),
     (
-        "Domestic-chip share of GPU-hours",
-        "SELECT sum(gpu_hours) FILTER (WHERE is_domestic_chip) / sum(gpu_hours) FROM core.compute_usage "
-        "WHERE {source}",
-        "{:.1%}",
-    ),
-    ("Tenants with usage", "SELECT count(DISTINCT tenant_id) FROM core.compute_usage WHERE {source}", "{:,}"),
-    ("Datasets (current)", "SELECT count(*) FROM core.dataset_catalog WHERE is_current AND {source}", "{:,}"),
-    (
-        "Bytes transferred (TB)",
-        "SELECT sum(bytes) / 1e12 FROM core.data_transfers WHERE status = 'completed' AND {source}",
-        "{:,.1f}",
-    ),
-    ("Voucher face value (CNY)", "SELECT sum(face_value_cny) FROM core.vouchers WHERE {source}", "{:,.2f}"),
-    ("Rows quarantined", "SELECT count(*) FROM audit.quarantine WHERE {source}", "{:,}"),
-    (
-        "Subsidy redeemed (CNY)",
-        "SELECT sum(amount_cny) FROM marts.subsidy_attribution WHERE {provider}",
-        "{:,.2f}",
+        "marts.subsidy_attribution WHERE {provider}",
+        (("Subsidy redeemed (CNY)", "sum(amount_cny)", "{:,.2f}"),),
     ),
     (
-        "Voucher balance outstanding (CNY)",
-        "SELECT sum(outstanding_cny) FROM marts.voucher_balances "
+        "marts.voucher_balances "
         "WHERE balance_date = (SELECT max(balance_date) FROM marts.voucher_balances) AND {tenant}",
-        "{:,.2f}",
+        (("Voucher balance outstanding (CNY)", "sum(outstanding_cny)", "{:,.2f}"),),
     ),
     (
-        "Net cost per PFLOP-hour (CNY)",
-        "SELECT sum(net_cost_cny) / sum(pflop_hours) FROM marts.cost_reduction_monthly WHERE pflop_hours > 0 "
-        "AND {provider}",
-        "{:,.2f}",
+        "marts.cost_reduction_monthly WHERE pflop_hours > 0 AND {provider}",
+        (
+            ("Net cost per PFLOP-hour (CNY)", "sum(net_cost_cny) / sum(pflop_hours)", "{:,.2f}"),
+            (
+                "Net cost below the overseas reference card",
+                "1 - sum(net_cost_cny) FILTER (WHERE reference_cost_per_pflop_hour IS NOT NULL) / "
+                "sum(reference_cost_per_pflop_hour * pflop_hours)",
+                "{:.1%}",
+            ),
+            (
+                "Cost per PFLOP-hour below tenants' first 3 months",
+                "1 - sum(effective_cost_cny) FILTER (WHERE NOT in_own_baseline) / "
+                "sum(own_baseline_effective_cost_per_pflop_hour * pflop_hours) FILTER (WHERE NOT in_own_baseline)",
+                "{:.1%}",
+            ),
+        ),
     ),
     (
-        "Net cost below the overseas reference card",
-        "SELECT 1 - sum(net_cost_cny) / sum(reference_cost_per_pflop_hour * pflop_hours) "
-        "FROM marts.cost_reduction_monthly "
-        "WHERE pflop_hours > 0 AND reference_cost_per_pflop_hour IS NOT NULL AND {provider}",
-        "{:.1%}",
-    ),
-    (
-        "Cost per PFLOP-hour below tenants' first 3 months",
-        "SELECT 1 - sum(effective_cost_cny) / sum(own_baseline_effective_cost_per_pflop_hour * pflop_hours) "
-        "FROM marts.cost_reduction_monthly WHERE pflop_hours > 0 AND NOT in_own_baseline AND {provider}",
-        "{:.1%}",
-    ),
-    (
-        "Site pools projected past capacity within 180 days",
-        "SELECT count(*) FROM marts.capacity_alerts "
+        "marts.capacity_alerts "
         "WHERE level = 'site' AND metric = 'gpu_hours' AND threshold = 1.0 AND first_date IS NOT NULL",
-        "{:,}",
+        (("Site pools projected past capacity within 180 days", "count(*)", "{:,}"),),
     ),
 )
 
@@ -91,13 +84,15 @@ def headline_figures(con: duckdb.DuckDBPyConnection, samples: bool = False) -> l
         for key, column in (("source", "source_name"), ("provider", "provider_id"), ("tenant", "tenant_id"))
     }
     figures = []
-    for label, query, fmt in HEADLINES:
+    for rows, headlines in HEADLINES:
+        aggregates = ", ".join(aggregate for _, aggregate, _ in headlines)
         try:
-            value = scalar(con, query.format(**keep))
+            values = first_row(con, f"SELECT {aggregates} FROM {rows.format(**keep)}")
         except duckdb.CatalogException:
-            figures.append((label, "n/a (table not published)"))
+            figures += [(label, "n/a (table not published)") for label, _, _ in headlines]
             continue
-        figures.append((label, "n/a" if value is None else fmt.format(value)))
+        for (label, _, fmt), value in zip(headlines, values, strict=True):
+            figures.append((label, "n/a" if value is None else fmt.format(value)))
     return figures
 
 
