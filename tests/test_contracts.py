@@ -1,5 +1,6 @@
 """Great Expectations contracts: every table has a suite, the demo keeps them, and a broken one blocks publish."""
 
+import datetime as dt
 from pathlib import Path
 
 import dagster as dg
@@ -8,7 +9,7 @@ import pytest
 
 from assets.contracts.checks import failures_markdown
 from assets.contracts.suites import suite_paths
-from assets.contracts.validation import create_table_views, load_suite, validate
+from assets.contracts.validation import Scope, create_table_views, load_suite, validate
 from assets.resources import Lakehouse
 from assets.tables import TABLES
 from tests.conftest import Deployment, lake_connection
@@ -82,8 +83,8 @@ def test_a_day_partitioned_contract_runs_on_the_days_of_the_run(demo: Deployment
     with demo.environment():
         lakehouse = Lakehouse.from_settings(demo.settings)
         with lakehouse.read() as con:
-            outcome = validate(con, suite, (day, day))
-            create_table_views(con, {"audit.ingest_ledger", "ref.chips"}, (day, day))
+            outcome = validate(con, suite, Scope(days=(day, day)))
+            create_table_views(con, {"audit.ingest_ledger", "ref.chips"}, Scope(days=(day, day)))
             ledger_days = con.execute("SELECT DISTINCT partition_key FROM audit_ingest_ledger").fetchall()
             chips = con.execute("SELECT count(*) FROM lake.ref.chips").fetchone()[0]
             all_chips = con.execute("SELECT count(*) FROM lake.ref.chips").fetchone()[0]
@@ -150,3 +151,23 @@ def test_a_fixed_shape_tables_column_list_comes_from_its_declaration(lake) -> No
         e.column_set for e in suite.expectations if e.expectation_type == "expect_table_columns_to_match_set"
     ]
     assert declared == [list(TABLES["ref.chips"].columns)]
+
+
+def test_a_contract_scoped_to_charge_dates_validates_their_rows_only(lake) -> None:
+    with lake_connection(lake) as con:
+        con.execute("CREATE SCHEMA IF NOT EXISTS lake.marts")
+        con.execute(
+            "CREATE OR REPLACE TABLE lake.marts.subsidy_unattributed AS SELECT * FROM (VALUES "
+            "(DATE '2025-08-01', NULL), (DATE '2025-08-02', 'L2')) t(charge_date, charge_line_id)"
+        )
+        suite = gx.ExpectationSuite(
+            name="scoped",
+            meta={"table": "marts.subsidy_unattributed"},
+            expectations=[gx.expectations.ExpectColumnValuesToNotBeNull(column="charge_line_id")],
+        )
+        whole = validate(con, suite)
+        broken_day = validate(con, suite, Scope(dates=frozenset({dt.date(2025, 8, 1)})))
+        other_day = validate(con, suite, Scope(dates=frozenset({dt.date(2025, 8, 2)})))
+        no_day = validate(con, suite, Scope(dates=frozenset()))
+    assert not whole.passed and not broken_day.passed
+    assert other_day.passed and no_day.passed

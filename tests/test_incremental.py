@@ -216,3 +216,51 @@ def test_a_changed_spec_reruns_its_source_and_what_depends_on_it(
         plan.keys
     )
     assert refresh_job(defs, dg.AssetSelection.assets(*plan.keys))  # a job Dagster can build
+
+
+def export_checks(deployment: Deployment, run_id: str) -> dict[str, tuple[bool, str]]:
+    """Check name -> (passed, which rows it validated) of the FOCUS export's checks evaluated in a run."""
+    records = deployment.instance.get_records_for_run(
+        run_id, of_type=dg.DagsterEventType.ASSET_CHECK_EVALUATION
+    ).records
+    found = {}
+    for record in records:
+        evaluation = record.event_log_entry.dagster_event.event_specific_data
+        if evaluation.asset_key == dg.AssetKey(["exports", "focus_cost_and_usage"]):
+            found[evaluation.check_name] = (evaluation.passed, evaluation.metadata["validated"].value)
+    return found
+
+
+def test_the_export_checks_validate_the_charge_dates_that_changed(tmp_path: Path) -> None:
+    deployment = make_deployment(tmp_path / "home", days=DAYS, scale=SCALE)
+    last, _ = hold_back_last_day(deployment, tmp_path / "held")
+    first = deployment.refresh()
+    assert first.success, first.failures
+    checks = export_checks(deployment, first.run_id)
+    assert checks == {"contract": (True, "every row"), "focus_1_2_conformance": (True, "every row")}
+
+    land(tmp_path / "held", Path(deployment.settings.landing_url))
+    second = deployment.refresh()
+    assert second.success, second.failures
+    new_dates = {
+        d.isoformat()
+        for (d,) in deployment.query(
+            "SELECT DISTINCT charge_date FROM core.compute_usage WHERE partition_key = ?", [last]
+        )
+    }
+    (all_dates,) = deployment.query("SELECT count(DISTINCT x_ChargeDate) FROM exports.focus_cost_and_usage")[
+        0
+    ]
+    checks = export_checks(deployment, second.run_id)
+    assert set(checks) == {"contract", "focus_1_2_conformance"}
+    for passed, validated in checks.values():
+        assert passed and validated.startswith("rows of the "), validated
+        # the rows of the charge dates that changed since the first run: the new day's lines (and those the
+        # subsidy attribution rewrote), not the export's other dates
+        listed = set(validated.rsplit(": ", 1)[1].split(", "))
+        assert new_dates <= listed and len(listed) < all_dates, (validated, all_dates)
+
+    rebuilt = deployment.refresh(full=True)  # a rebuild validates every row again
+    assert rebuilt.success, rebuilt.failures
+    assert {v for _, v in export_checks(deployment, rebuilt.run_id).values()} == {"every row"}
+    deployment.instance.dispose()

@@ -1,17 +1,23 @@
 """Each table's Great Expectations suite as a blocking Dagster asset check on the asset that writes it."""
 
+import hashlib
 import html
 import json
 from collections.abc import Collection
 from typing import TYPE_CHECKING
 
 import dagster as dg
+import duckdb
 from dagster import AssetCheckExecutionContext
 
 from assets.contracts.suites import suite_document, suite_paths
+from assets.core.usage import changed_charge_dates_of
 from assets.keys import COLUMNS_KEY, table_asset_keys
+from assets.marts.declarations import sql_marts
+from assets.marts.factory import REBUILD_TAG
 from assets.partitions import run_days
 from assets.resources import Lakehouse
+from warehouse.introspect import current_snapshot
 
 if TYPE_CHECKING:
     from assets.contracts.validation import ContractOutcome
@@ -19,6 +25,12 @@ if TYPE_CHECKING:
 CONTRACT_CHECK = "contract"
 # Tables written per day partition: their contract runs on the days of the run.
 DAY_PARTITIONED = ("core.compute_usage",)
+# Views of charge lines (dated by charge date) whose checks run on the charge dates whose rows may have changed
+# since the check last passed (see changed_scope).
+CHANGE_SCOPED = ("exports.focus_cost_and_usage",)
+# Check metadata: the lake snapshot a check's rows were read from, and a digest of what it checks them against.
+CHECKED_AT = "lake_snapshot"
+CHECKED_VERSION = "checked_version"
 
 
 def _cell(value: object) -> str:
@@ -39,9 +51,11 @@ def failures_markdown(outcome: "ContractOutcome") -> str:
     return "\n".join(lines)
 
 
-def check_result(outcome: "ContractOutcome") -> dg.AssetCheckResult:
-    """The Dagster result of a contract: failed criticals are errors (blocking), failed warnings warn."""
+def check_result(outcome: "ContractOutcome", scoped: dict | None = None) -> dg.AssetCheckResult:
+    """The Dagster result of a contract: failed criticals are errors (blocking), failed warnings warn; `scoped`:
+    the metadata of the rows it validated (see changed_scope)."""
     metadata: dict[str, dg.MetadataValue] = {
+        **(scoped or {}),
         "expectations": dg.MetadataValue.int(len(outcome.outcomes)),
         "failed": dg.MetadataValue.int(len(outcome.failed)),
         "seconds": dg.MetadataValue.float(round(outcome.seconds, 3)),
@@ -81,14 +95,75 @@ def build_contract_check(table: str) -> dg.AssetChecksDefinition:
     )
     def _contract(context: AssetCheckExecutionContext, lakehouse: Lakehouse) -> dg.AssetCheckResult:
         # Great Expectations is imported when a check runs, not when the code location loads.
-        from assets.contracts.validation import load_suite, validate
+        from assets.contracts.validation import Scope, load_suite, validate
 
-        # A day-partitioned table is validated on the days the run wrote (its other days did not change).
-        days = run_days(context.run.tags) if table in DAY_PARTITIONED else None
+        suite = load_suite(path)
         with lakehouse.read() as con:  # a committed snapshot: never blocks, nor is blocked by, a writer
-            return check_result(validate(con, load_suite(path), days))
+            scope, scoped = None, None
+            if (
+                table in DAY_PARTITIONED
+            ):  # validated on the days the run wrote (its other days did not change)
+                days = run_days(context.run.tags)
+                scope = Scope(days=days) if days else None
+            elif table in CHANGE_SCOPED:
+                version = json.dumps(suite_document(path), sort_keys=True, default=str)
+                dates, scoped = changed_scope(context, con, lakehouse, table, version)
+                scope = Scope(dates=frozenset(dates)) if dates is not None else None
+            return check_result(validate(con, suite, scope), scoped)
 
     return _contract
+
+
+def passed_at(context: AssetCheckExecutionContext, version: str) -> int | None:
+    """The lake snapshot that this check's latest evaluation of an earlier run read, if it passed checking the
+    same `version` of what it checks (and the run asks for no rebuild); else None."""
+    if context.run.tags.get(REBUILD_TAG):
+        return None
+    (key,) = context.selected_asset_check_keys
+    for record in context.instance.event_log_storage.get_asset_check_execution_history(key, limit=20):
+        evaluation = record.evaluation
+        if record.run_id == context.run.run_id or evaluation is None:
+            continue  # this run's, or one that never ran (its asset failed)
+        metadata = evaluation.metadata
+        version_of = metadata.get(CHECKED_VERSION)
+        if not evaluation.passed or version_of is None or version_of.value != digest(version):
+            return None
+        return int(metadata[CHECKED_AT].value)
+    return None
+
+
+def digest(text: str) -> str:
+    """A short digest of what a check checks rows against."""
+    return hashlib.sha1(text.encode("utf-8")).hexdigest()[:16]
+
+
+def changed_scope(
+    context: AssetCheckExecutionContext,
+    con: duckdb.DuckDBPyConnection,
+    lakehouse: Lakehouse,
+    table: str,
+    version: str,
+) -> tuple[set | None, dict]:
+    """The charge dates whose rows of the view `table` (CHANGE_SCOPED) may have changed since this check last
+    passed with the same `version` of its rules and the view's query (None: every row), and the metadata that
+    records what was validated: a later run validates what changed after the snapshot read now."""
+    mart = sql_marts()[table]
+    version = f"{version}\0{mart.code_version}"
+    snapshot = current_snapshot(con)
+    since = passed_at(context, version)
+    dates = None if since is None else changed_charge_dates_of(con, lakehouse.specs(), mart.deps, since)
+    validated = (
+        "every row"
+        if dates is None
+        else f"rows of the {len(dates)} charge date(s) changed since lake snapshot {since}: "
+        + (", ".join(d.isoformat() for d in sorted(dates)) if len(dates) <= 10 else "many")
+    )
+    metadata = {
+        CHECKED_AT: dg.MetadataValue.int(snapshot),
+        CHECKED_VERSION: dg.MetadataValue.text(digest(version)),
+        "validated": dg.MetadataValue.text(validated),
+    }
+    return dates, metadata
 
 
 def build_contract_checks(keys: Collection[dg.AssetKey] | None = None) -> list[dg.AssetChecksDefinition]:

@@ -22,11 +22,13 @@ from great_expectations.expectations.expectation_configuration import Expectatio
 
 from assets.contracts.gx_duckdb import URL_SCHEME, enable_regex
 from assets.contracts.suites import suite_document
-from assets.tables import TABLES
+from assets.tables import DATED_BY, TABLES
 from warehouse.introspect import lake_tables
 from warehouse.lake import sql_ident, sql_str
 
 SAMPLES = 5
+# The columns a Scope's dates select by: the charge date of a charge line, of its attribution and its export line.
+CHARGE_DATED = ("charge_date", "x_ChargeDate")
 ROW_QUERY = "unexpected_rows_expectation"
 # A row query that returns whole rows: `SELECT * FROM {batch} WHERE <condition>`.
 WHOLE_ROWS = re.compile(
@@ -78,32 +80,43 @@ def load_suite(path: Path) -> gx.ExpectationSuite:
         raise ValueError(f"{path}: {exc}") from None
 
 
-def create_table_views(
-    con: duckdb.DuckDBPyConnection, names: set[str], days: tuple[str, str] | None = None
-) -> None:
-    """A view per named lake table (e.g. core_compute_usage), visible to every cursor of the connection; with
-    `days`, the tables that have a partition_key hold only the rows of those day partitions."""
+def create_table_views(con: duckdb.DuckDBPyConnection, names: set[str], scope: Scope | None = None) -> None:
+    """A view per named lake table (e.g. core_compute_usage), visible to every cursor of the connection, holding
+    only the rows in `scope` where the table can be scoped."""
     existing = lake_tables(con)
     for name, table in TABLES.items():
         if name not in names or (not table.columns and name not in existing):
             continue  # a table without a fixed shape that nothing has written yet
         view = f"memory.main.{name.replace('.', '_')}"
-        con.execute(f"CREATE OR REPLACE VIEW {view} AS {_rows(con, name, days, existing)}")
+        con.execute(f"CREATE OR REPLACE VIEW {view} AS {_rows(con, name, scope, existing)}")
+
+
+@dataclass(frozen=True)
+class Scope:
+    """The rows a contract validates, when not all: those of the day partitions `days` (first, last), or those
+    charged on `dates` (rows dated by charge date, see assets.tables.DATED_BY)."""
+
+    days: tuple[str, str] | None = None
+    dates: frozenset | None = None
 
 
 def _rows(
-    con: duckdb.DuckDBPyConnection, name: str, days: tuple[str, str] | None, existing: set[str] | None = None
+    con: duckdb.DuckDBPyConnection, name: str, scope: Scope | None, existing: set[str] | None = None
 ) -> str:
-    """SELECT of a lake table's rows, only those of the day partitions `days` when it has a partition_key."""
+    """SELECT of a lake table's rows, only those in `scope` where it has the column the scope names."""
     source = TABLES[name].source(con, existing)
     query = f"SELECT * FROM {source}"
-    if days is None:
+    if scope is None:
         return query
     columns = {r[0] for r in con.execute(f"DESCRIBE {query}").fetchall()}
-    if "partition_key" not in columns:
-        return query
-    first, last = (sql_str(d) for d in days)
-    return f"{query} WHERE partition_key BETWEEN {first} AND {last}"
+    if scope.days is not None and "partition_key" in columns:
+        first, last = (sql_str(d) for d in scope.days)
+        return f"{query} WHERE partition_key BETWEEN {first} AND {last}"
+    dated = DATED_BY.get(name)
+    if scope.dates is not None and dated in columns and dated in CHARGE_DATED:
+        listed = ", ".join(f"DATE {sql_str(d.isoformat())}" for d in sorted(scope.dates)) or "NULL"
+        return f"{query} WHERE {sql_ident(dated)} IN ({listed})"
+    return query
 
 
 def _label(config: object) -> str:
@@ -139,10 +152,10 @@ def _outcome(result: object) -> ExpectationOutcome:
 
 
 def validate(
-    con: duckdb.DuckDBPyConnection, suite: gx.ExpectationSuite, days: tuple[str, str] | None = None
+    con: duckdb.DuckDBPyConnection, suite: gx.ExpectationSuite, scope: Scope | None = None
 ) -> ContractOutcome:
-    """Run a suite against its table in the lake; `con` gets a view per warehouse table it names. With `days`,
-    the suite runs on the rows of those day partitions, and so do the tables it reconciles with (per file).
+    """Run a suite against its table in the lake; `con` gets a view per warehouse table it names. With a
+    `scope`, the suite runs on the rows in it, and so do the tables it reconciles with.
 
     The validated rows are read from the lake once, into a table of the connection's in-memory database
     (spilling to disk past the memory limit), and every expectation's query runs on that copy: each scan of a
@@ -151,9 +164,9 @@ def validate(
     table = suite.meta["table"]
     view = table.replace(".", "_")
     text = json.dumps(suite.to_json_dict(), default=str)
-    create_table_views(con, {n for n in TABLES if n != table and n.replace(".", "_") in text}, days)
+    create_table_views(con, {n for n in TABLES if n != table and n.replace(".", "_") in text}, scope)
     con.execute(f"DROP VIEW IF EXISTS memory.main.{view}")
-    con.execute(f"CREATE OR REPLACE TABLE memory.main.{view} AS {_rows(con, table, days)}")
+    con.execute(f"CREATE OR REPLACE TABLE memory.main.{view} AS {_rows(con, table, scope)}")
     try:
         outcomes = run_suite(con, suite, view)
     finally:

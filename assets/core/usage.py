@@ -12,10 +12,10 @@ from __future__ import annotations
 import duckdb
 
 from assets.ingest.spec import SourceSpec
-from assets.tables import CHARGE_LINE_ID, TABLES, ingest_table, kind_columns
+from assets.tables import CHARGE_LINE_ID, DATED_BY, TABLES, ingest_table, kind_columns
 from warehouse.catalog import TableDef, create_tables
 from warehouse.ducklake import qualified
-from warehouse.introspect import change_feed, current_snapshot, lake_tables
+from warehouse.introspect import change_feed, current_snapshot, lake_tables, table_changed
 from warehouse.lake import sql_ident
 from warehouse.rewrite import define_view
 
@@ -77,3 +77,30 @@ def changed_charge_dates(con: duckdb.DuckDBPyConnection, specs: list[SourceSpec]
     except duckdb.Error:
         return None
     return {r[0] for r in rows}
+
+
+def changed_charge_dates_of(
+    con: duckdb.DuckDBPyConnection, specs: list[SourceSpec], inputs: tuple[str, ...], since: int
+) -> set | None:
+    """The charge dates whose rows of a view over `inputs` (lake table names) may differ from snapshot `since`:
+    those of core.compute_usage's changed rows and of the changed rows of inputs dated by charge date; None
+    (look at every row) when any other input changed or a change feed cannot tell."""
+    dates: set = set()
+    now = current_snapshot(con)
+    for name in inputs:
+        if name == USAGE:
+            found = changed_charge_dates(con, specs, since)
+        elif DATED_BY.get(name) == "charge_date" and now > since:
+            try:
+                rows = con.execute(
+                    f"SELECT DISTINCT charge_date FROM {change_feed(name, since, now)}"
+                ).fetchall()
+            except duckdb.Error:
+                return None
+            found = {r[0] for r in rows}
+        else:
+            found = None if table_changed(con, name, since) else set()
+        if found is None:
+            return None
+        dates |= found
+    return dates
