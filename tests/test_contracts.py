@@ -13,6 +13,7 @@ from assets.contracts.validation import Scope, create_table_views, load_suite, v
 from assets.resources import Lakehouse
 from assets.tables import TABLES
 from tests.conftest import Deployment, lake_connection
+from warehouse.introspect import current_snapshot
 
 
 def test_every_core_ref_and_mart_table_has_a_loadable_suite() -> None:
@@ -171,3 +172,35 @@ def test_a_contract_scoped_to_charge_dates_validates_their_rows_only(lake) -> No
         no_day = validate(con, suite, Scope(dates=frozenset()))
     assert not whole.passed and not broken_day.passed
     assert other_day.passed and no_day.passed
+
+
+def test_a_contract_since_a_snapshot_judges_the_inserted_rows_and_every_row_across_rows(lake) -> None:
+    """Rules on a row's own values run on the rows inserted since the snapshot; rules across rows (a unique key)
+    on every row."""
+    suite = gx.ExpectationSuite(
+        name="since",
+        meta={"table": "marts.subsidy_unattributed"},
+        expectations=[
+            gx.expectations.ExpectColumnValuesToNotBeNull(column="charge_line_id"),
+            gx.expectations.ExpectColumnValuesToBeUnique(column="charge_line_id"),
+        ],
+    )
+    with lake_connection(lake) as con:
+        con.execute("CREATE SCHEMA IF NOT EXISTS lake.marts")
+        con.execute(
+            "CREATE OR REPLACE TABLE lake.marts.subsidy_unattributed AS SELECT * FROM (VALUES "
+            "(DATE '2025-08-01', NULL), (DATE '2025-08-02', 'L2')) t(charge_date, charge_line_id)"
+        )
+        since = current_snapshot(con)
+        con.execute("INSERT INTO lake.marts.subsidy_unattributed VALUES (DATE '2025-08-03', 'L3')")
+        new_rows = validate(con, suite, Scope(since=since))
+        con.execute("INSERT INTO lake.marts.subsidy_unattributed VALUES (DATE '2025-08-04', 'L2')")
+        repeated = validate(con, suite, Scope(since=since))
+        whole = validate(con, suite)
+    assert new_rows.passed and new_rows.validated.startswith("the 1 row(s) inserted since lake snapshot")
+    assert [o.expectation for o in repeated.failed] == ["expect_column_values_to_be_unique(charge_line_id)"]
+    assert {o.expectation for o in whole.failed} == {
+        "expect_column_values_to_not_be_null(charge_line_id)",
+        "expect_column_values_to_be_unique(charge_line_id)",
+    }
+    assert whole.validated == "every row"

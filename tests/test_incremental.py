@@ -218,26 +218,31 @@ def test_a_changed_spec_reruns_its_source_and_what_depends_on_it(
     assert refresh_job(defs, dg.AssetSelection.assets(*plan.keys))  # a job Dagster can build
 
 
-def export_checks(deployment: Deployment, run_id: str) -> dict[str, tuple[bool, str]]:
-    """Check name -> (passed, which rows it validated) of the FOCUS export's checks evaluated in a run."""
+def checks_of(deployment: Deployment, run_id: str, key: dg.AssetKey) -> dict[str, tuple[bool, str]]:
+    """Check name -> (passed, which rows it validated) of an asset's checks evaluated in a run."""
     records = deployment.instance.get_records_for_run(
         run_id, of_type=dg.DagsterEventType.ASSET_CHECK_EVALUATION
     ).records
     found = {}
     for record in records:
         evaluation = record.event_log_entry.dagster_event.event_specific_data
-        if evaluation.asset_key == dg.AssetKey(["exports", "focus_cost_and_usage"]):
+        if evaluation.asset_key == key:
             found[evaluation.check_name] = (evaluation.passed, evaluation.metadata["validated"].value)
     return found
 
 
-def test_the_export_checks_validate_the_charge_dates_that_changed(tmp_path: Path) -> None:
+EXPORT = dg.AssetKey(["exports", "focus_cost_and_usage"])
+CHIP_MIX = dg.AssetKey(["marts", "chip_mix"])
+
+
+def test_the_checks_validate_what_changed_since_they_last_passed(tmp_path: Path) -> None:
     deployment = make_deployment(tmp_path / "home", days=DAYS, scale=SCALE)
     last, _ = hold_back_last_day(deployment, tmp_path / "held")
     first = deployment.refresh()
     assert first.success, first.failures
-    checks = export_checks(deployment, first.run_id)
+    checks = checks_of(deployment, first.run_id, EXPORT)
     assert checks == {"contract": (True, "every row"), "focus_1_2_conformance": (True, "every row")}
+    assert checks_of(deployment, first.run_id, CHIP_MIX) == {"contract": (True, "every row")}
 
     land(tmp_path / "held", Path(deployment.settings.landing_url))
     second = deployment.refresh()
@@ -251,7 +256,7 @@ def test_the_export_checks_validate_the_charge_dates_that_changed(tmp_path: Path
     (all_dates,) = deployment.query("SELECT count(DISTINCT x_ChargeDate) FROM exports.focus_cost_and_usage")[
         0
     ]
-    checks = export_checks(deployment, second.run_id)
+    checks = checks_of(deployment, second.run_id, EXPORT)
     assert set(checks) == {"contract", "focus_1_2_conformance"}
     for passed, validated in checks.values():
         assert passed and validated.startswith("rows of the "), validated
@@ -259,8 +264,14 @@ def test_the_export_checks_validate_the_charge_dates_that_changed(tmp_path: Path
         # subsidy attribution rewrote), not the export's other dates
         listed = set(validated.rsplit(": ", 1)[1].split(", "))
         assert new_dates <= listed and len(listed) < all_dates, (validated, all_dates)
+    # a mart's contract: its rows that the new day's refresh wrote, and its unique grain over every row
+    days = ", ".join(f"DATE '{d}'" for d in sorted(new_dates))
+    (mix,) = deployment.query(f"SELECT count(*) FROM marts.chip_mix WHERE usage_date IN ({days})")[0]
+    passed, validated = checks_of(deployment, second.run_id, CHIP_MIX)["contract"]
+    assert passed and validated.startswith(f"the {mix} row(s) inserted since lake snapshot"), validated
 
     rebuilt = deployment.refresh(full=True)  # a rebuild validates every row again
     assert rebuilt.success, rebuilt.failures
-    assert {v for _, v in export_checks(deployment, rebuilt.run_id).values()} == {"every row"}
+    assert {v for _, v in checks_of(deployment, rebuilt.run_id, EXPORT).values()} == {"every row"}
+    assert checks_of(deployment, rebuilt.run_id, CHIP_MIX)["contract"][1] == "every row"
     deployment.instance.dispose()

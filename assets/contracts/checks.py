@@ -51,11 +51,12 @@ def failures_markdown(outcome: "ContractOutcome") -> str:
     return "\n".join(lines)
 
 
-def check_result(outcome: "ContractOutcome", scoped: dict | None = None) -> dg.AssetCheckResult:
-    """The Dagster result of a contract: failed criticals are errors (blocking), failed warnings warn; `scoped`:
-    the metadata of the rows it validated (see changed_scope)."""
+def check_result(outcome: "ContractOutcome", checked: dict | None = None) -> dg.AssetCheckResult:
+    """The Dagster result of a contract: failed criticals are errors (blocking), failed warnings warn;
+    `checked`: the metadata of what it checked (see checked_since)."""
     metadata: dict[str, dg.MetadataValue] = {
-        **(scoped or {}),
+        **(checked or {}),
+        "validated": dg.MetadataValue.text(outcome.validated),
         "expectations": dg.MetadataValue.int(len(outcome.outcomes)),
         "failed": dg.MetadataValue.int(len(outcome.failed)),
         "seconds": dg.MetadataValue.float(round(outcome.seconds, 3)),
@@ -98,18 +99,20 @@ def build_contract_check(table: str) -> dg.AssetChecksDefinition:
         from assets.contracts.validation import Scope, load_suite, validate
 
         suite = load_suite(path)
+        version = json.dumps(suite_document(path), sort_keys=True, default=str)
         with lakehouse.read() as con:  # a committed snapshot: never blocks, nor is blocked by, a writer
-            scope, scoped = None, None
             if (
                 table in DAY_PARTITIONED
             ):  # validated on the days the run wrote (its other days did not change)
                 days = run_days(context.run.tags)
-                scope = Scope(days=days) if days else None
-            elif table in CHANGE_SCOPED:
-                version = json.dumps(suite_document(path), sort_keys=True, default=str)
-                dates, scoped = changed_scope(context, con, lakehouse, table, version)
+                return check_result(validate(con, suite, Scope(days=days) if days else None))
+            if table in CHANGE_SCOPED:
+                dates, checked = changed_scope(context, con, lakehouse, table, version)
                 scope = Scope(dates=frozenset(dates)) if dates is not None else None
-            return check_result(validate(con, suite, scope), scoped)
+            else:  # the rows inserted since the check last passed, by the rules that judge a row on its own
+                since, checked = checked_since(context, con, version)
+                scope = Scope(since=since) if since is not None else None
+            return check_result(validate(con, suite, scope), checked)
 
     return _contract
 
@@ -137,6 +140,19 @@ def digest(text: str) -> str:
     return hashlib.sha1(text.encode("utf-8")).hexdigest()[:16]
 
 
+def checked_since(
+    context: AssetCheckExecutionContext, con: duckdb.DuckDBPyConnection, version: str
+) -> tuple[int | None, dict]:
+    """The lake snapshot this check last passed at, checking the same `version` of what it checks (see
+    passed_at), and the metadata that records the snapshot it reads now: a later run validates what changed
+    after it."""
+    metadata = {
+        CHECKED_AT: dg.MetadataValue.int(current_snapshot(con)),
+        CHECKED_VERSION: dg.MetadataValue.text(digest(version)),
+    }
+    return passed_at(context, version), metadata
+
+
 def changed_scope(
     context: AssetCheckExecutionContext,
     con: duckdb.DuckDBPyConnection,
@@ -145,24 +161,11 @@ def changed_scope(
     version: str,
 ) -> tuple[set | None, dict]:
     """The charge dates whose rows of the view `table` (CHANGE_SCOPED) may have changed since this check last
-    passed with the same `version` of its rules and the view's query (None: every row), and the metadata that
-    records what was validated: a later run validates what changed after the snapshot read now."""
+    passed with the same `version` of its rules and the view's query (None: every row), and the metadata of
+    checked_since."""
     mart = sql_marts()[table]
-    version = f"{version}\0{mart.code_version}"
-    snapshot = current_snapshot(con)
-    since = passed_at(context, version)
+    since, metadata = checked_since(context, con, f"{version}\0{mart.code_version}")
     dates = None if since is None else changed_charge_dates_of(con, lakehouse.specs(), mart.deps, since)
-    validated = (
-        "every row"
-        if dates is None
-        else f"rows of the {len(dates)} charge date(s) changed since lake snapshot {since}: "
-        + (", ".join(d.isoformat() for d in sorted(dates)) if len(dates) <= 10 else "many")
-    )
-    metadata = {
-        CHECKED_AT: dg.MetadataValue.int(snapshot),
-        CHECKED_VERSION: dg.MetadataValue.text(digest(version)),
-        "validated": dg.MetadataValue.text(validated),
-    }
     return dates, metadata
 
 

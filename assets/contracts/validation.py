@@ -22,8 +22,9 @@ from great_expectations.expectations.expectation_configuration import Expectatio
 
 from assets.contracts.gx_duckdb import URL_SCHEME, enable_regex
 from assets.contracts.suites import suite_document
+from assets.core.usage import described_dates
 from assets.tables import DATED_BY, TABLES
-from warehouse.introspect import lake_tables
+from warehouse.introspect import change_feed, current_snapshot, lake_tables
 from warehouse.lake import sql_ident, sql_str
 
 SAMPLES = 5
@@ -59,6 +60,7 @@ class ContractOutcome:
     table: str
     outcomes: list[ExpectationOutcome]
     seconds: float
+    validated: str = "every row"  # which rows
 
     @property
     def failed(self) -> list[ExpectationOutcome]:
@@ -93,11 +95,19 @@ def create_table_views(con: duckdb.DuckDBPyConnection, names: set[str], scope: S
 
 @dataclass(frozen=True)
 class Scope:
-    """The rows a contract validates, when not all: those of the day partitions `days` (first, last), or those
-    charged on `dates` (rows dated by charge date, see assets.tables.DATED_BY)."""
+    """The rows a contract validates, when not all: those of the day partitions `days` (first, last), those
+    charged on `dates` (rows dated by charge date, see assets.tables.DATED_BY), or those that the commits after
+    lake snapshot `since` inserted (see validate)."""
 
     days: tuple[str, str] | None = None
     dates: frozenset | None = None
+    since: int | None = None
+
+    def describe(self) -> str:
+        """Which rows a contract of this scope validates (of a table it can scope)."""
+        if self.days is not None:
+            return f"rows of the day partitions {self.days[0]} to {self.days[1]}"
+        return described_dates(set(self.dates or ()))
 
 
 def _rows(
@@ -155,7 +165,10 @@ def validate(
     con: duckdb.DuckDBPyConnection, suite: gx.ExpectationSuite, scope: Scope | None = None
 ) -> ContractOutcome:
     """Run a suite against its table in the lake; `con` gets a view per warehouse table it names. With a
-    `scope`, the suite runs on the rows in it, and so do the tables it reconciles with.
+    `scope` of days or dates, the suite runs on the rows in it, and so do the tables it reconciles with. With a
+    scope `since` a lake snapshot, the expectations that judge each row on its own values run on the rows
+    inserted since (DuckLake's change feed; every row when the feed cannot tell, the table having been created
+    or replaced since), and the others (unique keys, aggregates, reconciliations) on the whole table.
 
     The validated rows are read from the lake once, into a table of the connection's in-memory database
     (spilling to disk past the memory limit), and every expectation's query runs on that copy: each scan of a
@@ -165,13 +178,68 @@ def validate(
     view = table.replace(".", "_")
     text = json.dumps(suite.to_json_dict(), default=str)
     create_table_views(con, {n for n in TABLES if n != table and n.replace(".", "_") in text}, scope)
+    inserted = _inserted(con, table, scope.since) if scope is not None and scope.since is not None else None
+    whole = f"{view}__whole"
     con.execute(f"DROP VIEW IF EXISTS memory.main.{view}")
-    con.execute(f"CREATE OR REPLACE TABLE memory.main.{view} AS {_rows(con, table, scope)}")
+    rows = _rows(con, table, scope)
+    con.execute(f"CREATE OR REPLACE TABLE memory.main.{view} AS {inserted or rows}")
+    validated = "every row" if scope is None or rows == _rows(con, table, None) else scope.describe()
     try:
-        outcomes = run_suite(con, suite, view)
+        if inserted is None:
+            outcomes = run_suite(con, suite, view)
+        else:
+            count = con.execute(f"SELECT count(*) FROM memory.main.{view}").fetchone()[0]
+            validated = (
+                f"the {count} row(s) inserted since lake snapshot {scope.since} by the rules on each row's "
+                "own values; every row by the others"
+            )
+            con.execute(f"CREATE OR REPLACE VIEW memory.main.{whole} AS {_rows(con, table, None)}")
+            outcomes = run_suite(con, suite, view, per_row=True) + run_suite(con, suite, whole, per_row=False)
     finally:
         con.execute(f"DROP TABLE IF EXISTS memory.main.{view}")
-    return ContractOutcome(table, outcomes, time.perf_counter() - start)
+        con.execute(f"DROP VIEW IF EXISTS memory.main.{whole}")
+    return ContractOutcome(table, outcomes, time.perf_counter() - start, validated)
+
+
+def _inserted(con: duckdb.DuckDBPyConnection, table: str, since: int) -> str | None:
+    """SELECT of the rows of the lake table that the commits after snapshot `since` inserted (or updated) and
+    that it still holds, or None when the change feed cannot tell (the table was created or replaced since, or
+    is a view)."""
+    now = current_snapshot(con)
+    if now <= since:
+        return f"{_rows(con, table, None)} LIMIT 0"
+    query = (
+        f"SELECT * EXCLUDE (snapshot_id, rowid, change_type) FROM {change_feed(table, since, now)} "
+        "QUALIFY row_number() OVER (PARTITION BY rowid ORDER BY snapshot_id DESC, "
+        "change_type IN ('delete', 'update_preimage')) = 1 AND change_type IN ('insert', 'update_postimage')"
+    )
+    try:
+        con.execute(f"DESCRIBE {query}")
+    except duckdb.Error:
+        return None
+    return query
+
+
+# Expectations that judge each row on its own values (of any other table, a row query's condition reads none).
+PER_ROW = (
+    "expect_column_values_to_not_be_null",
+    "expect_column_values_to_be_in_set",
+    "expect_column_values_to_not_be_in_set",
+    "expect_column_values_to_match_regex",
+    "expect_column_values_to_be_between",
+)
+
+
+def is_per_row(config: ExpectationConfiguration) -> bool:
+    """Whether an expectation's verdict on a row depends on that row's values only."""
+    if config.type in PER_ROW:
+        return True
+    if config.type != ROW_QUERY:
+        return False
+    found = WHOLE_ROWS.match(config.kwargs["unexpected_rows_query"])
+    return bool(found) and not re.search(
+        r"\bselect\b|\{batch\}", found.group("condition"), flags=re.IGNORECASE
+    )
 
 
 def finite_numbers(described: list[tuple[str, str]]) -> list[gx.expectations.Expectation]:
@@ -211,9 +279,10 @@ def narrowed(
 
 
 def run_suite(
-    con: duckdb.DuckDBPyConnection, suite: gx.ExpectationSuite, view: str
+    con: duckdb.DuckDBPyConnection, suite: gx.ExpectationSuite, view: str, per_row: bool | None = None
 ) -> list[ExpectationOutcome]:
-    """The outcomes of a suite's expectations on the table (or view) `view` of the in-memory database."""
+    """The outcomes of a suite's expectations on the table (or view) `view` of the in-memory database: of
+    those that judge each row on its own (`per_row` True), of the others (False), or of all (None)."""
     table = suite.meta["table"]
     context = gx.get_context(mode="ephemeral")
     context.variables.progress_bars = ProgressBarsConfig(globally=False, metric_calculations=False)
@@ -230,6 +299,9 @@ def run_suite(
     queries = [e.configuration for e in suite.expectations if e.expectation_type == ROW_QUERY]
     described = [(r[0], r[1]) for r in con.execute(f"DESCRIBE memory.main.{view}").fetchall()]
     queries += [e.configuration for e in finite_numbers(described)]
+    if per_row is not None:
+        row_level = [c for c in row_level if is_per_row(c) == per_row]
+        queries = [c for c in queries if is_per_row(c) == per_row]
     row_id = list(suite.meta.get("row_id") or [])
     if row_id:
         queries = [narrowed(q, [name for name, _ in described], row_id) for q in queries]

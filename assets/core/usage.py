@@ -104,3 +104,10 @@ def changed_charge_dates_of(
             return None
         dates |= found
     return dates
+
+
+def described_dates(dates: set) -> str:
+    """Which rows a check scoped to charge dates (see changed_charge_dates_of) validates, in words."""
+    listed = sorted(d.isoformat() for d in dates)
+    shown = ", ".join(listed) if len(listed) <= 10 else f"{listed[0]} to {listed[-1]}"
+    return f"rows of the {len(listed)} charge date(s) whose rows may have changed: {shown}"

@@ -4,6 +4,7 @@ conformance to FOCUS 1.2 as a Dagster asset check."""
 import dagster as dg
 
 from assets.contracts.checks import changed_scope
+from assets.core.usage import described_dates
 from assets.exports.focus_file import EXPORT_TABLE, export_query
 from assets.exports.focus_rules import Outcome, check, requirements
 from assets.marts.factory import mart_assets
@@ -13,9 +14,9 @@ from pipelines.domains import domain_definitions
 FOCUS_KEY = dg.AssetKey(EXPORT_TABLE.split("."))
 
 
-def conformance_result(outcomes: list[Outcome], scoped: dict | None = None) -> dg.AssetCheckResult:
-    """Passed when every requirement holds; a broken MUST is an error, a broken SHOULD a warning; `scoped`: the
-    metadata of the rows it checked (see changed_scope)."""
+def conformance_result(outcomes: list[Outcome], checked: dict | None = None) -> dg.AssetCheckResult:
+    """Passed when every requirement holds; a broken MUST is an error, a broken SHOULD a warning; `checked`: the
+    metadata of what it checked (see changed_scope)."""
     broken = [o for o in outcomes if not o.passed]
     rows = ["| requirement | level | violations | detail |", "|---|---|---|---|"]
     rows += [f"| {o.requirement.id} | {o.requirement.level} | {o.violations} | {o.detail} |" for o in broken]
@@ -24,7 +25,7 @@ def conformance_result(outcomes: list[Outcome], scoped: dict | None = None) -> d
         passed=not broken,
         severity=dg.AssetCheckSeverity.ERROR if must else dg.AssetCheckSeverity.WARN,
         metadata={
-            **(scoped or {}),
+            **(checked or {}),
             "requirements": len(outcomes),
             "met": len(outcomes) - len(broken),
             "broken": dg.MetadataValue.md("\n".join(rows)),
@@ -45,11 +46,13 @@ def focus_conformance(context: dg.AssetCheckExecutionContext, lakehouse: Lakehou
         rows = f"({export_query(con)})"
         schema = {r[0]: r[1] for r in con.execute(f"DESCRIBE SELECT * FROM {rows}").fetchall()}
         rules = "\n".join(f"{r.id} {r.level}: {r.where}" for r in requirements(schema))
-        dates, scoped = changed_scope(context, con, lakehouse, EXPORT_TABLE, rules)
+        dates, checked = changed_scope(context, con, lakehouse, EXPORT_TABLE, rules)
+        validated = "every row" if dates is None else described_dates(dates)
+        checked["validated"] = dg.MetadataValue.text(validated)
         if dates is not None:
             listed = ", ".join(f"DATE '{d.isoformat()}'" for d in sorted(dates)) or "NULL"
             rows = f"(SELECT * FROM {rows} WHERE x_ChargeDate IN ({listed}))"
-        return conformance_result(check(con, rows), scoped)
+        return conformance_result(check(con, rows), checked)
 
 
 @dg.definitions
