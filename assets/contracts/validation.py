@@ -231,9 +231,10 @@ PER_ROW = (
 
 
 def is_per_row(config: ExpectationConfiguration) -> bool:
-    """Whether an expectation's verdict on a row depends on that row's values only."""
+    """Whether an expectation's verdict on a row depends on that row's values only (one that holds when `mostly`
+    a share of the rows pass judges them together)."""
     if config.type in PER_ROW:
-        return True
+        return config.kwargs.get("mostly", 1) == 1
     if config.type != ROW_QUERY:
         return False
     found = WHOLE_ROWS.match(config.kwargs["unexpected_rows_query"])
