@@ -194,7 +194,7 @@ def validate(
                 "own values; every row by the others"
             )
             con.execute(f"CREATE OR REPLACE VIEW memory.main.{whole} AS {_rows(con, table, None)}")
-            outcomes = run_suite(con, suite, view, per_row=True) + run_suite(con, suite, whole, per_row=False)
+            outcomes = run_suite(con, suite, view, whole)
     finally:
         con.execute(f"DROP TABLE IF EXISTS memory.main.{view}")
         con.execute(f"DROP VIEW IF EXISTS memory.main.{whole}")
@@ -280,10 +280,10 @@ def narrowed(
 
 
 def run_suite(
-    con: duckdb.DuckDBPyConnection, suite: gx.ExpectationSuite, view: str, per_row: bool | None = None
+    con: duckdb.DuckDBPyConnection, suite: gx.ExpectationSuite, view: str, whole: str | None = None
 ) -> list[ExpectationOutcome]:
-    """The outcomes of a suite's expectations on the table (or view) `view` of the in-memory database: of
-    those that judge each row on its own (`per_row` True), of the others (False), or of all (None)."""
+    """The outcomes of a suite's expectations on the table (or view) `view` of the in-memory database; with
+    `whole`, those that judge rows together (see is_per_row) run on `whole` instead."""
     table = suite.meta["table"]
     context = gx.get_context(mode="ephemeral")
     context.variables.progress_bars = ProgressBarsConfig(globally=False, metric_calculations=False)
@@ -293,39 +293,47 @@ def run_suite(
         kwargs={"creator": lambda: duckdb_engine.ConnectionWrapper(con.cursor())},
     )
     enable_regex(source)
-    batch = source.add_query_asset(name=view, query=f"SELECT * FROM {view}").add_batch_definition_whole_table(
-        "all"
-    )
-    row_level = [e.configuration for e in suite.expectations if e.expectation_type != ROW_QUERY]
-    queries = [e.configuration for e in suite.expectations if e.expectation_type == ROW_QUERY]
+    configs = [e.configuration for e in suite.expectations]
     described = [(r[0], r[1]) for r in con.execute(f"DESCRIBE memory.main.{view}").fetchall()]
-    queries += [e.configuration for e in finite_numbers(described)]
-    if per_row is not None:
-        row_level = [c for c in row_level if is_per_row(c) == per_row]
-        queries = [c for c in queries if is_per_row(c) == per_row]
+    configs += [e.configuration for e in finite_numbers(described)]
     row_id = list(suite.meta.get("row_id") or [])
-    if row_id:
-        queries = [narrowed(q, [name for name, _ in described], row_id) for q in queries]
+    on = (
+        {view: configs}
+        if whole is None
+        else {
+            view: [c for c in configs if is_per_row(c)],
+            whole: [c for c in configs if not is_per_row(c)],
+        }
+    )
     outcomes: list[ExpectationOutcome] = []
-    # Row-level expectations report counts and a few offending keys; row queries (whose output is already
-    # only the offending rows, at most 200) return those rows.
-    for part, result_format in (
-        (
-            row_level,
-            {
-                "result_format": "SUMMARY",
-                "partial_unexpected_count": SAMPLES,
-                "unexpected_index_column_names": list(suite.meta.get("row_id") or []),
-            },
-        ),
-        (queries, {"result_format": "COMPLETE"}),
-    ):
-        if not part:
-            continue
-        subset = context.suites.add(gx.ExpectationSuite(name=f"{table}:{len(outcomes)}", expectations=part))
-        definition = context.validation_definitions.add(
-            gx.ValidationDefinition(name=subset.name, data=batch, suite=subset)
-        )
-        results = definition.run(result_format=result_format)
-        outcomes += [_outcome(r) for r in results.results]
+    for name, expectations in on.items():
+        batch = source.add_query_asset(
+            name=name, query=f"SELECT * FROM {name}"
+        ).add_batch_definition_whole_table("all")
+        queries = [c for c in expectations if c.type == ROW_QUERY]
+        if row_id:
+            queries = [narrowed(q, [n for n, _ in described], row_id) for q in queries]
+        # Row-level expectations report counts and a few offending keys; row queries (whose output is already
+        # only the offending rows, at most 200) return those rows.
+        for part, result_format in (
+            (
+                [c for c in expectations if c.type != ROW_QUERY],
+                {
+                    "result_format": "SUMMARY",
+                    "partial_unexpected_count": SAMPLES,
+                    "unexpected_index_column_names": row_id,
+                },
+            ),
+            (queries, {"result_format": "COMPLETE"}),
+        ):
+            if not part:
+                continue
+            subset = context.suites.add(
+                gx.ExpectationSuite(name=f"{table}:{len(outcomes)}", expectations=part)
+            )
+            definition = context.validation_definitions.add(
+                gx.ValidationDefinition(name=subset.name, data=batch, suite=subset)
+            )
+            results = definition.run(result_format=result_format)
+            outcomes += [_outcome(r) for r in results.results]
     return outcomes
