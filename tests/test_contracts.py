@@ -4,6 +4,7 @@ import datetime as dt
 from pathlib import Path
 
 import dagster as dg
+import duckdb
 import great_expectations as gx
 import pytest
 
@@ -94,12 +95,19 @@ def test_a_day_partitioned_contract_runs_on_the_days_of_the_run(demo: Deployment
     assert chips == all_chips > 0  # a table without day partitions is whole
 
 
+def mart_of_values(con: duckdb.DuckDBPyConnection, table: str, rows: str, columns: str) -> None:
+    """A lake table marts.<table> of the `rows` of a VALUES list, with these `columns` (names)."""
+    con.execute("CREATE SCHEMA IF NOT EXISTS lake.marts")
+    con.execute(f"CREATE OR REPLACE TABLE lake.marts.{table} AS SELECT * FROM (VALUES {rows}) t({columns})")
+
+
 def test_every_contract_forbids_nan_and_infinity(lake) -> None:
     with lake_connection(lake) as con:
-        con.execute("CREATE SCHEMA IF NOT EXISTS lake.marts")
-        con.execute(
-            "CREATE OR REPLACE TABLE lake.marts.voucher_balances AS SELECT * FROM (VALUES "
-            "('2025-08-01', 1.5), ('2025-08-02', 'NaN'::DOUBLE), ('2025-08-03', 'inf'::DOUBLE)) t(day, gpu_hours)"
+        mart_of_values(
+            con,
+            "voucher_balances",
+            "('2025-08-01', 1.5), ('2025-08-02', 'NaN'::DOUBLE), ('2025-08-03', 'inf'::DOUBLE)",
+            "day, gpu_hours",
         )
         suite = gx.ExpectationSuite(name="t", meta={"table": "marts.voucher_balances"}, expectations=[])
         outcome = validate(con, suite)
@@ -112,10 +120,11 @@ def test_a_failed_row_query_samples_the_row_id_and_the_columns_its_condition_nam
     """Of a table with a row id, a `SELECT * ... WHERE` row query returns the id and the tested columns (its scan
     reads no other column); a query of another shape returns what it selects."""
     with lake_connection(lake) as con:
-        con.execute("CREATE SCHEMA IF NOT EXISTS lake.marts")
-        con.execute(
-            "CREATE OR REPLACE TABLE lake.marts.voucher_balances AS SELECT * FROM (VALUES "
-            "('V1', 5.0::DOUBLE, 'fine'), ('V2', -1.5::DOUBLE, 'overdrawn')) t(voucher_id, balance, note)"
+        mart_of_values(
+            con,
+            "voucher_balances",
+            "('V1', 5.0::DOUBLE, 'fine'), ('V2', -1.5::DOUBLE, 'overdrawn')",
+            "voucher_id, balance, note",
         )
         rows = "SELECT * FROM {batch} WHERE balance < 0"
         suite = gx.ExpectationSuite(
@@ -154,13 +163,19 @@ def test_a_fixed_shape_tables_column_list_comes_from_its_declaration(lake) -> No
     assert declared == [list(TABLES["ref.chips"].columns)]
 
 
+def unattributed_without_a_line_id(con: duckdb.DuckDBPyConnection) -> None:
+    """marts.subsidy_unattributed of two days: a row without a charge line id on the first, a good one after."""
+    mart_of_values(
+        con,
+        "subsidy_unattributed",
+        "(DATE '2025-08-01', NULL), (DATE '2025-08-02', 'L2')",
+        "charge_date, charge_line_id",
+    )
+
+
 def test_a_contract_scoped_to_charge_dates_validates_their_rows_only(lake) -> None:
     with lake_connection(lake) as con:
-        con.execute("CREATE SCHEMA IF NOT EXISTS lake.marts")
-        con.execute(
-            "CREATE OR REPLACE TABLE lake.marts.subsidy_unattributed AS SELECT * FROM (VALUES "
-            "(DATE '2025-08-01', NULL), (DATE '2025-08-02', 'L2')) t(charge_date, charge_line_id)"
-        )
+        unattributed_without_a_line_id(con)
         suite = gx.ExpectationSuite(
             name="scoped",
             meta={"table": "marts.subsidy_unattributed"},
@@ -186,11 +201,7 @@ def test_a_contract_since_a_snapshot_judges_the_inserted_rows_and_every_row_acro
         ],
     )
     with lake_connection(lake) as con:
-        con.execute("CREATE SCHEMA IF NOT EXISTS lake.marts")
-        con.execute(
-            "CREATE OR REPLACE TABLE lake.marts.subsidy_unattributed AS SELECT * FROM (VALUES "
-            "(DATE '2025-08-01', NULL), (DATE '2025-08-02', 'L2')) t(charge_date, charge_line_id)"
-        )
+        unattributed_without_a_line_id(con)
         since = current_snapshot(con)
         con.execute("INSERT INTO lake.marts.subsidy_unattributed VALUES (DATE '2025-08-03', 'L3')")
         new_rows = validate(con, suite, Scope(since=since))
