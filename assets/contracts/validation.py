@@ -227,6 +227,7 @@ PER_ROW = (
     "expect_column_values_to_not_be_in_set",
     "expect_column_values_to_match_regex",
     "expect_column_values_to_be_between",
+    "expect_column_pair_values_a_to_be_greater_than_b",
 )
 
 
