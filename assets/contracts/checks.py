@@ -17,6 +17,7 @@ from assets.marts.declarations import sql_marts
 from assets.marts.factory import REBUILD_TAG
 from assets.partitions import run_days
 from assets.resources import Lakehouse
+from assets.versions import project_code_version
 from warehouse.introspect import current_snapshot
 
 if TYPE_CHECKING:
@@ -143,9 +144,10 @@ def digest(text: str) -> str:
 def checked_since(
     context: AssetCheckExecutionContext, con: duckdb.DuckDBPyConnection, version: str
 ) -> tuple[int | None, dict]:
-    """The lake snapshot this check last passed at, checking the same `version` of what it checks (see
-    passed_at), and the metadata that records the snapshot it reads now: a later run validates what changed
-    after it."""
+    """The lake snapshot this check last passed at, checking the same `version` of what it checks with the same
+    code (see passed_at), and the metadata that records the snapshot it reads now: a later run validates what
+    changed after it."""
+    version = f"{version}\0{project_code_version()}"
     metadata = {
         CHECKED_AT: dg.MetadataValue.int(current_snapshot(con)),
         CHECKED_VERSION: dg.MetadataValue.text(digest(version)),
