@@ -167,8 +167,8 @@ def validate(
     """Run a suite against its table in the lake; `con` gets a view per warehouse table it names. With a
     `scope` of days or dates, the suite runs on the rows in it, and so do the tables it reconciles with. With a
     scope `since` a lake snapshot, the expectations that judge each row on its own values run on the rows
-    inserted since (DuckLake's change feed; every row when the feed cannot tell, the table having been created
-    or replaced since), and the others (unique keys, aggregates, reconciliations) on the whole table.
+    inserted since (DuckLake's change feed: all of them when the table was created or replaced since; every
+    row of a view), and the others (unique keys, aggregates, reconciliations) on the whole table.
 
     The validated rows are read from the lake once, into a table of the connection's in-memory database
     (spilling to disk past the memory limit), and every expectation's query runs on that copy: each scan of a
@@ -203,8 +203,8 @@ def validate(
 
 def _inserted(con: duckdb.DuckDBPyConnection, table: str, since: int) -> str | None:
     """SELECT of the rows of the lake table that the commits after snapshot `since` inserted (or updated) and
-    that it still holds, or None when the change feed cannot tell (the table was created or replaced since, or
-    is a view)."""
+    that it still holds (all its rows when it was created or replaced since), or None when the change feed cannot
+    be read (a view)."""
     now = current_snapshot(con)
     if now <= since:
         return f"{_rows(con, table, None)} LIMIT 0"
