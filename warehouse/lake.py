@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import shutil
 from collections.abc import Iterable
@@ -20,6 +21,12 @@ def sql_str(value: str) -> str:
 def sql_values(values: Iterable[str]) -> str:
     """Quote values as comma-separated SQL string literals, e.g. 'a', 'b' (for IN (...))."""
     return ", ".join(map(sql_str, values))
+
+
+def sql_dates(dates: Iterable[dt.date]) -> str:
+    """Dates as comma-separated SQL DATE literals in order, e.g. DATE '2025-08-01' (for IN (...)); NULL when there
+    are none (an IN list that matches nothing)."""
+    return ", ".join(f"DATE {sql_str(d.isoformat())}" for d in sorted(dates)) or "NULL"
 
 
 def sql_array(values: Iterable[str]) -> str:

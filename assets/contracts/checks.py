@@ -102,9 +102,8 @@ def build_contract_check(table: str) -> dg.AssetChecksDefinition:
         suite = load_suite(path)
         version = json.dumps(suite_document(path), sort_keys=True, default=str)
         with lakehouse.read() as con:  # a committed snapshot: never blocks, nor is blocked by, a writer
-            if (
-                table in DAY_PARTITIONED
-            ):  # validated on the days the run wrote (its other days did not change)
+            if table in DAY_PARTITIONED:
+                # validated on the days the run wrote (its other days did not change)
                 days = run_days(context.run.tags)
                 return check_result(validate(con, suite, Scope(days=days) if days else None))
             if table in CHANGE_SCOPED:

@@ -25,7 +25,7 @@ from assets.contracts.suites import suite_document
 from assets.core.usage import described_dates
 from assets.tables import DATED_BY, TABLES
 from warehouse.introspect import change_feed, current_snapshot, lake_tables
-from warehouse.lake import sql_ident, sql_str
+from warehouse.lake import sql_dates, sql_ident, sql_str
 
 SAMPLES = 5
 # The columns a Scope's dates select by: the charge date of a charge line, of its attribution and its export line.
@@ -124,8 +124,7 @@ def _rows(
         return f"{query} WHERE partition_key BETWEEN {first} AND {last}"
     dated = DATED_BY.get(name)
     if scope.dates is not None and dated in columns and dated in CHARGE_DATED:
-        listed = ", ".join(f"DATE {sql_str(d.isoformat())}" for d in sorted(scope.dates)) or "NULL"
-        return f"{query} WHERE {sql_ident(dated)} IN ({listed})"
+        return f"{query} WHERE {sql_ident(dated)} IN ({sql_dates(scope.dates)})"
     return query
 
 

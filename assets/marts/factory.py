@@ -14,6 +14,7 @@ from assets.table_metadata import add_table_metadata
 from assets.views import create_lake_views
 from warehouse.ducklake import qualified
 from warehouse.introspect import current_snapshot, table_exists
+from warehouse.lake import sql_dates
 from warehouse.rewrite import define_view, replace_changed
 from warehouse.settings import REPO_ROOT
 from warehouse.transactions import commit
@@ -75,7 +76,7 @@ def _by_key(
         else:
             within = ""
             if mart.local:
-                listed = ", ".join(f"DATE '{d.isoformat()}'" for d in sorted(days))
+                listed = sql_dates(days)
                 con.execute(
                     "CREATE OR REPLACE TEMP VIEW core_compute_usage AS SELECT * FROM "
                     f"{qualified('core.compute_usage')} WHERE {mart.local} IN ({listed})"

@@ -10,6 +10,7 @@ from assets.exports.focus_rules import Outcome, check, requirements
 from assets.marts.factory import mart_assets
 from assets.resources import Lakehouse
 from pipelines.domains import domain_definitions
+from warehouse.lake import sql_dates
 
 FOCUS_KEY = dg.AssetKey(EXPORT_TABLE.split("."))
 
@@ -50,8 +51,7 @@ def focus_conformance(context: dg.AssetCheckExecutionContext, lakehouse: Lakehou
         validated = "every row" if dates is None else described_dates(dates)
         checked["validated"] = dg.MetadataValue.text(validated)
         if dates is not None:
-            listed = ", ".join(f"DATE '{d.isoformat()}'" for d in sorted(dates)) or "NULL"
-            rows = f"(SELECT * FROM {rows} WHERE x_ChargeDate IN ({listed}))"
+            rows = f"(SELECT * FROM {rows} WHERE x_ChargeDate IN ({sql_dates(dates)}))"
         return conformance_result(check(con, rows), checked)
 
 
