@@ -2,7 +2,7 @@
 
 import os
 import shutil
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import dagster as dg
@@ -10,6 +10,9 @@ import pytest
 
 from assets.partitions import RANGE_END_TAG, RANGE_START_TAG, day_range
 from assets.resources import Lakehouse
+from pipelines.defs.automation.definitions import REFRESH_JOB
+from pipelines.definitions import build_definitions
+from pipelines.demo import generate_demo
 from pipelines.domains import MART_MAX_AGE
 from pipelines.instance import instance_directory, local_instance
 from tests.conftest import Deployment, settings_for
@@ -118,3 +121,29 @@ def test_each_deployment_opens_its_own_instance_in_one_process(
         instance.dispose()
     # Opening an instance leaves the environment alone: a later command's Settings.from_env finds its own home.
     assert "DAGSTER_HOME" not in os.environ
+
+
+def refresh_all_job() -> dg.JobDefinition:
+    """The code location's refresh job, as the run worker of a launched run loads it."""
+    return build_definitions().resolve_job_def(REFRESH_JOB)
+
+
+def test_a_launched_run_executes_its_steps_in_its_own_process(tmp_path: Path) -> None:
+    # What the daemon's run worker does for the landing sensor's, the schedule's or the UI's run: load the job
+    # from the code location and execute it with the job's executor.
+    settings = settings_for(tmp_path / "home")
+    manifest = generate_demo(settings.landing_url, days=1, scale=0.1, seed=7, start=date(2025, 8, 1))
+    deployment = Deployment(settings, local_instance(settings), manifest)
+    with deployment.environment():
+        graph = build_definitions().resolve_asset_graph()
+        reference = [k for k in graph.materializable_asset_keys if k.path[0] == "ref"]
+        job = dg.build_reconstructable_job(__name__, refresh_all_job.__name__)
+        with dg.execute_job(
+            job, deployment.instance, asset_selection=reference, raise_on_error=False
+        ) as result:
+            assert result.success
+            written = {e.asset_key for e in result.get_asset_materialization_events()}
+            engine = [e.message for e in result.all_events if e.event_type == dg.DagsterEventType.ENGINE_EVENT]
+    deployment.instance.dispose()
+    assert written == set(reference)
+    assert f"Executing steps in process (pid: {os.getpid()})" in engine  # not a process started per step

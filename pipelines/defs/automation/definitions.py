@@ -51,9 +51,12 @@ def run_checks(graph, keys: list[dg.AssetKey], checks: bool = True) -> list[dg.A
 
 @dg.definitions
 def defs() -> dg.Definitions:
-    """The refresh job (every asset: `computeflow refresh` and the sensor run what changed of it) and its
-    daily schedule."""
+    """The refresh job (every asset: `computeflow refresh` and the sensor run what changed of it), its daily
+    schedule, and the code location's executor: every run (the landing sensor's, the schedule's, one launched
+    from the UI) executes its steps one after another in its own process, as `computeflow refresh` does. Dagster's
+    default would start a process per step, each loading the code location again."""
     return dg.Definitions(
+        executor=dg.in_process_executor,
         jobs=[
             dg.define_asset_job(
                 REFRESH_JOB,
