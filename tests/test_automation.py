@@ -10,8 +10,8 @@ import pytest
 
 from assets.partitions import RANGE_END_TAG, RANGE_START_TAG, day_range
 from assets.resources import Lakehouse
-from pipelines.defs.automation.definitions import REFRESH_JOB
 from pipelines.definitions import build_definitions
+from pipelines.defs.automation.definitions import REFRESH_JOB
 from pipelines.demo import generate_demo
 from pipelines.domains import MART_MAX_AGE
 from pipelines.instance import instance_directory, local_instance
@@ -143,7 +143,9 @@ def test_a_launched_run_executes_its_steps_in_its_own_process(tmp_path: Path) ->
         ) as result:
             assert result.success
             written = {e.asset_key for e in result.get_asset_materialization_events()}
-            engine = [e.message for e in result.all_events if e.event_type == dg.DagsterEventType.ENGINE_EVENT]
+            engine = [
+                e.message for e in result.all_events if e.event_type == dg.DagsterEventType.ENGINE_EVENT
+            ]
     deployment.instance.dispose()
     assert written == set(reference)
     assert f"Executing steps in process (pid: {os.getpid()})" in engine  # not a process started per step
