@@ -3,14 +3,17 @@ asset of the code location runs on its own, in process, and writes what it shoul
 
 from collections.abc import Iterator
 from datetime import date
+from pathlib import Path
 
 import dagster as dg
 import pytest
 
 from assets.ingest.check import load_checked_specs
+from assets.resources import Lakehouse
 from pipelines.definitions import build_definitions
 from pipelines.demo import generate_demo
 from tests.conftest import Deployment, settings_for
+from warehouse.introspect import current_snapshot, table_changed
 
 DAY_1, DAY_2 = "2025-08-01", "2025-08-02"
 SOURCE = "telecom_sh"
@@ -94,3 +97,35 @@ def test_a_core_partition_then_a_mart_reconcile_with_what_was_ingested(
         "SELECT sum(gpu_hours) FROM lake.core.compute_usage WHERE charge_category = 'Usage' AND gpu_hours IS NOT NULL"
     )
     assert mart[0][0] == pytest.approx(core[0][0], abs=1e-3)  # lines summed to 6 places and core[0][0] > 0
+
+
+def test_a_reference_table_is_rewritten_only_when_its_rows_change(tmp_path: Path) -> None:
+    settings = settings_for(tmp_path / "home")
+    generate_demo(settings.landing_url, days=1, scale=0.1, seed=7, start=date(2025, 8, 1))
+    lakehouse = Lakehouse.from_settings(settings)
+    with Deployment(settings, dg.DagsterInstance.ephemeral(), {}).environment():
+        defs = build_definitions()
+        keys = reference_keys(defs)
+
+        def rewritten() -> dict[str, bool]:
+            result = materialize(defs, keys)
+            assert result.success
+            return {
+                e.asset_key.to_user_string(): e.materialization.metadata["rewritten"].value
+                for e in result.get_asset_materialization_events()
+            }
+
+        assert set(rewritten().values()) == {True}  # an empty lake: every table is written
+        with lakehouse.read() as con:
+            before = current_snapshot(con)
+        assert set(rewritten().values()) == {False}  # the same files again: nothing is written
+        fx_rates = Path(settings.landing_url) / "reference" / "fx_rates.csv"
+        fx_rates.write_text(fx_rates.read_text().replace("USD,6.7800,", "USD,6.7900,", 1))
+        again = rewritten()
+        with lakehouse.read() as con:
+            changed = {k for k in keys if table_changed(con, k.replace("/", "."), before)}
+            rate = con.execute(
+                "SELECT rate_to_cny FROM lake.ref.fx_rates WHERE currency = 'USD' AND valid_from = '2023-01-01'"
+            ).fetchone()[0]
+    assert again == {k: k == "ref/fx_rates" for k in keys}
+    assert changed == {"ref/fx_rates"} and float(rate) == 6.79

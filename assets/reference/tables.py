@@ -122,14 +122,31 @@ def load_reference_table(con: duckdb.DuckDBPyConnection, table: RefTable, landin
     return rows
 
 
-def write_staged(con: duckdb.DuckDBPyConnection, table: RefTable) -> None:
-    """Replace ref.<name> with the staged rows (call inside a lake commit)."""
+def write_staged(con: duckdb.DuckDBPyConnection, table: RefTable) -> bool:
+    """Replace ref.<name> with the staged rows (call inside a lake commit), unless it holds the same rows in the
+    same columns already: then nothing is written, and checks that validate what changed see no change. Whether
+    it wrote."""
     columns = ", ".join(sql_ident(c) for c in table.columns)
     keys = ", ".join(sql_ident(k) for k in table.key)
-    con.execute(
-        f"CREATE OR REPLACE TABLE {qualified('ref.' + table.name)} AS SELECT {columns} FROM __ref ORDER BY {keys}"
-    )
+    name = qualified("ref." + table.name)
+    staged = f"SELECT {columns} FROM __ref"
+    changed = not _holds(con, name, staged)
+    if changed:
+        con.execute(f"CREATE OR REPLACE TABLE {name} AS {staged} ORDER BY {keys}")
     con.execute("DROP TABLE __ref")
+    return changed
+
+
+def _holds(con: duckdb.DuckDBPyConnection, name: str, rows: str) -> bool:
+    """Whether the lake table `name` exists with the columns (names and types) and the rows of the query `rows`."""
+    try:
+        shape = con.execute(f"DESCRIBE {name}").fetchall()
+    except duckdb.CatalogException:
+        return False
+    if [r[:2] for r in shape] != [r[:2] for r in con.execute(f"DESCRIBE {rows}").fetchall()]:
+        return False
+    differing = f"(({rows}) EXCEPT ALL (FROM {name})) UNION ALL ((FROM {name}) EXCEPT ALL ({rows}))"
+    return con.execute(f"SELECT count(*) FROM ({differing})").fetchone()[0] == 0
 
 
 def stage_reference_table(con: duckdb.DuckDBPyConnection, table: RefTable, landing: Location) -> int:

@@ -60,7 +60,7 @@ def _build(table: RefTable) -> dg.AssetsDefinition:
                         record_ledger(con, [row])
                 raise dg.Failure(description=str(exc)) from None
             with commit(con, f"reference {table.name}"):
-                write_staged(con, table)
+                rewritten = write_staged(con, table)
                 if table.landing_file:
                     row = _ledger_row(table, lakehouse, context.run.run_id)
                     row.rows_read = row.rows_loaded = rows
@@ -72,7 +72,7 @@ def _build(table: RefTable) -> dg.AssetsDefinition:
             add_table_metadata(context, con, f"ref.{table.name}")
         if version:
             record_versions(context, {UNPARTITIONED: version})
-        return dg.MaterializeResult(metadata={"origin": origin})
+        return dg.MaterializeResult(metadata={"origin": origin, "rewritten": rewritten})
 
     return _ref
 
