@@ -11,11 +11,13 @@ modification time, as the checkpoint of a closing connection did."""
 from __future__ import annotations
 
 import os
+import threading
 from collections import OrderedDict
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import ExitStack, contextmanager
 from typing import Any
 
+import dagster as dg
 import sqlalchemy
 
 # the module dagster.yaml's `event_log_storage` setting names for the SQLite event log, and its config record
@@ -26,6 +28,9 @@ from sqlalchemy.pool import StaticPool
 # Files kept open at once: the index file and the files of the last few runs (a run writes only its own).
 OPEN_FILES = 6
 BUSY_TIMEOUT_SECONDS = 60  # how long a write waits for another process's write to the same file
+# Dagster's setting (an environment variable) under which it hands asset events over in batches
+# (store_event_batch), and the largest batch: a run's planned materializations, a step's partitions.
+BATCH_SIZE_VARIABLE, BATCH_SIZE = "DAGSTER_EVENT_BATCH_SIZE", 10_000
 
 
 class KeptOpenSqliteEventLogStorage(SqliteEventLogStorage):
@@ -33,6 +38,8 @@ class KeptOpenSqliteEventLogStorage(SqliteEventLogStorage):
 
     def __init__(self, base_dir: str, inst_data: ConfigurableClassData | None = None) -> None:
         self._engines: OrderedDict[str, sqlalchemy.Engine] = OrderedDict()
+        self._batch = threading.local()  # the open transactions of a store_event_batch, on its thread
+        os.environ.setdefault(BATCH_SIZE_VARIABLE, str(BATCH_SIZE))  # read by Dagster at each event
         super().__init__(base_dir, inst_data)
 
     @classmethod
@@ -42,16 +49,42 @@ class KeptOpenSqliteEventLogStorage(SqliteEventLogStorage):
         """The storage of a dagster.yaml `event_log_storage` entry (config: base_dir)."""
         return cls(inst_data=inst_data, **config_value)
 
+    def store_event_batch(self, events: Sequence[dg.EventLogEntry]) -> None:
+        """Store events in one transaction per file instead of one per event (Dagster hands a step's partition
+        materializations and a run's planned materializations over as a batch when DAGSTER_EVENT_BATCH_SIZE is
+        set, see pipelines.instance); if any fails, none is stored (Dagster then stores them one by one)."""
+        with self._db_lock, ExitStack() as stack:
+            self._batch.open = (stack, {})
+            try:
+                for event in events:
+                    self.store_event(event)
+            finally:
+                self._batch.open = None
+
     @contextmanager
     def _connect(self, shard: str) -> Iterator[sqlalchemy.Connection]:
-        with self._db_lock:
-            engine = self._engine(shard)
-            with engine.connect() as conn:
-                written = conn.connection.dbapi_connection.total_changes
-                with conn.begin():
-                    yield conn
-                if conn.connection.dbapi_connection.total_changes != written:
-                    os.utime(self.path_for_shard(shard))  # wakes the run-log watchers of other processes
+        batch = getattr(self._batch, "open", None)
+        if batch is not None:  # within store_event_batch on this thread: the lock is held, transactions open
+            stack, connections = batch
+            if shard not in connections:
+                connections[shard] = self._begin(stack, shard)
+            yield connections[shard]
+            return
+        with self._db_lock, ExitStack() as stack:
+            yield self._begin(stack, shard)
+
+    def _begin(self, stack: ExitStack, shard: str) -> sqlalchemy.Connection:
+        """A connection to a file in a transaction that commits (or rolls back) when `stack` closes; a commit
+        that wrote touches the file's modification time, which wakes the run-log watchers of other processes."""
+        conn = stack.enter_context(self._engine(shard).connect())
+        written = conn.connection.dbapi_connection.total_changes
+        stack.callback(self._touch_if_written, conn, shard, written)
+        stack.enter_context(conn.begin())
+        return conn
+
+    def _touch_if_written(self, conn: sqlalchemy.Connection, shard: str, written: int) -> None:
+        if conn.connection.dbapi_connection.total_changes != written:
+            os.utime(self.path_for_shard(shard))
 
     def _engine(self, shard: str) -> sqlalchemy.Engine:
         """The open engine of a file (its schema created the first time), the least recently used one closed

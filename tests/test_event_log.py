@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 import dagster as dg
+import pytest
 
 from pipelines.event_log import OPEN_FILES, KeptOpenSqliteEventLogStorage
 from pipelines.instance import instance_directory
@@ -91,3 +92,28 @@ def test_few_files_stay_open_and_a_wipe_starts_afresh(tmp_path: Path) -> None:
         assert storage.get_all_run_ids() == []
         assert dg.materialize([daily], partition_key="2025-08-02", instance=instance).success
         assert materializations(tmp_path) == 1
+
+
+@dg.asset(partitions_def=DAYS, backfill_policy=dg.BackfillPolicy.single_run())
+def days_at_once() -> None:
+    """A day-partitioned asset of no data that one run materializes over a range of days."""
+
+
+def test_a_step_over_many_partitions_stores_its_events_as_one_batch_or_none(tmp_path: Path) -> None:
+    with open_instance(tmp_path / "one") as instance:
+        assert os.environ["DAGSTER_EVENT_BATCH_SIZE"]  # set by the storage: Dagster hands batches over
+        span = {
+            "dagster/asset_partition_range_start": "2025-08-01",
+            "dagster/asset_partition_range_end": "2025-08-03",
+        }
+        run = dg.materialize([days_at_once], instance=instance, tags=span).dagster_run
+        events = instance.all_logs(run.run_id, of_type=dg.DagsterEventType.ASSET_MATERIALIZATION)
+        assert sorted(e.dagster_event.partition for e in events) == ["2025-08-01", "2025-08-02", "2025-08-03"]
+    with open_instance(tmp_path / "two") as other:
+        storage = other.event_log_storage
+        with pytest.raises(Exception):  # noqa: B017 - whatever the storage raises for a non-event
+            storage.store_event_batch([*events, "not an event"])
+        assert storage.get_records_for_run(run.run_id).records == []  # the batch was rolled back whole
+        storage.store_event_batch(events)
+        stored = other.fetch_materializations(dg.AssetKey("days_at_once"), limit=10).records
+        assert sorted(r.partition_key for r in stored) == ["2025-08-01", "2025-08-02", "2025-08-03"]
