@@ -5,8 +5,10 @@ Dagster's class opens an engine and a connection for every event it writes or re
 that closes checkpoints its write-ahead log into the file: about 15 ms an event, and a partitioned refresh logs
 thousands (a materialization and a planned one per asset partition, and each step's own). With the connection kept
 open an event costs about 5 ms; each write is still committed (and synced) before the event counts as logged.
-Dagster's run-log watcher (the UI's live log) listens for changes of a run's file, so a write touches the file's
-modification time, as the checkpoint of a closing connection did."""
+The events Dagster hands over as a batch (a run's planned materializations, a step's materializations over many
+partitions) are written in one transaction per file. Dagster's run-log watcher (the UI's live log) listens for
+changes of a run's file, so a write touches the file's modification time, as the checkpoint of a closing
+connection did."""
 
 from __future__ import annotations
 
@@ -52,7 +54,7 @@ class KeptOpenSqliteEventLogStorage(SqliteEventLogStorage):
     def store_event_batch(self, events: Sequence[dg.EventLogEntry]) -> None:
         """Store events in one transaction per file instead of one per event (Dagster hands a step's partition
         materializations and a run's planned materializations over as a batch when DAGSTER_EVENT_BATCH_SIZE is
-        set, see pipelines.instance); if any fails, none is stored (Dagster then stores them one by one)."""
+        set, as this storage sets it); if any fails, none is stored (Dagster then stores them one by one)."""
         with self._db_lock, ExitStack() as stack:
             self._batch.open = (stack, {})
             try:
