@@ -152,6 +152,16 @@ def plan_refresh(
         together.update(added)  # and what depends on them runs too: plan again
 
 
+def stale_unpartitioned_upstream(
+    graph, lakehouse: Lakehouse, instance: dg.DagsterInstance, keys: list[dg.AssetKey], listings: dict
+) -> list[dg.AssetKey]:
+    """The assets without day partitions upstream of `keys` (reference tables, the sources' register) that are
+    out of date (see plan_refresh): what a run of `keys` must make first, such as everything on an empty lake."""
+    upstream = dg.AssetSelection.assets(*keys).upstream().resolve(graph) - set(keys)
+    unpartitioned = sorted(k for k in upstream if graph.get(k).partitions_def is None)
+    return plan_refresh(graph, lakehouse, instance, unpartitioned, listings, []).keys if unpartitioned else []
+
+
 def _pass(
     graph, candidates: set, recorded: _Recorded, landing: dict, landed: list[str], together: dict
 ) -> Plan:

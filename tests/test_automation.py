@@ -9,6 +9,7 @@ import dagster as dg
 import pytest
 
 from assets.partitions import RANGE_END_TAG, RANGE_START_TAG, day_range
+from assets.reference.tables import REF_TABLES
 from assets.resources import Lakehouse
 from pipelines.definitions import build_definitions
 from pipelines.defs.automation.definitions import REFRESH_JOB
@@ -56,6 +57,9 @@ def test_the_daily_schedule_runs_only_what_is_out_of_date(demo: Deployment, tmp_
     assert request.tags[RANGE_START_TAG] == request.tags[RANGE_END_TAG] == "2025-12-31"
     selected = set(request.asset_selection)
     assert {dg.AssetKey(["ingest", "telecom_sh"]), dg.AssetKey(["core", "compute_usage"])} <= selected
+    assert defs.resolve_job_def(REFRESH_JOB).get_subset(
+        asset_selection=selected
+    )  # a job the daemon can build
     assert not {k for k in selected if k.path[0] == "ingest"} - {dg.AssetKey(["ingest", "telecom_sh"])}
     assert (
         dg.AssetCheckKey(dg.AssetKey(["ingest", "telecom_sh"]), "files_accepted") in request.asset_check_keys
@@ -72,11 +76,21 @@ def test_the_landing_sensor_sees_the_demo_files_then_nothing_new(demo: Deploymen
     defs = demo.definitions()
     sensor = defs.resolve_sensor_def("landing_files")
     lakehouse = Lakehouse.from_settings(demo.settings)
-    with dg.build_sensor_context(instance=demo.instance, resources={"lakehouse": lakehouse}) as context:
+    with dg.build_sensor_context(
+        instance=demo.instance, resources={"lakehouse": lakehouse}, repository_def=defs.get_repository_def()
+    ) as context:
         first = sensor(context)
-        landed = {r.tags.get(RANGE_START_TAG) for r in first.run_requests}
-        assert "2025-08-01" in landed
+        [request] = first.run_requests
+        assert request.tags[RANGE_START_TAG] == "2025-08-01"
         cursor = first.cursor
+    # the run the daemon launches for it: everything downstream of the landed sources, with what is made in one
+    # step with any of it (a job of part of such a step cannot be built)
+    selected = set(request.asset_selection)
+    assert {dg.AssetKey(["core", "compute_usage"]), dg.AssetKey(["core", "dataset_catalog"])} <= selected
+    assert dg.AssetKey(["core", "dataset_terms"]) in selected
+    assert (
+        defs.resolve_job_def(REFRESH_JOB).get_subset(asset_selection=selected).asset_layer.selected_asset_keys
+    )
     with dg.build_sensor_context(
         instance=demo.instance, resources={"lakehouse": lakehouse}, cursor=cursor
     ) as context:
@@ -149,3 +163,28 @@ def test_a_launched_run_executes_its_steps_in_its_own_process(tmp_path: Path) ->
     deployment.instance.dispose()
     assert written == set(reference)
     assert f"Executing steps in process (pid: {os.getpid()})" in engine  # not a process started per step
+
+
+def test_the_landing_sensors_first_run_on_an_empty_lake_loads_what_it_reads_first(tmp_path: Path) -> None:
+    # A deployment started with the UI before any refresh: the sensor's first tick sees every landed file.
+    settings = settings_for(tmp_path / "home")
+    generate_demo(settings.landing_url, days=2, scale=0.1, seed=7, start=date(2025, 8, 1))
+    deployment = Deployment(settings, local_instance(settings), {})
+    with deployment.environment():
+        defs = build_definitions()
+        with dg.build_sensor_context(
+            instance=deployment.instance,
+            resources={"lakehouse": defs.resources["lakehouse"]},
+            repository_def=defs.get_repository_def(),
+        ) as context:
+            [request] = defs.resolve_sensor_def("landing_files")(context).run_requests
+        selected = set(request.asset_selection)
+        reference = {k for k in selected if k.path[0] == "ref"}
+        assert len(reference) == len(REF_TABLES) and dg.AssetKey(["meta", "sources"]) in selected
+        # the run the daemon launches for it succeeds, its contract checks included
+        job = defs.resolve_job_def(REFRESH_JOB).get_subset(asset_selection=selected)
+        result = job.execute_in_process(instance=deployment.instance, tags=request.tags, raise_on_error=False)
+        failed = [e.step_key for e in result.get_step_failure_events()]
+        failed += [e.check_name for e in result.get_asset_check_evaluations() if not e.passed]
+    deployment.instance.dispose()
+    assert result.success and not failed

@@ -69,12 +69,12 @@ def test_a_corrected_redelivery_replaces_the_rows_of_the_file_it_corrects(refres
     assert ledger_money == core_money
 
 
-def evaluate(fresh: Deployment, defs: dg.Definitions, cursor: str | None) -> dg.SensorResult:
+def evaluate(deployment: Deployment, defs: dg.Definitions, cursor: str | None) -> dg.SensorResult:
     sensor = defs.resolve_sensor_def("landing_files")
     with (
-        fresh.environment(),
+        deployment.environment(),
         dg.build_sensor_context(
-            instance=fresh.instance,
+            instance=deployment.instance,
             cursor=cursor,
             definitions=defs,
             resources={"lakehouse": defs.resources["lakehouse"]},
@@ -83,16 +83,16 @@ def evaluate(fresh: Deployment, defs: dg.Definitions, cursor: str | None) -> dg.
         return sensor(context)
 
 
-def test_the_landing_sensor_requests_exactly_the_changed_partitions(fresh: Deployment) -> None:
-    defs = fresh.definitions()
-    first = evaluate(fresh, defs, None)
+def test_the_landing_sensor_requests_exactly_the_changed_partitions(refreshed: Deployment) -> None:
+    defs = refreshed.definitions()
+    first = evaluate(refreshed, defs, None)  # a sensor started on a refreshed lake: every file is new to it
     days = {r.tags.get("dagster/asset_partition_range_start") for r in first.run_requests}
     assert "2025-08-01" in days and first.cursor
-    second = evaluate(fresh, defs, first.cursor)
+    second = evaluate(refreshed, defs, first.cursor)
     assert not second.run_requests and "no new or changed" in str(second.skip_reason)
-    landing = Path(fresh.settings.landing_url)
+    landing = Path(refreshed.settings.landing_url)
     shutil.copy(landing / BILL, landing / "providers/telecom_sh/bill_20250805.csv")
-    third = evaluate(fresh, defs, second.cursor)
+    third = evaluate(refreshed, defs, second.cursor)
     (request,) = third.run_requests
     selected = set(request.asset_selection)
     assert dg.AssetKey(["ingest", "telecom_sh"]) in selected
@@ -100,7 +100,7 @@ def test_the_landing_sensor_requests_exactly_the_changed_partitions(fresh: Deplo
     # ... and everything downstream of it, over the same day: core, marts, the warehouse snapshot, dashboards
     assert {dg.AssetKey(["core", "compute_usage"]), dg.AssetKey(["marts", "chip_mix"])} <= selected
     assert {dg.AssetKey("warehouse"), dg.AssetKey("dashboards")} <= selected
-    assert dg.AssetKey(["ref", "chips"]) not in selected
+    assert dg.AssetKey(["ref", "chips"]) not in selected  # up to date: not loaded again
     assert defs.resolve_sensor_def("landing_files").job_name == "refresh_all"
     assert defs.resolve_sensor_def("landing_files").default_status == dg.DefaultSensorStatus.RUNNING
     assert request.tags["dagster/asset_partition_range_start"] == "2025-08-05"

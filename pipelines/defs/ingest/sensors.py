@@ -12,6 +12,7 @@ from assets.keys import ingest_key
 from assets.landing_versions import changed_partitions, source_versions
 from assets.partitions import day_range
 from assets.resources import Lakehouse
+from pipelines.plan import landed_listings, stale_unpartitioned_upstream
 
 
 def tick_request(
@@ -27,7 +28,7 @@ def tick_request(
     days = sorted(k for _spec, _state, changed in changes.values() for k in changed if k != UNPARTITIONED)
     selection = set(keys)
     if graph is not None:
-        for key in dg.AssetSelection.assets(*keys).downstream().resolve(graph):
+        for key in _downstream_with_step_neighbours(keys, graph):
             if days or graph.get(key).partitions_def is None:
                 selection.add(key)
     digest = hashlib.sha1(
@@ -41,6 +42,19 @@ def tick_request(
         tags=day_range(days[0], days[-1]) if days else {},
         run_key=f"landing:{span}:{digest}",
     )
+
+
+def _downstream_with_step_neighbours(keys: list[dg.AssetKey], graph: object) -> set[dg.AssetKey]:
+    """`keys`, everything downstream of them, and the assets made in one step with any of those (a multi-asset
+    that cannot run in part, such as a catalog's history and terms tables) with everything downstream of them."""
+    selection = dg.AssetSelection.assets(*keys)
+    resolved: set[dg.AssetKey] = set()
+    while True:
+        selection = selection.downstream().required_multi_asset_neighbors()
+        found = selection.resolve(graph)
+        if found == resolved:
+            return found
+        resolved = found
 
 
 def build_landing_sensor(specs: list[SourceSpec], job_name: str) -> dg.SensorDefinition:
@@ -70,6 +84,14 @@ def build_landing_sensor(specs: list[SourceSpec], job_name: str) -> dg.SensorDef
         request = tick_request(changes, graph)
         if request is None:
             return dg.SensorResult(skip_reason="no new or changed landed files", cursor=json.dumps(cursor))
+        if (
+            graph is not None
+        ):  # and what they read that is out of date: every reference table on an empty lake
+            keys = list(request.asset_selection or [])
+            stale = stale_unpartitioned_upstream(
+                graph, lakehouse, context.instance, keys, landed_listings(lakehouse)
+            )
+            request = request.with_replaced_attrs(asset_selection=sorted({*keys, *stale}))
         return dg.SensorResult(run_requests=[request], cursor=json.dumps(cursor))
 
     return landing_files
