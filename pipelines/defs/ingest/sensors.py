@@ -84,9 +84,8 @@ def build_landing_sensor(specs: list[SourceSpec], job_name: str) -> dg.SensorDef
         request = tick_request(changes, graph)
         if request is None:
             return dg.SensorResult(skip_reason="no new or changed landed files", cursor=json.dumps(cursor))
-        if (
-            graph is not None
-        ):  # and what they read that is out of date: every reference table on an empty lake
+        if graph is not None:
+            # and what they read that is out of date: every reference table on an empty lake
             keys = list(request.asset_selection or [])
             stale = stale_unpartitioned_upstream(
                 graph, lakehouse, context.instance, keys, landed_listings(lakehouse)
