@@ -33,9 +33,8 @@ def replace_changed(
             return None
         current = f"(SELECT * FROM {table}{f' WHERE {within}' if within else ''})"
         con.execute(
-            f"CREATE OR REPLACE TEMP TABLE __replace_keys AS SELECT DISTINCT {key} FROM ("
-            f"(SELECT * FROM __replace_rows EXCEPT ALL SELECT * FROM {current}) UNION ALL "
-            f"(SELECT * FROM {current} EXCEPT ALL SELECT * FROM __replace_rows))"
+            f"CREATE OR REPLACE TEMP TABLE __replace_keys AS SELECT DISTINCT {key} FROM "
+            f"({_differing('__replace_rows', current)})"
         )
         groups = con.execute("SELECT count(*) FROM __replace_keys").fetchone()[0]
         if groups:
@@ -51,6 +50,32 @@ def replace_changed(
         return groups
     finally:
         con.execute("DROP TABLE __replace_rows")
+
+
+def holds(con: duckdb.DuckDBPyConnection, name: str, query: str) -> bool:
+    """Whether the lake table 'schema.table' exists with the columns (names and types, in order) and the rows
+    (repeated rows counted) of `query`: what writing it with `query` would leave as it is."""
+    table = qualified(name)
+    try:
+        shape = con.execute(f"DESCRIBE {table}").fetchall()
+    except duckdb.CatalogException:
+        return False
+    if [r[:2] for r in shape] != [r[:2] for r in con.execute(f"DESCRIBE {query}").fetchall()]:
+        return False
+    counts = con.execute(
+        f"SELECT (SELECT count(*) FROM {table}), (SELECT count(*) FROM ({query}))"
+    ).fetchone()
+    if counts[0] != counts[1]:  # an empty table, on a first load: no need to compare the rows
+        return False
+    return con.execute(f"SELECT count(*) FROM ({_differing(f'({query})', table)})").fetchone()[0] == 0
+
+
+def _differing(left: str, right: str) -> str:
+    """A query of the rows that one of two relations has and the other lacks (repeated rows counted)."""
+    return (
+        f"(SELECT * FROM {left} EXCEPT ALL SELECT * FROM {right}) UNION ALL "
+        f"(SELECT * FROM {right} EXCEPT ALL SELECT * FROM {left})"
+    )
 
 
 def _columns(con: duckdb.DuckDBPyConnection, database: str, name: str) -> list[tuple[str, str]]:

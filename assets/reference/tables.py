@@ -10,6 +10,7 @@ from assets.contracts.declared import declared
 from warehouse.ducklake import qualified
 from warehouse.introspect import lake_tables
 from warehouse.lake import Location, first_row, scalar, sql_ident, sql_str
+from warehouse.rewrite import holds
 from warehouse.settings import CONTRACTS_DIR
 from warehouse.transactions import commit
 
@@ -128,28 +129,13 @@ def write_staged(con: duckdb.DuckDBPyConnection, table: RefTable) -> bool:
     it wrote."""
     columns = ", ".join(sql_ident(c) for c in table.columns)
     keys = ", ".join(sql_ident(k) for k in table.key)
-    name = qualified("ref." + table.name)
+    name = "ref." + table.name
     staged = f"SELECT {columns} FROM __ref"
-    changed = not _holds(con, name, staged)
+    changed = not holds(con, name, staged)
     if changed:
-        con.execute(f"CREATE OR REPLACE TABLE {name} AS {staged} ORDER BY {keys}")
+        con.execute(f"CREATE OR REPLACE TABLE {qualified(name)} AS {staged} ORDER BY {keys}")
     con.execute("DROP TABLE __ref")
     return changed
-
-
-def _holds(con: duckdb.DuckDBPyConnection, name: str, rows: str) -> bool:
-    """Whether the lake table `name` exists with the columns (names and types) and the rows of the query `rows`."""
-    try:
-        shape = con.execute(f"DESCRIBE {name}").fetchall()
-    except duckdb.CatalogException:
-        return False
-    if [r[:2] for r in shape] != [r[:2] for r in con.execute(f"DESCRIBE {rows}").fetchall()]:
-        return False
-    counts = con.execute(f"SELECT (SELECT count(*) FROM {name}), (SELECT count(*) FROM ({rows}))").fetchone()
-    if counts[0] != counts[1]:  # an empty table, on a first load: no need to compare the rows
-        return False
-    differing = f"(({rows}) EXCEPT ALL (FROM {name})) UNION ALL ((FROM {name}) EXCEPT ALL ({rows}))"
-    return con.execute(f"SELECT count(*) FROM ({differing})").fetchone()[0] == 0
 
 
 def stage_reference_table(con: duckdb.DuckDBPyConnection, table: RefTable, landing: Location) -> int:
