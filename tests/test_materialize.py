@@ -12,7 +12,7 @@ from assets.ingest.check import load_checked_specs
 from assets.resources import Lakehouse
 from pipelines.definitions import build_definitions
 from pipelines.demo import generate_demo
-from tests.conftest import Deployment, settings_for
+from tests.conftest import Deployment, make_deployment, settings_for
 from warehouse.introspect import current_snapshot, table_changed
 
 DAY_1, DAY_2 = "2025-08-01", "2025-08-02"
@@ -100,10 +100,10 @@ def test_a_core_partition_then_a_mart_reconcile_with_what_was_ingested(
 
 
 def test_a_reference_table_is_rewritten_only_when_its_rows_change(tmp_path: Path) -> None:
-    settings = settings_for(tmp_path / "home")
-    generate_demo(settings.landing_url, days=1, scale=0.1, seed=7, start=date(2025, 8, 1))
+    deployment = make_deployment(tmp_path / "home", days=1, scale=0.1)
+    settings = deployment.settings
     lakehouse = Lakehouse.from_settings(settings)
-    with Deployment(settings, dg.DagsterInstance.ephemeral(), {}).environment():
+    with deployment.environment():
         defs = build_definitions()
         keys = reference_keys(defs)
 
@@ -127,5 +127,6 @@ def test_a_reference_table_is_rewritten_only_when_its_rows_change(tmp_path: Path
             rate = con.execute(
                 "SELECT rate_to_cny FROM lake.ref.fx_rates WHERE currency = 'USD' AND valid_from = '2023-01-01'"
             ).fetchone()[0]
+    deployment.instance.dispose()
     assert again == {k: k == "ref/fx_rates" for k in keys}
     assert changed == {"ref/fx_rates"} and float(rate) == 6.79
