@@ -12,8 +12,7 @@ import hashlib
 
 import dagster as dg
 
-from assets.ingest.engine import UNPARTITIONED, landed_listing
-from assets.ingest.spec import SourceSpec
+from assets.ingest.engine import UNPARTITIONED
 from warehouse.lake import Location
 
 LANDING_VERSIONS = "landing_versions"
@@ -44,12 +43,6 @@ def listing_versions(landing: Location, listing: dict[str, dict[str, dict]]) -> 
 def digest(entries: list[str]) -> str:
     """The landing version of a partition's file entries."""
     return hashlib.sha1("\n".join(entries).encode()).hexdigest()[:16]
-
-
-def source_versions(spec: SourceSpec, landing: Location) -> dict[str, str]:
-    """Partition key -> landing version of a source's landed files, from one listing (no request per file on an
-    object store)."""
-    return listing_versions(landing, landed_listing(spec, landing))
 
 
 def file_version(landing: Location, relative: str) -> str:

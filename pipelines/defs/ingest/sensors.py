@@ -6,13 +6,13 @@ import json
 
 import dagster as dg
 
-from assets.ingest.engine import UNPARTITIONED
+from assets.ingest.engine import UNPARTITIONED, landed_listing
 from assets.ingest.spec import SourceSpec
 from assets.keys import ingest_key
-from assets.landing_versions import changed_partitions, source_versions
+from assets.landing_versions import changed_partitions, listing_versions
 from assets.partitions import day_range
 from assets.resources import Lakehouse
-from pipelines.plan import landed_listings, stale_unpartitioned_upstream
+from pipelines.plan import stale_unpartitioned_upstream
 
 
 def tick_request(
@@ -73,9 +73,10 @@ def build_landing_sensor(specs: list[SourceSpec], job_name: str) -> dg.SensorDef
     def landing_files(context: dg.SensorEvaluationContext, lakehouse: Lakehouse) -> dg.SensorResult:
         cursor = json.loads(context.cursor) if context.cursor else {}
         landing = lakehouse.landing
+        listings = {spec.name: landed_listing(spec, landing) for spec in specs}  # one listing per source
         changes = {}
         for spec in specs:
-            state = source_versions(spec, landing)
+            state = listing_versions(landing, listings[spec.name])
             changed = changed_partitions(state, cursor.get(spec.name, {}))
             if changed:
                 changes[spec.name] = (spec, state, changed)
@@ -87,9 +88,7 @@ def build_landing_sensor(specs: list[SourceSpec], job_name: str) -> dg.SensorDef
         if graph is not None:
             # and what they read that is out of date: every reference table on an empty lake
             keys = list(request.asset_selection or [])
-            stale = stale_unpartitioned_upstream(
-                graph, lakehouse, context.instance, keys, landed_listings(lakehouse)
-            )
+            stale = stale_unpartitioned_upstream(graph, lakehouse, context.instance, keys, listings)
             request = request.with_replaced_attrs(asset_selection=sorted({*keys, *stale}))
         return dg.SensorResult(run_requests=[request], cursor=json.dumps(cursor))
 
