@@ -6,16 +6,18 @@ that closes checkpoints its write-ahead log into the file: about 15 ms an event,
 thousands (a materialization and a planned one per asset partition, and each step's own). With the connection kept
 open an event costs about 5 ms; each write is still committed (and synced) before the event counts as logged.
 The events Dagster hands over as a batch (a run's planned materializations, a step's materializations over many
-partitions) are written in one transaction per file. Dagster's run-log watcher (the UI's live log) listens for
-changes of a run's file, so a write touches the file's modification time, as the checkpoint of a closing
-connection did."""
+partitions) are written in one transaction per file. Dagster asks whether the index file has a table or a column
+before many writes (opening another engine to the file each time); what the file has it keeps (migrations only
+add), so a table or column found is remembered until a wipe or an upgrade. Dagster's run-log watcher (the UI's
+live log) listens for changes of a run's file, so a write touches the file's modification time, as the checkpoint
+of a closing connection did."""
 
 from __future__ import annotations
 
 import os
 import threading
 from collections import OrderedDict
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import ExitStack, contextmanager
 from typing import Any
 
@@ -41,6 +43,7 @@ class KeptOpenSqliteEventLogStorage(SqliteEventLogStorage):
     def __init__(self, base_dir: str, inst_data: ConfigurableClassData | None = None) -> None:
         self._engines: OrderedDict[str, sqlalchemy.Engine] = OrderedDict()
         self._batch = threading.local()  # the open transactions of a store_event_batch, on its thread
+        self._found: set[tuple[str, str]] = set()  # the index file's tables and asset key columns found
         os.environ.setdefault(BATCH_SIZE_VARIABLE, str(BATCH_SIZE))  # read by Dagster at each event
         super().__init__(base_dir, inst_data)
 
@@ -62,6 +65,21 @@ class KeptOpenSqliteEventLogStorage(SqliteEventLogStorage):
                     self.store_event(event)
             finally:
                 self._batch.open = None
+
+    def has_table(self, table_name: str) -> bool:
+        """Whether the index file has the table (asked of the file until it has it)."""
+        parent = super().has_table
+        return self._has(("table", table_name), lambda: parent(table_name))
+
+    def _has_asset_key_col_on_connection(self, conn: sqlalchemy.Connection, column_name: str) -> bool:
+        """Whether the index file's asset key table has the column (asked of the file until it has it)."""
+        parent = super()._has_asset_key_col_on_connection
+        return self._has(("asset_keys column", column_name), lambda: parent(conn, column_name))
+
+    def _has(self, what: tuple[str, str], ask: Callable[[], bool]) -> bool:
+        if what not in self._found and ask():
+            self._found.add(what)
+        return what in self._found
 
     @contextmanager
     def _connect(self, shard: str) -> Iterator[sqlalchemy.Connection]:
@@ -107,6 +125,7 @@ class KeptOpenSqliteEventLogStorage(SqliteEventLogStorage):
         return engine
 
     def _close_files(self) -> None:
+        self._found.clear()  # a wipe or an upgrade: the schema is asked of the files again
         with self._db_lock:
             while self._engines:
                 self._engines.popitem()[1].dispose()

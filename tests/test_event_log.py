@@ -2,12 +2,14 @@
 process reads it, a killed writer loses nothing), the run-log watchers hear writes only, and few files stay open."""
 
 import os
+import sqlite3
 import subprocess
 import sys
 from pathlib import Path
 
 import dagster as dg
 import pytest
+import sqlalchemy
 
 from pipelines.event_log import OPEN_FILES, KeptOpenSqliteEventLogStorage
 from pipelines.instance import instance_directory
@@ -117,3 +119,35 @@ def test_a_step_over_many_partitions_stores_its_events_as_one_batch_or_none(tmp_
         storage.store_event_batch(events)
         stored = other.fetch_materializations(dg.AssetKey("days_at_once"), limit=10).records
         assert sorted(r.partition_key for r in stored) == ["2025-08-01", "2025-08-02", "2025-08-03"]
+
+
+@dg.asset(partitions_def=DAYS, code_version="1")
+def versioned() -> None:
+    """A day-partitioned asset of no data whose materializations carry data version tags (indexed by Dagster)."""
+
+
+def test_the_index_files_schema_is_asked_until_found_and_not_at_every_event(tmp_path: Path) -> None:
+    index_connections = []
+
+    def on_connect(dbapi_connection: sqlite3.Connection, _record: object) -> None:
+        if dbapi_connection.execute("PRAGMA database_list").fetchall()[0][2].endswith(f"{os.sep}index.db"):
+            index_connections.append(dbapi_connection)
+
+    with open_instance(tmp_path) as instance:
+        storage = instance.event_log_storage
+        assert not storage.has_table("no_such_table") and not storage.has_table("no_such_table")
+        assert dg.materialize([versioned], partition_key="2025-08-01", instance=instance).success
+        sqlalchemy.event.listen(sqlalchemy.Engine, "connect", on_connect)
+        try:
+            for day in ("2025-08-02", "2025-08-03"):
+                assert dg.materialize([versioned], partition_key=day, instance=instance).success
+        finally:
+            sqlalchemy.event.remove(sqlalchemy.Engine, "connect", on_connect)
+        assert index_connections == []  # the index file's own connection stays open and nothing else opens it
+        stored = instance.fetch_materializations(dg.AssetKey("versioned"), limit=10).records
+        assert len(stored) == 3 and all(r.event_log_entry.tags.get("dagster/code_version") for r in stored)
+        assert not storage.has_table(
+            "no_such_table"
+        )  # a missing table is asked of the file again, not assumed
+        instance.wipe()
+        assert dg.materialize([versioned], partition_key="2025-08-02", instance=instance).success
