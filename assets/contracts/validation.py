@@ -279,6 +279,24 @@ def narrowed(
     return config
 
 
+def _validate(
+    batch: object, table: str, configs: list[ExpectationConfiguration], result_format: object
+) -> list:
+    """The results of `configs` of the contract of `table` on `batch` (no store: nothing kept), in the order
+    Great Expectations gives (it runs table-wide expectations first)."""
+    if not configs:
+        return []
+    return batch.validate(
+        gx.ExpectationSuite(name=table, expectations=configs), result_format=result_format
+    ).results
+
+
+def _key(config: ExpectationConfiguration) -> str:
+    """What identifies an expectation among a suite's, whatever result format it ran with."""
+    kwargs = {k: v for k, v in config.kwargs.items() if k != "result_format"}
+    return json.dumps([config.type, kwargs, config.meta], sort_keys=True, default=str)
+
+
 def run_suite(
     con: duckdb.DuckDBPyConnection, suite: gx.ExpectationSuite, view: str, whole: str | None = None
 ) -> list[ExpectationOutcome]:
@@ -312,22 +330,28 @@ def run_suite(
         queries = [c for c in expectations if c.type == ROW_QUERY]
         if row_id:
             queries = [narrowed(q, [n for n, _ in described], row_id) for q in queries]
-        # Row-level expectations report counts and a few offending keys; row queries (whose output is already
-        # only the offending rows, at most 200) return those rows.
+        # Every expectation is first judged pass or fail only (no counts, no samples: a query less or two each);
+        # those that fail are run again for what the check reports of them. Row-level expectations report counts
+        # and a few offending keys; row queries (whose output is already only the offending rows, at most 200)
+        # return those rows.
+        judged = _validate(
+            batch, table, [c for c in expectations if c.type != ROW_QUERY] + queries, "BOOLEAN_ONLY"
+        )
+        failed = [r.expectation_config for r in judged if not r.success]
+        detailed = {}
         for part, result_format in (
             (
-                [c for c in expectations if c.type != ROW_QUERY],
+                [c for c in failed if c.type != ROW_QUERY],
                 {
                     "result_format": "SUMMARY",
                     "partial_unexpected_count": SAMPLES,
                     "unexpected_index_column_names": row_id,
                 },
             ),
-            (queries, {"result_format": "COMPLETE"}),
+            ([c for c in failed if c.type == ROW_QUERY], {"result_format": "COMPLETE"}),
         ):
-            if not part:
-                continue
-            subset = gx.ExpectationSuite(name=f"{table}:{len(outcomes)}", expectations=part)
-            results = batch.validate(subset, result_format=result_format)  # no store: nothing kept
-            outcomes += [_outcome(r) for r in results.results]
+            detailed.update(
+                (_key(r.expectation_config), r) for r in _validate(batch, table, part, result_format)
+            )
+        outcomes += [_outcome(r if r.success else detailed[_key(r.expectation_config)]) for r in judged]
     return outcomes
