@@ -146,8 +146,7 @@ def test_the_index_files_schema_is_asked_until_found_and_not_at_every_event(tmp_
         assert index_connections == []  # the index file's own connection stays open and nothing else opens it
         stored = instance.fetch_materializations(dg.AssetKey("versioned"), limit=10).records
         assert len(stored) == 3 and all(r.event_log_entry.tags.get("dagster/code_version") for r in stored)
-        assert not storage.has_table(
-            "no_such_table"
-        )  # a missing table is asked of the file again, not assumed
+        # a missing table is asked of the file again, not assumed
+        assert not storage.has_table("no_such_table")
         instance.wipe()
         assert dg.materialize([versioned], partition_key="2025-08-02", instance=instance).success
