@@ -3,6 +3,7 @@ downstream of their sources."""
 
 import hashlib
 import json
+from collections.abc import Callable, Iterable
 
 import dagster as dg
 
@@ -18,10 +19,12 @@ from pipelines.plan import stale_unpartitioned_upstream
 def tick_request(
     changes: dict[str, tuple[SourceSpec, dict[str, str], list[str]]],
     graph: object | None,  # an AssetGraph
+    stale_upstream: Callable[[list[dg.AssetKey]], Iterable[dg.AssetKey]],
 ) -> dg.RunRequest | None:
     """One run for everything that changed since the last tick: the ingest assets of the changed sources over
-    the span of their changed days (the ledger skips files already loaded), and every asset downstream of them
-    (day-partitioned ones over the same span) when the asset graph is known."""
+    the span of their changed days (the ledger skips files already loaded), and, when the asset graph is known,
+    every asset downstream of them (day-partitioned ones over the same span) and what `stale_upstream` says
+    they read that is out of date."""
     if not changes:
         return None
     keys = [ingest_key(spec) for spec, _state, _changed in changes.values()]
@@ -31,6 +34,7 @@ def tick_request(
         for key in _downstream_with_step_neighbours(keys, graph):
             if days or graph.get(key).partitions_def is None:
                 selection.add(key)
+        selection.update(stale_upstream(sorted(selection)))
     digest = hashlib.sha1(
         json.dumps(
             {n: [state.get(k) for k in changed] for n, (_s, state, changed) in sorted(changes.items())}
@@ -82,14 +86,13 @@ def build_landing_sensor(specs: list[SourceSpec], job_name: str) -> dg.SensorDef
                 changes[spec.name] = (spec, state, changed)
             cursor[spec.name] = state
         graph = context.repository_def.asset_graph if context.repository_def else None
-        request = tick_request(changes, graph)
+
+        def stale(keys: list[dg.AssetKey]) -> list[dg.AssetKey]:  # every reference table on an empty lake
+            return stale_unpartitioned_upstream(graph, lakehouse, context.instance, keys, listings)
+
+        request = tick_request(changes, graph, stale)
         if request is None:
             return dg.SensorResult(skip_reason="no new or changed landed files", cursor=json.dumps(cursor))
-        if graph is not None:
-            # and what they read that is out of date: every reference table on an empty lake
-            keys = list(request.asset_selection or [])
-            stale = stale_unpartitioned_upstream(graph, lakehouse, context.instance, keys, listings)
-            request = request.with_replaced_attrs(asset_selection=sorted({*keys, *stale}))
         return dg.SensorResult(run_requests=[request], cursor=json.dumps(cursor))
 
     return landing_files
