@@ -28,7 +28,7 @@ def replace_changed(
     table = qualified(name)
     con.execute(f"CREATE OR REPLACE TEMP TABLE __replace_rows AS {query}")
     try:
-        if _columns(con, LAKE, name) != _columns(con, "temp", "main.__replace_rows"):
+        if _shape(con, table) != _shape(con, "__replace_rows"):
             con.execute(f"CREATE OR REPLACE TABLE {table} AS SELECT * FROM __replace_rows")
             return None
         current = f"(SELECT * FROM {table}{f' WHERE {within}' if within else ''})"
@@ -56,11 +56,8 @@ def holds(con: duckdb.DuckDBPyConnection, name: str, query: str) -> bool:
     """Whether the lake table 'schema.table' exists with the columns (names and types, in order) and the rows
     (repeated rows counted) of `query`: what writing it with `query` would leave as it is."""
     table = qualified(name)
-    try:
-        shape = con.execute(f"DESCRIBE {table}").fetchall()
-    except duckdb.CatalogException:
-        return False
-    if [r[:2] for r in shape] != [r[:2] for r in con.execute(f"DESCRIBE {query}").fetchall()]:
+    shape = _shape(con, table)
+    if shape is None or shape != _shape(con, query):
         return False
     counts = con.execute(
         f"SELECT (SELECT count(*) FROM {table}), (SELECT count(*) FROM ({query}))"
@@ -78,14 +75,12 @@ def _differing(left: str, right: str) -> str:
     )
 
 
-def _columns(con: duckdb.DuckDBPyConnection, database: str, name: str) -> list[tuple[str, str]]:
-    """Names and types of a table's columns 'schema.table' in `database`, in order."""
-    schema, table = name.split(".", 1)
-    query = (
-        "SELECT column_name, data_type FROM duckdb_columns() "
-        "WHERE database_name = ? AND schema_name = ? AND table_name = ? ORDER BY column_index"
-    )
-    return con.execute(query, [database, schema, table]).fetchall()
+def _shape(con: duckdb.DuckDBPyConnection, relation: str) -> list[tuple[str, str]] | None:
+    """Names and types of the columns of a table or query, in order; None for a table that does not exist."""
+    try:
+        return [(r[0], r[1]) for r in con.execute(f"DESCRIBE {relation}").fetchall()]
+    except duckdb.CatalogException:
+        return None
 
 
 def define_view(con: duckdb.DuckDBPyConnection, name: str, query: str) -> bool:
