@@ -1,9 +1,19 @@
 """The spec expression language compiles to SQL that DuckDB runs, and refuses everything else."""
 
+import gc
+import threading
+from collections.abc import Iterator
+
 import duckdb
 import pytest
 
-from assets.ingest.expressions import ExpressionError, compile_expression, numeric_operands, referenced_names
+from assets.ingest.expressions import (
+    ExpressionError,
+    compile_expression,
+    numeric_operands,
+    parse,
+    referenced_names,
+)
 from warehouse.lake import sql_ident
 
 
@@ -72,3 +82,64 @@ def test_identifiers_cannot_break_out_of_quotes() -> None:
 def test_huge_or_deep_expressions_are_refused_clearly(expression: str) -> None:
     with pytest.raises(ExpressionError, match=r"longer than 4000|nested more deeply than 64 levels"):
         compile_expression(expression, lambda name: name)
+
+
+@pytest.fixture
+def collect_at_every_allocation() -> Iterator[None]:
+    threshold = gc.get_threshold()
+    gc.set_threshold(1)
+    yield
+    gc.set_threshold(*threshold)
+
+
+def test_two_threads_parse_at_once(collect_at_every_allocation: None) -> None:
+    """Staging threads compile specs at once: a garbage collection inside one thread's parse lets the other thread
+    parse (from a different stack depth) before the first has finished; both parses must succeed."""
+    expression = "coalesce(a, b) + round(x * 2, 1) if y > 0 else (z - 1) * ((w + 1) * (v + 2))"
+    second_may_parse, second_done = threading.Event(), threading.Event()
+    armed = threading.Event()
+    errors: list[BaseException] = []
+
+    def let_the_second_thread_parse(phase: str, info: dict) -> None:
+        if phase == "start" and armed.is_set() and threading.current_thread().name == "first":
+            armed.clear()
+            second_may_parse.set()
+            second_done.wait(timeout=1)  # it cannot finish while the first thread's parse holds the parser
+
+    def first() -> None:
+        armed.set()
+        while armed.is_set():
+            try:
+                parse(expression)
+            except Exception as exc:
+                errors.append(exc)
+                return
+
+    def nested(levels: int) -> None:
+        if levels:
+            nested(levels - 1)
+        else:
+            parse(expression)
+
+    def second() -> None:
+        second_may_parse.wait(timeout=10)
+        try:
+            nested(10)
+        except Exception as exc:
+            errors.append(exc)
+        second_done.set()
+
+    gc.callbacks.append(let_the_second_thread_parse)
+    try:
+        threads = [
+            threading.Thread(target=first, name="first"),
+            threading.Thread(target=second, name="second"),
+        ]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    finally:
+        gc.callbacks.remove(let_the_second_thread_parse)
+    assert second_may_parse.is_set() and second_done.is_set()
+    assert errors == []

@@ -10,6 +10,7 @@ read columns it is given; every identifier and literal is quoted, so nothing can
 from __future__ import annotations
 
 import ast
+import threading
 from collections.abc import Callable
 
 from warehouse.lake import sql_str
@@ -97,6 +98,10 @@ TRUNCATE_UNITS = ("second", "minute", "hour", "day", "month")
 MAX_LENGTH = 4_000  # characters of one expression
 MAX_DEPTH = 64  # nesting of its syntax tree
 
+# CPython 3.11 builds a syntax tree's objects with one interpreter-wide recursion counter: two threads parsing at
+# once (staging threads compile specs) can meet when a garbage collection inside one runs Python code, and the
+# first then fails with "SystemError: AST constructor recursion depth mismatch". Parsing is serialised.
+_PARSING = threading.Lock()
 _BINOPS = {ast.Add: "+", ast.Sub: "-", ast.Mult: "*", ast.Div: "/", ast.Mod: "%"}
 _CMPOPS = {ast.Eq: "=", ast.NotEq: "<>", ast.Lt: "<", ast.LtE: "<=", ast.Gt: ">", ast.GtE: ">="}
 
@@ -117,7 +122,8 @@ def parse(expression: str) -> ast.Expression:
     if len(expression) > MAX_LENGTH:
         raise ExpressionError(f"expression of {len(expression)} characters is longer than {MAX_LENGTH}")
     try:
-        tree = ast.parse(expression.strip(), mode="eval")
+        with _PARSING:
+            tree = ast.parse(expression.strip(), mode="eval")
     except SyntaxError as exc:
         raise ExpressionError(f"cannot parse expression {expression!r}: {exc.msg}") from None
     except (RecursionError, MemoryError):
